@@ -1,0 +1,1 @@
+"""Core capabilities, each a plugin registered exactly like an outside one."""

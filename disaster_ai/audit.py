@@ -1,0 +1,107 @@
+"""The append-only audit and usage log. Every state change and every AI call lands here."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import datetime, timedelta
+
+from flask import current_app, g, has_app_context, has_request_context
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from disaster_ai.plugins import safe_collect
+from disaster_ai.storage import get_storage, session_scope
+from disaster_ai.storage.base import JST, now
+from disaster_ai.storage.models import AuditEvent
+from disaster_ai.types import SYSTEM_ACTOR, Actor, AuditRecord
+
+log = logging.getLogger(__name__)
+
+
+def record(action: str, *, app: str | None = None, target: str | None = None, detail: dict | None = None,
+           actor: Actor | None = None, session: Session | None = None, **ai_fields) -> None:
+    """Append one audit row. With ``session`` the row joins the caller's transaction (so the
+    change and its audit entry commit together); without, it commits on its own."""
+    actor = actor or _request_actor() or SYSTEM_ACTOR
+    event = AuditEvent(
+        action=action,
+        app=app,
+        actor_id=actor.id,
+        actor_name=actor.username,
+        target=None if target is None else str(target)[:255],
+        detail=detail or {},
+        request_id=g.get("request_id") if has_request_context() else None,
+        **ai_fields,
+    )
+    if session is not None:
+        session.add(event)
+    else:
+        with session_scope(get_storage()) as own:
+            own.add(event)
+    _notify_plugins(event, actor)
+
+
+def record_ai_call(*, app: str, engine: str, model: str, input_text: str, output: str,
+                   duration_ms: int, actor: Actor | None = None, detail: dict | None = None) -> None:
+    """Audit one AI call: which engine and model, a digest of the input (not the input, which
+    may hold personal data), the output and how long it took."""
+    record(
+        "ai.call",
+        app=app,
+        actor=actor,
+        detail=detail,
+        ai_engine=engine,
+        ai_model=model,
+        input_digest=hashlib.sha256(input_text.encode("utf-8")).hexdigest(),
+        output=output,
+        duration_ms=int(duration_ms),
+    )
+
+
+def _request_actor() -> Actor | None:
+    return g.get("actor") if has_request_context() else None
+
+
+def _notify_plugins(event: AuditEvent, actor: Actor) -> None:
+    if not has_app_context():
+        return
+    pm = current_app.extensions["disaster_ai"]
+    audit_record = AuditRecord(event.action, actor.username, event.app, event.target,
+                               dict(event.detail or {}), now().isoformat())
+    safe_collect(pm, "dai_audit_event", event=audit_record)
+
+
+def query_events(session: Session, *, action=None, app=None, actor=None, since: datetime | None = None,
+                 until: datetime | None = None, limit: int = 200, offset: int = 0) -> list[AuditEvent]:
+    query = select(AuditEvent).order_by(AuditEvent.id.desc())
+    if action:
+        query = query.where(AuditEvent.action.startswith(action))
+    if app:
+        query = query.where(AuditEvent.app == app)
+    if actor:
+        query = query.where(AuditEvent.actor_name == actor)
+    if since:
+        query = query.where(AuditEvent.at >= since)
+    if until:
+        query = query.where(AuditEvent.at < until)
+    return list(session.scalars(query.limit(limit).offset(offset)))
+
+
+def usage_per_app_per_day(session: Session, days: int = 30) -> list[dict]:
+    """Actions and AI calls per app per day (Japan time), newest day first."""
+    since = now() - timedelta(days=days)
+    rows = session.execute(
+        select(AuditEvent.at, AuditEvent.app, AuditEvent.action, AuditEvent.duration_ms).where(AuditEvent.at >= since)
+    )
+    usage: dict[tuple[str, str], dict] = {}
+    for at, app, action, duration_ms in rows:
+        day = at.astimezone(JST).date().isoformat()
+        entry = usage.setdefault((day, app or "core"), {"day": day, "app": app or "core", "actions": 0,
+                                                         "ai_calls": 0, "ai_ms": 0})
+        entry["actions"] += 1
+        if action == "ai.call":
+            entry["ai_calls"] += 1
+            entry["ai_ms"] += duration_ms or 0
+    return sorted(usage.values(), key=lambda e: (e["day"], e["app"]), reverse=True)
+

@@ -1,0 +1,259 @@
+"""`disaster-ai`: one console script on Flask's CLI. Every command that prints data takes --json.
+
+Plugins add commands through dai_register_commands(cli)."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
+from sqlalchemy import select
+
+from disaster_ai import audit
+from disaster_ai.auth import create_user, issue_token, validate_new_user
+from disaster_ai.config import REPO_ROOT
+from disaster_ai.storage import get_storage, session_scope
+from disaster_ai.storage.models import User
+from disaster_ai.types import ROLES, SYSTEM_ACTOR, SampleContext
+
+DEMO_ROLES = ("admin", "operator", "approver")
+
+
+def _echo(data, as_json: bool, text: str | None = None) -> None:
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    else:
+        click.echo(text if text is not None else data)
+
+
+def _sample_dir(name: str) -> Path:
+    for base in (Path.cwd() / "sample_data", REPO_ROOT / "sample_data"):
+        candidate = base / name
+        if (candidate / "sample.json").is_file():
+            return candidate
+    raise click.BadParameter(f"no sample kit '{name}' (looked for sample_data/{name}/sample.json)")
+
+
+@click.command("init")
+@click.option("--sample", help="Load a sample municipality from sample_data/NAME (e.g. yaizu).")
+@click.option("--demo-users/--no-demo-users", default=None,
+              help="Create demo admin/operator/approver users (default: on with --sample).")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def init_command(sample, demo_users, as_json):
+    """Create or migrate the database; optionally load a sample municipality and demo users."""
+    storage = get_storage()
+    storage.migrate()
+    report = {"database": storage.url.split("@")[-1], "revision": storage.current_revision(), "sample": None,
+              "loaded": [], "users": []}
+    if sample:
+        report["sample"] = sample
+        report["loaded"] = _load_sample(sample)
+    if demo_users if demo_users is not None else bool(sample):
+        report["users"] = _create_demo_users()
+    audit.record("system.init", detail={"sample": sample, "loaded": report["loaded"]}, actor=SYSTEM_ACTOR)
+    lines = [f"database ready: {report['database']} (revision {report['revision']})"]
+    lines += [f"loaded {item}" for item in report["loaded"]]
+    for user in report["users"]:
+        if user.get("password"):
+            lines.append(f"demo user {user['username']} ({user['role']}) password: {user['password']}"
+                         "  ← shown once; change it")
+        else:
+            lines.append(f"demo user {user['username']} ({user['role']}) already exists; password unchanged")
+    _echo(report, as_json, "\n".join(lines))
+
+
+def _load_sample(name: str) -> list[str]:
+    directory = _sample_dir(name)
+    manifest = json.loads((directory / "sample.json").read_text(encoding="utf-8"))
+    pm = current_app.extensions["disaster_ai"]
+    results = pm.hook.dai_load_sample(context=SampleContext(name, str(directory), manifest))
+    return [summary for summary in reversed(results) if summary]
+
+
+def _create_demo_users() -> list[dict]:
+    """admin / operator / approver; passwords from DISASTER_AI_DEMO_PASSWORD_<ROLE> or random."""
+    created = []
+    with session_scope(get_storage()) as session:
+        for role in DEMO_ROLES:
+            if session.scalar(select(User).where(User.username == role)) is not None:
+                created.append({"username": role, "role": role, "password": None})
+                continue
+            password = os.environ.get(f"DISASTER_AI_DEMO_PASSWORD_{role.upper()}") or secrets.token_urlsafe(12)
+            create_user(session, role, role, password, display_name=f"demo {role}")
+            created.append({"username": role, "role": role, "password": password})
+    return created
+
+
+@click.command("run")
+@click.option("--host", default=None)
+@click.option("--port", default=None, type=int)
+@click.option("--worker/--no-worker", default=True, help="Run the in-process job worker threads.")
+@click.option("--scheduler/--no-scheduler", default=True, help="Supervise a scheduler child process.")
+@click.option("--threads", default=8, show_default=True)
+@with_appcontext
+def run_command(host, port, worker, scheduler, threads):
+    """Serve the desk (waitress) with the in-process worker and a scheduler child process."""
+    from waitress import serve
+
+    app = current_app._get_current_object()
+    host = host or app.config["HOST"]
+    port = port or app.config["PORT"]
+    child = None
+    if worker and app.config["JOB_RUNNER"] == "inprocess":
+        from disaster_ai.jobs.service import runner_for
+
+        runner_for(app).start()
+    if scheduler:
+        # Its own process, never a thread of the web server (see docs/architecture.md).
+        child = subprocess.Popen([sys.executable, "-m", "disaster_ai.cli", "scheduler"])
+    click.echo(f"disaster-ai serving on http://{host}:{port}")
+    try:
+        serve(app, host=host, port=port, threads=threads, ident="disaster-ai")
+    finally:
+        if child is not None:
+            child.terminate()
+            child.wait(10)
+
+
+@click.command("worker")
+@click.option("--concurrency", default=None, type=int)
+@with_appcontext
+def worker_command(concurrency):
+    """Run a job worker: Celery when JOB_RUNNER=celery, else in-process threads."""
+    from disaster_ai.jobs.service import runner_for
+
+    app = current_app._get_current_object()
+    runner = runner_for(app)
+    if app.config["JOB_RUNNER"] == "celery":
+        runner.run_worker(concurrency or 1)
+        return
+    if concurrency:
+        app.config["JOB_WORKERS"] = concurrency
+    runner.start()
+    click.echo(f"in-process worker running ({app.config['JOB_WORKERS']} threads); Ctrl-C to stop")
+    import threading
+
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        runner.stop()
+
+
+@click.command("scheduler")
+@with_appcontext
+def scheduler_command():
+    """Run APScheduler in this process (never inside a web worker)."""
+    from disaster_ai.scheduler import run_forever
+
+    run_forever(current_app._get_current_object())
+
+
+@click.group("users")
+def users_group():
+    """Manage users."""
+
+
+@users_group.command("create")
+@click.argument("username")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--password", default=None, help="Default: prompt (or generate with --generate).")
+@click.option("--generate", is_flag=True, help="Generate a password and print it once.")
+@click.option("--display-name", default="")
+@click.option("--locale", type=click.Choice(["ja", "en"]), default="ja")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def users_create(username, role, password, generate, display_name, locale, as_json):
+    """Create a user with a role."""
+    if generate:
+        password = secrets.token_urlsafe(12)
+    elif password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with session_scope(get_storage()) as session:
+        problems = validate_new_user(session, username, role, password)
+        if problems:
+            raise click.ClickException("; ".join(f"{field}: {code}" for field, code in problems.items()))
+        user = create_user(session, username, role, password, display_name, locale)
+        audit.record("user.create", target=f"user:{username}", detail={"role": role, "via": "cli"},
+                     actor=SYSTEM_ACTOR, session=session)
+        data = {"id": user.id, "username": username, "role": role}
+    if generate:
+        data["password"] = password
+    _echo(data, as_json, f"created {username} ({role})" + (f" password: {password}" if generate else ""))
+
+
+@users_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def users_list(as_json):
+    """List users and roles."""
+    with session_scope(get_storage()) as session:
+        rows = [{"id": u.id, "username": u.username, "role": u.role, "active": u.active, "locale": u.locale}
+                for u in session.scalars(select(User).order_by(User.id))]
+    _echo(rows, as_json, "\n".join(f"{r['username']:<20} {r['role']:<9} {'active' if r['active'] else 'inactive'}"
+                                   for r in rows))
+
+
+@users_group.command("token")
+@click.argument("username")
+@click.option("--name", required=True, help="What the token is for.")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def users_token(username, name, as_json):
+    """Issue an API token for a user (printed once)."""
+    with session_scope(get_storage()) as session:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise click.ClickException(f"no user named {username}")
+        token, plain = issue_token(session, user, name)
+        audit.record("token.create", target=f"token:{token.id}", detail={"user": username, "via": "cli"},
+                     actor=SYSTEM_ACTOR, session=session)
+    _echo({"username": username, "name": name, "token": plain}, as_json, plain)
+
+
+@click.group("plugins")
+def plugins_group():
+    """Inspect plugins."""
+
+
+@plugins_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def plugins_list(as_json):
+    """Name, version, source, hooks and status of every plugin."""
+    infos = current_app.extensions["disaster_ai"].describe()
+    rows = [info.__dict__ for info in infos]
+    text = "\n".join(f"{r['name']:<40} {r['version']:<8} {r['source']:<12} {r['status']:<7} "
+                     f"{', '.join(r['hooks'])}{'  ' + r['error'] if r['error'] else ''}" for r in rows)
+    _echo(rows, as_json, text)
+
+
+def build_cli(app) -> click.Group:
+    cli = FlaskGroup(name="disaster-ai", create_app=lambda: app, add_default_commands=False,
+                     help="disaster-ai: the disaster-response desk.")
+    for command in (init_command, run_command, worker_command, scheduler_command, users_group, plugins_group,
+                    shell_command, routes_command):
+        cli.add_command(command)
+    from disaster_ai.plugins import safe_collect
+
+    safe_collect(app.extensions["disaster_ai"], "dai_register_commands", cli=cli)
+    return cli
+
+
+def main(argv=None) -> None:
+    from disaster_ai.app import create_app
+
+    os.environ.setdefault("FLASK_RUN_FROM_CLI", "false")
+    app = create_app()
+    build_cli(app).main(args=argv, prog_name="disaster-ai")
+
+
+if __name__ == "__main__":
+    main()

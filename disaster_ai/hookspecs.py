@@ -1,0 +1,131 @@
+"""Every hook of disaster-ai, grouped by phase. docs/plugins.md documents each one.
+
+Rules (see docs/plugins.md): names start with ``dai_``; an implementation may accept fewer
+arguments than its spec; hooks return data and never mutate the app; firstresult hooks stop
+at the first non-None result and always have a ``trylast`` core default.
+"""
+
+from disaster_ai import hookspec
+
+# --- startup -------------------------------------------------------------------------------
+
+
+@hookspec
+def dai_startup(app):
+    """Called once the app is built. Validate ``app.config["PLUGINS"][<your name>]`` here and
+    raise with a clear message when it is wrong: the plugin is then disabled and shown as
+    failed on the admin plugins page, and the desk keeps running."""
+
+
+@hookspec
+def dai_load_sample(context):
+    """Load your part of a sample municipality during ``disaster-ai init --sample NAME``.
+
+    ``context`` is a :class:`disaster_ai.types.SampleContext` (name, directory, manifest).
+    Return a short human-readable summary string, or None."""
+
+
+# --- web -----------------------------------------------------------------------------------
+
+
+@hookspec
+def dai_register_apps():
+    """Return a list of :class:`disaster_ai.types.AppSpec`: the desk capabilities you add."""
+
+
+@hookspec
+def dai_register_blueprints():
+    """Return a list of Flask blueprints. The core mounts each one; name API blueprints
+    with a ``url_prefix`` under ``/api/v1/`` and UI blueprints under ``/apps/<name>``."""
+
+
+@hookspec
+def dai_desk_menu_items(actor, request):
+    """Return a list of :class:`disaster_ai.types.MenuItem` for this actor's navigation."""
+
+
+@hookspec
+def dai_extra_template_vars(template, request):
+    """Return a dict of extra variables for the named template."""
+
+
+@hookspec(firstresult=True)
+def dai_handle_exception(request, exception):
+    """Turn an exception raised by a view into a response.
+
+    firstresult: stops at the first non-None result. The core default renders the one JSON
+    error format under ``/api/`` and an error page elsewhere."""
+
+
+# --- CLI -----------------------------------------------------------------------------------
+
+
+@hookspec
+def dai_register_commands(cli):
+    """Add click commands or groups to the ``disaster-ai`` command (``cli.add_command``)."""
+
+
+# --- auth ----------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def dai_actor_from_request(request):
+    """Return the :class:`disaster_ai.types.Actor` making this request, or None.
+
+    firstresult: stops at the first non-None result. The core default reads the session
+    login and ``Authorization: Bearer`` API tokens."""
+
+
+@hookspec(firstresult=True)
+def dai_permission_allowed(actor, action, resource):
+    """Return True to allow, False to deny, None to defer.
+
+    firstresult: stops at the first non-None result. The core default allows an action when
+    the actor holds one of the roles that ``dai_register_permissions`` gave it."""
+
+
+@hookspec
+def dai_register_permissions():
+    """Return a list of :class:`disaster_ai.types.PermissionSpec` for the actions you check."""
+
+
+# --- jobs and scheduling -------------------------------------------------------------------
+
+
+@hookspec
+def dai_job_handlers():
+    """Return a list of :class:`disaster_ai.types.JobHandler`: kinds of slow work that
+    ``disaster_ai.jobs.enqueue`` can queue and the worker runs."""
+
+
+@hookspec
+def dai_register_jobs(config):
+    """Return a list of :class:`disaster_ai.types.JobSpec` for ``disaster-ai scheduler``.
+    The scheduler adds each with the stable id ``<plugin>.<job>``."""
+
+
+# --- operations ----------------------------------------------------------------------------
+
+
+@hookspec
+def dai_health_checks(app):
+    """Return a list of :class:`disaster_ai.types.HealthCheck` for ``/healthz``
+    (for example: is my model file present)."""
+
+
+# --- maps ----------------------------------------------------------------------------------
+
+
+@hookspec
+def dai_map_layers(bbox):
+    """Return a list of :class:`disaster_ai.types.LayerSource` for the desk map.
+    ``bbox`` is ``(min_lon, min_lat, max_lon, max_lat)`` or None for everything."""
+
+
+# --- audit ---------------------------------------------------------------------------------
+
+
+@hookspec
+def dai_audit_event(event):
+    """Observe an audit record after it was written (:class:`disaster_ai.types.AuditRecord`),
+    for example to forward it to a municipal SIEM. Return value is ignored."""

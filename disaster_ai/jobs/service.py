@@ -1,0 +1,226 @@
+"""Queueing, claiming, running and retrying jobs; shared by every runner."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import traceback
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from disaster_ai.plugins import safe_collect
+from disaster_ai.storage import get_storage, session_scope
+from disaster_ai.storage.base import now
+from disaster_ai.storage.models import Heartbeat, Job
+from disaster_ai.types import JobHandler
+
+log = logging.getLogger(__name__)
+
+
+class JobTimeout(Exception):
+    """Raised by JobContext.progress once the handler ran past its timeout."""
+
+
+class UnknownJobKind(ValueError):
+    pass
+
+
+@dataclass
+class JobContext:
+    """What a handler gets: its payload, and a way to report progress (which also enforces
+    the handler's timeout cooperatively)."""
+
+    job_id: int
+    kind: str
+    payload: dict
+    created_by: str
+    attempt: int
+    deadline: datetime
+    app: object
+
+    def progress(self, percent: int, message: str = "") -> None:
+        if now() > self.deadline:
+            raise JobTimeout(f"job {self.job_id} ran past its timeout")
+        with session_scope(get_storage(self.app)) as session:
+            session.execute(
+                update(Job).where(Job.id == self.job_id)
+                .values(progress=max(0, min(100, int(percent))), message=message[:255])
+            )
+        beat(self.app, f"worker:{worker_id()}", "worker", {"job": self.job_id})
+
+
+def get_handlers(app=None) -> dict[str, JobHandler]:
+    app = app or current_app
+    cache = app.extensions.get("disaster_ai.job_handlers")
+    if cache is None:
+        cache = {h.kind: h for h in safe_collect(app.extensions["disaster_ai"], "dai_job_handlers")}
+        app.extensions["disaster_ai.job_handlers"] = cache
+    return cache
+
+
+def enqueue(kind: str, payload: dict | None = None, *, actor=None, app=None) -> int:
+    """Commit a queued job and hand it to the runner; returns the job id."""
+    app = app or current_app
+    handler = get_handlers(app).get(kind)
+    if handler is None:
+        raise UnknownJobKind(kind)
+    with session_scope(get_storage(app)) as session:
+        job = Job(kind=kind, payload=payload or {}, max_attempts=handler.max_attempts,
+                  created_by=actor.username if actor else "system")
+        session.add(job)
+        session.flush()
+        job_id = job.id
+    runner_for(app).notify(job_id)
+    return job_id
+
+
+def runner_for(app):
+    runner = app.extensions.get("disaster_ai.job_runner")
+    if runner is None:
+        if app.config["JOB_RUNNER"] == "celery":
+            from disaster_ai.jobs.celery_runner import CeleryRunner
+
+            runner = CeleryRunner(app)
+        else:
+            from disaster_ai.jobs.inprocess import InProcessRunner
+
+            runner = InProcessRunner(app)
+        app.extensions["disaster_ai.job_runner"] = runner
+    return runner
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def claim(app, job_id: int, worker: str) -> bool:
+    """Atomically move a due job from queued to running; False when someone else got it."""
+    with session_scope(get_storage(app)) as session:
+        result = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.state == "queued", Job.run_after <= now())
+            .values(state="running", worker=worker, started_at=now(), attempts=Job.attempts + 1,
+                    message="", progress=0)
+        )
+        return result.rowcount == 1
+
+
+def execute_job(app, job_id: int, worker: str | None = None) -> str | None:
+    """Claim and run one job. Returns its new state, or None when it was not claimable."""
+    worker = worker or worker_id()
+    if not claim(app, job_id, worker):
+        return None
+    storage = get_storage(app)
+    with session_scope(storage) as session:
+        job = session.get(Job, job_id)
+        kind, payload, created_by, attempt = job.kind, dict(job.payload or {}), job.created_by, job.attempts
+    handler = get_handlers(app).get(kind)
+    if handler is None:
+        return _finish(app, job_id, "failed", error=f"no handler for job kind '{kind}' (plugin disabled?)")
+    context = JobContext(job_id, kind, payload, created_by, attempt,
+                         now() + timedelta(seconds=handler.timeout_seconds), app)
+    try:
+        with app.app_context():
+            result = handler.func(context)
+    except Exception as exc:
+        log.warning("job %s (%s) attempt %s failed: %s", job_id, kind, attempt, exc)
+        return _after_failure(app, job_id, attempt, handler.max_attempts, exc)
+    return _finish(app, job_id, "succeeded", result=result or {})
+
+
+def _finish(app, job_id: int, state: str, *, result=None, error=None) -> str:
+    with session_scope(get_storage(app)) as session:
+        values = {"state": state, "finished_at": now(), "result": result, "error": error}
+        if state == "succeeded":
+            values["progress"] = 100
+        session.execute(update(Job).where(Job.id == job_id).values(**values))
+    if state == "failed":
+        from disaster_ai import audit
+
+        with app.app_context():
+            audit.record("job.failed", target=f"job:{job_id}", detail={"error": (error or "")[:500]})
+    return state
+
+
+def _after_failure(app, job_id: int, attempt: int, max_attempts: int, exc: Exception) -> str:
+    error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    if attempt >= max_attempts or isinstance(exc, JobTimeout):
+        return _finish(app, job_id, "failed", error=error)
+    delay = app.config["JOB_RETRY_BASE_SECONDS"] * (2 ** (attempt - 1))
+    with session_scope(get_storage(app)) as session:
+        session.execute(
+            update(Job).where(Job.id == job_id)
+            .values(state="queued", error=error, worker=None, run_after=now() + timedelta(seconds=delay),
+                    message=f"retry {attempt + 1}/{max_attempts} in {delay:.0f}s")
+        )
+    runner_for(app).notify(job_id, delay=delay)
+    return "queued"
+
+
+def beat(app, name: str, kind: str, detail: dict | None = None) -> None:
+    with session_scope(get_storage(app)) as session:
+        row = session.get(Heartbeat, name)
+        if row is None:
+            session.add(Heartbeat(name=name, kind=kind, at=now(), detail=detail or {}))
+        else:
+            row.at, row.detail = now(), detail or {}
+
+
+def recover_stale_jobs(app) -> list[int]:
+    """Re-queue jobs left 'running' by a worker that died: one on this host whose process is
+    gone, or any whose heartbeat is older than JOB_STALE_SECONDS."""
+    stale_before = now() - timedelta(seconds=app.config["JOB_STALE_SECONDS"])
+    host = socket.gethostname()
+    recovered = []
+    with session_scope(get_storage(app)) as session:
+        beats = {hb.name: hb.at for hb in session.scalars(select(Heartbeat).where(Heartbeat.kind == "worker"))}
+        for job in session.scalars(select(Job).where(Job.state == "running")):
+            if _worker_alive(job.worker, host, beats, stale_before):
+                continue
+            if job.attempts >= job.max_attempts:
+                job.state, job.finished_at = "failed", now()
+                job.error = "the worker running this job stopped"
+            else:
+                job.state, job.worker, job.run_after = "queued", None, now()
+                job.message = "re-queued after a worker stopped"
+            recovered.append(job.id)
+    return recovered
+
+
+def _worker_alive(worker: str | None, host: str, beats: dict, stale_before: datetime) -> bool:
+    if not worker:
+        return False
+    worker_host, _, pid = worker.rpartition(":")
+    if worker_host == host and pid.isdigit():
+        if int(pid) == os.getpid():
+            return True
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass
+    seen = beats.get(f"worker:{worker}")
+    return seen is not None and seen >= stale_before
+
+
+def due_job_ids(app, limit: int = 20) -> list[int]:
+    with session_scope(get_storage(app)) as session:
+        query = (select(Job.id).where(Job.state == "queued", Job.run_after <= now())
+                 .order_by(Job.run_after, Job.id).limit(limit))
+        return list(session.scalars(query))
+
+
+def job_to_dict(job: Job) -> dict:
+    return {
+        "id": job.id, "kind": job.kind, "state": job.state, "progress": job.progress,
+        "message": job.message, "error": job.error, "result": job.result, "attempts": job.attempts,
+        "max_attempts": job.max_attempts, "created_by": job.created_by,
+        "created_at": job.created_at.isoformat(),
+        "started_at": job.started_at.isoformat() if job.started_at else None,
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+    }

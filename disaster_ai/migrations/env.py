@@ -1,0 +1,29 @@
+"""Alembic environment: the engine comes from disaster_ai.storage.Storage, so the same URL
+(SQLite or PostgreSQL) is used by the app and by migrations."""
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from disaster_ai.storage.base import Base
+import disaster_ai.storage.all_models  # noqa: F401  registers every table on Base.metadata
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def run_migrations_online():
+    engine = config.attributes.get("engine")
+    if engine is None:
+        engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        connection.commit()
+
+
+run_migrations_online()

@@ -1,0 +1,236 @@
+"""The plugin manager: one per app, built by make_plugin_manager(config).
+
+Loading order: hookspecs → core plugins (DEFAULT_PLUGINS) → entry points of the group
+``disaster_ai`` → *.py files and packages in PLUGINS_DIR → blocklist → check_pending().
+A plugin that fails to import or whose dai_startup raises is logged, unregistered and kept in
+``pm.failed`` so the admin plugins page can show it; the app keeps running.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import importlib.util
+import logging
+import sys
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pluggy
+
+from disaster_ai import hookspecs
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PLUGINS = (
+    "disaster_ai.apps.providers",
+    "disaster_ai.apps.situation",
+    "disaster_ai.apps.notices",
+    "disaster_ai.apps.transcription",
+    "disaster_ai.apps.bulletins",
+)
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    version: str
+    source: str  # core | entry point | plugins dir
+    hooks: list[str] = field(default_factory=list)
+    status: str = "active"  # active | failed | blocked
+    error: str = ""
+
+
+class DisasterAIPluginManager(pluggy.PluginManager):
+    """pluggy's manager plus where each plugin came from and which ones failed."""
+
+    def __init__(self):
+        super().__init__("disaster_ai")
+        self.sources: dict[str, tuple[str, str]] = {}  # name → (source, version)
+        self.failed: dict[str, PluginInfo] = {}
+
+    def register_from(self, plugin, name: str, source: str, version: str = "") -> None:
+        if self.has_plugin(name) or self.is_blocked(name):
+            return
+        self.register(plugin, name=name)
+        self.sources[name] = (source, version)
+
+    def record_failure(self, name: str, source: str, exc: BaseException) -> None:
+        log.error("plugin %s (%s) disabled: %s", name, source, exc, exc_info=exc)
+        if self.has_plugin(name):
+            self.unregister(name=name)
+        version = self.sources.pop(name, (source, ""))[1]
+        error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        self.failed[name] = PluginInfo(name, version, source, status="failed", error=error)
+
+    def describe(self) -> list[PluginInfo]:
+        """Every plugin the manager knows: active, failed and blocked, sorted by name."""
+        infos = []
+        for name, plugin in self.list_name_plugin():
+            if plugin is None:
+                continue
+            source, version = self.sources.get(name, ("unknown", ""))
+            hooks = sorted(caller.name for caller in self.get_hookcallers(plugin) or [])
+            infos.append(PluginInfo(name, version, source, hooks))
+        infos.extend(self.failed.values())
+        for name in sorted(self._name2plugin):
+            if self.is_blocked(name) and name not in self.failed:
+                infos.append(PluginInfo(name, "", "blocked", status="blocked"))
+        return sorted(infos, key=lambda info: info.name)
+
+
+def make_plugin_manager(config) -> DisasterAIPluginManager:
+    pm = DisasterAIPluginManager()
+    pm.add_hookspecs(hookspecs)
+    for name in config.get("DISABLED_PLUGINS") or []:
+        pm.set_blocked(name)
+    _load_core_plugins(pm)
+    if config.get("LOAD_ENTRY_POINTS", True):
+        _load_entry_points(pm)
+    plugins_dir = config.get("PLUGINS_DIR")
+    if plugins_dir:
+        _load_plugins_dir(pm, Path(plugins_dir))
+    pm.check_pending()
+    if config.get("TRACE_PLUGINS"):
+        _enable_tracing(pm)
+    return pm
+
+
+def _load_core_plugins(pm: DisasterAIPluginManager) -> None:
+    from disaster_ai import __version__
+
+    for module_name in DEFAULT_PLUGINS:
+        if pm.is_blocked(module_name):
+            continue
+        module = importlib.import_module(module_name)
+        pm.register_from(module, module_name, "core", __version__)
+
+
+def _load_entry_points(pm: DisasterAIPluginManager) -> None:
+    for entry_point in importlib.metadata.entry_points(group="disaster_ai"):
+        name = entry_point.name
+        version = entry_point.dist.version if entry_point.dist else ""
+        if pm.is_blocked(name):
+            continue
+        try:
+            plugin = entry_point.load()
+        except Exception as exc:  # a broken plugin must not take the desk down
+            pm.record_failure(name, "entry point", exc)
+            continue
+        pm.register_from(plugin, name, "entry point", version)
+
+
+def _plugin_candidates(folder: Path):
+    """Yield (name, path to import) for every plugin in the folder.
+
+    A ``*.py`` file, a package (a folder with ``__init__.py``) and an installable plugin project
+    (a folder with pyproject.toml holding a same-named package) are all accepted."""
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(("_", ".")):
+            continue
+        if path.suffix == ".py":
+            yield path.stem, path
+        elif (path / "__init__.py").is_file():
+            yield path.name, path / "__init__.py"
+        elif (path / "pyproject.toml").is_file() and (path / path.name / "__init__.py").is_file():
+            yield path.name, path / path.name / "__init__.py"
+
+
+def _load_plugins_dir(pm: DisasterAIPluginManager, folder: Path) -> None:
+    if not folder.is_dir():
+        return
+    for name, path in _plugin_candidates(folder):
+        if pm.is_blocked(name) or pm.has_plugin(name):
+            continue  # already loaded, e.g. installed with an entry point of the same name
+        try:
+            module = _import_file(name, path)
+        except Exception as exc:
+            pm.record_failure(name, "plugins dir", exc)
+            continue
+        pm.register_from(module, name, "plugins dir", getattr(module, "__version__", ""))
+
+
+def _import_file(name: str, path: Path):
+    module_name = f"disaster_ai_plugins.{name}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    is_package = path.name == "__init__.py"
+    spec = importlib.util.spec_from_file_location(
+        module_name, path, submodule_search_locations=[str(path.parent)] if is_package else None
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(module_name, None)
+        raise
+    return module
+
+
+def run_startup_hooks(pm: DisasterAIPluginManager, app) -> None:
+    """Call dai_startup one plugin at a time so that one failure disables only that plugin."""
+    for name, plugin in list(pm.list_name_plugin()):
+        startup = getattr(plugin, "dai_startup", None)
+        if plugin is None or startup is None:
+            continue
+        source = pm.sources.get(name, ("unknown", ""))[0]
+        try:
+            _call_single(pm, plugin, "dai_startup", app=app)
+        except Exception as exc:
+            pm.record_failure(name, source, exc)
+
+
+def _call_single(pm, plugin, hook_name: str, **kwargs):
+    others = [p for p in pm.get_plugins() if p is not plugin]
+    caller = pm.subset_hook_caller(hook_name, remove_plugins=others)
+    return caller(**kwargs)
+
+
+def collect_by_plugin(pm, hook_name: str, **kwargs) -> list[tuple[str, object]]:
+    """Like safe_collect, but keeps which plugin returned each item."""
+    results = []
+    for name, plugin in list(pm.list_name_plugin()):
+        if plugin is None or not hasattr(plugin, hook_name):
+            continue
+        try:
+            value = _call_single(pm, plugin, hook_name, **kwargs)
+        except Exception:
+            log.exception("plugin %s failed in %s; skipped", name, hook_name)
+            continue
+        for item in value:
+            for entry in item if isinstance(item, list | tuple) else [item]:
+                if entry is not None:
+                    results.append((name, entry))
+    return results
+
+
+def safe_collect(pm, hook_name: str, **kwargs) -> list:
+    """Call a collector hook plugin by plugin, flattening lists; a failing optional
+    implementation is logged and skipped so the desk stays usable."""
+    results = []
+    for name, plugin in list(pm.list_name_plugin()):
+        if plugin is None or not hasattr(plugin, hook_name):
+            continue
+        try:
+            value = _call_single(pm, plugin, hook_name, **kwargs)
+        except Exception:
+            log.exception("plugin %s failed in %s; skipped", name, hook_name)
+            continue
+        for item in value:
+            if isinstance(item, list | tuple):
+                results.extend(item)
+            elif item is not None:
+                results.append(item)
+    return results
+
+
+def _enable_tracing(pm: DisasterAIPluginManager) -> None:
+    def before(hook_name, hook_impls, kwargs):
+        print(f"[plugins] {hook_name} → {[impl.plugin_name for impl in hook_impls]}", file=sys.stderr)
+
+    def after(outcome, hook_name, hook_impls, kwargs):
+        pass
+
+    pm.add_hookcall_monitoring(before, after)

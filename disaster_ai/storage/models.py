@@ -1,0 +1,125 @@
+"""Core tables: users, API tokens, login attempts, audit log, jobs, heartbeats, municipality."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from disaster_ai.storage.base import AwareDateTime, Base, GeoJSON, JSONText, now
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(128), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))  # operator | approver | admin
+    locale: Mapped[str] = mapped_column(String(8), default="ja")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=now)
+
+    tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
+
+
+class ApiToken(Base):
+    """An API token; only its sha256 is stored, the plain token is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))  # shown in lists so a token can be recognised
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=now)
+    last_used_at: Mapped[datetime | None] = mapped_column(AwareDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(AwareDateTime, nullable=True)
+
+    user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class LoginAttempt(Base):
+    __tablename__ = "login_attempts"
+    __table_args__ = (Index("ix_login_attempts_username_at", "username", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    remote_addr: Mapped[str] = mapped_column(String(64), default="")
+    success: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[datetime] = mapped_column(AwareDateTime, default=now, index=True)
+
+
+class AuditEvent(Base):
+    """Append-only (database triggers refuse UPDATE and DELETE). AI calls are rows with
+    the ai_* columns filled."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(AwareDateTime, default=now, index=True)
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    app: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    actor_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    actor_name: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    detail: Mapped[dict] = mapped_column(JSONText, default=dict)
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    ai_engine: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    ai_model: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    input_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    output: Mapped[str | None] = mapped_column(Text, nullable=True)
+    duration_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class Job(Base):
+    """A unit of slow work. The row is committed before any work starts."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_state_run_after", "state", "run_after"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict] = mapped_column(JSONText, default=dict)
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    progress: Mapped[int] = mapped_column(Integer, default=0)  # 0..100
+    message: Mapped[str] = mapped_column(String(255), default="")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    result: Mapped[dict | None] = mapped_column(JSONText, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    run_after: Mapped[datetime] = mapped_column(AwareDateTime, default=now)
+    worker: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    created_by: Mapped[str] = mapped_column(String(64), default="system")
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=now)
+    started_at: Mapped[datetime | None] = mapped_column(AwareDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(AwareDateTime, nullable=True)
+
+
+class Heartbeat(Base):
+    """Last sign of life of a worker or scheduler process, for /healthz and stale-job recovery."""
+
+    __tablename__ = "heartbeats"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))  # worker | scheduler
+    at: Mapped[datetime] = mapped_column(AwareDateTime, default=now)
+    detail: Mapped[dict] = mapped_column(JSONText, default=dict)
+
+
+class Municipality(Base):
+    """The municipality this desk serves (one row). The boundary is GeoJSON in EPSG:4326."""
+
+    __tablename__ = "municipality"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    name_en: Mapped[str] = mapped_column(String(64), default="")
+    lg_code: Mapped[str] = mapped_column(String(6))  # 全国地方公共団体コード (6 digits)
+    jis_code: Mapped[str] = mapped_column(String(5))  # JIS X 0402 (5 digits)
+    boundary: Mapped[dict | None] = mapped_column(GeoJSON, nullable=True)
+    attribution: Mapped[str] = mapped_column(Text, default="")
+    loaded_at: Mapped[datetime] = mapped_column(AwareDateTime, default=now)

@@ -1,0 +1,117 @@
+"""Frozen dataclasses exchanged through hooks. Hooks never see ORM rows or Flask requests
+(except the few web hooks that take ``request``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+ROLES = ("operator", "approver", "admin")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a logged-in user, an API token holder, or the system itself."""
+
+    id: int | None
+    username: str
+    roles: frozenset[str]
+    locale: str = "ja"
+    via: str = "session"  # session | token | cli | system
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles or "admin" in self.roles
+
+
+SYSTEM_ACTOR = Actor(id=None, username="system", roles=frozenset({"admin"}), via="system")
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    """A capability of the desk: where it lives and who may open it."""
+
+    id: str
+    title: str  # a lazy_gettext string, so the nav follows the user's language
+    endpoint: str | None = None  # url_for target of its nav entry
+    required_role: str = "operator"
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class MenuItem:
+    label: str
+    href: str
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class PermissionSpec:
+    """An action and the roles allowed to do it (admin always is)."""
+
+    action: str
+    roles: frozenset[str]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class JobHandler:
+    """A kind of slow work the job runner can execute: ``func(ctx: JobContext) -> dict | None``."""
+
+    kind: str
+    func: Callable[[Any], dict | None]
+    max_attempts: int = 3
+    timeout_seconds: int = 600
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A scheduled job for ``disaster-ai scheduler`` (APScheduler 3.x).
+
+    ``trigger`` is an APScheduler trigger object; ``func`` must be importable by reference
+    (a module-level function) because the job store lives in the database."""
+
+    id: str
+    trigger: Any
+    func: Callable[..., Any]
+    kwargs: dict = field(default_factory=dict)
+    misfire_grace_time: int = 300
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    name: str
+    ok: bool
+    detail: str = ""
+    critical: bool = True
+
+
+@dataclass(frozen=True)
+class LayerSource:
+    """A map layer for the desk map: GeoJSON plus how to draw it."""
+
+    id: str
+    title: str
+    geojson: dict
+    style: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """What ``dai_audit_event`` receives after an audit row is written."""
+
+    action: str
+    actor: str
+    app: str | None
+    target: str | None
+    detail: dict
+    at: str
+
+
+@dataclass(frozen=True)
+class SampleContext:
+    """Given to ``dai_load_sample`` when ``disaster-ai init --sample NAME`` runs."""
+
+    name: str
+    directory: str
+    manifest: dict

@@ -1,0 +1,10 @@
+"""The desk shell: login, dashboard, admin pages, /-/plugins, /healthz, language switch."""
+
+from __future__ import annotations
+
+
+def register_web(app) -> None:
+    from disaster_ai.web import context, views
+
+    app.register_blueprint(views.bp)
+    app.context_processor(context.template_context)

@@ -1,0 +1,41 @@
+"""Variables every desk template gets: the actor, the navigation, the locale."""
+
+from __future__ import annotations
+
+from flask import current_app, request, url_for
+from flask_babel import get_locale
+
+from disaster_ai.auth import current_actor, is_allowed
+from disaster_ai.plugins import safe_collect
+from disaster_ai.types import MenuItem
+
+ROLE_ORDER = {"operator": 0, "approver": 1, "admin": 2}
+
+
+def navigation(actor) -> list[MenuItem]:
+    if actor is None:
+        return []
+    pm = current_app.extensions["disaster_ai"]
+    items = [MenuItem(str(spec.title), url_for(spec.endpoint), spec.order)
+             for spec in safe_collect(pm, "dai_register_apps")
+             if spec.endpoint and actor.has_role(spec.required_role)]
+    items += safe_collect(pm, "dai_desk_menu_items", actor=actor, request=request)
+    return sorted(items, key=lambda item: item.order)
+
+
+def template_context() -> dict:
+    actor = current_actor()
+    pm = current_app.extensions["disaster_ai"]
+    extra = {}
+    template = request.endpoint or ""
+    for values in safe_collect(pm, "dai_extra_template_vars", template=template, request=request):
+        if isinstance(values, dict):
+            extra.update(values)
+    return {
+        "actor": actor,
+        "nav_items": navigation(actor),
+        "locale": str(get_locale()),
+        "municipality_name": current_app.config["MUNICIPALITY_NAME"],
+        "can": lambda action: is_allowed(actor, action),
+        **extra,
+    }

@@ -1,0 +1,22 @@
+"""Server-side forms (Flask-WTF: CSRF on every form). Messages go through the i18n layer."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Length
+
+REQUIRED = _l("This field is required.")
+
+
+class LoginForm(FlaskForm):
+    username = StringField(_l("User name"), validators=[DataRequired(REQUIRED), Length(max=64)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(REQUIRED), Length(max=256)])
+
+
+class UserForm(FlaskForm):
+    username = StringField(_l("User name"), validators=[DataRequired(REQUIRED), Length(max=64)])
+    display_name = StringField(_l("Display name"), validators=[Length(max=128)])
+    role = SelectField(_l("Role"), choices=[("operator", _l("Operator")), ("approver", _l("Approver")),
+                                             ("admin", _l("Administrator"))])
+    password = PasswordField(_l("Initial password"), validators=[DataRequired(REQUIRED), Length(max=256)])
+    locale = SelectField(_l("Language"), choices=[("ja", "日本語"), ("en", "English")])

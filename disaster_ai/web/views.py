@@ -1,0 +1,164 @@
+"""Desk pages. Thin views: parse, check permission, call the service, render."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from disaster_ai import audit
+from disaster_ai.auth import AuthError, actor_for, authenticate, create_user, requires, validate_new_user
+from disaster_ai.plugins import safe_collect
+from disaster_ai.storage.base import JST
+from disaster_ai.storage.engine import db
+from disaster_ai.storage.models import User
+from disaster_ai.web.forms import LoginForm, UserForm
+
+bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/static/desk")
+
+USER_PROBLEMS = {
+    "invalid_username": _l("Use letters, digits, '.', '-' or '_' (64 at most)."),
+    "username_taken": _l("This user name is already taken."),
+    "invalid_role": _l("Choose a role."),
+    "password_too_short": _l("The password is too short."),
+}
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = authenticate(db(), form.username.data.strip(), form.password.data, request.remote_addr or "")
+        except AuthError as exc:
+            status = 429 if exc.code == "too_many_attempts" else 401
+            form.password.errors.append(
+                _("Too many failed attempts. Try again in %(minutes)s minutes.", minutes=(exc.retry_after or 60) // 60)
+                if status == 429 else _("The user name or password is wrong."))
+            audit.record("auth.login_failed", target=f"user:{form.username.data.strip()[:64]}",
+                         detail={"reason": exc.code, "remote_addr": request.remote_addr})
+        else:
+            session.clear()
+            session["user_id"], session["pw"] = user.id, user.password_hash[-12:]
+            g.actor = actor_for(user)
+            audit.record("auth.login", target=f"user:{user.username}")
+            return redirect(_safe_next(request.args.get("next")))
+    elif request.method == "POST":
+        status = 400
+    return render_template("login.html", form=form), status
+
+
+def _safe_next(target: str | None) -> str:
+    # Only local paths: never redirect a desk operator to another host after login.
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("web.dashboard")
+
+
+@bp.post("/logout")
+def logout():
+    actor = g.get("actor")
+    if actor is not None:
+        audit.record("auth.logout", target=f"user:{actor.username}")
+    session.clear()
+    return redirect(url_for("web.login"))
+
+
+@bp.get("/lang/<code>")
+def switch_language(code: str):
+    if code in current_app.config["LANGUAGES"]:
+        session["lang"] = code
+    return redirect(_safe_next(request.args.get("next")))
+
+
+@bp.get("/")
+@requires("desk.view")
+def dashboard():
+    return render_template("dashboard.html")
+
+
+@bp.get("/map/layers.json")
+@requires("desk.view")
+def map_layers():
+    pm = current_app.extensions["disaster_ai"]
+    layers = safe_collect(pm, "dai_map_layers", bbox=None)
+    return jsonify({"layers": [{"id": layer.id, "title": layer.title, "geojson": layer.geojson,
+                                "style": layer.style} for layer in layers]})
+
+
+# --- admin ---------------------------------------------------------------------------------
+
+
+@bp.route("/admin/users", methods=["GET", "POST"])
+@requires("admin.users")
+def admin_users():
+    form = UserForm()
+    status = 200
+    if form.validate_on_submit():
+        session_db = db()
+        problems = validate_new_user(session_db, form.username.data.strip(), form.role.data, form.password.data)
+        for field, code in problems.items():
+            getattr(form, field).errors.append(str(USER_PROBLEMS[code]))
+        if not problems:
+            user = create_user(session_db, form.username.data.strip(), form.role.data, form.password.data,
+                               form.display_name.data.strip(), form.locale.data)
+            audit.record("user.create", target=f"user:{user.username}", detail={"role": user.role},
+                         session=session_db)
+            session_db.commit()
+            flash(_("User %(name)s was created.", name=user.username), "success")
+            return redirect(url_for("web.admin_users"))
+        status = 422
+    elif request.method == "POST":
+        status = 400
+    users = db().query(User).order_by(User.id).all()
+    return render_template("admin_users.html", form=form, users=users), status
+
+
+@bp.get("/admin/audit")
+@requires("admin.audit")
+def admin_audit():
+    filters = {key: request.args.get(key, "").strip() or None for key in ("action", "app", "actor")}
+    day = request.args.get("day", "").strip()
+    since = until = None
+    error = None
+    if day:
+        try:
+            since = datetime.fromisoformat(day).replace(tzinfo=JST)
+            from datetime import timedelta
+
+            until = since + timedelta(days=1)
+        except ValueError:
+            error = _("Write the day as YYYY-MM-DD.")
+    events = audit.query_events(db(), since=since, until=until, limit=500, **filters)
+    return render_template("admin_audit.html", events=events, filters=filters, day=day, error=error)
+
+
+@bp.get("/admin/usage")
+@requires("admin.audit")
+def admin_usage():
+    return render_template("admin_usage.html", usage=audit.usage_per_app_per_day(db(), 30))
+
+
+@bp.get("/-/plugins")
+@requires("admin.plugins")
+def plugins_page():
+    pm = current_app.extensions["disaster_ai"]
+    return render_template("plugins.html", plugins=pm.describe())
+
+
+# --- operations ----------------------------------------------------------------------------
+
+
+@bp.get("/healthz")
+def healthz():
+    """For monitoring: 200 when every critical check passes, else 503. No login needed."""
+    pm = current_app.extensions["disaster_ai"]
+    app = current_app._get_current_object()
+    checks = safe_collect(pm, "dai_health_checks", app=app)
+    healthy = all(check.ok for check in checks if check.critical)
+    body = {"status": "ok" if healthy else "degraded",
+            "checks": {c.name: {"ok": c.ok, "detail": c.detail, "critical": c.critical} for c in checks}}
+    return jsonify(body), 200 if healthy else 503
