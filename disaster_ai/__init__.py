@@ -13,11 +13,11 @@ hookspec = HookspecMarker("disaster_ai")
 hookimpl = HookimplMarker("disaster_ai")
 
 
-def create_app(test_config=None):
+def create_app(test_config=None, instance_path=None):
     """Build a configured Flask app (see disaster_ai.app.create_app)."""
     from disaster_ai.app import create_app as _create_app
 
-    return _create_app(test_config)
+    return _create_app(test_config, instance_path)
 
 
 __all__ = ["create_app", "hookimpl", "hookspec", "__version__"]

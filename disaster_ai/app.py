@@ -18,10 +18,10 @@ from disaster_ai.plugins import make_plugin_manager, run_startup_hooks, safe_col
 from disaster_ai.storage.engine import Storage, close_request_session, default_sqlite_url
 
 
-def create_app(test_config: dict | None = None) -> Flask:
+def create_app(test_config: dict | None = None, instance_path: str | None = None) -> Flask:
     app = Flask(
         "disaster_ai",
-        instance_path=config_module.instance_path_from_env(),
+        instance_path=instance_path or config_module.instance_path_from_env(),
         instance_relative_config=True,
     )
     _load_config(app, test_config)

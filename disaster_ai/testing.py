@@ -1,0 +1,250 @@
+"""pytest fixtures for disaster-ai and its plugins (exposed through the pytest11 entry point).
+
+- ``db_backend``: "sqlite" and "postgresql"; tests using ``app`` run on both. A test can pin
+  one with ``@pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)``.
+- ``app`` / ``make_app``: a migrated app on a fresh database (PostgreSQL: a fresh schema).
+- ``client``, ``runner``, ``register_plugin``, ``users``, ``login``, ``api_headers``, ``yaizu``.
+
+PostgreSQL tests skip with a clear message when the server is absent, unless
+DISASTER_AI_REQUIRE_SERVICES=1 (set by .ci/run), which turns the skip into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from pathlib import Path
+
+import pytest
+
+from disaster_ai.config import REPO_ROOT
+
+POSTGRES_URL = os.environ.get("DISASTER_AI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("DISASTER_AI_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+TEST_PASSWORDS = {"admin": "admin-pass-123", "operator": "operator-pass-123", "approver": "approver-pass-123"}
+
+
+def services_required() -> bool:
+    return os.environ.get("DISASTER_AI_REQUIRE_SERVICES") == "1"
+
+
+def skip_or_fail(message: str):
+    if services_required():
+        pytest.fail(f"{message} (DISASTER_AI_REQUIRE_SERVICES=1 turns this skip into a failure)")
+    pytest.skip(message)
+
+
+_reachable: dict[str, str | None] = {}
+
+
+def _postgres_problem() -> str | None:
+    if "postgres" not in _reachable:
+        from sqlalchemy import create_engine, text
+
+        try:
+            engine = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            engine.dispose()
+            _reachable["postgres"] = None
+        except Exception as exc:
+            _reachable["postgres"] = f"PostgreSQL not reachable at {POSTGRES_URL}: {type(exc).__name__}"
+    return _reachable["postgres"]
+
+
+def require_postgres() -> None:
+    problem = _postgres_problem()
+    if problem:
+        skip_or_fail(problem + " (set DISASTER_AI_TEST_POSTGRES_URL)")
+
+
+def require_redis() -> None:
+    if "redis" not in _reachable:
+        import redis
+
+        try:
+            redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
+            _reachable["redis"] = None
+        except Exception as exc:
+            _reachable["redis"] = f"Redis not reachable at {REDIS_URL}: {type(exc).__name__}"
+    if _reachable["redis"]:
+        skip_or_fail(_reachable["redis"] + " (set DISASTER_AI_TEST_REDIS_URL)")
+
+
+class PostgresSchema:
+    """A throwaway schema on the test server; the app's search_path points at it."""
+
+    def __init__(self):
+        from sqlalchemy import create_engine
+
+        self.name = "t_" + uuid.uuid4().hex[:12]
+        self.admin_engine = create_engine(POSTGRES_URL)
+        with self.admin_engine.begin() as connection:
+            connection.exec_driver_sql(f'CREATE SCHEMA "{self.name}"')
+        separator = "&" if "?" in POSTGRES_URL else "?"
+        self.url = f"{POSTGRES_URL}{separator}options=-csearch_path%3D{self.name}"
+
+    def drop(self):
+        with self.admin_engine.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{self.name}" CASCADE')
+        self.admin_engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_backend(request):
+    if request.param == "postgresql":
+        require_postgres()
+    return request.param
+
+
+@pytest.fixture
+def database_url(db_backend, tmp_path):
+    if db_backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
+        return
+    schema = PostgresSchema()
+    try:
+        yield schema.url
+    finally:
+        schema.drop()
+
+
+@pytest.fixture
+def make_app(database_url, tmp_path):
+    """Build more apps on the same database, e.g. ``make_app(DISABLED_PLUGINS=[...])``."""
+    from disaster_ai.app import create_app
+    from disaster_ai.storage import get_storage
+
+    built = []
+
+    def factory(migrate: bool = True, **overrides):
+        config = {"TESTING": True, "DATABASE_URL": database_url, "LOAD_ENTRY_POINTS": False,
+                  "PLUGINS_DIR": str(tmp_path / "no-plugins"), "SECRET_KEY": "test-secret",
+                  "LOG_LEVEL": "WARNING", "JOB_RETRY_BASE_SECONDS": 0}
+        config.update(overrides)
+        app = create_app(config, instance_path=str(tmp_path / "instance"))
+        if migrate:
+            get_storage(app).migrate()
+        built.append(app)
+        return app
+
+    yield factory
+    for app in built:
+        get_storage(app).dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    from disaster_ai.cli import build_cli
+
+    class Runner:
+        def __init__(self):
+            from click.testing import CliRunner
+
+            self.cli = build_cli(app)
+            self.runner = CliRunner()
+
+        def invoke(self, args, **kwargs):
+            return self.runner.invoke(self.cli, args, obj=None, catch_exceptions=False, **kwargs)
+
+    return Runner()
+
+
+@pytest.fixture
+def register_plugin(app):
+    """Register an object or module on this app's plugin manager for one test."""
+    pm = app.extensions["disaster_ai"]
+    names = []
+
+    def register(plugin, name: str | None = None):
+        name = name or f"test-plugin-{len(names)}"
+        pm.register(plugin, name=name)
+        pm.sources[name] = ("test", "")
+        app.extensions.pop("disaster_ai.job_handlers", None)
+        names.append(name)
+        return name
+
+    yield register
+    for name in names:
+        if pm.has_plugin(name):
+            pm.unregister(name=name)
+    app.extensions.pop("disaster_ai.job_handlers", None)
+
+
+@pytest.fixture
+def users(app):
+    """admin, operator and approver with the passwords in TEST_PASSWORDS."""
+    from disaster_ai.auth import create_user
+    from disaster_ai.storage import get_storage, session_scope
+
+    with app.app_context(), session_scope(get_storage(app)) as session:
+        for role, password in TEST_PASSWORDS.items():
+            create_user(session, role, role, password)
+    return dict(TEST_PASSWORDS)
+
+
+def csrf_token_from(html: str) -> str:
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+@pytest.fixture
+def login(client, users):
+    """``login("operator")`` logs the test client in through the real form."""
+
+    def do_login(role: str, password: str | None = None):
+        page = client.get("/login")
+        token = csrf_token_from(page.get_data(as_text=True))
+        return client.post("/login", data={"username": role, "password": password or users[role],
+                                           "csrf_token": token})
+
+    return do_login
+
+
+@pytest.fixture
+def api_headers(app, users):
+    """``api_headers("admin")`` → headers with a fresh Bearer token for that user."""
+    from sqlalchemy import select
+
+    from disaster_ai.auth import issue_token
+    from disaster_ai.storage import get_storage, session_scope
+    from disaster_ai.storage.models import User
+
+    def headers(role: str) -> dict:
+        with app.app_context(), session_scope(get_storage(app)) as session:
+            user = session.scalar(select(User).where(User.username == role))
+            _, plain = issue_token(session, user, "test")
+        return {"Authorization": f"Bearer {plain}"}
+
+    return headers
+
+
+@pytest.fixture
+def yaizu(app, runner):
+    """The Yaizu sample municipality, loaded through ``disaster-ai init --sample yaizu``."""
+    result = runner.invoke(["init", "--sample", "yaizu", "--no-demo-users"])
+    assert result.exit_code == 0, result.output
+    return Path(REPO_ROOT) / "sample_data" / "yaizu"
+
+
+@pytest.fixture
+def jma_sample():
+    """``jma_sample("15_11_01_150916_VPWW54.xml")`` → the copied JMA telegram's bytes."""
+
+    def read(name: str) -> bytes:
+        return (Path(REPO_ROOT) / "tests" / "fixtures" / "jma" / name).read_bytes()
+
+    return read
