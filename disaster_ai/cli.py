@@ -236,7 +236,7 @@ def plugins_list(as_json):
 
 
 def build_cli(app) -> click.Group:
-    cli = FlaskGroup(name="disaster-ai", create_app=lambda: app, add_default_commands=False,
+    cli = FlaskGroup(name="disaster-ai", create_app=lambda: app, add_default_commands=False, load_dotenv=False,
                      help="disaster-ai: the disaster-response desk.")
     for command in (init_command, run_command, worker_command, scheduler_command, users_group, plugins_group,
                     shell_command, routes_command):

@@ -156,7 +156,10 @@ def runner(app):
             self.runner = CliRunner()
 
         def invoke(self, args, **kwargs):
-            return self.runner.invoke(self.cli, args, obj=None, catch_exceptions=False, **kwargs)
+            from flask.cli import ScriptInfo
+
+            info = ScriptInfo(create_app=lambda: app, load_dotenv_defaults=False)
+            return self.runner.invoke(self.cli, args, obj=info, catch_exceptions=False, **kwargs)
 
     return Runner()
 

@@ -54,7 +54,7 @@ class JobContext:
 
 
 def get_handlers(app=None) -> dict[str, JobHandler]:
-    app = app or current_app
+    app = app or current_app._get_current_object()
     cache = app.extensions.get("disaster_ai.job_handlers")
     if cache is None:
         cache = {h.kind: h for h in safe_collect(app.extensions["disaster_ai"], "dai_job_handlers")}
@@ -64,7 +64,7 @@ def get_handlers(app=None) -> dict[str, JobHandler]:
 
 def enqueue(kind: str, payload: dict | None = None, *, actor=None, app=None) -> int:
     """Commit a queued job and hand it to the runner; returns the job id."""
-    app = app or current_app
+    app = app or current_app._get_current_object()
     handler = get_handlers(app).get(kind)
     if handler is None:
         raise UnknownJobKind(kind)

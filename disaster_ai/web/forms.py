@@ -3,6 +3,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 REQUIRED = _l("This field is required.")
@@ -16,7 +17,7 @@ class LoginForm(FlaskForm):
 class UserForm(FlaskForm):
     username = StringField(_l("User name"), validators=[DataRequired(REQUIRED), Length(max=64)])
     display_name = StringField(_l("Display name"), validators=[Length(max=128)])
-    role = SelectField(_l("Role"), choices=[("operator", _l("Operator")), ("approver", _l("Approver")),
-                                             ("admin", _l("Administrator"))])
+    role = SelectField(_l("Role"), choices=[SelectChoice("operator", _l("Operator")), SelectChoice("approver", _l("Approver")),
+                                             SelectChoice("admin", _l("Administrator"))])
     password = PasswordField(_l("Initial password"), validators=[DataRequired(REQUIRED), Length(max=256)])
-    locale = SelectField(_l("Language"), choices=[("ja", "日本語"), ("en", "English")])
+    locale = SelectField(_l("Language"), choices=[SelectChoice("ja", "日本語"), SelectChoice("en", "English")])

@@ -1,0 +1,73 @@
+"""Egress policy: by default nothing leaves the machine.
+
+An AI backend (or any component) that calls a URL must go through ``check_outbound`` (or
+``outbound_request``). Loopback is always allowed; any other host needs
+``ALLOW_EXTERNAL_AI`` *and* the host in ``EGRESS_ALLOWLIST``, and every such call is audited.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+import urllib.request
+from urllib.parse import urlsplit
+
+from flask import current_app
+from flask_babel import gettext as _
+
+from disaster_ai import audit
+
+
+class EgressDenied(PermissionError):
+    pass
+
+
+def is_loopback_host(host: str) -> bool:
+    if host in {"localhost", "localhost.localdomain"}:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_outbound(url: str, purpose: str, app=None) -> str:
+    """Return the host when a call to ``url`` is allowed; raise EgressDenied otherwise."""
+    app = app or current_app
+    host = (urlsplit(url).hostname or "").lower()
+    if not host:
+        raise EgressDenied(_("Not a URL: %(url)s", url=url))
+    if is_loopback_host(host):
+        return host
+    if not app.config["ALLOW_EXTERNAL_AI"]:
+        raise EgressDenied(_("Outbound connections are disabled (DISASTER_AI_ALLOW_EXTERNAL_AI is off): %(host)s",
+                             host=host))
+    allowlist = {entry.lower() for entry in app.config["EGRESS_ALLOWLIST"]}
+    if host not in allowlist:
+        raise EgressDenied(_("%(host)s is not in DISASTER_AI_EGRESS_ALLOWLIST", host=host))
+    return host
+
+
+def outbound_request(url: str, *, purpose: str, app_name: str, data: bytes | None = None,
+                     headers: dict | None = None, timeout: float = 30) -> bytes:
+    """POST/GET through the policy; each external call is audited with its duration."""
+    host = check_outbound(url, purpose)
+    started = time.monotonic()
+    request = urllib.request.Request(url, data=data, headers=headers or {})
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - checked above
+        body = response.read()
+    if not is_loopback_host(host):
+        audit.record("egress.call", app=app_name, target=host,
+                     detail={"purpose": purpose, "bytes_out": len(data or b""), "bytes_in": len(body),
+                             "ms": int((time.monotonic() - started) * 1000)})
+    return body
+
+
+def resolve_is_local(host: str) -> bool:
+    """True when every address of ``host`` is loopback (used by the socket guard in tests)."""
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return False
+    return all(ipaddress.ip_address(info[4][0]).is_loopback for info in infos)
