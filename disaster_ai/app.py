@@ -10,7 +10,7 @@ from pathlib import Path
 from flask import Flask, g, request
 
 from disaster_ai import config as config_module
-from disaster_ai.auth import collect_permissions
+from disaster_ai.auth import collect_permissions, current_actor
 from disaster_ai.extensions import babel, csrf
 from disaster_ai.i18n import select_locale
 from disaster_ai.logging_setup import configure_logging
@@ -42,7 +42,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     run_startup_hooks(pm, app)
     app.extensions["disaster_ai.permissions"] = collect_permissions(pm)
     _register_plugin_blueprints(app, pm)
-    app.before_request(_assign_request_id)
+    app.before_request_funcs.setdefault(None, []).insert(0, _assign_request_id)
     app.after_request(_echo_request_id)
     return app
 
@@ -91,6 +91,8 @@ def _register_plugin_blueprints(app: Flask, pm) -> None:
 def _assign_request_id() -> None:
     incoming = request.headers.get("X-Request-ID", "")
     g.request_id = incoming[:64] if incoming.isprintable() and incoming else uuid.uuid4().hex
+    if not request.path.startswith(("/static/", "/healthz")):
+        current_actor()  # so every log line of this request names its user
 
 
 def _echo_request_id(response):

@@ -1,0 +1,40 @@
+# Two commands for a municipality IT person:  make run  /  make test
+# Everything installs into .venv from the package index; no GPU, no other downloads.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: run test setup translations lint format clean
+
+run: setup
+	$(BIN)/disaster-ai init --sample yaizu
+	$(BIN)/disaster-ai run
+
+test: setup lint
+	$(BIN)/pytest
+
+setup: $(STAMP) translations
+
+$(STAMP): pyproject.toml plugins/hello_municipality/pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit("disaster-ai needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e plugins/hello_municipality
+	touch $(STAMP)
+
+translations: $(STAMP)
+	$(BIN)/pybabel compile -q -d disaster_ai/translations
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
