@@ -92,6 +92,20 @@ def _create_demo_users() -> list[dict]:
     return created
 
 
+def _require_migrated() -> None:
+    from alembic.script import ScriptDirectory
+
+    storage = get_storage()
+    head = ScriptDirectory.from_config(storage.alembic_config()).get_current_head()
+    try:
+        current = storage.current_revision()
+    except Exception as exc:
+        raise click.ClickException(f"cannot reach the database {storage.url.split('@')[-1]}: {exc}") from exc
+    if current != head:
+        raise click.ClickException(f"the database is at revision {current or 'none'}, the code needs {head}: "
+                                   "run `disaster-ai init` first")
+
+
 @click.command("run")
 @click.option("--host", default=None)
 @click.option("--port", default=None, type=int)
@@ -101,6 +115,7 @@ def _create_demo_users() -> list[dict]:
 @with_appcontext
 def run_command(host, port, worker, scheduler, threads):
     """Serve the desk (waitress) with the in-process worker and a scheduler child process."""
+    _require_migrated()
     from waitress import serve
 
     app = current_app._get_current_object()
@@ -128,6 +143,7 @@ def run_command(host, port, worker, scheduler, threads):
 @with_appcontext
 def worker_command(concurrency):
     """Run a job worker: Celery when JOB_RUNNER=celery, else in-process threads."""
+    _require_migrated()
     from disaster_ai.jobs.service import runner_for
 
     app = current_app._get_current_object()
@@ -151,6 +167,7 @@ def worker_command(concurrency):
 @with_appcontext
 def scheduler_command():
     """Run APScheduler in this process (never inside a web worker)."""
+    _require_migrated()
     from disaster_ai.scheduler import run_forever
 
     run_forever(current_app._get_current_object())

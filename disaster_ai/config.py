@@ -22,7 +22,7 @@ class DefaultConfig:
     """Every setting, with its default. docs/configuration.md documents each one."""
 
     SECRET_KEY = None  # generated into instance/secret_key on first start when unset
-    MUNICIPALITY_NAME = "サンプル市"
+    MUNICIPALITY_NAME = None  # default: the name of the loaded municipality
     TIMEZONE = "Asia/Tokyo"
 
     # Storage

@@ -110,6 +110,11 @@ def run_forever(app, stop_event=None) -> None:
     import threading
 
     stop_event = stop_event or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        # First thing: a SIGTERM during start-up (the heartbeat below is already visible) must
+        # still mean a clean stop, not the default kill.
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop_event.set())
     scheduler = build_scheduler(app, BackgroundScheduler)
     scheduler_heartbeat_now(app)
     scheduler.start(paused=True)
@@ -118,9 +123,6 @@ def run_forever(app, stop_event=None) -> None:
         log.info("removed jobs of plugins no longer loaded: %s", removed)
     scheduler.resume()
     log.info("scheduler running with jobs: %s", ", ".join(sorted(_Runtime.specs)))
-    if threading.current_thread() is threading.main_thread():
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stop_event.set())
     stop_event.wait()
     scheduler.shutdown(wait=True)
     log.info("scheduler stopped")

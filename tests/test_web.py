@@ -12,6 +12,8 @@ def test_dashboard_shows_the_yaizu_outline_from_local_assets(client, login, yaiz
     outline = next(layer for layer in layers if layer["id"] == "municipality")
     feature = outline["geojson"]["features"][0]
     assert feature["properties"]["name"] == "焼津市" and feature["geometry"]["type"] == "Polygon"
+    assert "焼津市オープンデータ" in feature["properties"]["attribution"]  # CC BY credit shown on the map
+    assert '<span class="muni">焼津市</span>' in html  # the header names the loaded municipality
     with client.get("/static/desk/vendor/leaflet/leaflet.js") as asset:
         assert asset.status_code == 200 and b"Leaflet" in asset.data
 

@@ -120,9 +120,9 @@ def create_token():
 def revoke_token(token_id: int):
     """Revoke one of your API tokens."""
     session = db()
-    token = _get_or_404(ApiToken, token_id, "token")
+    token = _get_or_404(ApiToken, token_id, _("token"))
     if token.user_id != current_actor().id:
-        raise ApiError(404, "not_found", _("No %(what)s with id %(id)s.", what="token", id=token_id))
+        raise ApiError(404, "not_found", _("No %(what)s with id %(id)s.", what=_("token"), id=token_id))
     if token.revoked_at is None:
         token.revoked_at = now()
         audit.record("token.revoke", target=f"token:{token.id}", session=session)
@@ -165,7 +165,7 @@ def update_user(user_id: int):
     """Change a user's role, language or active flag."""
     data = parse_body(UserPatch)
     session = db()
-    user = _get_or_404(User, user_id, "user")
+    user = _get_or_404(User, user_id, _("user"))
     changes = data.model_dump(exclude_none=True)
     if user.id == current_actor().id and (changes.get("active") is False or changes.get("role", "admin") != "admin"):
         raise ApiError(409, "conflict", _("You cannot demote or deactivate yourself."))
@@ -197,7 +197,7 @@ def list_jobs():
 @requires("jobs.view")
 def get_job(job_id: int):
     """One job."""
-    return jsonify(job_to_dict(_get_or_404(Job, job_id, "job")))
+    return jsonify(job_to_dict(_get_or_404(Job, job_id, _("job"))))
 
 
 @bp.post("/jobs/<int:job_id>/retry")
@@ -208,9 +208,9 @@ def retry_job(job_id: int):
     from disaster_ai.jobs.service import runner_for
 
     session = db()
-    job = _get_or_404(Job, job_id, "job")
+    job = _get_or_404(Job, job_id, _("job"))
     if job.state != "failed":
-        raise ApiError(409, "conflict", _("Only a failed job can be retried (this one is %(state)s).", state=job.state))
+        raise ApiError(409, "conflict", _("Only a failed job can be retried (this one is %(state)s).", state=_(job.state)))
     job.state, job.attempts, job.run_after, job.error, job.finished_at = "queued", 0, now(), None, None
     audit.record("job.retry", target=f"job:{job.id}", session=session)
     session.commit()

@@ -19,7 +19,13 @@ class InProcessRunner:
         self._threads: list[threading.Thread] = []
 
     def notify(self, job_id: int, delay: float = 0) -> None:
-        self._wake.set()
+        if 0 < delay < self.app.config["JOB_POLL_SECONDS"]:
+            # A retry due before the next poll: wake the threads when it is due, not a poll later.
+            timer = threading.Timer(delay, self._wake.set)
+            timer.daemon = True
+            timer.start()
+        else:
+            self._wake.set()
 
     def run_pending(self) -> int:
         """Run every due job now, in this thread; returns how many ran (tests, CLI)."""
@@ -30,6 +36,10 @@ class InProcessRunner:
         return ran
 
     def start(self) -> None:
+        if self.alive:
+            return  # already running; a second start would only add threads
+        self._stop.clear()
+        self._threads = []
         recovered = recover_stale_jobs(self.app)
         if recovered:
             log.warning("re-queued jobs left running by a stopped worker: %s", recovered)
@@ -56,10 +66,10 @@ class InProcessRunner:
                 if beats % 10 == 0:
                     beat(self.app, f"worker:{self.worker}", "worker", {"runner": "inprocess"})
                 beats += 1
+                self._wake.clear()  # before looking, so a notify that arrives meanwhile is kept
                 ran = self.run_pending()
             except Exception:  # the database may be briefly unavailable; keep the worker alive
                 log.exception("job worker loop error")
                 ran = 0
             if not ran:
                 self._wake.wait(poll)
-                self._wake.clear()

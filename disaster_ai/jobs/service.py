@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
+import threading
 import traceback
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from disaster_ai.plugins import safe_collect
 from disaster_ai.storage import get_storage, session_scope
@@ -41,6 +44,7 @@ class JobContext:
     attempt: int
     deadline: datetime
     app: object
+    worker: str = ""
 
     def progress(self, percent: int, message: str = "") -> None:
         if now() > self.deadline:
@@ -50,7 +54,7 @@ class JobContext:
                 update(Job).where(Job.id == self.job_id)
                 .values(progress=max(0, min(100, int(percent))), message=message[:255])
             )
-        beat(self.app, f"worker:{worker_id()}", "worker", {"job": self.job_id})
+        beat(self.app, f"worker:{self.worker or worker_id()}", "worker", {"job": self.job_id})
 
 
 def get_handlers(app=None) -> dict[str, JobHandler]:
@@ -122,14 +126,52 @@ def execute_job(app, job_id: int, worker: str | None = None) -> str | None:
     if handler is None:
         return _finish(app, job_id, "failed", error=f"no handler for job kind '{kind}' (plugin disabled?)")
     context = JobContext(job_id, kind, payload, created_by, attempt,
-                         now() + timedelta(seconds=handler.timeout_seconds), app)
+                         now() + timedelta(seconds=handler.timeout_seconds), app, worker)
     try:
-        with app.app_context():
+        with _KeepAlive(app, worker, job_id), app.app_context():
             result = handler.func(context)
     except Exception as exc:
         log.warning("job %s (%s) attempt %s failed: %s", job_id, kind, attempt, exc)
         return _after_failure(app, job_id, attempt, handler.max_attempts, exc)
-    return _finish(app, job_id, "succeeded", result=result or {})
+    result = {} if result is None else result
+    try:
+        json.dumps(result)
+    except (TypeError, ValueError) as exc:
+        # Retrying would give the same result; fail now rather than leave the row 'running'.
+        return _finish(app, job_id, "failed", error=f"the handler returned a result that is not JSON: {exc}")
+    return _finish(app, job_id, "succeeded", result=result)
+
+
+class _KeepAlive:
+    """Refresh the worker's heartbeat while a handler runs, so that stale-job recovery in
+    another process (the scheduler's, every minute) never re-queues a slow job that is still
+    running but reports no progress (which would run it twice)."""
+
+    def __init__(self, app, worker: str, job_id: int):
+        self.app, self.name, self.job_id = app, f"worker:{worker}", job_id
+        self.interval = max(0.2, float(app.config["JOB_STALE_SECONDS"]) / 3)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"job-keepalive-{job_id}", daemon=True)
+
+    def __enter__(self):
+        self._beat()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._stop.set()
+        self._thread.join()
+        return False
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._beat()
+
+    def _beat(self) -> None:
+        try:
+            beat(self.app, self.name, "worker", {"job": self.job_id})
+        except Exception:  # the database may be briefly unavailable; the job goes on
+            log.warning("could not refresh heartbeat %s", self.name, exc_info=True)
 
 
 def _finish(app, job_id: int, state: str, *, result=None, error=None) -> str:
@@ -162,20 +204,29 @@ def _after_failure(app, job_id: int, attempt: int, max_attempts: int, exc: Excep
 
 
 def beat(app, name: str, kind: str, detail: dict | None = None) -> None:
-    with session_scope(get_storage(app)) as session:
-        row = session.get(Heartbeat, name)
-        if row is None:
-            session.add(Heartbeat(name=name, kind=kind, at=now(), detail=detail or {}))
-        else:
-            row.at, row.detail = now(), detail or {}
+    """Upsert a heartbeat; several threads of one process may race to create the same row."""
+    storage = get_storage(app)
+    values = {"kind": kind, "at": now(), "detail": detail or {}}
+    for _attempt in range(2):
+        with session_scope(storage) as session:
+            updated = session.execute(update(Heartbeat).where(Heartbeat.name == name).values(**values)).rowcount
+        if updated:
+            return
+        try:
+            with session_scope(storage) as session:
+                session.add(Heartbeat(name=name, **values))
+            return
+        except IntegrityError:
+            continue  # another thread inserted it first: update on the next pass
 
 
 def recover_stale_jobs(app) -> list[int]:
     """Re-queue jobs left 'running' by a worker that died: one on this host whose process is
-    gone, or any whose heartbeat is older than JOB_STALE_SECONDS."""
+    gone, or any whose heartbeat is older than JOB_STALE_SECONDS. A job with no attempts left
+    is marked failed instead (and audited as job.failed)."""
     stale_before = now() - timedelta(seconds=app.config["JOB_STALE_SECONDS"])
     host = socket.gethostname()
-    recovered = []
+    recovered, failed = [], []
     with session_scope(get_storage(app)) as session:
         beats = {hb.name: hb.at for hb in session.scalars(select(Heartbeat).where(Heartbeat.kind == "worker"))}
         for job in session.scalars(select(Job).where(Job.state == "running")):
@@ -184,10 +235,17 @@ def recover_stale_jobs(app) -> list[int]:
             if job.attempts >= job.max_attempts:
                 job.state, job.finished_at = "failed", now()
                 job.error = "the worker running this job stopped"
+                failed.append((job.id, job.error))
             else:
                 job.state, job.worker, job.run_after = "queued", None, now()
                 job.message = "re-queued after a worker stopped"
             recovered.append(job.id)
+    if failed:
+        from disaster_ai import audit
+
+        with app.app_context():
+            for job_id, error in failed:
+                audit.record("job.failed", target=f"job:{job_id}", detail={"error": error})
     return recovered
 
 

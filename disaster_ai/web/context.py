@@ -23,6 +23,19 @@ def navigation(actor) -> list[MenuItem]:
     return sorted(items, key=lambda item: item.order)
 
 
+def municipality_name() -> str:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from disaster_ai.apps.providers.sample import loaded_municipality_name
+
+    if current_app.config["MUNICIPALITY_NAME"]:
+        return current_app.config["MUNICIPALITY_NAME"]
+    try:
+        return loaded_municipality_name() or ""
+    except SQLAlchemyError:  # not migrated yet: the login page must still render
+        return ""
+
+
 def template_context() -> dict:
     actor = current_actor()
     pm = current_app.extensions["disaster_ai"]
@@ -35,7 +48,7 @@ def template_context() -> dict:
         "actor": actor,
         "nav_items": navigation(actor),
         "locale": str(get_locale()),
-        "municipality_name": current_app.config["MUNICIPALITY_NAME"],
+        "municipality_name": municipality_name(),
         "can": lambda action: is_allowed(actor, action),
         **extra,
     }

@@ -16,7 +16,7 @@ def load_municipality(context) -> str:
     info = context.manifest["municipality"]
     directory = Path(context.directory)
     boundary = _first_geometry(directory / info["boundary"]) if info.get("boundary") else None
-    attribution = (directory / info["attribution"]).read_text(encoding="utf-8") if info.get("attribution") else ""
+    attribution = info.get("attribution", "")  # the short line CC BY asks us to show on the map
     with session_scope(get_storage(current_app)) as session:
         session.execute(delete(Municipality))
         session.add(Municipality(name=info["name"], name_en=info.get("name_en", ""), lg_code=info["lg_code"],
@@ -40,4 +40,10 @@ def municipality_outline() -> dict | None:
         if row is None or row.boundary is None:
             return None
         return {"type": "FeatureCollection",
-                "features": [{"type": "Feature", "geometry": row.boundary, "properties": {"name": row.name}}]}
+                "features": [{"type": "Feature", "geometry": row.boundary,
+                              "properties": {"name": row.name, "attribution": row.attribution}}]}
+
+
+def loaded_municipality_name() -> str | None:
+    with session_scope(get_storage(current_app)) as session:
+        return session.scalar(select(Municipality.name).order_by(Municipality.id.desc()).limit(1))

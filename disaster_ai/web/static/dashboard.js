@@ -13,11 +13,14 @@
         return;
       }
       let bounds = null;
+      const credits = new Set();
       body.layers.forEach((layer) => {
+        (layer.geojson.features || []).forEach((f) => f.properties && f.properties.attribution && credits.add(f.properties.attribution));
         const drawn = L.geoJSON(layer.geojson, { style: () => layer.style }).addTo(map);
         bounds = bounds ? bounds.extend(drawn.getBounds()) : drawn.getBounds();
       });
       if (bounds && bounds.isValid()) map.fitBounds(bounds, { padding: [10, 10] });
+      document.getElementById("map-attribution").textContent = Array.from(credits).join(" / ");
       mapEl.dataset.loaded = String(body.layers.length);
     });
 
