@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test setup translations lint format clean
+.PHONY: run test setup translations translations-extract lint format clean
 
 run: setup
 	$(BIN)/disaster-ai init --sample yaizu
@@ -26,7 +26,12 @@ $(STAMP): pyproject.toml plugins/hello_municipality/pyproject.toml
 	touch $(STAMP)
 
 translations: $(STAMP)
-	$(BIN)/pybabel compile -q -d disaster_ai/translations
+	$(BIN)/pybabel -q compile -d disaster_ai/translations
+
+# Developers: re-extract messages after changing user-visible strings (rewrites the .pot and .po files).
+translations-extract: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --add-comments=TRANSLATORS: --project=disaster-ai --copyright-holder="disaster-ai contributors" -o disaster_ai/translations/messages.pot disaster_ai
+	$(BIN)/pybabel update -i disaster_ai/translations/messages.pot -d disaster_ai/translations --no-fuzzy-matching --ignore-obsolete
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

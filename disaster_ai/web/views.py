@@ -41,7 +41,10 @@ def login():
             audit.record("auth.login_failed", target=f"user:{form.username.data.strip()[:64]}",
                          detail={"reason": exc.code, "remote_addr": request.remote_addr})
         else:
-            session.clear()
+            chosen_language = session.get("lang")
+            session.clear()  # a fresh session on login: nothing from before survives but the language
+            if chosen_language:
+                session["lang"] = chosen_language
             session["user_id"], session["pw"] = user.id, user.password_hash[-12:]
             g.actor = actor_for(user)
             audit.record("auth.login", target=f"user:{user.username}")
