@@ -1,6 +1,20 @@
-"""Map-based situation picture (districts, shelters, hazard zones, incidents).
+"""Map-based situation picture: districts, places, shelters, hazard zones and incidents.
 
-Registered as a core plugin; its layers, analysis and pages arrive with the situation issue."""
+Module map (api → service → model, STYLE.md §5):
+  models.py            tables (versioned layers, shelter status, incidents)
+  layers.py            store / activate / read layer versions
+  importer.py          file → validated EPSG:4326 GeoDataFrame (formats, CRS, Shift_JIS, mappings)
+  analysis.py          vectorised geopandas analysis (pure: frames in, dataclasses/dicts out)
+  summary.py           the situation document, Japanese text and static PNG map
+  incidents.py         incident and shelter-status service
+  api_layers.py        /api/v1/layers/<name>, layer import upload
+  api_situation.py     /api/v1/situation
+  api_incidents.py     /api/v1/incidents, /api/v1/shelters/<key>/status
+  cli_geo.py           `disaster-ai geo import|layers|activate`
+  cli_situation.py     `disaster-ai situation --json|--text|--png`
+"""
+
+from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
@@ -22,3 +36,25 @@ def dai_register_permissions():
         PermissionSpec("situation.edit", DESK, "record incidents and update shelters"),
         PermissionSpec("geo.import", frozenset({"admin"}), "import geodata layers"),
     ]
+
+
+@hookimpl
+def dai_register_blueprints():
+    from disaster_ai.apps.situation import api_incidents, api_layers, api_situation
+
+    return [api_layers.bp, api_situation.bp, api_incidents.bp]
+
+
+@hookimpl
+def dai_register_commands(cli):
+    from disaster_ai.apps.situation import cli_geo, cli_situation
+
+    cli.add_command(cli_geo.geo_group)
+    cli.add_command(cli_situation.situation_command)
+
+
+@hookimpl
+def dai_load_sample(context):
+    from disaster_ai.apps.situation import importer
+
+    return importer.load_sample_layers(context)

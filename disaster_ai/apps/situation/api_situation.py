@@ -1,0 +1,5 @@
+"""JSON endpoints of the situation app (being built)."""
+
+from flask import Blueprint
+
+bp = Blueprint("situation_situation", __name__, url_prefix="/api/v1")
