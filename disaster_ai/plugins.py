@@ -8,6 +8,7 @@ A plugin that fails to import or whose dai_startup raises is logged, unregistere
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.metadata
 import importlib.util
@@ -152,7 +153,9 @@ def _load_plugins_dir(pm: DisasterAIPluginManager, folder: Path) -> None:
 
 
 def _import_file(name: str, path: Path):
-    module_name = f"disaster_ai_plugins.{name}"
+    # Keyed by path too: two folders may each hold a plugin of the same name.
+    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]
+    module_name = f"disaster_ai_plugins.{name}_{digest}"
     if module_name in sys.modules:
         return sys.modules[module_name]
     is_package = path.name == "__init__.py"

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import current_app, request, url_for
 from flask_babel import get_locale
 
 from disaster_ai.auth import current_actor, is_allowed
 from disaster_ai.plugins import safe_collect
 from disaster_ai.types import MenuItem
+from werkzeug.routing import BuildError
+
+log = logging.getLogger(__name__)
 
 ROLE_ORDER = {"operator": 0, "approver": 1, "admin": 2}
 
@@ -16,9 +21,14 @@ def navigation(actor) -> list[MenuItem]:
     if actor is None:
         return []
     pm = current_app.extensions["disaster_ai"]
-    items = [MenuItem(str(spec.title), url_for(spec.endpoint), spec.order)
-             for spec in safe_collect(pm, "dai_register_apps")
-             if spec.endpoint and actor.has_role(spec.required_role)]
+    items = []
+    for spec in safe_collect(pm, "dai_register_apps"):
+        if not spec.endpoint or not actor.has_role(spec.required_role):
+            continue
+        try:
+            items.append(MenuItem(str(spec.title), url_for(spec.endpoint), spec.order))
+        except BuildError:  # a plugin naming a page it never mounted must not break every page
+            log.error("app %s names unknown endpoint %s; left out of the navigation", spec.id, spec.endpoint)
     items += safe_collect(pm, "dai_desk_menu_items", actor=actor, request=request)
     return sorted(items, key=lambda item: item.order)
 
