@@ -168,8 +168,14 @@ def worker_command(concurrency):
 def scheduler_command():
     """Run APScheduler in this process (never inside a web worker)."""
     _require_migrated()
+    import time
+
     from disaster_ai.scheduler import run_forever
 
+    # A plugin trigger built without timezone= takes the process's local zone: make that the
+    # configured one, so "09:00" means 09:00 in Japan even on a UTC server.
+    os.environ["TZ"] = current_app.config["TIMEZONE"]
+    time.tzset()
     run_forever(current_app._get_current_object())
 
 

@@ -14,6 +14,7 @@ from datetime import timedelta
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import delete
 
@@ -49,7 +50,9 @@ def core_jobs(app) -> list[JobSpec]:
         JobSpec("heartbeat", IntervalTrigger(seconds=app.config["SCHEDULER_HEARTBEAT_SECONDS"]), scheduler_heartbeat,
                 misfire_grace_time=30),
         JobSpec("recover_stale_jobs", IntervalTrigger(seconds=60), recover_jobs, misfire_grace_time=30),
-        JobSpec("prune_login_attempts", IntervalTrigger(hours=24), prune_login_attempts, misfire_grace_time=3600),
+        # A cron time, not a 24 h interval: replace_existing restarts interval countdowns on every restart.
+        JobSpec("prune_login_attempts", CronTrigger(hour=3, minute=17, timezone=app.config["TIMEZONE"]),
+                prune_login_attempts, misfire_grace_time=3600),
     ]
 
 
@@ -60,9 +63,16 @@ def scheduler_heartbeat() -> None:
 
 
 def recover_jobs() -> None:
+    """Re-queue jobs of dead workers; with Celery, also re-send jobs stranded in the queue for
+    5 minutes (e.g. Redis was down when they were enqueued)."""
     from flask import current_app
 
-    recover_stale_jobs(current_app)
+    from disaster_ai.jobs.service import runner_for
+
+    app = current_app._get_current_object()
+    recover_stale_jobs(app)
+    if app.config["JOB_RUNNER"] == "celery":
+        runner_for(app).resend_due(overdue_seconds=300)
 
 
 def prune_login_attempts() -> None:

@@ -7,6 +7,13 @@ default, Celery on Redis when scaled out) then picks it up. States: queued → r
 succeeded | failed, with progress 0–100, a message, error text and retries with backoff.
 """
 
-from disaster_ai.jobs.service import JobContext, JobTimeout, enqueue, execute_job, get_handlers, job_to_dict
+from disaster_ai.jobs.service import (
+    JobContext,
+    JobTimeout,
+    enqueue,
+    execute_job,
+    get_handlers,
+    job_to_dict,
+)
 
 __all__ = ["JobContext", "JobTimeout", "enqueue", "execute_job", "get_handlers", "job_to_dict"]

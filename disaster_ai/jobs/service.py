@@ -175,16 +175,16 @@ class _KeepAlive:
 
 
 def _finish(app, job_id: int, state: str, *, result=None, error=None) -> str:
-    with session_scope(get_storage(app)) as session:
-        values = {"state": state, "finished_at": now(), "result": result, "error": error}
-        if state == "succeeded":
-            values["progress"] = 100
-        session.execute(update(Job).where(Job.id == job_id).values(**values))
-    if state == "failed":
-        from disaster_ai import audit
+    from disaster_ai import audit
 
-        with app.app_context():
-            audit.record("job.failed", target=f"job:{job_id}", detail={"error": (error or "")[:500]})
+    values = {"state": state, "finished_at": now(), "result": result, "error": error}
+    if state == "succeeded":
+        values["progress"] = 100
+    with app.app_context(), session_scope(get_storage(app)) as session:
+        session.execute(update(Job).where(Job.id == job_id).values(**values))
+        if state == "failed":  # the failure and its audit entry commit together
+            audit.record("job.failed", target=f"job:{job_id}", detail={"error": (error or "")[:500]},
+                         session=session)
     return state
 
 
@@ -266,9 +266,11 @@ def _worker_alive(worker: str | None, host: str, beats: dict, stale_before: date
     return seen is not None and seen >= stale_before
 
 
-def due_job_ids(app, limit: int = 20) -> list[int]:
+def due_job_ids(app, limit: int = 20, overdue_seconds: float = 0) -> list[int]:
+    """Queued jobs due now (or due for at least ``overdue_seconds``), oldest first."""
     with session_scope(get_storage(app)) as session:
-        query = (select(Job.id).where(Job.state == "queued", Job.run_after <= now())
+        due_before = now() - timedelta(seconds=overdue_seconds)
+        query = (select(Job.id).where(Job.state == "queued", Job.run_after <= due_before)
                  .order_by(Job.run_after, Job.id).limit(limit))
         return list(session.scalars(query))
 
