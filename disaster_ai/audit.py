@@ -19,8 +19,16 @@ from disaster_ai.types import SYSTEM_ACTOR, Actor, AuditRecord
 log = logging.getLogger(__name__)
 
 
-def record(action: str, *, app: str | None = None, target: str | None = None, detail: dict | None = None,
-           actor: Actor | None = None, session: Session | None = None, **ai_fields) -> None:
+def record(
+    action: str,
+    *,
+    app: str | None = None,
+    target: str | None = None,
+    detail: dict | None = None,
+    actor: Actor | None = None,
+    session: Session | None = None,
+    **ai_fields,
+) -> None:
     """Append one audit row. With ``session`` the row joins the caller's transaction (so the
     change and its audit entry commit together); without, it commits on its own."""
     actor = actor or _request_actor() or SYSTEM_ACTOR
@@ -42,8 +50,17 @@ def record(action: str, *, app: str | None = None, target: str | None = None, de
     _notify_plugins(event, actor)
 
 
-def record_ai_call(*, app: str, engine: str, model: str, input_text: str, output: str,
-                   duration_ms: int, actor: Actor | None = None, detail: dict | None = None) -> None:
+def record_ai_call(
+    *,
+    app: str,
+    engine: str,
+    model: str,
+    input_text: str,
+    output: str,
+    duration_ms: int,
+    actor: Actor | None = None,
+    detail: dict | None = None,
+) -> None:
     """Audit one AI call: which engine and model, a digest of the input (not the input, which
     may hold personal data), the output and how long it took."""
     record(
@@ -67,13 +84,28 @@ def _notify_plugins(event: AuditEvent, actor: Actor) -> None:
     if not has_app_context():
         return
     pm = current_app.extensions["disaster_ai"]
-    audit_record = AuditRecord(event.action, actor.username, event.app, event.target,
-                               dict(event.detail or {}), now().isoformat())
+    audit_record = AuditRecord(
+        event.action,
+        actor.username,
+        event.app,
+        event.target,
+        dict(event.detail or {}),
+        now().isoformat(),
+    )
     safe_collect(pm, "dai_audit_event", event=audit_record)
 
 
-def query_events(session: Session, *, action=None, app=None, actor=None, since: datetime | None = None,
-                 until: datetime | None = None, limit: int = 200, offset: int = 0) -> list[AuditEvent]:
+def query_events(
+    session: Session,
+    *,
+    action=None,
+    app=None,
+    actor=None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 200,
+    offset: int = 0,
+) -> list[AuditEvent]:
     query = select(AuditEvent).order_by(AuditEvent.id.desc())
     if action:
         query = query.where(AuditEvent.action.startswith(action))
@@ -92,16 +124,19 @@ def usage_per_app_per_day(session: Session, days: int = 30) -> list[dict]:
     """Actions and AI calls per app per day (Japan time), newest day first."""
     since = now() - timedelta(days=days)
     rows = session.execute(
-        select(AuditEvent.at, AuditEvent.app, AuditEvent.action, AuditEvent.duration_ms).where(AuditEvent.at >= since)
+        select(AuditEvent.at, AuditEvent.app, AuditEvent.action, AuditEvent.duration_ms).where(
+            AuditEvent.at >= since
+        )
     )
     usage: dict[tuple[str, str], dict] = {}
     for at, app, action, duration_ms in rows:
         day = at.astimezone(JST).date().isoformat()
-        entry = usage.setdefault((day, app or "core"), {"day": day, "app": app or "core", "actions": 0,
-                                                         "ai_calls": 0, "ai_ms": 0})
+        entry = usage.setdefault(
+            (day, app or "core"),
+            {"day": day, "app": app or "core", "actions": 0, "ai_calls": 0, "ai_ms": 0},
+        )
         entry["actions"] += 1
         if action == "ai.call":
             entry["ai_calls"] += 1
             entry["ai_ms"] += duration_ms or 0
     return sorted(usage.values(), key=lambda e: (e["day"], e["app"]), reverse=True)
-

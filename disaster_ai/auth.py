@@ -40,7 +40,11 @@ def actor_for(user: User, via: str = "session") -> Actor:
 def validate_new_user(session: Session, username: str, role: str, password: str) -> dict:
     """Return {field: message code} for everything wrong with a new user; empty when fine."""
     problems = {}
-    if not username or len(username) > 64 or not username.replace("_", "").replace("-", "").replace(".", "").isalnum():
+    if (
+        not username
+        or len(username) > 64
+        or not username.replace("_", "").replace("-", "").replace(".", "").isalnum()
+    ):
         problems["username"] = "invalid_username"
     elif session.scalar(select(User.id).where(User.username == username)) is not None:
         problems["username"] = "username_taken"
@@ -51,7 +55,14 @@ def validate_new_user(session: Session, username: str, role: str, password: str)
     return problems
 
 
-def create_user(session: Session, username: str, role: str, password: str, display_name: str = "", locale: str = "ja") -> User:
+def create_user(
+    session: Session,
+    username: str,
+    role: str,
+    password: str,
+    display_name: str = "",
+    locale: str = "ja",
+) -> User:
     user = User(
         username=username,
         role=role,
@@ -78,7 +89,10 @@ def authenticate(session: Session, username: str, password: str, remote_addr: st
     window_start = now() - timedelta(seconds=config["LOGIN_LOCKOUT_SECONDS"])
     failures_for_name = _failures(session, LoginAttempt.username == username, window_start)
     failures_from_addr = _failures(session, LoginAttempt.remote_addr == remote_addr, window_start)
-    if failures_for_name >= config["LOGIN_MAX_FAILURES"] or failures_from_addr >= config["LOGIN_MAX_FAILURES_PER_IP"]:
+    if (
+        failures_for_name >= config["LOGIN_MAX_FAILURES"]
+        or failures_from_addr >= config["LOGIN_MAX_FAILURES_PER_IP"]
+    ):
         raise AuthError("too_many_attempts", retry_after=config["LOGIN_LOCKOUT_SECONDS"])
     user = session.scalar(select(User).where(User.username == username))
     ok = bool(user and user.active and check_password_hash(user.password_hash, password or ""))
@@ -90,7 +104,9 @@ def authenticate(session: Session, username: str, password: str, remote_addr: st
 
 
 def _failures(session: Session, condition, since) -> int:
-    query = select(func.count(LoginAttempt.id)).where(condition, LoginAttempt.success.is_(False), LoginAttempt.at >= since)
+    query = select(func.count(LoginAttempt.id)).where(
+        condition, LoginAttempt.success.is_(False), LoginAttempt.at >= since
+    )
     return session.scalar(query) or 0
 
 
@@ -155,7 +171,9 @@ def requires(action: str):
                     raise ApiError(401, "unauthenticated", _("Log in or send an API token."))
                 return redirect(url_for("web.login", next=request.full_path))
             if not is_allowed(actor, action):
-                raise ApiError(403, "forbidden", _("Your role may not do this (%(action)s).", action=action))
+                raise ApiError(
+                    403, "forbidden", _("Your role may not do this (%(action)s).", action=action)
+                )
             return view(*args, **kwargs)
 
         wrapped.required_action = action

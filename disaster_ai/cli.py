@@ -43,30 +43,44 @@ def _sample_dir(name: str) -> Path:
 
 @click.command("init")
 @click.option("--sample", help="Load a sample municipality from sample_data/NAME (e.g. yaizu).")
-@click.option("--demo-users/--no-demo-users", default=None,
-              help="Create demo admin/operator/approver users (default: on with --sample).")
+@click.option(
+    "--demo-users/--no-demo-users",
+    default=None,
+    help="Create demo admin/operator/approver users (default: on with --sample).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @with_appcontext
 def init_command(sample, demo_users, as_json):
     """Create or migrate the database; optionally load a sample municipality and demo users."""
     storage = get_storage()
     storage.migrate()
-    report = {"database": storage.url.split("@")[-1], "revision": storage.current_revision(), "sample": None,
-              "loaded": [], "users": []}
+    report = {
+        "database": storage.url.split("@")[-1],
+        "revision": storage.current_revision(),
+        "sample": None,
+        "loaded": [],
+        "users": [],
+    }
     if sample:
         report["sample"] = sample
         report["loaded"] = _load_sample(sample)
     if demo_users if demo_users is not None else bool(sample):
         report["users"] = _create_demo_users()
-    audit.record("system.init", detail={"sample": sample, "loaded": report["loaded"]}, actor=SYSTEM_ACTOR)
+    audit.record(
+        "system.init", detail={"sample": sample, "loaded": report["loaded"]}, actor=SYSTEM_ACTOR
+    )
     lines = [f"database ready: {report['database']} (revision {report['revision']})"]
     lines += [f"loaded {item}" for item in report["loaded"]]
     for user in report["users"]:
         if user.get("password"):
-            lines.append(f"demo user {user['username']} ({user['role']}) password: {user['password']}"
-                         "  ← shown once; change it")
+            lines.append(
+                f"demo user {user['username']} ({user['role']}) password: {user['password']}"
+                "  ← shown once; change it"
+            )
         else:
-            lines.append(f"demo user {user['username']} ({user['role']}) already exists; password unchanged")
+            lines.append(
+                f"demo user {user['username']} ({user['role']}) already exists; password unchanged"
+            )
     _echo(report, as_json, "\n".join(lines))
 
 
@@ -86,7 +100,9 @@ def _create_demo_users() -> list[dict]:
             if session.scalar(select(User).where(User.username == role)) is not None:
                 created.append({"username": role, "role": role, "password": None})
                 continue
-            password = os.environ.get(f"DISASTER_AI_DEMO_PASSWORD_{role.upper()}") or secrets.token_urlsafe(12)
+            password = os.environ.get(
+                f"DISASTER_AI_DEMO_PASSWORD_{role.upper()}"
+            ) or secrets.token_urlsafe(12)
             create_user(session, role, role, password, display_name=f"demo {role}")
             created.append({"username": role, "role": role, "password": password})
     return created
@@ -100,17 +116,23 @@ def _require_migrated() -> None:
     try:
         current = storage.current_revision()
     except Exception as exc:
-        raise click.ClickException(f"cannot reach the database {storage.url.split('@')[-1]}: {exc}") from exc
+        raise click.ClickException(
+            f"cannot reach the database {storage.url.split('@')[-1]}: {exc}"
+        ) from exc
     if current != head:
-        raise click.ClickException(f"the database is at revision {current or 'none'}, the code needs {head}: "
-                                   "run `disaster-ai init` first")
+        raise click.ClickException(
+            f"the database is at revision {current or 'none'}, the code needs {head}: "
+            "run `disaster-ai init` first"
+        )
 
 
 @click.command("run")
 @click.option("--host", default=None)
 @click.option("--port", default=None, type=int)
 @click.option("--worker/--no-worker", default=True, help="Run the in-process job worker threads.")
-@click.option("--scheduler/--no-scheduler", default=True, help="Supervise a scheduler child process.")
+@click.option(
+    "--scheduler/--no-scheduler", default=True, help="Supervise a scheduler child process."
+)
 @click.option("--threads", default=8, show_default=True)
 @with_appcontext
 def run_command(host, port, worker, scheduler, threads):
@@ -202,14 +224,25 @@ def users_create(username, role, password, generate, display_name, locale, as_js
     with session_scope(get_storage()) as session:
         problems = validate_new_user(session, username, role, password)
         if problems:
-            raise click.ClickException("; ".join(f"{field}: {code}" for field, code in problems.items()))
+            raise click.ClickException(
+                "; ".join(f"{field}: {code}" for field, code in problems.items())
+            )
         user = create_user(session, username, role, password, display_name, locale)
-        audit.record("user.create", target=f"user:{username}", detail={"role": role, "via": "cli"},
-                     actor=SYSTEM_ACTOR, session=session)
+        audit.record(
+            "user.create",
+            target=f"user:{username}",
+            detail={"role": role, "via": "cli"},
+            actor=SYSTEM_ACTOR,
+            session=session,
+        )
         data = {"id": user.id, "username": username, "role": role}
     if generate:
         data["password"] = password
-    _echo(data, as_json, f"created {username} ({role})" + (f" password: {password}" if generate else ""))
+    _echo(
+        data,
+        as_json,
+        f"created {username} ({role})" + (f" password: {password}" if generate else ""),
+    )
 
 
 @users_group.command("list")
@@ -218,10 +251,24 @@ def users_create(username, role, password, generate, display_name, locale, as_js
 def users_list(as_json):
     """List users and roles."""
     with session_scope(get_storage()) as session:
-        rows = [{"id": u.id, "username": u.username, "role": u.role, "active": u.active, "locale": u.locale}
-                for u in session.scalars(select(User).order_by(User.id))]
-    _echo(rows, as_json, "\n".join(f"{r['username']:<20} {r['role']:<9} {'active' if r['active'] else 'inactive'}"
-                                   for r in rows))
+        rows = [
+            {
+                "id": u.id,
+                "username": u.username,
+                "role": u.role,
+                "active": u.active,
+                "locale": u.locale,
+            }
+            for u in session.scalars(select(User).order_by(User.id))
+        ]
+    _echo(
+        rows,
+        as_json,
+        "\n".join(
+            f"{r['username']:<20} {r['role']:<9} {'active' if r['active'] else 'inactive'}"
+            for r in rows
+        ),
+    )
 
 
 @users_group.command("token")
@@ -236,8 +283,13 @@ def users_token(username, name, as_json):
         if user is None:
             raise click.ClickException(f"no user named {username}")
         token, plain = issue_token(session, user, name)
-        audit.record("token.create", target=f"token:{token.id}", detail={"user": username, "via": "cli"},
-                     actor=SYSTEM_ACTOR, session=session)
+        audit.record(
+            "token.create",
+            target=f"token:{token.id}",
+            detail={"user": username, "via": "cli"},
+            actor=SYSTEM_ACTOR,
+            session=session,
+        )
     _echo({"username": username, "name": name, "token": plain}, as_json, plain)
 
 
@@ -253,16 +305,32 @@ def plugins_list(as_json):
     """Name, version, source, hooks and status of every plugin."""
     infos = current_app.extensions["disaster_ai"].describe()
     rows = [info.__dict__ for info in infos]
-    text = "\n".join(f"{r['name']:<40} {r['version']:<8} {r['source']:<12} {r['status']:<7} "
-                     f"{', '.join(r['hooks'])}{'  ' + r['error'] if r['error'] else ''}" for r in rows)
+    text = "\n".join(
+        f"{r['name']:<40} {r['version']:<8} {r['source']:<12} {r['status']:<7} "
+        f"{', '.join(r['hooks'])}{'  ' + r['error'] if r['error'] else ''}"
+        for r in rows
+    )
     _echo(rows, as_json, text)
 
 
 def build_cli(app) -> click.Group:
-    cli = FlaskGroup(name="disaster-ai", create_app=lambda: app, add_default_commands=False, load_dotenv=False,
-                     help="disaster-ai: the disaster-response desk.")
-    for command in (init_command, run_command, worker_command, scheduler_command, users_group, plugins_group,
-                    shell_command, routes_command):
+    cli = FlaskGroup(
+        name="disaster-ai",
+        create_app=lambda: app,
+        add_default_commands=False,
+        load_dotenv=False,
+        help="disaster-ai: the disaster-response desk.",
+    )
+    for command in (
+        init_command,
+        run_command,
+        worker_command,
+        scheduler_command,
+        users_group,
+        plugins_group,
+        shell_command,
+        routes_command,
+    ):
         cli.add_command(command)
     from disaster_ai.plugins import safe_collect
 

@@ -41,16 +41,27 @@ def check_outbound(url: str, purpose: str, app=None) -> str:
     if is_loopback_host(host):
         return host
     if not app.config["ALLOW_EXTERNAL_AI"]:
-        raise EgressDenied(_("Outbound connections are disabled (DISASTER_AI_ALLOW_EXTERNAL_AI is off): %(host)s",
-                             host=host))
+        raise EgressDenied(
+            _(
+                "Outbound connections are disabled (DISASTER_AI_ALLOW_EXTERNAL_AI is off): %(host)s",
+                host=host,
+            )
+        )
     allowlist = {entry.lower() for entry in app.config["EGRESS_ALLOWLIST"]}
     if host not in allowlist:
         raise EgressDenied(_("%(host)s is not in DISASTER_AI_EGRESS_ALLOWLIST", host=host))
     return host
 
 
-def outbound_request(url: str, *, purpose: str, app_name: str, data: bytes | None = None,
-                     headers: dict | None = None, timeout: float = 30) -> bytes:
+def outbound_request(
+    url: str,
+    *,
+    purpose: str,
+    app_name: str,
+    data: bytes | None = None,
+    headers: dict | None = None,
+    timeout: float = 30,
+) -> bytes:
     """POST/GET through the policy; each external call is audited with its duration."""
     host = check_outbound(url, purpose)
     started = time.monotonic()
@@ -58,9 +69,17 @@ def outbound_request(url: str, *, purpose: str, app_name: str, data: bytes | Non
     with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - checked above
         body = response.read()
     if not is_loopback_host(host):
-        audit.record("egress.call", app=app_name, target=host,
-                     detail={"purpose": purpose, "bytes_out": len(data or b""), "bytes_in": len(body),
-                             "ms": int((time.monotonic() - started) * 1000)})
+        audit.record(
+            "egress.call",
+            app=app_name,
+            target=host,
+            detail={
+                "purpose": purpose,
+                "bytes_out": len(data or b""),
+                "bytes_in": len(body),
+                "ms": int((time.monotonic() - started) * 1000),
+            },
+        )
     return body
 
 

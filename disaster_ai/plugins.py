@@ -231,7 +231,9 @@ def safe_collect(pm, hook_name: str, **kwargs) -> list:
 
 def _enable_tracing(pm: DisasterAIPluginManager) -> None:
     def before(hook_name, hook_impls, kwargs):
-        print(f"[plugins] {hook_name} → {[impl.plugin_name for impl in hook_impls]}", file=sys.stderr)
+        print(
+            f"[plugins] {hook_name} → {[impl.plugin_name for impl in hook_impls]}", file=sys.stderr
+        )
 
     def after(outcome, hook_name, hook_impls, kwargs):
         pass

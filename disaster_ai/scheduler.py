@@ -47,12 +47,22 @@ def run_scheduled(job_id: str) -> None:
 
 def core_jobs(app) -> list[JobSpec]:
     return [
-        JobSpec("heartbeat", IntervalTrigger(seconds=app.config["SCHEDULER_HEARTBEAT_SECONDS"]), scheduler_heartbeat,
-                misfire_grace_time=30),
-        JobSpec("recover_stale_jobs", IntervalTrigger(seconds=60), recover_jobs, misfire_grace_time=30),
+        JobSpec(
+            "heartbeat",
+            IntervalTrigger(seconds=app.config["SCHEDULER_HEARTBEAT_SECONDS"]),
+            scheduler_heartbeat,
+            misfire_grace_time=30,
+        ),
+        JobSpec(
+            "recover_stale_jobs", IntervalTrigger(seconds=60), recover_jobs, misfire_grace_time=30
+        ),
         # A cron time, not a 24 h interval: replace_existing restarts interval countdowns on every restart.
-        JobSpec("prune_login_attempts", CronTrigger(hour=3, minute=17, timezone=app.config["TIMEZONE"]),
-                prune_login_attempts, misfire_grace_time=3600),
+        JobSpec(
+            "prune_login_attempts",
+            CronTrigger(hour=3, minute=17, timezone=app.config["TIMEZONE"]),
+            prune_login_attempts,
+            misfire_grace_time=3600,
+        ),
     ]
 
 
@@ -97,9 +107,17 @@ def build_scheduler(app, scheduler_class=BlockingScheduler):
     store = SQLAlchemyJobStore(engine=get_storage(app).engine, tablename=JOBSTORE_TABLE)
     scheduler = scheduler_class(jobstores={"default": store}, timezone=app.config["TIMEZONE"])
     for job_id, spec in _Runtime.specs.items():
-        scheduler.add_job(run_scheduled, trigger=spec.trigger, args=[job_id], id=job_id, name=job_id,
-                          replace_existing=True, coalesce=True, max_instances=1,
-                          misfire_grace_time=spec.misfire_grace_time)
+        scheduler.add_job(
+            run_scheduled,
+            trigger=spec.trigger,
+            args=[job_id],
+            id=job_id,
+            name=job_id,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=spec.misfire_grace_time,
+        )
     return scheduler
 
 

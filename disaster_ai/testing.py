@@ -20,9 +20,15 @@ import pytest
 
 from disaster_ai.config import REPO_ROOT
 
-POSTGRES_URL = os.environ.get("DISASTER_AI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "DISASTER_AI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 REDIS_URL = os.environ.get("DISASTER_AI_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-TEST_PASSWORDS = {"admin": "admin-pass-123", "operator": "operator-pass-123", "approver": "approver-pass-123"}
+TEST_PASSWORDS = {
+    "admin": "admin-pass-123",
+    "operator": "operator-pass-123",
+    "approver": "approver-pass-123",
+}
 
 
 def services_required() -> bool:
@@ -49,7 +55,9 @@ def _postgres_problem() -> str | None:
             engine.dispose()
             _reachable["postgres"] = None
         except Exception as exc:
-            _reachable["postgres"] = f"PostgreSQL not reachable at {POSTGRES_URL}: {type(exc).__name__}"
+            _reachable["postgres"] = (
+                f"PostgreSQL not reachable at {POSTGRES_URL}: {type(exc).__name__}"
+            )
     return _reachable["postgres"]
 
 
@@ -119,9 +127,15 @@ def make_app(database_url, tmp_path):
     built = []
 
     def factory(migrate: bool = True, **overrides):
-        config = {"TESTING": True, "DATABASE_URL": database_url, "LOAD_ENTRY_POINTS": False,
-                  "PLUGINS_DIR": str(tmp_path / "no-plugins"), "SECRET_KEY": "test-secret",
-                  "LOG_LEVEL": "WARNING", "JOB_RETRY_BASE_SECONDS": 0}
+        config = {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "LOAD_ENTRY_POINTS": False,
+            "PLUGINS_DIR": str(tmp_path / "no-plugins"),
+            "SECRET_KEY": "test-secret",
+            "LOG_LEVEL": "WARNING",
+            "JOB_RETRY_BASE_SECONDS": 0,
+        }
         config.update(overrides)
         app = create_app(config, instance_path=str(tmp_path / "instance"))
         if migrate:
@@ -199,7 +213,8 @@ def users(app):
 
 def csrf_token_from(html: str) -> str:
     match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
-        r'name="csrf_token" value="([^"]+)"', html)
+        r'name="csrf_token" value="([^"]+)"', html
+    )
     assert match, "no CSRF token in the page"
     return match.group(1)
 
@@ -211,8 +226,10 @@ def login(client, users):
     def do_login(role: str, password: str | None = None):
         page = client.get("/login")
         token = csrf_token_from(page.get_data(as_text=True))
-        return client.post("/login", data={"username": role, "password": password or users[role],
-                                           "csrf_token": token})
+        return client.post(
+            "/login",
+            data={"username": role, "password": password or users[role], "csrf_token": token},
+        )
 
     return do_login
 

@@ -29,8 +29,15 @@ def test_unauthenticated_requests_get_401_json(client):
 
 
 def test_operator_may_not_create_users(client, api_headers):
-    assert_error(client.post("/api/v1/users", json={"username": "x", "role": "operator", "password": "p" * 12},
-                             headers=api_headers("operator")), 403, "forbidden")
+    assert_error(
+        client.post(
+            "/api/v1/users",
+            json={"username": "x", "role": "operator", "password": "p" * 12},
+            headers=api_headers("operator"),
+        ),
+        403,
+        "forbidden",
+    )
 
 
 @pytest.mark.parametrize(
@@ -38,11 +45,24 @@ def test_operator_may_not_create_users(client, api_headers):
     [
         ({"role": "operator", "password": "long-enough-1"}, "username"),  # missing field
         ({"username": "kacho", "role": "mayor", "password": "long-enough-1"}, "role"),  # bad enum
-        ({"username": 42, "role": "operator", "password": "long-enough-1"}, "username"),  # wrong type
-        ({"username": "kacho", "role": "operator", "password": "long-enough-1", "is_admin": True}, "is_admin"),
+        (
+            {"username": 42, "role": "operator", "password": "long-enough-1"},
+            "username",
+        ),  # wrong type
+        (
+            {
+                "username": "kacho",
+                "role": "operator",
+                "password": "long-enough-1",
+                "is_admin": True,
+            },
+            "is_admin",
+        ),
     ],
 )
-def test_bad_user_bodies_are_422_with_the_field_and_nothing_is_written(app, client, api_headers, body, field):
+def test_bad_user_bodies_are_422_with_the_field_and_nothing_is_written(
+    app, client, api_headers, body, field
+):
     headers = api_headers("admin")
     before_users, before_audit = count(app, User), count(app, AuditEvent)
     error = assert_error(client.post("/api/v1/users", json=body, headers=headers), 422, "invalid")
@@ -52,29 +72,56 @@ def test_bad_user_bodies_are_422_with_the_field_and_nothing_is_written(app, clie
 
 def test_short_password_and_duplicate_name_are_clear(app, client, api_headers):
     headers = api_headers("admin")
-    short = assert_error(client.post("/api/v1/users", json={"username": "kacho", "role": "approver",
-                                                             "password": "short"}, headers=headers), 422)
+    short = assert_error(
+        client.post(
+            "/api/v1/users",
+            json={"username": "kacho", "role": "approver", "password": "short"},
+            headers=headers,
+        ),
+        422,
+    )
     assert short["details"]["fields"] == {"password": "password_too_short"}
-    taken = assert_error(client.post("/api/v1/users", json={"username": "operator", "role": "approver",
-                                                             "password": "long-enough-1"}, headers=headers), 409)
+    taken = assert_error(
+        client.post(
+            "/api/v1/users",
+            json={"username": "operator", "role": "approver", "password": "long-enough-1"},
+            headers=headers,
+        ),
+        409,
+    )
     assert taken["details"]["fields"] == {"username": "username_taken"}
 
 
 def test_a_user_is_created_and_audited(app, client, api_headers):
-    response = client.post("/api/v1/users", json={"username": "kacho", "role": "approver",
-                                                  "password": "long-enough-1", "display_name": "課長"},
-                           headers=api_headers("admin"))
+    response = client.post(
+        "/api/v1/users",
+        json={
+            "username": "kacho",
+            "role": "approver",
+            "password": "long-enough-1",
+            "display_name": "課長",
+        },
+        headers=api_headers("admin"),
+    )
     assert response.status_code == 201 and response.get_json()["role"] == "approver"
-    audit = client.get("/api/v1/audit?action=user.create", headers=api_headers("admin")).get_json()["events"]
+    audit = client.get("/api/v1/audit?action=user.create", headers=api_headers("admin")).get_json()[
+        "events"
+    ]
     assert audit[0]["target"] == "user:kacho" and audit[0]["actor"] == "admin"
 
 
 def test_not_json_and_not_an_object_and_malformed_json(app, client, api_headers):
     headers = api_headers("admin")
-    assert_error(client.post("/api/v1/tokens", data="name=x", headers=headers), 415, "unsupported_media_type")
+    assert_error(
+        client.post("/api/v1/tokens", data="name=x", headers=headers), 415, "unsupported_media_type"
+    )
     assert_error(client.post("/api/v1/tokens", json=["x"], headers=headers), 400, "bad_request")
-    assert_error(client.post("/api/v1/tokens", data="{bad json", content_type="application/json",
-                             headers=headers), 400)
+    assert_error(
+        client.post(
+            "/api/v1/tokens", data="{bad json", content_type="application/json", headers=headers
+        ),
+        400,
+    )
 
 
 def test_too_large_bodies_are_413_and_nothing_is_written(make_app, users, api_headers):
@@ -82,14 +129,18 @@ def test_too_large_bodies_are_413_and_nothing_is_written(make_app, users, api_he
     client = app.test_client()
     headers = api_headers("admin")
     before = count(app, ApiToken)
-    assert_error(client.post("/api/v1/tokens", json={"name": "x" * 5000}, headers=headers), 413, "too_large")
+    assert_error(
+        client.post("/api/v1/tokens", json={"name": "x" * 5000}, headers=headers), 413, "too_large"
+    )
     assert count(app, ApiToken) == before
 
 
 def test_unknown_ids_and_routes_are_404_json(client, api_headers):
     headers = api_headers("admin")
     assert_error(client.get("/api/v1/jobs/999999", headers=headers), 404, "not_found")
-    assert_error(client.patch("/api/v1/users/999999", json={"role": "operator"}, headers=headers), 404)
+    assert_error(
+        client.patch("/api/v1/users/999999", json={"role": "operator"}, headers=headers), 404
+    )
     assert_error(client.delete("/api/v1/tokens/999999", headers=headers), 404)
     assert_error(client.get("/api/v1/jobs/not-a-number", headers=headers), 404)
     assert_error(client.get("/api/v1/no-such-thing", headers=headers), 404)
@@ -107,29 +158,61 @@ def test_bad_query_parameters_are_422(client, api_headers):
 
 def test_an_admin_cannot_lock_themselves_out(client, api_headers, app):
     headers = api_headers("admin")
-    me = next(u for u in client.get("/api/v1/users", headers=headers).get_json()["users"] if u["username"] == "admin")
-    assert_error(client.patch(f"/api/v1/users/{me['id']}", json={"active": False}, headers=headers), 409)
+    me = next(
+        u
+        for u in client.get("/api/v1/users", headers=headers).get_json()["users"]
+        if u["username"] == "admin"
+    )
+    assert_error(
+        client.patch(f"/api/v1/users/{me['id']}", json={"active": False}, headers=headers), 409
+    )
 
 
 def test_someone_elses_token_cannot_be_revoked(client, api_headers, app):
-    operator = api_headers("operator")
+    api_headers("operator")  # the operator owns the only token
     with session_scope(get_storage(app)) as session:
         operator_token = session.scalar(select(ApiToken.id))
-    assert_error(client.delete(f"/api/v1/tokens/{operator_token}", headers=api_headers("approver")), 404)
+    assert_error(
+        client.delete(f"/api/v1/tokens/{operator_token}", headers=api_headers("approver")), 404
+    )
 
 
 def test_garbage_never_causes_a_500(app, client, api_headers):
     headers = api_headers("admin")
-    payloads = [None, "", "null", "[]", "{}", '{"name": null}', '{"name": 1e999}', "\x00\xff", '{"a":' * 50]
+    payloads = [
+        None,
+        "",
+        "null",
+        "[]",
+        "{}",
+        '{"name": null}',
+        '{"name": 1e999}',
+        "\x00\xff",
+        '{"a":' * 50,
+    ]
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api/v1/"):
             continue
-        path = rule.rule.replace("<int:token_id>", "1").replace("<int:user_id>", "1").replace("<int:job_id>", "1")
+        path = (
+            rule.rule.replace("<int:token_id>", "1")
+            .replace("<int:user_id>", "1")
+            .replace("<int:job_id>", "1")
+        )
         for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
             for payload in payloads:
-                response = client.open(path, method=method, data=payload, headers=headers,
-                                       content_type="application/json")
-                assert response.status_code < 500, (method, path, payload, response.get_data(as_text=True))
+                response = client.open(
+                    path,
+                    method=method,
+                    data=payload,
+                    headers=headers,
+                    content_type="application/json",
+                )
+                assert response.status_code < 500, (
+                    method,
+                    path,
+                    payload,
+                    response.get_data(as_text=True),
+                )
 
 
 def test_an_unexpected_error_is_500_json_with_the_request_id(app, client, api_headers):
@@ -139,7 +222,9 @@ def test_an_unexpected_error_is_500_json_with_the_request_id(app, client, api_he
     def boom():
         raise RuntimeError("kaboom")
 
-    response = client.get("/api/v1/boom", headers={**api_headers("admin"), "X-Request-ID": "req-42"})
+    response = client.get(
+        "/api/v1/boom", headers={**api_headers("admin"), "X-Request-ID": "req-42"}
+    )
     error = assert_error(response, 500, "internal_error")
     assert "req-42" in error["message"] and "kaboom" not in error["message"]
     assert response.headers["X-Request-ID"] == "req-42"
@@ -155,5 +240,9 @@ def test_openapi_document_is_valid_and_covers_every_route(app, client):
     create_user = spec["paths"]["/api/v1/users"]["post"]
     assert create_user["x-required-permission"] == "admin.users"
     assert "UserIn" in spec["components"]["schemas"]
-    assert spec["components"]["schemas"]["UserIn"]["properties"]["role"]["enum"] == ["operator", "approver", "admin"]
+    assert spec["components"]["schemas"]["UserIn"]["properties"]["role"]["enum"] == [
+        "operator",
+        "approver",
+        "admin",
+    ]
     assert client.get("/api/v1/docs").status_code == 200

@@ -32,7 +32,10 @@ def test_wrong_password_shows_a_message_and_is_audited(app, client, login):
     assert response.status_code == 401
     assert 'role="alert"' in response.get_data(as_text=True)
     with session_scope(get_storage(app)) as session:
-        assert session.scalar(select(AuditEvent).where(AuditEvent.action == "auth.login_failed")) is not None
+        assert (
+            session.scalar(select(AuditEvent).where(AuditEvent.action == "auth.login_failed"))
+            is not None
+        )
 
 
 def test_a_form_without_csrf_token_is_refused(client, users):
@@ -47,7 +50,9 @@ def test_failed_logins_are_rate_limited_even_with_the_right_password(make_app, u
 
     def attempt(password):
         token = csrf_token_from(client.get("/login").get_data(as_text=True))
-        return client.post("/login", data={"username": "operator", "password": password, "csrf_token": token})
+        return client.post(
+            "/login", data={"username": "operator", "password": password, "csrf_token": token}
+        )
 
     # the users fixture created users on the first app's database, which make_app shares
     assert [attempt("nope").status_code for _ in range(3)] == [401, 401, 401]
@@ -59,8 +64,10 @@ def test_failed_logins_are_rate_limited_even_with_the_right_password(make_app, u
 
 def test_after_login_the_next_parameter_never_leaves_the_site(client, users):
     token = csrf_token_from(client.get("/login").get_data(as_text=True))
-    response = client.post("/login?next=//evil.example.com/", data={
-        "username": "admin", "password": users["admin"], "csrf_token": token})
+    response = client.post(
+        "/login?next=//evil.example.com/",
+        data={"username": "admin", "password": users["admin"], "csrf_token": token},
+    )
     assert response.headers["Location"] == "/"
 
 
@@ -74,13 +81,31 @@ def test_admin_creates_a_user_through_the_form_and_errors_keep_the_input(client,
     login("admin")
     page = client.get("/admin/users").get_data(as_text=True)
     token = csrf_token_from(page)
-    bad = client.post("/admin/users", data={"username": "kacho", "display_name": "課長 太郎", "role": "approver",
-                                            "password": "short", "locale": "ja", "csrf_token": token})
+    bad = client.post(
+        "/admin/users",
+        data={
+            "username": "kacho",
+            "display_name": "課長 太郎",
+            "role": "approver",
+            "password": "short",
+            "locale": "ja",
+            "csrf_token": token,
+        },
+    )
     assert bad.status_code == 422
     html = bad.get_data(as_text=True)
     assert 'value="課長 太郎"' in html and 'value="kacho"' in html  # nothing typed is lost
-    good = client.post("/admin/users", data={"username": "kacho", "display_name": "課長 太郎", "role": "approver",
-                                             "password": "long-enough-pass", "locale": "ja", "csrf_token": token})
+    good = client.post(
+        "/admin/users",
+        data={
+            "username": "kacho",
+            "display_name": "課長 太郎",
+            "role": "approver",
+            "password": "long-enough-pass",
+            "locale": "ja",
+            "csrf_token": token,
+        },
+    )
     assert good.status_code == 302
     with session_scope(get_storage(app)) as session:
         assert session.scalar(select(User.role).where(User.username == "kacho")) == "approver"
@@ -104,14 +129,26 @@ def test_a_wrong_token_is_401_json(client):
     assert response.get_json()["error"]["code"] == "unauthenticated"
 
 
-def test_a_browser_session_needs_csrf_for_api_writes_but_a_token_does_not(client, login, api_headers):
+def test_a_browser_session_needs_csrf_for_api_writes_but_a_token_does_not(
+    client, login, api_headers
+):
     login("operator")
     refused = client.post("/api/v1/tokens", json={"name": "tablet"})
     assert refused.status_code == 400 and refused.get_json()["error"]["code"] == "csrf_failed"
     token = csrf_token_from(client.get("/").get_data(as_text=True))
-    assert client.post("/api/v1/tokens", json={"name": "tablet"}, headers={"X-CSRFToken": token}).status_code == 201
+    assert (
+        client.post(
+            "/api/v1/tokens", json={"name": "tablet"}, headers={"X-CSRFToken": token}
+        ).status_code
+        == 201
+    )
     other = api_headers("approver")
-    assert client.application.test_client().post("/api/v1/tokens", json={"name": "x"}, headers=other).status_code == 201
+    assert (
+        client.application.test_client()
+        .post("/api/v1/tokens", json={"name": "x"}, headers=other)
+        .status_code
+        == 201
+    )
 
 
 def test_changing_the_password_ends_existing_sessions(app, client, login):
@@ -120,7 +157,9 @@ def test_changing_the_password_ends_existing_sessions(app, client, login):
     login("operator")
     assert client.get("/").status_code == 200
     with session_scope(get_storage(app)) as session:
-        set_password(session.scalar(select(User).where(User.username == "operator")), "a-new-password-1")
+        set_password(
+            session.scalar(select(User).where(User.username == "operator")), "a-new-password-1"
+        )
     assert client.get("/").status_code == 302
 
 
@@ -128,7 +167,10 @@ def test_every_state_changing_endpoint_requires_a_permission(app):
     """A new POST/PUT/PATCH/DELETE view without @requires(...) fails this test."""
     public = {"web.login", "web.logout"}
     for rule in app.url_map.iter_rules():
-        if not (rule.methods or set()) & {"POST", "PUT", "PATCH", "DELETE"} or rule.endpoint in public:
+        if (
+            not (rule.methods or set()) & {"POST", "PUT", "PATCH", "DELETE"}
+            or rule.endpoint in public
+        ):
             continue
         view = app.view_functions[rule.endpoint]
         assert getattr(view, "required_action", None), f"{rule.rule} has no permission check"

@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.redis]
 DEADLINE = 60
 RETRY_BASE = 0.3
 
-PLUGIN = '''
+PLUGIN = """
 from disaster_ai import hookimpl
 from disaster_ai.types import JobHandler
 
@@ -46,12 +46,16 @@ def always_fails(ctx):
 def dai_job_handlers():
     return [JobHandler("celerytest.double", double),
             JobHandler("celerytest.fails", always_fails, max_attempts=3)]
-'''
+"""
 
 
 def worker_command() -> list[str]:
     script = Path(sys.executable).with_name("disaster-ai")
-    return [str(script), "worker"] if script.exists() else [sys.executable, "-m", "disaster_ai.cli", "worker"]
+    return (
+        [str(script), "worker"]
+        if script.exists()
+        else [sys.executable, "-m", "disaster_ai.cli", "worker"]
+    )
 
 
 @pytest.fixture
@@ -65,19 +69,33 @@ def celery_setup(make_app, database_url, tmp_path):
     plugins = tmp_path / "celery-plugins"
     plugins.mkdir()
     (plugins / "celery_jobs.py").write_text(textwrap.dedent(PLUGIN))
-    app = make_app(JOB_RUNNER="celery", CELERY_BROKER_URL=REDIS_URL, CELERY_QUEUE=queue, PLUGINS_DIR=str(plugins))
+    app = make_app(
+        JOB_RUNNER="celery",
+        CELERY_BROKER_URL=REDIS_URL,
+        CELERY_QUEUE=queue,
+        PLUGINS_DIR=str(plugins),
+    )
     processes = []
     log_file = tmp_path / "worker.log"
 
     def start_worker() -> subprocess.Popen:
-        env = {**os.environ, "DISASTER_AI_JOB_RUNNER": "celery", "DISASTER_AI_CELERY_BROKER_URL": REDIS_URL,
-               "DISASTER_AI_CELERY_QUEUE": queue, "DISASTER_AI_DATABASE_URL": database_url,
-               "DISASTER_AI_INSTANCE_PATH": str(tmp_path / "worker-instance"),
-               "DISASTER_AI_LOAD_ENTRY_POINTS": "false", "DISASTER_AI_PLUGINS_DIR": str(plugins),
-               "DISASTER_AI_JOB_RETRY_BASE_SECONDS": str(RETRY_BASE), "DISASTER_AI_SECRET_KEY": "test-secret",
-               "DISASTER_AI_LOG_LEVEL": "INFO"}
+        env = {
+            **os.environ,
+            "DISASTER_AI_JOB_RUNNER": "celery",
+            "DISASTER_AI_CELERY_BROKER_URL": REDIS_URL,
+            "DISASTER_AI_CELERY_QUEUE": queue,
+            "DISASTER_AI_DATABASE_URL": database_url,
+            "DISASTER_AI_INSTANCE_PATH": str(tmp_path / "worker-instance"),
+            "DISASTER_AI_LOAD_ENTRY_POINTS": "false",
+            "DISASTER_AI_PLUGINS_DIR": str(plugins),
+            "DISASTER_AI_JOB_RETRY_BASE_SECONDS": str(RETRY_BASE),
+            "DISASTER_AI_SECRET_KEY": "test-secret",
+            "DISASTER_AI_LOG_LEVEL": "INFO",
+        }
         with open(log_file, "ab") as log:
-            process = subprocess.Popen(worker_command(), env=env, stdout=log, stderr=subprocess.STDOUT)
+            process = subprocess.Popen(
+                worker_command(), env=env, stdout=log, stderr=subprocess.STDOUT
+            )
         processes.append(process)
         return process
 
@@ -90,8 +108,9 @@ def celery_setup(make_app, database_url, tmp_path):
                 return job
             for process in processes:
                 assert process.poll() is None, "the worker exited:\n" + log_file.read_text()
-            assert time.monotonic() < deadline, (f"job {job_id} still {job.state} after {DEADLINE}s:\n"
-                                                 + log_file.read_text())
+            assert time.monotonic() < deadline, (
+                f"job {job_id} still {job.state} after {DEADLINE}s:\n" + log_file.read_text()
+            )
             time.sleep(0.05)
 
     app.start_worker, app.wait_for_job, app.worker_log = start_worker, wait_for_job, log_file
@@ -144,8 +163,13 @@ def test_a_failing_job_is_retried_through_celery_with_backoff_and_ends_failed(ce
     assert job.started_at >= job.run_after
     assert job.finished_at - job.created_at >= timedelta(seconds=RETRY_BASE * 3)
     with session_scope(get_storage(app)) as session:
-        events = list(session.scalars(select(AuditEvent).where(AuditEvent.action == "job.failed",
-                                                               AuditEvent.target == f"job:{job_id}")))
+        events = list(
+            session.scalars(
+                select(AuditEvent).where(
+                    AuditEvent.action == "job.failed", AuditEvent.target == f"job:{job_id}"
+                )
+            )
+        )
     assert len(events) == 1 and "attempt 3" in events[0].detail["error"]
 
 
@@ -170,8 +194,13 @@ def test_the_worker_requeues_and_runs_jobs_of_a_worker_that_died(celery_setup):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     with session_scope(get_storage(app)) as session:
-        job = Job(kind="celerytest.double", payload={"n": 4}, state="running", attempts=1,
-                  worker=f"{socket.gethostname()}:{dead.pid}")
+        job = Job(
+            kind="celerytest.double",
+            payload={"n": 4},
+            state="running",
+            attempts=1,
+            worker=f"{socket.gethostname()}:{dead.pid}",
+        )
         session.add(job)
         session.flush()
         job_id = job.id

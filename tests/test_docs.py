@@ -25,6 +25,8 @@ def test_every_linked_doc_exists():
 
     root = DOCS.parent
     for page in [root / "README.md", *DOCS.glob("*.md")]:
-        for target in re.findall(r"\]\(((?:docs/)?[\w./-]+\.md)\)", page.read_text(encoding="utf-8")):
+        for target in re.findall(
+            r"\]\(((?:docs/)?[\w./-]+\.md)\)", page.read_text(encoding="utf-8")
+        ):
             base = root if target.startswith("docs/") or page.parent == root else page.parent
             assert (base / target).exists(), f"{page.name} links to missing {target}"

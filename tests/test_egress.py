@@ -4,7 +4,7 @@ import socket
 
 import pytest
 
-from disaster_ai.egress import EgressDenied, check_outbound, outbound_request, is_loopback_host
+from disaster_ai.egress import EgressDenied, check_outbound, is_loopback_host, outbound_request
 
 
 class OutboundGuard:
@@ -41,7 +41,9 @@ def guard(monkeypatch):
     return OutboundGuard(monkeypatch)
 
 
-def test_core_flows_open_no_outbound_connection(app, client, runner, login, api_headers, guard, register_plugin):
+def test_core_flows_open_no_outbound_connection(
+    app, client, runner, login, api_headers, guard, register_plugin
+):
     from disaster_ai import hookimpl
     from disaster_ai.jobs import enqueue
     from disaster_ai.jobs.service import runner_for
@@ -58,8 +60,15 @@ def test_core_flows_open_no_outbound_connection(app, client, runner, login, api_
     assert client.get("/").status_code == 200
     assert client.get("/map/layers.json").get_json()["layers"]
     headers = api_headers("admin")
-    for path in ("/api/v1/me", "/api/v1/municipality", "/api/v1/jobs", "/api/v1/audit", "/api/v1/usage",
-                 "/api/v1/plugins", "/api/v1/openapi.json"):
+    for path in (
+        "/api/v1/me",
+        "/api/v1/municipality",
+        "/api/v1/jobs",
+        "/api/v1/audit",
+        "/api/v1/usage",
+        "/api/v1/plugins",
+        "/api/v1/openapi.json",
+    ):
         assert client.get(path, headers=headers).status_code == 200, path
     with app.app_context():
         job_id = enqueue("egress.test", {})
@@ -114,8 +123,14 @@ def test_an_allowed_external_call_is_audited(make_app, guard, monkeypatch):
 
     monkeypatch.setattr("urllib.request.urlopen", lambda request, timeout: FakeResponse())
     with app.app_context():
-        body = outbound_request("https://llm.city.example.jp/v1", purpose="polish", app_name="notices", data=b"x")
+        body = outbound_request(
+            "https://llm.city.example.jp/v1", purpose="polish", app_name="notices", data=b"x"
+        )
     assert body == b'{"text": "ok"}'
     with session_scope(get_storage(app)) as session:
         event = session.scalar(select(AuditEvent).where(AuditEvent.action == "egress.call"))
-        assert (event.app, event.target, event.detail["purpose"]) == ("notices", "llm.city.example.jp", "polish")
+        assert (event.app, event.target, event.detail["purpose"]) == (
+            "notices",
+            "llm.city.example.jp",
+            "polish",
+        )

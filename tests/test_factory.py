@@ -8,7 +8,9 @@ from disaster_ai.app import create_app
 def test_defaults_then_instance_file_then_env_then_test_config(tmp_path, monkeypatch):
     instance = tmp_path / "inst"
     instance.mkdir()
-    (instance / "config.py").write_text("MUNICIPALITY_NAME = '焼津市'\nJOB_WORKERS = 7\nPORT = 5001\n")
+    (instance / "config.py").write_text(
+        "MUNICIPALITY_NAME = '焼津市'\nJOB_WORKERS = 7\nPORT = 5001\n"
+    )
     monkeypatch.setenv("DISASTER_AI_JOB_WORKERS", "4")
     monkeypatch.setenv("DISASTER_AI_PLUGINS__hello__greeting", '"やあ"')
     app = create_app({"PORT": 6000, "LOAD_ENTRY_POINTS": False}, instance_path=str(instance))

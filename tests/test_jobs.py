@@ -78,8 +78,11 @@ def job_row(app, job_id: int) -> Job:
 
 def audit_rows(app, action: str, target: str) -> list[AuditEvent]:
     with session_scope(get_storage(app)) as session:
-        return list(session.scalars(select(AuditEvent).where(AuditEvent.action == action,
-                                                             AuditEvent.target == target)))
+        return list(
+            session.scalars(
+                select(AuditEvent).where(AuditEvent.action == action, AuditEvent.target == target)
+            )
+        )
 
 
 def add_job(app, **values) -> int:
@@ -113,11 +116,21 @@ def test_row_is_committed_before_the_handler_runs(app, register_plugin, fresh):
     with app.app_context():
         job_id = enqueue("test.committed", {"call_id": 7})
     queued = fresh(job_id)
-    assert (queued.state, queued.payload, queued.attempts, queued.progress) == ("queued", {"call_id": 7}, 0, 0)
+    assert (queued.state, queued.payload, queued.attempts, queued.progress) == (
+        "queued",
+        {"call_id": 7},
+        0,
+        0,
+    )
     assert queued.created_by == "system"
 
     assert execute_job(app, job_id, "tester:1") == "succeeded"
-    assert seen == {"state": "running", "payload": {"call_id": 7}, "attempts": 1, "worker": "tester:1"}
+    assert seen == {
+        "state": "running",
+        "payload": {"call_id": 7},
+        "attempts": 1,
+        "worker": "tester:1",
+    }
 
 
 def test_enqueue_of_an_unknown_kind_commits_nothing(app, fresh):
@@ -142,7 +155,12 @@ def test_states_queued_running_succeeded_with_result(app, register_plugin):
     job = job_row(app, job_id)
     assert states == ["running"]
     assert (job.state, job.progress, job.result, job.error, job.attempts) == (
-        "succeeded", 100, {"words": 3, "by": "system"}, None, 1)
+        "succeeded",
+        100,
+        {"words": 3, "by": "system"},
+        None,
+        1,
+    )
     assert job.started_at <= job.finished_at
     assert runner_for(app).run_pending() == 0  # a finished job is never run again
 
@@ -166,7 +184,11 @@ def test_progress_and_message_are_visible_while_running(app, register_plugin, ap
     try:
         assert reported.wait(DEADLINE)
         body = app.test_client().get(f"/api/v1/jobs/{job_id}", headers=headers).get_json()
-        assert (body["state"], body["progress"], body["message"]) == ("running", 40, "音声を文字に起こしています")
+        assert (body["state"], body["progress"], body["message"]) == (
+            "running",
+            40,
+            "音声を文字に起こしています",
+        )
     finally:
         release.set()
         worker.join(DEADLINE)
@@ -175,7 +197,9 @@ def test_progress_and_message_are_visible_while_running(app, register_plugin, ap
 
 
 def test_a_non_json_result_fails_the_job_instead_of_leaving_it_running(app, register_plugin):
-    register_plugin(Handlers(JobHandler("test.bad_result", lambda ctx: {"at": object()}, max_attempts=3)))
+    register_plugin(
+        Handlers(JobHandler("test.bad_result", lambda ctx: {"at": object()}, max_attempts=3))
+    )
     with app.app_context():
         job_id = enqueue("test.bad_result", {})
     assert execute_job(app, job_id) == "failed"
@@ -212,7 +236,9 @@ def test_failing_job_is_retried_with_exponential_backoff_then_fails(make_app):
         assert execute_job(app, job_id) is None  # not due yet: the backoff is respected
         assert due_job_ids(app) == []
         with session_scope(get_storage(app)) as session:  # let the clock "pass" the backoff
-            session.execute(update(Job).where(Job.id == job_id).values(run_after=now() - timedelta(seconds=1)))
+            session.execute(
+                update(Job).where(Job.id == job_id).values(run_after=now() - timedelta(seconds=1))
+            )
 
     assert 30 <= delays[0] < 32 and 60 <= delays[1] < 62  # base, then base × 2
     assert execute_job(app, job_id) == "failed"
@@ -233,7 +259,9 @@ def test_timeout_fails_the_job_without_retry(app, register_plugin):
         after_deadline.append(True)
         return {}
 
-    register_plugin(Handlers(JobHandler("test.timeout", handler, max_attempts=3, timeout_seconds=0)))
+    register_plugin(
+        Handlers(JobHandler("test.timeout", handler, max_attempts=3, timeout_seconds=0))
+    )
     with app.app_context():
         job_id = enqueue("test.timeout", {})
     assert execute_job(app, job_id) == "failed"
@@ -309,15 +337,33 @@ def test_two_runners_execute_a_job_once(app, make_app, register_plugin):
 
 def test_recover_requeues_a_job_left_running_by_a_dead_worker(app):
     dead = dead_worker()
-    stale = add_job(app, kind="test.any", state="running", worker=dead, attempts=1, max_attempts=3,
-                    started_at=now())
-    mine = add_job(app, kind="test.any", state="running", worker=worker_id(), attempts=1, started_at=now())
-    elsewhere_fresh = add_job(app, kind="test.any", state="running", worker="other-host:42", attempts=1)
-    elsewhere_silent = add_job(app, kind="test.any", state="running", worker="silent-host:42", attempts=1)
+    stale = add_job(
+        app,
+        kind="test.any",
+        state="running",
+        worker=dead,
+        attempts=1,
+        max_attempts=3,
+        started_at=now(),
+    )
+    mine = add_job(
+        app, kind="test.any", state="running", worker=worker_id(), attempts=1, started_at=now()
+    )
+    elsewhere_fresh = add_job(
+        app, kind="test.any", state="running", worker="other-host:42", attempts=1
+    )
+    elsewhere_silent = add_job(
+        app, kind="test.any", state="running", worker="silent-host:42", attempts=1
+    )
     with session_scope(get_storage(app)) as session:
         session.add(Heartbeat(name="worker:other-host:42", kind="worker", at=now()))
-        session.add(Heartbeat(name="worker:silent-host:42", kind="worker",
-                              at=now() - timedelta(seconds=app.config["JOB_STALE_SECONDS"] + 10)))
+        session.add(
+            Heartbeat(
+                name="worker:silent-host:42",
+                kind="worker",
+                at=now() - timedelta(seconds=app.config["JOB_STALE_SECONDS"] + 10),
+            )
+        )
 
     assert sorted(recover_stale_jobs(app)) == sorted([stale, elsewhere_silent])
     job = job_row(app, stale)
@@ -331,7 +377,9 @@ def test_recover_requeues_a_job_left_running_by_a_dead_worker(app):
 
 
 def test_recover_fails_a_job_whose_attempts_are_exhausted(app):
-    job_id = add_job(app, kind="test.any", state="running", worker=dead_worker(), attempts=3, max_attempts=3)
+    job_id = add_job(
+        app, kind="test.any", state="running", worker=dead_worker(), attempts=3, max_attempts=3
+    )
     assert recover_stale_jobs(app) == [job_id]
     job = job_row(app, job_id)
     assert job.state == "failed" and job.finished_at is not None
@@ -343,14 +391,28 @@ def test_recover_fails_a_job_whose_attempts_are_exhausted(app):
 def test_runner_start_requeues_and_then_runs_a_dead_workers_job(make_app):
     app = make_app(JOB_POLL_SECONDS=0.05, JOB_WORKERS=1)
     app.extensions["disaster_ai"].register(
-        Handlers(JobHandler("test.resume", lambda ctx: {"resumed": ctx.payload["n"], "attempt": ctx.attempt})),
-        name="resume")
-    job_id = add_job(app, kind="test.resume", payload={"n": 5}, state="running", worker=dead_worker(),
-                     attempts=1, max_attempts=3)
+        Handlers(
+            JobHandler(
+                "test.resume", lambda ctx: {"resumed": ctx.payload["n"], "attempt": ctx.attempt}
+            )
+        ),
+        name="resume",
+    )
+    job_id = add_job(
+        app,
+        kind="test.resume",
+        payload={"n": 5},
+        state="running",
+        worker=dead_worker(),
+        attempts=1,
+        max_attempts=3,
+    )
     runner = InProcessRunner(app)
     runner.start()
     try:
-        wait_for(lambda: job_row(app, job_id).state == "succeeded", what="the recovered job to finish")
+        wait_for(
+            lambda: job_row(app, job_id).state == "succeeded", what="the recovered job to finish"
+        )
     finally:
         runner.stop()
     job = job_row(app, job_id)
@@ -358,7 +420,9 @@ def test_runner_start_requeues_and_then_runs_a_dead_workers_job(make_app):
     assert job.worker == runner.worker
 
 
-def test_a_long_job_without_progress_is_not_requeued_by_another_process(make_app, database_url, tmp_path):
+def test_a_long_job_without_progress_is_not_requeued_by_another_process(
+    make_app, database_url, tmp_path
+):
     """The worker keeps its heartbeat fresh while a handler runs, so the scheduler's stale-job
     recovery (another process on this host) leaves a slow but alive job alone."""
     stale_seconds = 1
@@ -382,19 +446,34 @@ def test_a_long_job_without_progress_is_not_requeued_by_another_process(make_app
         def silent_for_longer_than_stale_but_beating():
             with session_scope(get_storage(app)) as session:
                 seen = session.get(Heartbeat, f"worker:{worker_id()}").at
-            return (now() - started_at).total_seconds() > stale_seconds * 1.5 and seen - started_at > timedelta(
-                seconds=stale_seconds)
+            return (
+                now() - started_at
+            ).total_seconds() > stale_seconds * 1.5 and seen - started_at > timedelta(
+                seconds=stale_seconds
+            )
 
-        wait_for(silent_for_longer_than_stale_but_beating, timeout=stale_seconds * 5,
-                 what="the worker heartbeat to be refreshed while the handler runs")
-        env = {**os.environ, "DISASTER_AI_DATABASE_URL": database_url,
-               "DISASTER_AI_JOB_STALE_SECONDS": str(stale_seconds), "DISASTER_AI_LOAD_ENTRY_POINTS": "false",
-               "DISASTER_AI_INSTANCE_PATH": str(tmp_path / "other"),
-               "DISASTER_AI_PLUGINS_DIR": str(tmp_path / "no-plugins"), "DISASTER_AI_LOG_LEVEL": "WARNING"}
-        code = ("from disaster_ai.app import create_app\n"
-                "from disaster_ai.jobs.service import recover_stale_jobs\n"
-                "print('recovered', recover_stale_jobs(create_app()))")
-        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+        wait_for(
+            silent_for_longer_than_stale_but_beating,
+            timeout=stale_seconds * 5,
+            what="the worker heartbeat to be refreshed while the handler runs",
+        )
+        env = {
+            **os.environ,
+            "DISASTER_AI_DATABASE_URL": database_url,
+            "DISASTER_AI_JOB_STALE_SECONDS": str(stale_seconds),
+            "DISASTER_AI_LOAD_ENTRY_POINTS": "false",
+            "DISASTER_AI_INSTANCE_PATH": str(tmp_path / "other"),
+            "DISASTER_AI_PLUGINS_DIR": str(tmp_path / "no-plugins"),
+            "DISASTER_AI_LOG_LEVEL": "WARNING",
+        }
+        code = (
+            "from disaster_ai.app import create_app\n"
+            "from disaster_ai.jobs.service import recover_stale_jobs\n"
+            "print('recovered', recover_stale_jobs(create_app()))"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+        )
         assert out.returncode == 0, out.stderr
         assert "recovered []" in out.stdout
         assert job_row(app, job_id).state == "running"
@@ -420,8 +499,12 @@ def test_inprocess_threads_run_jobs_enqueued_after_start(make_app):
         return {"attempt": ctx.attempt}
 
     app.extensions["disaster_ai"].register(
-        Handlers(JobHandler("test.echo", lambda ctx: {"echo": ctx.payload["text"]}),
-                 JobHandler("test.flaky", flaky)), name="threads")
+        Handlers(
+            JobHandler("test.echo", lambda ctx: {"echo": ctx.payload["text"]}),
+            JobHandler("test.flaky", flaky),
+        ),
+        name="threads",
+    )
     runner = runner_for(app)
     assert isinstance(runner, InProcessRunner)
     runner.start()
@@ -432,15 +515,24 @@ def test_inprocess_threads_run_jobs_enqueued_after_start(make_app):
             flaky_id = enqueue("test.flaky", {})
 
         def all_done():
-            return all(job_row(app, job_id).state in {"succeeded", "failed"} for job_id in [*echo_ids, flaky_id])
+            return all(
+                job_row(app, job_id).state in {"succeeded", "failed"}
+                for job_id in [*echo_ids, flaky_id]
+            )
 
         wait_for(all_done, what="the worker threads to finish the jobs")
     finally:
         runner.stop()
     assert not runner.alive
-    assert [job_row(app, job_id).result for job_id in echo_ids] == [{"echo": f"報{n}"} for n in range(3)]
+    assert [job_row(app, job_id).result for job_id in echo_ids] == [
+        {"echo": f"報{n}"} for n in range(3)
+    ]
     flaky_job = job_row(app, flaky_id)
-    assert (flaky_job.state, flaky_job.attempts, flaky_job.result) == ("succeeded", 2, {"attempt": 2})
+    assert (flaky_job.state, flaky_job.attempts, flaky_job.result) == (
+        "succeeded",
+        2,
+        {"attempt": 2},
+    )
     with session_scope(get_storage(app)) as session:
         beat = session.get(Heartbeat, f"worker:{runner.worker}")
     assert beat is not None and beat.kind == "worker"
@@ -448,8 +540,9 @@ def test_inprocess_threads_run_jobs_enqueued_after_start(make_app):
 
 def test_runner_start_is_idempotent_and_restartable(make_app):
     app = make_app(JOB_WORKERS=2)
-    app.extensions["disaster_ai"].register(Handlers(JobHandler("test.echo", lambda ctx: dict(ctx.payload))),
-                                           name="restart")
+    app.extensions["disaster_ai"].register(
+        Handlers(JobHandler("test.echo", lambda ctx: dict(ctx.payload))), name="restart"
+    )
     runner = InProcessRunner(app)
     runner.start()
     try:
@@ -463,7 +556,10 @@ def test_runner_start_is_idempotent_and_restartable(make_app):
         assert runner.alive
         with app.app_context():
             job_id = enqueue("test.echo", {"again": True})
-        wait_for(lambda: job_row(app, job_id).state == "succeeded", what="the restarted runner to run the job")
+        wait_for(
+            lambda: job_row(app, job_id).state == "succeeded",
+            what="the restarted runner to run the job",
+        )
     finally:
         runner.stop()
     assert job_row(app, job_id).result == {"again": True}
@@ -481,8 +577,12 @@ def api(app, register_plugin, api_headers):
             raise ValueError("bad audio")
         return {"text": "ok"}
 
-    register_plugin(Handlers(JobHandler("test.api", sometimes, max_attempts=1),
-                             JobHandler("test.other", lambda ctx: {"other": True})))
+    register_plugin(
+        Handlers(
+            JobHandler("test.api", sometimes, max_attempts=1),
+            JobHandler("test.other", lambda ctx: {"other": True}),
+        )
+    )
     client = app.test_client()
     headers = api_headers("operator")
 
@@ -517,7 +617,9 @@ def test_api_lists_and_shows_jobs(app, api):
     assert [job["id"] for job in jobs] == [other_id, failed_id]  # newest first
     assert [job["state"] for job in jobs] == ["queued", "failed"]
     assert api.get("/api/v1/jobs?state=failed").get_json()["jobs"][0]["id"] == failed_id
-    assert [j["id"] for j in api.get("/api/v1/jobs?kind=test.other").get_json()["jobs"]] == [other_id]
+    assert [j["id"] for j in api.get("/api/v1/jobs?kind=test.other").get_json()["jobs"]] == [
+        other_id
+    ]
     assert [j["id"] for j in api.get("/api/v1/jobs?limit=1").get_json()["jobs"]] == [other_id]
     assert api.get("/api/v1/jobs?state=succeeded").get_json()["jobs"] == []
 
@@ -538,8 +640,15 @@ def test_api_unknown_job_is_a_404_in_the_error_format(api):
     assert_error(api.post("/api/v1/jobs/999999/retry"), 404, "not_found")
 
 
-@pytest.mark.parametrize("query, field", [("state=bogus", "state"), ("limit=0", "limit"),
-                                          ("limit=many", "limit"), ("surprise=1", "surprise")])
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ("state=bogus", "state"),
+        ("limit=0", "limit"),
+        ("limit=many", "limit"),
+        ("surprise=1", "surprise"),
+    ],
+)
 def test_api_rejects_a_bad_query_with_422(api, query, field):
     error = assert_error(api.get(f"/api/v1/jobs?{query}"), 422, "invalid")
     assert field in error["details"]["fields"]
@@ -563,7 +672,12 @@ def test_api_retry_requeues_a_failed_job(app, api):
     response = api.post(f"/api/v1/jobs/{job_id}/retry")
     assert response.status_code == 200
     body = response.get_json()
-    assert (body["state"], body["attempts"], body["error"], body["finished_at"]) == ("queued", 0, None, None)
+    assert (body["state"], body["attempts"], body["error"], body["finished_at"]) == (
+        "queued",
+        0,
+        None,
+        None,
+    )
     assert job_row(app, job_id).state == "queued"
     retry_events = audit_rows(app, "job.retry", f"job:{job_id}")
     assert len(retry_events) == 1 and retry_events[0].actor_name == "operator"

@@ -536,6 +536,8 @@ def test_an_app_naming_an_unknown_page_does_not_break_the_desk(make_app, users, 
     app = make_app(PLUGINS_DIR=str(folder))
     client = app.test_client()
     token = csrf_token_from(client.get("/login").get_data(as_text=True))
-    client.post("/login", data={"username": "operator", "password": users["operator"], "csrf_token": token})
+    client.post(
+        "/login", data={"username": "operator", "password": users["operator"], "csrf_token": token}
+    )
     page = client.get("/")
     assert page.status_code == 200 and "Ghost" not in page.get_data(as_text=True)

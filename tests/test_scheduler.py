@@ -44,8 +44,13 @@ calls: list[dict] = []
 
 def issue_bulletin(kind: str, app_name: str | None = None) -> None:
     """A module-level scheduled function, as JobSpec requires."""
-    calls.append({"kind": kind, "app_context": has_app_context(),
-                  "app": current_app._get_current_object() if has_app_context() else None})
+    calls.append(
+        {
+            "kind": kind,
+            "app_context": has_app_context(),
+            "app": current_app._get_current_object() if has_app_context() else None,
+        }
+    )
 
 
 class BulletinsPlugin:
@@ -53,8 +58,15 @@ class BulletinsPlugin:
 
     @hookimpl
     def dai_register_jobs(self, config):
-        return [JobSpec("issue", CronTrigger(hour="9,17", minute=0, timezone=config["TIMEZONE"]),
-                        issue_bulletin, {"kind": "situation"}, misfire_grace_time=300)]
+        return [
+            JobSpec(
+                "issue",
+                CronTrigger(hour="9,17", minute=0, timezone=config["TIMEZONE"]),
+                issue_bulletin,
+                {"kind": "situation"},
+                misfire_grace_time=300,
+            )
+        ]
 
 
 @pytest.fixture(autouse=True)
@@ -82,7 +94,9 @@ def test_core_and_plugin_jobs_get_stable_ids(app, register_plugin):
     specs = registered_jobs(app)
     assert set(specs) == CORE_IDS | {"weather.issue", "bulletins.issue"}
     assert specs["weather.issue"].func is issue_bulletin
-    assert specs["core.heartbeat"].trigger.interval == timedelta(seconds=app.config["SCHEDULER_HEARTBEAT_SECONDS"])
+    assert specs["core.heartbeat"].trigger.interval == timedelta(
+        seconds=app.config["SCHEDULER_HEARTBEAT_SECONDS"]
+    )
 
 
 def test_a_failing_plugin_does_not_stop_the_other_jobs(app, register_plugin):
@@ -107,7 +121,9 @@ def test_jobs_are_added_with_coalesce_one_instance_and_the_specs_grace_time(app,
         assert job.name == job_id
         assert job.coalesce is True and job.max_instances == 1
         assert job.misfire_grace_time == specs[job_id].misfire_grace_time
-        assert type(job.trigger) is type(specs[job_id].trigger) and str(job.trigger) == str(specs[job_id].trigger)
+        assert type(job.trigger) is type(specs[job_id].trigger) and str(job.trigger) == str(
+            specs[job_id].trigger
+        )
     assert jobs["weather.issue"].misfire_grace_time == 300
     assert jobs["core.heartbeat"].misfire_grace_time == 30
     assert str(scheduler.timezone) == "Asia/Tokyo"
@@ -136,7 +152,10 @@ def test_building_twice_replaces_jobs_instead_of_duplicating_them(app, register_
     try:
         assert sorted(job.id for job in second.get_jobs()) == sorted(CORE_IDS | {"weather.issue"})
         with get_storage(app).engine.connect() as connection:
-            assert connection.execute(text(f"SELECT COUNT(*) FROM {JOBSTORE_TABLE}")).scalar() == len(CORE_IDS) + 1
+            assert (
+                connection.execute(text(f"SELECT COUNT(*) FROM {JOBSTORE_TABLE}")).scalar()
+                == len(CORE_IDS) + 1
+            )
     finally:
         second.shutdown(wait=False)
 
@@ -170,8 +189,9 @@ def test_stored_trigger_fires_at_japan_time_after_a_restart(app, register_plugin
     fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
     assert fire == datetime(2026, 9, 2, 9, 0, tzinfo=JST)
     # the same instant seen from a UTC server clock is still 09:00 in Japan
-    assert trigger.get_next_fire_time(None, datetime(2026, 9, 1, 23, 30, tzinfo=ZoneInfo("UTC"))) == datetime(
-        2026, 9, 2, 9, 0, tzinfo=JST)
+    assert trigger.get_next_fire_time(
+        None, datetime(2026, 9, 1, 23, 30, tzinfo=ZoneInfo("UTC"))
+    ) == datetime(2026, 9, 2, 9, 0, tzinfo=JST)
 
 
 # --- running jobs -------------------------------------------------------------------------------------
@@ -208,7 +228,9 @@ def test_recover_job_requeues_work_of_a_dead_worker(app):
     import socket
 
     with session_scope(get_storage(app)) as session:
-        job = Job(kind="x.y", state="running", worker=f"{socket.gethostname()}:{process.pid}", attempts=1)
+        job = Job(
+            kind="x.y", state="running", worker=f"{socket.gethostname()}:{process.pid}", attempts=1
+        )
         session.add(job)
         session.flush()
         job_id = job.id
@@ -220,8 +242,12 @@ def test_recover_job_requeues_work_of_a_dead_worker(app):
 
 def test_prune_job_deletes_login_attempts_older_than_30_days(app):
     with session_scope(get_storage(app)) as session:
-        session.add_all([LoginAttempt(username="old", success=False, at=now() - timedelta(days=31)),
-                         LoginAttempt(username="recent", success=False, at=now() - timedelta(days=29))])
+        session.add_all(
+            [
+                LoginAttempt(username="old", success=False, at=now() - timedelta(days=31)),
+                LoginAttempt(username="recent", success=False, at=now() - timedelta(days=29)),
+            ]
+        )
     build_scheduler(app, BackgroundScheduler)
     run_scheduled("core.prune_login_attempts")
     with session_scope(get_storage(app)) as session:
@@ -253,7 +279,7 @@ def test_building_the_app_starts_no_scheduler(make_app, monkeypatch):
 # --- the real process ------------------------------------------------------------------------------
 
 
-PLUGIN_FILE = '''
+PLUGIN_FILE = """
 from apscheduler.triggers.cron import CronTrigger
 
 from disaster_ai import hookimpl
@@ -267,15 +293,21 @@ def poll():
 @hookimpl
 def dai_register_jobs(config):
     return [JobSpec("poll", CronTrigger(minute="*/5", timezone=config["TIMEZONE"]), poll, misfire_grace_time=120)]
-'''
+"""
 
 
 def scheduler_command() -> list[str]:
     script = Path(sys.executable).with_name("disaster-ai")
-    return [str(script), "scheduler"] if script.exists() else [sys.executable, "-m", "disaster_ai.cli", "scheduler"]
+    return (
+        [str(script), "scheduler"]
+        if script.exists()
+        else [sys.executable, "-m", "disaster_ai.cli", "scheduler"]
+    )
 
 
-def test_scheduler_process_beats_and_stops_cleanly_on_sigterm(app, register_plugin, database_url, tmp_path):
+def test_scheduler_process_beats_and_stops_cleanly_on_sigterm(
+    app, register_plugin, database_url, tmp_path
+):
     # A plugin that used to be installed left a job in the store; the process must drop it.
     register_plugin(BulletinsPlugin(), name="retired")
     started_paused(app).shutdown(wait=False)
@@ -284,14 +316,21 @@ def test_scheduler_process_beats_and_stops_cleanly_on_sigterm(app, register_plug
     plugins = tmp_path / "sched-plugins"
     plugins.mkdir()
     (plugins / "jma_feed.py").write_text(textwrap.dedent(PLUGIN_FILE))
-    env = {**os.environ, "DISASTER_AI_DATABASE_URL": database_url,
-           "DISASTER_AI_INSTANCE_PATH": str(tmp_path / "sched-instance"),
-           "DISASTER_AI_LOAD_ENTRY_POINTS": "false", "DISASTER_AI_PLUGINS_DIR": str(plugins),
-           "DISASTER_AI_LOG_LEVEL": "INFO", "DISASTER_AI_SECRET_KEY": "test-secret"}
+    env = {
+        **os.environ,
+        "DISASTER_AI_DATABASE_URL": database_url,
+        "DISASTER_AI_INSTANCE_PATH": str(tmp_path / "sched-instance"),
+        "DISASTER_AI_LOAD_ENTRY_POINTS": "false",
+        "DISASTER_AI_PLUGINS_DIR": str(plugins),
+        "DISASTER_AI_LOG_LEVEL": "INFO",
+        "DISASTER_AI_SECRET_KEY": "test-secret",
+    }
     log_file = tmp_path / "scheduler.log"
     started_at = now()
     with open(log_file, "wb") as log:
-        process = subprocess.Popen(scheduler_command(), env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            scheduler_command(), env=env, stdout=log, stderr=subprocess.STDOUT
+        )
     try:
         deadline = time.monotonic() + DEADLINE
         row = None
@@ -316,13 +355,20 @@ def test_scheduler_process_beats_and_stops_cleanly_on_sigterm(app, register_plug
 
 def test_scheduler_process_stopped_while_starting_up_exits_cleanly(app, database_url, tmp_path):
     """systemd may send SIGTERM right after start; the first heartbeat is written early."""
-    env = {**os.environ, "DISASTER_AI_DATABASE_URL": database_url,
-           "DISASTER_AI_INSTANCE_PATH": str(tmp_path / "sched-instance"),
-           "DISASTER_AI_LOAD_ENTRY_POINTS": "false", "DISASTER_AI_PLUGINS_DIR": str(tmp_path / "none"),
-           "DISASTER_AI_LOG_LEVEL": "INFO", "DISASTER_AI_SECRET_KEY": "test-secret"}
+    env = {
+        **os.environ,
+        "DISASTER_AI_DATABASE_URL": database_url,
+        "DISASTER_AI_INSTANCE_PATH": str(tmp_path / "sched-instance"),
+        "DISASTER_AI_LOAD_ENTRY_POINTS": "false",
+        "DISASTER_AI_PLUGINS_DIR": str(tmp_path / "none"),
+        "DISASTER_AI_LOG_LEVEL": "INFO",
+        "DISASTER_AI_SECRET_KEY": "test-secret",
+    }
     log_file = tmp_path / "scheduler.log"
     with open(log_file, "wb") as log:
-        process = subprocess.Popen(scheduler_command(), env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            scheduler_command(), env=env, stdout=log, stderr=subprocess.STDOUT
+        )
     try:
         deadline = time.monotonic() + DEADLINE
         while True:
@@ -358,10 +404,15 @@ def test_healthz_follows_the_scheduler_heartbeat(app):
     assert body["checks"]["scheduler"]["ok"] is True
 
     with session_scope(get_storage(app)) as session:
-        session.get(Heartbeat, "scheduler").at = now() - timedelta(seconds=app.config["SCHEDULER_STALE_SECONDS"] + 5)
+        session.get(Heartbeat, "scheduler").at = now() - timedelta(
+            seconds=app.config["SCHEDULER_STALE_SECONDS"] + 5
+        )
     response = client.get("/healthz")
     body = response.get_json()
     assert response.status_code == 503
     assert body["status"] == "degraded"
-    assert body["checks"]["scheduler"]["ok"] is False and body["checks"]["scheduler"]["critical"] is True
+    assert (
+        body["checks"]["scheduler"]["ok"] is False
+        and body["checks"]["scheduler"]["critical"] is True
+    )
     assert body["checks"]["job_runner"]["ok"] is True and body["checks"]["database"]["ok"] is True

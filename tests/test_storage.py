@@ -15,7 +15,15 @@ def test_migrations_create_every_table_on_both_backends(app):
     storage = get_storage(app)
     assert storage.current_revision() is not None
     tables = set(inspect(storage.engine).get_table_names())
-    assert {"users", "api_tokens", "login_attempts", "audit_events", "jobs", "heartbeats", "municipality"} <= tables
+    assert {
+        "users",
+        "api_tokens",
+        "login_attempts",
+        "audit_events",
+        "jobs",
+        "heartbeats",
+        "municipality",
+    } <= tables
 
 
 def test_migrating_twice_is_harmless(app):
@@ -47,14 +55,24 @@ def test_times_come_back_aware_in_japan_time(app):
 
 
 def test_naive_datetimes_are_refused(app):
-    with pytest.raises(StatementError, match="naive datetime"), session_scope(get_storage(app)) as session:
-        session.add(AuditEvent(action="x", actor_name="x", detail={}, at=datetime(2026, 9, 23, 6, 0)))
+    with (
+        pytest.raises(StatementError, match="naive datetime"),
+        session_scope(get_storage(app)) as session,
+    ):
+        session.add(
+            AuditEvent(action="x", actor_name="x", detail={}, at=datetime(2026, 9, 23, 6, 0))
+        )
 
 
 def test_geometry_round_trips_as_geojson_without_a_spatial_extension(app):
-    polygon = {"type": "Polygon", "coordinates": [[[138.3, 34.8], [138.31, 34.8], [138.31, 34.81], [138.3, 34.8]]]}
+    polygon = {
+        "type": "Polygon",
+        "coordinates": [[[138.3, 34.8], [138.31, 34.8], [138.31, 34.81], [138.3, 34.8]]],
+    }
     with session_scope(get_storage(app)) as session:
-        session.add(Municipality(name="焼津市", lg_code="222127", jis_code="22212", boundary=polygon))
+        session.add(
+            Municipality(name="焼津市", lg_code="222127", jis_code="22212", boundary=polygon)
+        )
     with session_scope(get_storage(app)) as session:
         assert session.scalar(select(Municipality.boundary)) == polygon
 
@@ -63,28 +81,52 @@ def test_the_audit_log_is_append_only_in_the_database(app):
     with app.app_context():
         audit.record("test.append_only", target="x")
     for statement in ("UPDATE audit_events SET action = 'tampered'", "DELETE FROM audit_events"):
-        with pytest.raises(DBAPIError, match="append-only"), get_storage(app).engine.begin() as connection:
+        with (
+            pytest.raises(DBAPIError, match="append-only"),
+            get_storage(app).engine.begin() as connection,
+        ):
             connection.execute(text(statement))
     with session_scope(get_storage(app)) as session:
-        assert session.scalar(select(AuditEvent.action).where(AuditEvent.target == "x")) == "test.append_only"
+        assert (
+            session.scalar(select(AuditEvent.action).where(AuditEvent.target == "x"))
+            == "test.append_only"
+        )
 
 
 def test_ai_calls_are_audited_with_a_digest_not_the_input(app):
     with app.app_context():
-        audit.record_ai_call(app="notices", engine="llama.cpp", model="gemma-3-270m", input_text="小川 太郎 090-1234",
-                             output="polished", duration_ms=812)
+        audit.record_ai_call(
+            app="notices",
+            engine="llama.cpp",
+            model="gemma-3-270m",
+            input_text="小川 太郎 090-1234",
+            output="polished",
+            duration_ms=812,
+        )
     with session_scope(get_storage(app)) as session:
         event = session.scalar(select(AuditEvent).where(AuditEvent.action == "ai.call"))
-        assert (event.app, event.ai_engine, event.ai_model, event.duration_ms) == ("notices", "llama.cpp",
-                                                                                  "gemma-3-270m", 812)
-        assert len(event.input_digest) == 64 and "小川" not in (event.input_digest + str(event.detail))
+        assert (event.app, event.ai_engine, event.ai_model, event.duration_ms) == (
+            "notices",
+            "llama.cpp",
+            "gemma-3-270m",
+            812,
+        )
+        assert len(event.input_digest) == 64 and "小川" not in (
+            event.input_digest + str(event.detail)
+        )
 
 
 def test_usage_per_app_per_day(app):
     with app.app_context():
         for _ in range(3):
-            audit.record_ai_call(app="transcription", engine="faster-whisper", model="base", input_text="a",
-                                 output="b", duration_ms=1000)
+            audit.record_ai_call(
+                app="transcription",
+                engine="faster-whisper",
+                model="base",
+                input_text="a",
+                output="b",
+                duration_ms=1000,
+            )
         audit.record("notice.submit", app="notices")
     with session_scope(get_storage(app)) as session:
         rows = {row["app"]: row for row in audit.usage_per_app_per_day(session)}

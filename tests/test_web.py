@@ -12,7 +12,9 @@ def test_dashboard_shows_the_yaizu_outline_from_local_assets(client, login, yaiz
     outline = next(layer for layer in layers if layer["id"] == "municipality")
     feature = outline["geojson"]["features"][0]
     assert feature["properties"]["name"] == "焼津市" and feature["geometry"]["type"] == "Polygon"
-    assert "焼津市オープンデータ" in feature["properties"]["attribution"]  # CC BY credit shown on the map
+    assert (
+        "焼津市オープンデータ" in feature["properties"]["attribution"]
+    )  # CC BY credit shown on the map
     assert '<span class="muni">焼津市</span>' in html  # the header names the loaded municipality
     with client.get("/static/desk/vendor/leaflet/leaflet.js") as asset:
         assert asset.status_code == 200 and b"Leaflet" in asset.data
@@ -20,7 +22,9 @@ def test_dashboard_shows_the_yaizu_outline_from_local_assets(client, login, yaiz
 
 def test_the_municipality_api_says_what_to_do_before_init(client, api_headers):
     response = client.get("/api/v1/municipality", headers=api_headers("operator"))
-    assert response.status_code == 404 and "init --sample" in response.get_json()["error"]["message"]
+    assert (
+        response.status_code == 404 and "init --sample" in response.get_json()["error"]["message"]
+    )
 
 
 def test_municipality_api_after_loading_the_sample(client, api_headers, yaizu):
@@ -43,8 +47,14 @@ def test_audit_page_filters_by_action_and_user(app, client, login):
 
 def test_usage_page_lists_ai_calls_per_app(app, client, login):
     with app.app_context():
-        audit.record_ai_call(app="transcription", engine="faster-whisper", model="base", input_text="x",
-                             output="y", duration_ms=2500)
+        audit.record_ai_call(
+            app="transcription",
+            engine="faster-whisper",
+            model="base",
+            input_text="x",
+            output="y",
+            duration_ms=2500,
+        )
     login("admin")
     html = client.get("/admin/usage").get_data(as_text=True)
     assert "transcription" in html and "2.5" in html
@@ -71,8 +81,11 @@ def test_healthz_is_ok_when_worker_and_scheduler_report(app, client):
 def test_healthz_on_an_unmigrated_database_says_so(make_app):
     app = make_app(migrate=False)
     body = app.test_client().get("/healthz").get_json()
-    assert body["checks"]["database"] == {"ok": False, "detail": "not migrated: run disaster-ai init",
-                                         "critical": True}
+    assert body["checks"]["database"] == {
+        "ok": False,
+        "detail": "not migrated: run disaster-ai init",
+        "critical": True,
+    }
 
 
 def test_every_response_carries_a_request_id(client):
@@ -91,5 +104,7 @@ def test_log_lines_are_one_json_object_with_request_id_and_user(app, client, log
 
     login("operator")
     client.get("/log-probe", headers={"X-Request-ID": "rid-7"})
-    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if "probe line" in line]
+    lines = [
+        json.loads(line) for line in capsys.readouterr().err.splitlines() if "probe line" in line
+    ]
     assert lines and lines[0]["request_id"] == "rid-7" and lines[0]["user"] == "operator"

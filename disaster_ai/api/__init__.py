@@ -23,7 +23,11 @@ def _api_auth_and_csrf():
     if not request.path.startswith("/api/"):
         return
     actor = current_actor()
-    if actor is not None and actor.via == "session" and request.method not in {"GET", "HEAD", "OPTIONS"}:
+    if (
+        actor is not None
+        and actor.via == "session"
+        and request.method not in {"GET", "HEAD", "OPTIONS"}
+    ):
         # A browser session must prove the request came from our page; API tokens need not.
         csrf.protect()
 

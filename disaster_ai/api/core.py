@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from disaster_ai import audit
 from disaster_ai.api.framework import api_doc, build_openapi, parse_body, parse_query
-from disaster_ai.auth import current_actor, issue_token, requires, validate_new_user, create_user
+from disaster_ai.auth import create_user, current_actor, issue_token, requires, validate_new_user
 from disaster_ai.errors import ApiError
 from disaster_ai.jobs import job_to_dict
 from disaster_ai.storage.base import now
@@ -27,7 +27,9 @@ class Strict(BaseModel):
 
 
 class TokenIn(Strict):
-    name: str = Field(min_length=1, max_length=64, description="What the token is for, e.g. 'shelter tablet'")
+    name: str = Field(
+        min_length=1, max_length=64, description="What the token is for, e.g. 'shelter tablet'"
+    )
 
 
 class UserIn(Strict):
@@ -66,8 +68,15 @@ class UsageQuery(Strict):
 
 
 def _user_dict(user: User) -> dict:
-    return {"id": user.id, "username": user.username, "display_name": user.display_name, "role": user.role,
-            "locale": user.locale, "active": user.active, "created_at": user.created_at.isoformat()}
+    return {
+        "id": user.id,
+        "username": user.username,
+        "display_name": user.display_name,
+        "role": user.role,
+        "locale": user.locale,
+        "active": user.active,
+        "created_at": user.created_at.isoformat(),
+    }
 
 
 def _get_or_404(model, ident, what: str):
@@ -85,19 +94,38 @@ def _get_or_404(model, ident, what: str):
 def me():
     """The current user."""
     actor = current_actor()
-    return jsonify({"username": actor.username, "roles": sorted(actor.roles), "locale": actor.locale,
-                    "via": actor.via})
+    return jsonify(
+        {
+            "username": actor.username,
+            "roles": sorted(actor.roles),
+            "locale": actor.locale,
+            "via": actor.via,
+        }
+    )
 
 
 @bp.get("/tokens")
 @requires("tokens.manage")
 def list_tokens():
     """Your API tokens (never their values)."""
-    tokens = db().scalars(select(ApiToken).where(ApiToken.user_id == current_actor().id).order_by(ApiToken.id))
-    return jsonify({"tokens": [{"id": t.id, "name": t.name, "prefix": t.prefix,
-                                "created_at": t.created_at.isoformat(),
-                                "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
-                                "revoked": t.revoked_at is not None} for t in tokens]})
+    tokens = db().scalars(
+        select(ApiToken).where(ApiToken.user_id == current_actor().id).order_by(ApiToken.id)
+    )
+    return jsonify(
+        {
+            "tokens": [
+                {
+                    "id": t.id,
+                    "name": t.name,
+                    "prefix": t.prefix,
+                    "created_at": t.created_at.isoformat(),
+                    "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
+                    "revoked": t.revoked_at is not None,
+                }
+                for t in tokens
+            ]
+        }
+    )
 
 
 @bp.post("/tokens")
@@ -109,7 +137,9 @@ def create_token():
     session = db()
     user = session.get(User, current_actor().id)
     token, plain = issue_token(session, user, data.name)
-    audit.record("token.create", target=f"token:{token.id}", detail={"name": data.name}, session=session)
+    audit.record(
+        "token.create", target=f"token:{token.id}", detail={"name": data.name}, session=session
+    )
     session.commit()
     return jsonify({"id": token.id, "name": token.name, "token": plain}), 201
 
@@ -122,7 +152,9 @@ def revoke_token(token_id: int):
     session = db()
     token = _get_or_404(ApiToken, token_id, _("token"))
     if token.user_id != current_actor().id:
-        raise ApiError(404, "not_found", _("No %(what)s with id %(id)s.", what=_("token"), id=token_id))
+        raise ApiError(
+            404, "not_found", _("No %(what)s with id %(id)s.", what=_("token"), id=token_id)
+        )
     if token.revoked_at is None:
         token.revoked_at = now()
         audit.record("token.revoke", target=f"token:{token.id}", session=session)
@@ -150,10 +182,18 @@ def add_user():
     problems = validate_new_user(session, data.username, data.role, data.password)
     if problems:
         status = 409 if problems.get("username") == "username_taken" else 422
-        raise ApiError(status, "conflict" if status == 409 else "invalid",
-                       _("The user could not be created."), {"fields": problems})
-    user = create_user(session, data.username, data.role, data.password, data.display_name, data.locale)
-    audit.record("user.create", target=f"user:{user.username}", detail={"role": data.role}, session=session)
+        raise ApiError(
+            status,
+            "conflict" if status == 409 else "invalid",
+            _("The user could not be created."),
+            {"fields": problems},
+        )
+    user = create_user(
+        session, data.username, data.role, data.password, data.display_name, data.locale
+    )
+    audit.record(
+        "user.create", target=f"user:{user.username}", detail={"role": data.role}, session=session
+    )
     session.commit()
     return jsonify(_user_dict(user)), 201
 
@@ -167,7 +207,9 @@ def update_user(user_id: int):
     session = db()
     user = _get_or_404(User, user_id, _("user"))
     changes = data.model_dump(exclude_none=True)
-    if user.id == current_actor().id and (changes.get("active") is False or changes.get("role", "admin") != "admin"):
+    if user.id == current_actor().id and (
+        changes.get("active") is False or changes.get("role", "admin") != "admin"
+    ):
         raise ApiError(409, "conflict", _("You cannot demote or deactivate yourself."))
     for field, value in changes.items():
         setattr(user, field, value)
@@ -210,8 +252,18 @@ def retry_job(job_id: int):
     session = db()
     job = _get_or_404(Job, job_id, _("job"))
     if job.state != "failed":
-        raise ApiError(409, "conflict", _("Only a failed job can be retried (this one is %(state)s).", state=_(job.state)))
-    job.state, job.attempts, job.run_after, job.error, job.finished_at = "queued", 0, now(), None, None
+        raise ApiError(
+            409,
+            "conflict",
+            _("Only a failed job can be retried (this one is %(state)s).", state=_(job.state)),
+        )
+    job.state, job.attempts, job.run_after, job.error, job.finished_at = (
+        "queued",
+        0,
+        now(),
+        None,
+        None,
+    )
     audit.record("job.retry", target=f"job:{job.id}", session=session)
     session.commit()
     runner_for(current_app).notify(job.id)
@@ -229,14 +281,41 @@ def list_audit():
     q = parse_query(AuditQuery)
     for moment in (q.since, q.until):
         if moment is not None and moment.tzinfo is None:
-            raise ApiError(422, "invalid", _("Times need an offset, e.g. 2026-09-23T06:00:00+09:00."))
-    events = audit.query_events(db(), action=q.action, app=q.app, actor=q.actor, since=q.since,
-                                until=q.until, limit=q.limit, offset=q.offset)
-    return jsonify({"events": [{
-        "id": e.id, "at": e.at.isoformat(), "action": e.action, "app": e.app, "actor": e.actor_name,
-        "target": e.target, "detail": e.detail, "request_id": e.request_id, "ai_engine": e.ai_engine,
-        "ai_model": e.ai_model, "input_digest": e.input_digest, "output": e.output,
-        "duration_ms": e.duration_ms} for e in events]})
+            raise ApiError(
+                422, "invalid", _("Times need an offset, e.g. 2026-09-23T06:00:00+09:00.")
+            )
+    events = audit.query_events(
+        db(),
+        action=q.action,
+        app=q.app,
+        actor=q.actor,
+        since=q.since,
+        until=q.until,
+        limit=q.limit,
+        offset=q.offset,
+    )
+    return jsonify(
+        {
+            "events": [
+                {
+                    "id": e.id,
+                    "at": e.at.isoformat(),
+                    "action": e.action,
+                    "app": e.app,
+                    "actor": e.actor_name,
+                    "target": e.target,
+                    "detail": e.detail,
+                    "request_id": e.request_id,
+                    "ai_engine": e.ai_engine,
+                    "ai_model": e.ai_model,
+                    "input_digest": e.input_digest,
+                    "output": e.output,
+                    "duration_ms": e.duration_ms,
+                }
+                for e in events
+            ]
+        }
+    )
 
 
 @bp.get("/usage")
@@ -265,11 +344,27 @@ def municipality():
     """The municipality this desk serves, with its boundary as GeoJSON."""
     row = db().scalar(select(Municipality).order_by(Municipality.id.desc()).limit(1))
     if row is None:
-        raise ApiError(404, "not_found", _("No municipality is loaded yet. Run: disaster-ai init --sample yaizu"))
-    return jsonify({"name": row.name, "name_en": row.name_en, "lg_code": row.lg_code, "jis_code": row.jis_code,
-                    "attribution": row.attribution,
-                    "boundary": {"type": "Feature", "geometry": row.boundary,
-                                 "properties": {"name": row.name}} if row.boundary else None})
+        raise ApiError(
+            404,
+            "not_found",
+            _("No municipality is loaded yet. Run: disaster-ai init --sample yaizu"),
+        )
+    return jsonify(
+        {
+            "name": row.name,
+            "name_en": row.name_en,
+            "lg_code": row.lg_code,
+            "jis_code": row.jis_code,
+            "attribution": row.attribution,
+            "boundary": {
+                "type": "Feature",
+                "geometry": row.boundary,
+                "properties": {"name": row.name},
+            }
+            if row.boundary
+            else None,
+        }
+    )
 
 
 # --- OpenAPI -------------------------------------------------------------------------------

@@ -13,17 +13,36 @@ from werkzeug.exceptions import HTTPException
 from disaster_ai import __version__
 from disaster_ai.errors import ApiError
 
-HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
-              405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
-              422: "invalid", 429: "too_many_requests"}
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
+    429: "too_many_requests",
+}
 
 
-def api_doc(*, body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
-            responses: dict[int, str] | None = None, tag: str = "core"):
+def api_doc(
+    *,
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    responses: dict[int, str] | None = None,
+    tag: str = "core",
+):
     """Declare a view's request models and responses for the OpenAPI document."""
 
     def decorator(view):
-        view.api_doc = {"body": body, "query": query, "responses": responses or {200: "OK"}, "tag": tag}
+        view.api_doc = {
+            "body": body,
+            "query": query,
+            "responses": responses or {200: "OK"},
+            "tag": tag,
+        }
         return view
 
     return decorator
@@ -48,8 +67,12 @@ def _validate(model: type[BaseModel], data: dict) -> BaseModel:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        fields = {".".join(str(p) for p in err["loc"]) or "body": err["msg"] for err in exc.errors()}
-        raise ApiError(422, "invalid", _("Some fields are missing or invalid."), {"fields": fields}) from None
+        fields = {
+            ".".join(str(p) for p in err["loc"]) or "body": err["msg"] for err in exc.errors()
+        }
+        raise ApiError(
+            422, "invalid", _("Some fields are missing or invalid."), {"fields": fields}
+        ) from None
 
 
 def error_response(exc: ApiError):
@@ -70,7 +93,10 @@ def http_exception_as_api_error(exc: HTTPException) -> ApiError:
     }
     message = messages.get(exc.code, exc.description or exc.name)
     if exc.code == 400 and "CSRF" in (exc.description or ""):
-        code, message = "csrf_failed", _("The form expired or the CSRF token is missing. Reload and try again.")
+        code, message = (
+            "csrf_failed",
+            _("The form expired or the CSRF token is missing. Reload and try again."),
+        )
     return ApiError(exc.code, code, message)
 
 
@@ -89,14 +115,19 @@ def build_openapi(app) -> dict:
             paths.setdefault(path, {})[method.lower()] = _operation(rule, view, method, components)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "disaster-ai API", "version": __version__,
-                 "description": "JSON API of the disaster-response desk. Errors always have the form "
-                                '{"error": {"code", "message", "details"}}.'},
+        "info": {
+            "title": "disaster-ai API",
+            "version": __version__,
+            "description": "JSON API of the disaster-response desk. Errors always have the form "
+            '{"error": {"code", "message", "details"}}.',
+        },
         "paths": paths,
         "components": {
             "schemas": {**components, "Error": _ERROR_SCHEMA},
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
-                                "session": {"type": "apiKey", "in": "cookie", "name": "session"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "session"},
+            },
         },
         "security": [{"bearer": []}, {"session": []}],
     }
@@ -104,9 +135,17 @@ def build_openapi(app) -> dict:
 
 _ERROR_SCHEMA = {
     "type": "object",
-    "properties": {"error": {"type": "object", "required": ["code", "message", "details"],
-                             "properties": {"code": {"type": "string"}, "message": {"type": "string"},
-                                            "details": {"type": "object"}}}},
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "details"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "details": {"type": "object"},
+            },
+        }
+    },
 }
 
 
@@ -125,26 +164,47 @@ def _operation(rule, view, method: str, components: dict) -> dict:
         "summary": summary.strip(),
         "description": description.strip(),
         "tags": [doc.get("tag", rule.endpoint.split(".")[0])],
-        "parameters": [{"name": arg, "in": "path", "required": True, "schema": {"type": "string"}}
-                       for arg in sorted(rule.arguments)],
-        "responses": {str(code): {"description": text} for code, text in doc.get("responses", {200: "OK"}).items()},
+        "parameters": [
+            {"name": arg, "in": "path", "required": True, "schema": {"type": "string"}}
+            for arg in sorted(rule.arguments)
+        ],
+        "responses": {
+            str(code): {"description": text}
+            for code, text in doc.get("responses", {200: "OK"}).items()
+        },
     }
     for code in (400, 401, 403, 404, 413, 415, 422):
-        operation["responses"].setdefault(str(code), {
-            "description": HTTP_CODES[code],
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+        operation["responses"].setdefault(
+            str(code),
+            {
+                "description": HTTP_CODES[code],
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            },
+        )
     action = getattr(view, "required_action", None)
     if action:
         operation["x-required-permission"] = action
     body = doc.get("body")
     if body is not None and method in {"POST", "PUT", "PATCH"}:
-        components[body.__name__] = body.model_json_schema(ref_template="#/components/schemas/{model}")
-        operation["requestBody"] = {"required": True, "content": {"application/json": {
-            "schema": {"$ref": f"#/components/schemas/{body.__name__}"}}}}
+        components[body.__name__] = body.model_json_schema(
+            ref_template="#/components/schemas/{model}"
+        )
+        operation["requestBody"] = {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{body.__name__}"}}
+            },
+        }
     query = doc.get("query")
     if query is not None:
         for name, field in query.model_fields.items():
-            operation["parameters"].append({"name": name, "in": "query", "required": field.is_required(),
-                                            "description": field.description or "",
-                                            "schema": {"type": "string"}})
+            operation["parameters"].append(
+                {
+                    "name": name,
+                    "in": "query",
+                    "required": field.is_required(),
+                    "description": field.description or "",
+                    "schema": {"type": "string"},
+                }
+            )
     return operation

@@ -66,8 +66,9 @@ class CeleryRunner:
         self.celery = make_celery(app)
 
     def notify(self, job_id: int, delay: float = 0) -> None:
-        self.celery.send_task(TASK_NAME, args=[job_id], countdown=delay or None,
-                              queue=self.app.config["CELERY_QUEUE"])
+        self.celery.send_task(
+            TASK_NAME, args=[job_id], countdown=delay or None, queue=self.app.config["CELERY_QUEUE"]
+        )
 
     def resend_due(self, overdue_seconds: float = 0) -> int:
         """Send due queued jobs again (e.g. the broker was down when they were enqueued).
@@ -80,9 +81,18 @@ class CeleryRunner:
     def run_worker(self, concurrency: int = 1) -> None:
         recover_stale_jobs(self.app)
         self.resend_due()
-        self.celery.worker_main(["worker", "--pool=solo" if concurrency == 1 else "--pool=threads",
-                                 f"--concurrency={concurrency}", "-Q", self.app.config["CELERY_QUEUE"],
-                                 "--loglevel=INFO", "--without-gossip", "--without-mingle"])
+        self.celery.worker_main(
+            [
+                "worker",
+                "--pool=solo" if concurrency == 1 else "--pool=threads",
+                f"--concurrency={concurrency}",
+                "-Q",
+                self.app.config["CELERY_QUEUE"],
+                "--loglevel=INFO",
+                "--without-gossip",
+                "--without-mingle",
+            ]
+        )
 
     def ping(self) -> bool:
         try:

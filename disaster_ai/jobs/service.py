@@ -51,7 +51,8 @@ class JobContext:
             raise JobTimeout(f"job {self.job_id} ran past its timeout")
         with session_scope(get_storage(self.app)) as session:
             session.execute(
-                update(Job).where(Job.id == self.job_id)
+                update(Job)
+                .where(Job.id == self.job_id)
                 .values(progress=max(0, min(100, int(percent))), message=message[:255])
             )
         beat(self.app, f"worker:{self.worker or worker_id()}", "worker", {"job": self.job_id})
@@ -73,8 +74,12 @@ def enqueue(kind: str, payload: dict | None = None, *, actor=None, app=None) -> 
     if handler is None:
         raise UnknownJobKind(kind)
     with session_scope(get_storage(app)) as session:
-        job = Job(kind=kind, payload=payload or {}, max_attempts=handler.max_attempts,
-                  created_by=actor.username if actor else "system")
+        job = Job(
+            kind=kind,
+            payload=payload or {},
+            max_attempts=handler.max_attempts,
+            created_by=actor.username if actor else "system",
+        )
         session.add(job)
         session.flush()
         job_id = job.id
@@ -107,8 +112,14 @@ def claim(app, job_id: int, worker: str) -> bool:
         result = session.execute(
             update(Job)
             .where(Job.id == job_id, Job.state == "queued", Job.run_after <= now())
-            .values(state="running", worker=worker, started_at=now(), attempts=Job.attempts + 1,
-                    message="", progress=0)
+            .values(
+                state="running",
+                worker=worker,
+                started_at=now(),
+                attempts=Job.attempts + 1,
+                message="",
+                progress=0,
+            )
         )
         return result.rowcount == 1
 
@@ -121,12 +132,27 @@ def execute_job(app, job_id: int, worker: str | None = None) -> str | None:
     storage = get_storage(app)
     with session_scope(storage) as session:
         job = session.get(Job, job_id)
-        kind, payload, created_by, attempt = job.kind, dict(job.payload or {}), job.created_by, job.attempts
+        kind, payload, created_by, attempt = (
+            job.kind,
+            dict(job.payload or {}),
+            job.created_by,
+            job.attempts,
+        )
     handler = get_handlers(app).get(kind)
     if handler is None:
-        return _finish(app, job_id, "failed", error=f"no handler for job kind '{kind}' (plugin disabled?)")
-    context = JobContext(job_id, kind, payload, created_by, attempt,
-                         now() + timedelta(seconds=handler.timeout_seconds), app, worker)
+        return _finish(
+            app, job_id, "failed", error=f"no handler for job kind '{kind}' (plugin disabled?)"
+        )
+    context = JobContext(
+        job_id,
+        kind,
+        payload,
+        created_by,
+        attempt,
+        now() + timedelta(seconds=handler.timeout_seconds),
+        app,
+        worker,
+    )
     try:
         with _KeepAlive(app, worker, job_id), app.app_context():
             result = handler.func(context)
@@ -138,7 +164,9 @@ def execute_job(app, job_id: int, worker: str | None = None) -> str | None:
         json.dumps(result)
     except (TypeError, ValueError) as exc:
         # Retrying would give the same result; fail now rather than leave the row 'running'.
-        return _finish(app, job_id, "failed", error=f"the handler returned a result that is not JSON: {exc}")
+        return _finish(
+            app, job_id, "failed", error=f"the handler returned a result that is not JSON: {exc}"
+        )
     return _finish(app, job_id, "succeeded", result=result)
 
 
@@ -151,7 +179,9 @@ class _KeepAlive:
         self.app, self.name, self.job_id = app, f"worker:{worker}", job_id
         self.interval = max(0.2, float(app.config["JOB_STALE_SECONDS"]) / 3)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"job-keepalive-{job_id}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=f"job-keepalive-{job_id}", daemon=True
+        )
 
     def __enter__(self):
         self._beat()
@@ -183,8 +213,12 @@ def _finish(app, job_id: int, state: str, *, result=None, error=None) -> str:
     with app.app_context(), session_scope(get_storage(app)) as session:
         session.execute(update(Job).where(Job.id == job_id).values(**values))
         if state == "failed":  # the failure and its audit entry commit together
-            audit.record("job.failed", target=f"job:{job_id}", detail={"error": (error or "")[:500]},
-                         session=session)
+            audit.record(
+                "job.failed",
+                target=f"job:{job_id}",
+                detail={"error": (error or "")[:500]},
+                session=session,
+            )
     return state
 
 
@@ -195,9 +229,15 @@ def _after_failure(app, job_id: int, attempt: int, max_attempts: int, exc: Excep
     delay = app.config["JOB_RETRY_BASE_SECONDS"] * (2 ** (attempt - 1))
     with session_scope(get_storage(app)) as session:
         session.execute(
-            update(Job).where(Job.id == job_id)
-            .values(state="queued", error=error, worker=None, run_after=now() + timedelta(seconds=delay),
-                    message=f"retry {attempt + 1}/{max_attempts} in {delay:.0f}s")
+            update(Job)
+            .where(Job.id == job_id)
+            .values(
+                state="queued",
+                error=error,
+                worker=None,
+                run_after=now() + timedelta(seconds=delay),
+                message=f"retry {attempt + 1}/{max_attempts} in {delay:.0f}s",
+            )
         )
     runner_for(app).notify(job_id, delay=delay)
     return "queued"
@@ -209,7 +249,9 @@ def beat(app, name: str, kind: str, detail: dict | None = None) -> None:
     values = {"kind": kind, "at": now(), "detail": detail or {}}
     for _attempt in range(2):
         with session_scope(storage) as session:
-            updated = session.execute(update(Heartbeat).where(Heartbeat.name == name).values(**values)).rowcount
+            updated = session.execute(
+                update(Heartbeat).where(Heartbeat.name == name).values(**values)
+            ).rowcount
         if updated:
             return
         try:
@@ -228,7 +270,10 @@ def recover_stale_jobs(app) -> list[int]:
     host = socket.gethostname()
     recovered, failed = [], []
     with session_scope(get_storage(app)) as session:
-        beats = {hb.name: hb.at for hb in session.scalars(select(Heartbeat).where(Heartbeat.kind == "worker"))}
+        beats = {
+            hb.name: hb.at
+            for hb in session.scalars(select(Heartbeat).where(Heartbeat.kind == "worker"))
+        }
         for job in session.scalars(select(Job).where(Job.state == "running")):
             if _worker_alive(job.worker, host, beats, stale_before):
                 continue
@@ -270,16 +315,27 @@ def due_job_ids(app, limit: int = 20, overdue_seconds: float = 0) -> list[int]:
     """Queued jobs due now (or due for at least ``overdue_seconds``), oldest first."""
     with session_scope(get_storage(app)) as session:
         due_before = now() - timedelta(seconds=overdue_seconds)
-        query = (select(Job.id).where(Job.state == "queued", Job.run_after <= due_before)
-                 .order_by(Job.run_after, Job.id).limit(limit))
+        query = (
+            select(Job.id)
+            .where(Job.state == "queued", Job.run_after <= due_before)
+            .order_by(Job.run_after, Job.id)
+            .limit(limit)
+        )
         return list(session.scalars(query))
 
 
 def job_to_dict(job: Job) -> dict:
     return {
-        "id": job.id, "kind": job.kind, "state": job.state, "progress": job.progress,
-        "message": job.message, "error": job.error, "result": job.result, "attempts": job.attempts,
-        "max_attempts": job.max_attempts, "created_by": job.created_by,
+        "id": job.id,
+        "kind": job.kind,
+        "state": job.state,
+        "progress": job.progress,
+        "message": job.message,
+        "error": job.error,
+        "result": job.result,
+        "attempts": job.attempts,
+        "max_attempts": job.max_attempts,
+        "created_by": job.created_by,
         "created_at": job.created_at.isoformat(),
         "started_at": job.started_at.isoformat() if job.started_at else None,
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,

@@ -4,8 +4,8 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from disaster_ai.storage.base import Base
 import disaster_ai.storage.all_models  # noqa: F401  registers every table on Base.metadata
+from disaster_ai.storage.base import Base
 
 config = context.config
 target_metadata = Base.metadata

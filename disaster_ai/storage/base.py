@@ -55,7 +55,9 @@ class GeoJSON(TypeDecorator):
     cache_ok = True
 
     def process_bind_param(self, value, dialect):
-        return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return (
+            None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        )
 
     def process_result_value(self, value, dialect):
         return None if value is None else json.loads(value)

@@ -6,11 +6,11 @@ import logging
 
 from flask import current_app, request, url_for
 from flask_babel import get_locale
+from werkzeug.routing import BuildError
 
 from disaster_ai.auth import current_actor, is_allowed
 from disaster_ai.plugins import safe_collect
 from disaster_ai.types import MenuItem
-from werkzeug.routing import BuildError
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,11 @@ def navigation(actor) -> list[MenuItem]:
         try:
             items.append(MenuItem(str(spec.title), url_for(spec.endpoint), spec.order))
         except BuildError:  # a plugin naming a page it never mounted must not break every page
-            log.error("app %s names unknown endpoint %s; left out of the navigation", spec.id, spec.endpoint)
+            log.error(
+                "app %s names unknown endpoint %s; left out of the navigation",
+                spec.id,
+                spec.endpoint,
+            )
     items += safe_collect(pm, "dai_desk_menu_items", actor=actor, request=request)
     return sorted(items, key=lambda item: item.order)
 

@@ -17,7 +17,17 @@ class LoginForm(FlaskForm):
 class UserForm(FlaskForm):
     username = StringField(_l("User name"), validators=[DataRequired(REQUIRED), Length(max=64)])
     display_name = StringField(_l("Display name"), validators=[Length(max=128)])
-    role = SelectField(_l("Role"), choices=[SelectChoice("operator", _l("Operator")), SelectChoice("approver", _l("Approver")),
-                                             SelectChoice("admin", _l("Administrator"))])
-    password = PasswordField(_l("Initial password"), validators=[DataRequired(REQUIRED), Length(max=256)])
-    locale = SelectField(_l("Language"), choices=[SelectChoice("ja", "日本語"), SelectChoice("en", "English")])
+    role = SelectField(
+        _l("Role"),
+        choices=[
+            SelectChoice("operator", _l("Operator")),
+            SelectChoice("approver", _l("Approver")),
+            SelectChoice("admin", _l("Administrator")),
+        ],
+    )
+    password = PasswordField(
+        _l("Initial password"), validators=[DataRequired(REQUIRED), Length(max=256)]
+    )
+    locale = SelectField(
+        _l("Language"), choices=[SelectChoice("ja", "日本語"), SelectChoice("en", "English")]
+    )

@@ -4,19 +4,43 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from disaster_ai import audit
-from disaster_ai.auth import AuthError, actor_for, authenticate, create_user, requires, validate_new_user
+from disaster_ai.auth import (
+    AuthError,
+    actor_for,
+    authenticate,
+    create_user,
+    requires,
+    validate_new_user,
+)
 from disaster_ai.plugins import safe_collect
 from disaster_ai.storage.base import JST
 from disaster_ai.storage.engine import db
 from disaster_ai.storage.models import User
 from disaster_ai.web.forms import LoginForm, UserForm
 
-bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/static/desk")
+bp = Blueprint(
+    "web",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static/desk",
+)
 
 USER_PROBLEMS = {
     "invalid_username": _l("Use letters, digits, '.', '-' or '_' (64 at most)."),
@@ -32,14 +56,24 @@ def login():
     status = 200
     if form.validate_on_submit():
         try:
-            user = authenticate(db(), form.username.data.strip(), form.password.data, request.remote_addr or "")
+            user = authenticate(
+                db(), form.username.data.strip(), form.password.data, request.remote_addr or ""
+            )
         except AuthError as exc:
             status = 429 if exc.code == "too_many_attempts" else 401
             form.password.errors.append(
-                _("Too many failed attempts. Try again in %(minutes)s minutes.", minutes=(exc.retry_after or 60) // 60)
-                if status == 429 else _("The user name or password is wrong."))
-            audit.record("auth.login_failed", target=f"user:{form.username.data.strip()[:64]}",
-                         detail={"reason": exc.code, "remote_addr": request.remote_addr})
+                _(
+                    "Too many failed attempts. Try again in %(minutes)s minutes.",
+                    minutes=(exc.retry_after or 60) // 60,
+                )
+                if status == 429
+                else _("The user name or password is wrong.")
+            )
+            audit.record(
+                "auth.login_failed",
+                target=f"user:{form.username.data.strip()[:64]}",
+                detail={"reason": exc.code, "remote_addr": request.remote_addr},
+            )
         else:
             chosen_language = session.get("lang")
             session.clear()  # a fresh session on login: nothing from before survives but the language
@@ -88,8 +122,19 @@ def dashboard():
 def map_layers():
     pm = current_app.extensions["disaster_ai"]
     layers = safe_collect(pm, "dai_map_layers", bbox=None)
-    return jsonify({"layers": [{"id": layer.id, "title": layer.title, "geojson": layer.geojson,
-                                "style": layer.style} for layer in layers]})
+    return jsonify(
+        {
+            "layers": [
+                {
+                    "id": layer.id,
+                    "title": layer.title,
+                    "geojson": layer.geojson,
+                    "style": layer.style,
+                }
+                for layer in layers
+            ]
+        }
+    )
 
 
 # --- admin ---------------------------------------------------------------------------------
@@ -102,14 +147,26 @@ def admin_users():
     status = 200
     if form.validate_on_submit():
         session_db = db()
-        problems = validate_new_user(session_db, form.username.data.strip(), form.role.data, form.password.data)
+        problems = validate_new_user(
+            session_db, form.username.data.strip(), form.role.data, form.password.data
+        )
         for field, code in problems.items():
             getattr(form, field).errors.append(str(USER_PROBLEMS[code]))
         if not problems:
-            user = create_user(session_db, form.username.data.strip(), form.role.data, form.password.data,
-                               form.display_name.data.strip(), form.locale.data)
-            audit.record("user.create", target=f"user:{user.username}", detail={"role": user.role},
-                         session=session_db)
+            user = create_user(
+                session_db,
+                form.username.data.strip(),
+                form.role.data,
+                form.password.data,
+                form.display_name.data.strip(),
+                form.locale.data,
+            )
+            audit.record(
+                "user.create",
+                target=f"user:{user.username}",
+                detail={"role": user.role},
+                session=session_db,
+            )
             session_db.commit()
             flash(_("User %(name)s was created.", name=user.username), "success")
             return redirect(url_for("web.admin_users"))
@@ -162,6 +219,10 @@ def healthz():
     app = current_app._get_current_object()
     checks = safe_collect(pm, "dai_health_checks", app=app)
     healthy = all(check.ok for check in checks if check.critical)
-    body = {"status": "ok" if healthy else "degraded",
-            "checks": {c.name: {"ok": c.ok, "detail": c.detail, "critical": c.critical} for c in checks}}
+    body = {
+        "status": "ok" if healthy else "degraded",
+        "checks": {
+            c.name: {"ok": c.ok, "detail": c.detail, "critical": c.critical} for c in checks
+        },
+    }
     return jsonify(body), 200 if healthy else 503

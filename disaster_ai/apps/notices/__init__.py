@@ -18,5 +18,9 @@ def dai_register_apps():
 def dai_register_permissions():
     return [
         PermissionSpec("notices.draft", DESK, "draft and submit evacuation notices"),
-        PermissionSpec("notices.approve", frozenset({"approver"}), "approve and issue notices drafted by someone else"),
+        PermissionSpec(
+            "notices.approve",
+            frozenset({"approver"}),
+            "approve and issue notices drafted by someone else",
+        ),
     ]

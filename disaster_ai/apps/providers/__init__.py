@@ -66,8 +66,14 @@ def dai_map_layers(bbox):
     outline = sample.municipality_outline()
     if outline is None:
         return []
-    return [LayerSource("municipality", str(_l("Municipal boundary")), outline,
-                        {"color": "#1f2937", "weight": 3, "fill": False})]
+    return [
+        LayerSource(
+            "municipality",
+            str(_l("Municipal boundary")),
+            outline,
+            {"color": "#1f2937", "weight": 3, "fill": False},
+        )
+    ]
 
 
 @hookimpl

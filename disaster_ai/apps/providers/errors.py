@@ -20,9 +20,18 @@ def handle(request, exception):
         exception = http_exception_as_api_error(exception)
     if not isinstance(exception, ApiError):
         log.error("unhandled error on %s %s", request.method, request.path, exc_info=exception)
-        exception = ApiError(500, "internal_error",
-                             _("Something went wrong on the server. Your input was kept; quote request id %(rid)s.",
-                               rid=g.get("request_id", "")))
-    if request.path.startswith("/api/") or request.path == "/healthz" or request.accept_mimetypes.best == "application/json":
+        exception = ApiError(
+            500,
+            "internal_error",
+            _(
+                "Something went wrong on the server. Your input was kept; quote request id %(rid)s.",
+                rid=g.get("request_id", ""),
+            ),
+        )
+    if (
+        request.path.startswith("/api/")
+        or request.path == "/healthz"
+        or request.accept_mimetypes.best == "application/json"
+    ):
         return error_response(exception)
     return render_template("error.html", error=exception), exception.status

@@ -34,7 +34,12 @@ def _database(app) -> HealthCheck:
 
 def _latest_beat(app, kind: str):
     with session_scope(get_storage(app)) as session:
-        return session.scalar(select(Heartbeat.at).where(Heartbeat.kind == kind).order_by(Heartbeat.at.desc()).limit(1))
+        return session.scalar(
+            select(Heartbeat.at)
+            .where(Heartbeat.kind == kind)
+            .order_by(Heartbeat.at.desc())
+            .limit(1)
+        )
 
 
 def _job_runner(app) -> HealthCheck:
@@ -43,7 +48,9 @@ def _job_runner(app) -> HealthCheck:
         from disaster_ai.jobs.service import runner_for
 
         ok = runner_for(app).ping()
-        return HealthCheck("job_runner", ok, "celery broker reachable" if ok else "celery broker unreachable")
+        return HealthCheck(
+            "job_runner", ok, "celery broker reachable" if ok else "celery broker unreachable"
+        )
     if runner is not None and getattr(runner, "alive", False):
         return HealthCheck("job_runner", True, "in-process worker threads running")
     seen = _latest_beat(app, "worker")
@@ -55,7 +62,9 @@ def _job_runner(app) -> HealthCheck:
 def _scheduler(app) -> HealthCheck:
     seen = _latest_beat(app, "scheduler")
     if seen is None:
-        return HealthCheck("scheduler", False, "no scheduler heartbeat yet: is `disaster-ai scheduler` running?")
+        return HealthCheck(
+            "scheduler", False, "no scheduler heartbeat yet: is `disaster-ai scheduler` running?"
+        )
     age = (now() - seen).total_seconds()
     ok = age < app.config["SCHEDULER_STALE_SECONDS"]
     return HealthCheck("scheduler", ok, f"last heartbeat {age:.0f}s ago")

@@ -12,7 +12,7 @@ from disaster_ai.storage.models import User
 def actor_from_request(request):
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
-        user = user_for_token(db(), header[len("Bearer "):].strip())
+        user = user_for_token(db(), header[len("Bearer ") :].strip())
         return actor_for(user, via="token") if user else None
     user_id = web_session.get("user_id")
     if user_id is None:

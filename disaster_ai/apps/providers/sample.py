@@ -19,8 +19,16 @@ def load_municipality(context) -> str:
     attribution = info.get("attribution", "")  # the short line CC BY asks us to show on the map
     with session_scope(get_storage(current_app)) as session:
         session.execute(delete(Municipality))
-        session.add(Municipality(name=info["name"], name_en=info.get("name_en", ""), lg_code=info["lg_code"],
-                                 jis_code=info["jis_code"], boundary=boundary, attribution=attribution))
+        session.add(
+            Municipality(
+                name=info["name"],
+                name_en=info.get("name_en", ""),
+                lg_code=info["lg_code"],
+                jis_code=info["jis_code"],
+                boundary=boundary,
+                attribution=attribution,
+            )
+        )
     return f"municipality {info['name']} ({info['lg_code']})"
 
 
@@ -39,9 +47,16 @@ def municipality_outline() -> dict | None:
         row = session.scalar(select(Municipality).order_by(Municipality.id.desc()).limit(1))
         if row is None or row.boundary is None:
             return None
-        return {"type": "FeatureCollection",
-                "features": [{"type": "Feature", "geometry": row.boundary,
-                              "properties": {"name": row.name, "attribution": row.attribution}}]}
+        return {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "geometry": row.boundary,
+                    "properties": {"name": row.name, "attribution": row.attribution},
+                }
+            ],
+        }
 
 
 def loaded_municipality_name() -> str | None:
