@@ -69,8 +69,45 @@ class DefaultConfig:
     ALLOW_EXTERNAL_AI = False
     EGRESS_ALLOWLIST: list[str] = []
 
+    # Situation: geodata import
+    # Largest file per import (and per unpacked zip); an upload body may be this + 1 MiB.
+    GEO_IMPORT_MAX_BYTES = 50 * 1024 * 1024
+    # m² per person when a shelter's capacity is derived from its floor area: the Sphere minimum
+    # written into the 内閣府 shelter guidelines in their December 2024 revision.
+    SHELTER_M2_PER_PERSON = 3.5
+
     # Logging
     LOG_LEVEL = "INFO"
+
+    # Situation map and shelters
+    MAP_TILE_URL = None  # e.g. "https://tiles.example.lg.jp/{z}/{x}/{y}.png"; None: vector layers only
+    MAP_TILE_ATTRIBUTION = ""  # the credit the tile provider requires, shown on the map
+    MAP_TILE_MAX_ZOOM = 18
+    MAP_REFRESH_SECONDS = 30  # how often open maps reload incidents and shelter status; 0: never
+
+    # Situation analysis and summary
+    SITUATION_HAZARD = None  # the active hazard when a request names none (e.g. "inland_flood"); None: none
+    SITUATION_CRS = None  # projected CRS for areas and distances; None: the nearest JGD2011 plane-rectangular zone
+    SITUATION_TIME_WINDOWS_MINUTES = [60, 180, 1440]  # "incidents in the last N minutes" counts
+    HOTSPOT_RADIUS_M = 250  # hotspot cell side (DBSCAN eps) in metres
+    HOTSPOT_WINDOW_MINUTES = 60  # hotspot time window
+    HOTSPOT_MIN_INCIDENTS = 5  # incidents around a cell, within one window, that make a hotspot
+
+    # Bulletins (被害状況 第N報): scheduling, issuer and delivery (docs/bulletins.md)
+    BULLETIN_TICK_SECONDS = 30  # how often the scheduler looks for due bulletin slots
+    # After downtime, missed slots younger than this make one catch-up bulletin; older: skipped.
+    BULLETIN_CATCHUP_GRACE_SECONDS = 3 * 3600
+    BULLETIN_ISSUER = None  # e.g. "焼津市災害対策本部"; None: "<municipality>災害対策本部"
+    BULLETIN_DELIVERY_TARGETS: list[dict] = []  # [{"channel": "email", "target": "honbu@…"}, …]
+    BULLETIN_DELIVERY_MAX_ATTEMPTS = 5  # per delivery, with the job runner's backoff
+    BULLETIN_WEBHOOK_TIMEOUT_SECONDS = 10
+    SMTP_HOST = "127.0.0.1"
+    SMTP_PORT = 25
+    SMTP_FROM = "disaster-ai@localhost"
+    SMTP_USERNAME = None
+    SMTP_PASSWORD = None  # a secret: instance/config.py or the environment only
+    SMTP_STARTTLS = False
+    SMTP_TIMEOUT_SECONDS = 30
 
 
 def load_instance_and_env(app) -> None:

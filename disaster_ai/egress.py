@@ -3,6 +3,9 @@
 An AI backend (or any component) that calls a URL must go through ``check_outbound`` (or
 ``outbound_request``). Loopback is always allowed; any other host needs
 ``ALLOW_EXTERNAL_AI`` *and* the host in ``EGRESS_ALLOWLIST``, and every such call is audited.
+
+``kind="delivery"`` (bulletin e-mail and webhooks, which carry no data to an AI service) needs
+only the host in ``EGRESS_ALLOWLIST``; loopback is still always allowed.
 """
 
 from __future__ import annotations
@@ -32,15 +35,19 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
-def check_outbound(url: str, purpose: str, app=None) -> str:
-    """Return the host when a call to ``url`` is allowed; raise EgressDenied otherwise."""
+def check_outbound(url: str, purpose: str, app=None, kind: str = "ai") -> str:
+    """Return the host when a call to ``url`` is allowed; raise EgressDenied otherwise.
+
+    ``kind`` is ``"ai"`` (ALLOW_EXTERNAL_AI and the allowlist) or ``"delivery"`` (the allowlist)."""
     app = app or current_app
+    if kind not in ("ai", "delivery"):
+        raise ValueError(f"unknown egress kind {kind!r}")
     host = (urlsplit(url).hostname or "").lower()
     if not host:
         raise EgressDenied(_("Not a URL: %(url)s", url=url))
     if is_loopback_host(host):
         return host
-    if not app.config["ALLOW_EXTERNAL_AI"]:
+    if kind == "ai" and not app.config["ALLOW_EXTERNAL_AI"]:
         raise EgressDenied(
             _(
                 "Outbound connections are disabled (DISASTER_AI_ALLOW_EXTERNAL_AI is off): %(host)s",
@@ -61,9 +68,10 @@ def outbound_request(
     data: bytes | None = None,
     headers: dict | None = None,
     timeout: float = 30,
+    kind: str = "ai",
 ) -> bytes:
     """POST/GET through the policy; each external call is audited with its duration."""
-    host = check_outbound(url, purpose)
+    host = check_outbound(url, purpose, kind=kind)
     started = time.monotonic()
     request = urllib.request.Request(url, data=data, headers=headers or {})
     with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - checked above
@@ -75,6 +83,7 @@ def outbound_request(
             target=host,
             detail={
                 "purpose": purpose,
+                "kind": kind,
                 "bytes_out": len(data or b""),
                 "bytes_in": len(body),
                 "ms": int((time.monotonic() - started) * 1000),

@@ -129,3 +129,34 @@ def dai_map_layers(bbox):
 def dai_audit_event(event):
     """Observe an audit record after it was written (:class:`disaster_ai.types.AuditRecord`),
     for example to forward it to a municipal SIEM. Return value is ignored."""
+
+
+# --- bulletins -----------------------------------------------------------------------------
+
+
+@hookspec
+def dai_bulletin_sections(context):
+    """Return a list of :class:`disaster_ai.apps.bulletins.types.BulletinSection` to add to a
+    bulletin (被害状況 第N報) while its snapshot is taken. ``context`` is a
+    :class:`~disaster_ai.apps.bulletins.types.BulletinContext` (event, issue time, the previous
+    bulletin's time, the situation digest). The sections are frozen into the bulletin. A failing
+    implementation is logged and audited, and the bulletin is issued without its sections."""
+
+
+@hookspec
+def dai_notices_in_force(at):
+    """Return a list of dicts, one per evacuation notice (避難情報) in force at ``at`` (an aware
+    datetime): ``{district_key, district_name, level, name, hazard, issued_at}``, where ``level``
+    is 3, 4 or 5 and ``issued_at`` is ISO 8601 with an offset. Bulletins list them by level.
+    With no implementation, a bulletin says that no notices are recorded."""
+
+
+@hookspec(firstresult=True)
+def dai_deliver_bulletin(bulletin, channel):
+    """Deliver one bulletin (:class:`~disaster_ai.apps.bulletins.types.BulletinPayload`) to one
+    channel (:class:`~disaster_ai.apps.bulletins.types.DeliveryChannel`); return a
+    :class:`~disaster_ai.apps.bulletins.types.DeliveryResult`, or None when the channel's
+    ``kind`` is not yours. Raise (or return ``ok=False``) on failure: the job is retried.
+
+    firstresult: stops at the first non-None result. The core default (trylast) sends
+    ``email`` through SMTP and POSTs ``webhook`` as JSON."""

@@ -1,22 +1,88 @@
-"""Scheduled situation bulletins (被害状況 第N報). Registered as a core plugin; events,
-schedules and exports arrive with the bulletins issue."""
+"""Scheduled situation bulletins (被害状況 第N報). Registered as a core plugin.
+
+Module map (api → service → model, STYLE.md §5):
+  models.py      disaster events, schedules, bulletins (UNIQUE (event, number) and slot_key), deliveries
+  types.py       the hook payloads (BulletinContext, BulletinSection, BulletinPayload, DeliveryChannel, DeliveryResult)
+  snapshot.py    the frozen snapshot: situation digest + map, notices in force, plugin sections
+  render.py      HTML (Jinja2), text, JSON and PDF (WeasyPrint) from a snapshot only
+  schedules.py   APScheduler triggers from schedule rows, and the ``bulletins.tick`` job
+  service.py     events, schedules, issuing with numbering, listing, job handlers
+  delivery.py    the ``bulletins.deliver`` job; SMTP e-mail and webhook POST providers
+  api.py         /api/v1/events…, /api/v1/bulletins/<id>.<fmt>
+  web.py         /apps/bulletins desk pages
+  cli.py         ``disaster-ai bulletins issue|list|export|tick|events``
+"""
+
+from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
 from disaster_ai import hookimpl
-from disaster_ai.types import AppSpec, PermissionSpec
+from disaster_ai.types import AppSpec, JobHandler, JobSpec, PermissionSpec
 
 DESK = frozenset({"operator", "approver", "admin"})
+# A cap for the job runner; BULLETIN_DELIVERY_MAX_ATTEMPTS decides when a delivery gives up.
+DELIVERY_JOB_ATTEMPTS = 50
 
 
 @hookimpl
 def dai_register_apps():
-    return [AppSpec("bulletins", _l("Bulletins"), None, "operator", order=40)]
+    return [AppSpec("bulletins", _l("Bulletins"), "bulletins_web.index", "operator", order=40)]
 
 
 @hookimpl
 def dai_register_permissions():
     return [
+        PermissionSpec("bulletins.view", DESK, "read bulletins, events and schedules"),
         PermissionSpec("bulletins.issue", DESK, "issue a bulletin now"),
         PermissionSpec("bulletins.schedule", frozenset({"admin"}), "open events and set schedules"),
     ]
+
+
+@hookimpl
+def dai_register_blueprints():
+    from disaster_ai.apps.bulletins import api, web
+
+    return [api.bp, web.bp]
+
+
+@hookimpl
+def dai_register_commands(cli):
+    from disaster_ai.apps.bulletins.cli import bulletins_group
+
+    cli.add_command(bulletins_group)
+
+
+@hookimpl
+def dai_job_handlers():
+    from disaster_ai.apps.bulletins import service
+
+    return [
+        JobHandler(service.ISSUE_JOB, service.issue_job, max_attempts=3, timeout_seconds=300),
+        JobHandler(
+            service.DELIVER_JOB,
+            service.deliver_job,
+            max_attempts=DELIVERY_JOB_ATTEMPTS,
+            timeout_seconds=120,
+        ),
+    ]
+
+
+@hookimpl
+def dai_register_jobs(config):
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    from disaster_ai.apps.bulletins.schedules import TICK_JOB_ID, run_tick
+
+    seconds = int(config["BULLETIN_TICK_SECONDS"])
+    # A missed tick is simply run late: the tick itself catches up missed slots.
+    return [
+        JobSpec(TICK_JOB_ID, IntervalTrigger(seconds=seconds), run_tick, misfire_grace_time=300)
+    ]
+
+
+@hookimpl(trylast=True)
+def dai_deliver_bulletin(bulletin, channel):
+    from disaster_ai.apps.bulletins.delivery import default_deliver
+
+    return default_deliver(bulletin, channel)

@@ -26,7 +26,7 @@ DESK = frozenset({"operator", "approver", "admin"})
 
 @hookimpl
 def dai_register_apps():
-    return [AppSpec("situation", _l("Situation"), None, "operator", order=10)]
+    return [AppSpec("situation", _l("Situation"), "situation_web.map_page", "operator", order=10)]
 
 
 @hookimpl
@@ -40,9 +40,16 @@ def dai_register_permissions():
 
 @hookimpl
 def dai_register_blueprints():
-    from disaster_ai.apps.situation import api_incidents, api_layers, api_situation
+    from disaster_ai.apps.situation import api_incidents, api_layers, api_situation, web
 
-    return [api_layers.bp, api_situation.bp, api_incidents.bp]
+    return [api_layers.bp, api_situation.bp, api_incidents.bp, web.bp]
+
+
+@hookimpl
+def dai_map_layers(bbox):
+    from disaster_ai.apps.situation import web
+
+    return web.map_layer_sources(bbox)
 
 
 @hookimpl

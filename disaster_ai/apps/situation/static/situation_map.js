@@ -1,0 +1,415 @@
+// The layered situation map (Leaflet, served by the app; no CDN).
+//
+// DaiSituationMap.create(element, options) → controller with setLayers(layers) and
+// updateLayers(layers). Layers are {id, kind, title, attribution, geojson, style}; kind is one
+// of districts, hazard_zones, shelters, incidents, or anything else (drawn with its style).
+// Elements with a data-situation-map attribute are mounted automatically (the situation page);
+// the dashboard calls create() itself. Labels come translated from the server (feature
+// properties) or from the JSON strings block #dai-map-strings.
+(function () {
+  "use strict";
+
+  // Category → [colour, symbol]. White text on each colour is ≥ 4.5:1; the symbol and the
+  // legend make the category readable without colour.
+  const CATEGORY = {
+    river: ["#1d4ed8", "河"], inundation: ["#075985", "浸"], road_flooding: ["#0e7490", "冠"],
+    landslide: ["#92400e", "土"], storm_surge: ["#1e3a8a", "潮"], fire: ["#b91c1c", "火"],
+    building_damage: ["#7c2d12", "建"], wind_damage: ["#3f6212", "風"], infrastructure: ["#4b5563", "設"],
+    power_outage: ["#854d0e", "電"], water_outage: ["#115e59", "断"], rescue: ["#be123c", "救"],
+    welfare_check: ["#6d28d9", "安"], shelter_inquiry: ["#047857", "避"], other: ["#374151", "他"],
+  };
+  // Shelter state → symbol (shape and symbol differ too, not only the colour).
+  const SHELTER = { usable: "✓", unsafe: "!", closed: "×" };
+  // Depth/rank classes, lowest first (the usual Japanese flood-depth colours).
+  const RANK_COLOURS = ["#f7f5a9", "#ffd8c0", "#ffb7b7", "#ff9191", "#f285c9", "#dc7adc"];
+  // STANDARDS.md §2.1: Lv5 black, Lv4 purple, Lv3 red, Lv2 yellow, Lv1 white.
+  const LEVEL_COLOURS = { 5: "#0c000c", 4: "#aa00aa", 3: "#ff2800", 2: "#f2e700", 1: "#ffffff" };
+
+  function strings() {
+    const el = document.getElementById("dai-map-strings");
+    try { return el ? JSON.parse(el.textContent) : {}; } catch (e) { return {}; }
+  }
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function escapeHtml(text) {
+    return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+  }
+
+  function shortTime(iso) {
+    return iso ? String(iso).slice(0, 16).replace("T", " ") : "";
+  }
+
+  function rows(pairs) {
+    const dl = el("dl", "dai-facts");
+    pairs.forEach(([label, value]) => {
+      if (value === undefined || value === null || value === "" || value === false) return;
+      dl.appendChild(el("dt", null, label));
+      dl.appendChild(el("dd", null, value === true ? "✓" : value));
+    });
+    return dl;
+  }
+
+  // A layer's credit line: its own, its collection's, or the one its features carry.
+  function creditOf(layer) {
+    if (layer.attribution) return layer.attribution;
+    if (layer.geojson.attribution) return layer.geojson.attribution;
+    const credits = new Set();
+    (layer.geojson.features || []).forEach((f) => f.properties && f.properties.attribution && credits.add(f.properties.attribution));
+    return Array.from(credits).join(" / ");
+  }
+
+  function rankColour(rank, count) {
+    if (!rank) return RANK_COLOURS[0];
+    if (count <= 1) return RANK_COLOURS[RANK_COLOURS.length - 1];
+    const index = Math.round(((rank - 1) / Math.max(count - 1, 1)) * (RANK_COLOURS.length - 1));
+    return RANK_COLOURS[Math.min(Math.max(index, 0), RANK_COLOURS.length - 1)];
+  }
+
+  function create(mapEl, options) {
+    options = options || {};
+    const t = Object.assign({}, strings(), options.strings || {});
+    const map = L.map(mapEl, { zoomControl: true, zoomSnap: 0.25, zoomDelta: 0.5 }).setView([34.87, 138.3], 11);
+    map.attributionControl.setPrefix("Leaflet");
+    map.createPane("dai-districts").style.zIndex = 400;
+    map.createPane("dai-hazards").style.zIndex = 410;
+    const overlays = {};
+    const baseLayers = {};
+    const drawn = {}; // id → {leaflet, layer}
+    let control = null;
+    let legend = null;
+    let fitted = false;
+    let incidentsByDistrict = {};
+
+    if (options.tiles && options.tiles.url) {
+      const tiles = L.tileLayer(options.tiles.url, {
+        attribution: escapeHtml(options.tiles.attribution || ""), maxZoom: options.tiles.max_zoom || 18,
+      }).addTo(map);
+      baseLayers[escapeHtml(t.base_map || "Base map")] = tiles;
+    }
+
+    // --- popups -------------------------------------------------------------------------
+    function incidentPopup(p) {
+      const box = el("div", "dai-popup");
+      const title = el("strong", null, `#${p.id} ${p.category_label || p.category}`);
+      box.appendChild(title);
+      if (p.life_threat) box.appendChild(el("p", "dai-popup-alert", `⚠ ${t.life_threat || "Life-threatening"}`));
+      box.appendChild(rows([
+        [t.status, p.status_label || p.status], [t.occurred, shortTime(p.occurred_at)],
+        [t.people, p.people], [t.vulnerable, p.vulnerable], [t.district, p.district_name || p.district_key],
+        [t.place, p.place_name], [t.source, p.source_label || p.source], [t.description, p.description],
+      ]));
+      if (p.location_precision === "district") box.appendChild(el("p", "dai-note", t.approximate));
+      return box;
+    }
+
+    function shelterPopup(p) {
+      const box = el("div", "dai-popup");
+      box.appendChild(el("strong", null, p.name));
+      if (p.name_kana) box.appendChild(el("div", "dai-kana", p.name_kana));
+      box.appendChild(el("p", `dai-state dai-state--${p.state}`, `${SHELTER[p.state] || ""} ${p.state_label || p.state}`));
+      let capacity = "";
+      if (p.capacity !== null && p.capacity !== undefined) {
+        capacity = String(p.capacity) + (p.capacity_derived ? ` (${t.derived})` : "");
+      }
+      const zones = (p.hazard_zones || []).map((z) => [z.hazard_label, z["class"]].filter(Boolean).join(" ")).join(", ");
+      box.appendChild(rows([
+        [t.occupancy, p.is_open ? String(p.occupancy) : ""], [t.capacity, capacity],
+        [t.over_capacity, p.over_capacity ? "!" : ""], ["", p.address],
+        [t.designated_for, (p.designated_for_labels || []).join("、") || t.none_designated],
+        [t.inside_zone, zones], [t.updated, p.updated_at ? `${shortTime(p.updated_at)} ${p.updated_by || ""}` : ""],
+      ]));
+      if (options.sheltersUrl) {
+        const link = el("a", null, t.update_shelter || "Update");
+        link.href = options.sheltersUrl;
+        box.appendChild(link);
+      }
+      return box;
+    }
+
+    function districtPopup(p) {
+      const box = el("div", "dai-popup");
+      box.appendChild(el("strong", null, p.name || p.key));
+      if (p.name_kana) box.appendChild(el("div", "dai-kana", p.name_kana));
+      const counts = incidentsByDistrict[p.key] || { all: 0, life: 0 };
+      const population = p.population !== undefined ? p.population : p.pop2015_est;
+      box.appendChild(rows([
+        [t.notice_level, p.notice_level ? `${p.notice_level}` : ""],
+        [t.population, population], [t.open_incidents, `${counts.all} (⚠ ${counts.life})`],
+      ]));
+      return box;
+    }
+
+    function hazardPopup(p) {
+      const box = el("div", "dai-popup");
+      box.appendChild(el("strong", null, p.hazard_label || p.hazard || p.name || ""));
+      box.appendChild(rows([[t.rank, p.class_label], ["", p.name]]));
+      return box;
+    }
+
+    // --- one Leaflet layer per kind -------------------------------------------------------
+    function build(layer) {
+      const kind = layer.kind || (layer.style && layer.style.kind) || layer.id;
+      const attribution = escapeHtml(creditOf(layer));
+      if (kind === "districts") {
+        return L.geoJSON(layer.geojson, {
+          pane: "dai-districts", attribution,
+          style: (f) => {
+            const level = f.properties && f.properties.notice_level;
+            return { color: "#1f2937", weight: 1.5, fillColor: level ? LEVEL_COLOURS[level] || "#93c5fd" : "#93c5fd",
+                     fillOpacity: level ? 0.35 : 0.08, className: "dai-district" };
+          },
+          onEachFeature: (f, l) => {
+            l.bindTooltip(escapeHtml((f.properties.notice_level ? `Lv${f.properties.notice_level} ` : "") + (f.properties.name || f.properties.key)), { sticky: true });
+            l.bindPopup(() => districtPopup(f.properties));
+          },
+        });
+      }
+      if (kind === "hazard_zones") {
+        const count = (layer.geojson.ranks || []).length;
+        return L.geoJSON(layer.geojson, {
+          pane: "dai-hazards", attribution,
+          style: (f) => {
+            const colour = rankColour(f.properties.rank_index, count);
+            return { color: colour, weight: 1, opacity: 0.9, fillColor: colour, fillOpacity: 0.6, className: "dai-hazard" };
+          },
+          onEachFeature: (f, l) => l.bindPopup(() => hazardPopup(f.properties)),
+        });
+      }
+      if (kind === "shelters") {
+        return L.geoJSON(layer.geojson, {
+          attribution,
+          pointToLayer: (f, latlng) => {
+            const p = f.properties;
+            const html = `<span class="dai-shelter dai-shelter--${escapeHtml(p.state)}" data-state="${escapeHtml(p.state)}">${SHELTER[p.state] || "?"}</span>`;
+            const size = p.state === "closed" ? 20 : 26; // open shelters stand out
+            return L.marker(latlng, {
+              icon: L.divIcon({ className: "dai-icon", html, iconSize: [size, size], iconAnchor: [size / 2, size / 2], popupAnchor: [0, -10] }),
+              zIndexOffset: p.state === "closed" ? -100 : 100,
+              title: `${p.name} — ${p.state_label || p.state}`, alt: p.name, riseOnHover: true,
+            });
+          },
+          onEachFeature: (f, l) => l.bindPopup(() => shelterPopup(f.properties)),
+        });
+      }
+      if (kind === "incidents") {
+        return L.geoJSON(layer.geojson, {
+          attribution,
+          pointToLayer: (f, latlng) => {
+            const p = f.properties;
+            const [colour, symbol] = CATEGORY[p.category] || CATEGORY.other;
+            const life = p.life_threat ? " dai-incident--life" : "";
+            const html = `<span class="dai-incident${life}" style="background:${colour}" data-category="${escapeHtml(p.category)}">${symbol}${p.life_threat ? "<b class=\"dai-life-mark\">!</b>" : ""}</span>`;
+            return L.marker(latlng, {
+              icon: L.divIcon({ className: "dai-icon", html, iconSize: [28, 28], iconAnchor: [14, 14], popupAnchor: [0, -12] }),
+              title: `#${p.id} ${p.category_label || p.category}${p.life_threat ? " ⚠ " + (t.life_threat || "") : ""}`,
+              zIndexOffset: p.life_threat ? 1000 : 0, riseOnHover: true,
+            });
+          },
+          onEachFeature: (f, l) => l.bindPopup(() => incidentPopup(f.properties)),
+        });
+      }
+      const style = Object.assign({ interactive: false }, layer.style || {});
+      return L.geoJSON(layer.geojson, { style: () => style, interactive: false, attribution });
+    }
+
+    function countIncidents(layer) {
+      incidentsByDistrict = {};
+      (layer.geojson.features || []).forEach((f) => {
+        const key = f.properties.district_key;
+        if (!key) return;
+        const entry = incidentsByDistrict[key] || (incidentsByDistrict[key] = { all: 0, life: 0 });
+        entry.all += 1;
+        if (f.properties.life_threat) entry.life += 1;
+      });
+    }
+
+    // --- legend ---------------------------------------------------------------------------
+    function renderLegend() {
+      if (legend) legend.remove();
+      legend = L.control({ position: "bottomleft" });
+      legend.onAdd = () => {
+        const box = el("details", "dai-legend");
+        box.open = window.innerWidth >= 800;
+        box.appendChild(el("summary", null, t.legend || "Legend"));
+        const list = el("ul");
+        const add = (symbolNode, label) => {
+          const li = el("li");
+          li.appendChild(symbolNode);
+          li.appendChild(el("span", null, label));
+          list.appendChild(li);
+        };
+        const shelters = drawn.shelters && drawn.shelters.layer.geojson.features;
+        if (shelters && shelters.length) {
+          const seen = {};
+          shelters.forEach((f) => { seen[f.properties.state] = f.properties.state_label; });
+          ["usable", "unsafe", "closed"].forEach((state) => {
+            if (!seen[state]) return;
+            add(el("span", `dai-shelter dai-shelter--${state}`, SHELTER[state]), seen[state]);
+          });
+        }
+        const incidents = drawn.incidents && drawn.incidents.layer.geojson.features;
+        if (incidents && incidents.length) {
+          const seen = {};
+          incidents.forEach((f) => { seen[f.properties.category] = f.properties.category_label; });
+          Object.keys(CATEGORY).forEach((category) => {
+            if (!seen[category]) return;
+            const mark = el("span", "dai-incident", CATEGORY[category][1]);
+            mark.style.background = CATEGORY[category][0];
+            add(mark, seen[category]);
+          });
+          if (incidents.some((f) => f.properties.life_threat)) {
+            const mark = el("span", "dai-incident dai-incident--life dai-incident--legend", "!");
+            mark.style.background = "#b91c1c";
+            add(mark, t.life_threat);
+          }
+        }
+        const hazards = drawn.hazard_zones && drawn.hazard_zones.layer.geojson;
+        if (hazards && (hazards.ranks || []).length) {
+          hazards.ranks.forEach((label, i) => {
+            const swatch = el("span", "dai-swatch");
+            swatch.style.background = rankColour(i + 1, hazards.ranks.length);
+            add(swatch, label);
+          });
+        }
+        box.appendChild(list);
+        L.DomEvent.disableClickPropagation(box);
+        L.DomEvent.disableScrollPropagation(box);
+        return box;
+      };
+      legend.addTo(map);
+    }
+
+    // --- attribution and summary -------------------------------------------------------------
+    function renderCredits() {
+      const target = options.attributionEl;
+      if (!target) return;
+      const credits = [];
+      Object.values(drawn).forEach(({ layer }) => {
+        creditOf(layer).split(" / ").forEach((credit) => {
+          if (credit && !credits.includes(credit)) credits.push(credit);
+        });
+      });
+      if (options.tiles && options.tiles.attribution) credits.push(options.tiles.attribution);
+      target.textContent = credits.length ? `${t.data_sources || "Data sources"}: ${credits.join(" / ")}` : "";
+    }
+
+    function renderSummary(generatedAt) {
+      const target = options.summaryEl;
+      if (!target || !t.summary) return;
+      const incidents = (drawn.incidents && drawn.incidents.layer.geojson.features) || [];
+      const shelters = (drawn.shelters && drawn.shelters.layer.geojson.features) || [];
+      target.textContent = t.summary
+        .replace("{incidents}", incidents.length)
+        .replace("{life}", incidents.filter((f) => f.properties.life_threat).length)
+        .replace("{open}", shelters.filter((f) => f.properties.is_open).length)
+        .replace("{shelters}", shelters.length)
+        .replace("{time}", shortTime(generatedAt).slice(11) || "");
+    }
+
+    function markLoaded() {
+      mapEl.dataset.loaded = "true";
+      Object.keys(drawn).forEach((id) => {
+        mapEl.dataset[`count${id.replace(/(^|_)(\w)/g, (m, s, c) => c.toUpperCase())}`] =
+          String((drawn[id].layer.geojson.features || []).length);
+      });
+    }
+
+    // --- public API -----------------------------------------------------------------------
+    function setLayers(layers) {
+      Object.values(drawn).forEach(({ leaflet }) => map.removeLayer(leaflet));
+      Object.keys(drawn).forEach((id) => delete drawn[id]);
+      if (control) control.remove();
+      Object.keys(overlays).forEach((name) => delete overlays[name]);
+      let bounds = null;
+      layers.forEach((layer) => {
+        if (!layer.geojson) return;
+        if (layer.kind === "incidents" || layer.id === "incidents") countIncidents(layer);
+        const leaflet = build(layer).addTo(map);
+        drawn[layer.id] = { leaflet, layer };
+        overlays[`<span class="dai-overlay" data-layer="${escapeHtml(layer.id)}">${escapeHtml(layer.title || layer.id)}</span>`] = leaflet;
+        if (layer.kind === "districts" || layer.kind === "other" || layer.kind === "shelters") {
+          const b = leaflet.getBounds();
+          if (b.isValid()) bounds = bounds ? bounds.extend(b) : L.latLngBounds(b.getSouthWest(), b.getNorthEast());
+        }
+      });
+      control = L.control.layers(Object.keys(baseLayers).length ? baseLayers : null, overlays, {
+        collapsed: window.innerWidth < 800,
+      }).addTo(map);
+      if (!fitted && bounds && bounds.isValid()) {
+        map.fitBounds(bounds, { padding: [10, 10] });
+        fitted = true;
+      }
+      renderLegend();
+      renderCredits();
+      markLoaded();
+    }
+
+    function updateLayers(layers, generatedAt) {
+      layers.forEach((layer) => {
+        const existing = drawn[layer.id];
+        if (!existing) return;
+        if (layer.kind === "incidents" || layer.id === "incidents") countIncidents(layer);
+        const visible = map.hasLayer(existing.leaflet);
+        const fresh = build(layer);
+        const name = Object.keys(overlays).find((n) => overlays[n] === existing.leaflet);
+        map.removeLayer(existing.leaflet);
+        if (visible) fresh.addTo(map);
+        if (name) {
+          overlays[name] = fresh;
+          control.removeLayer(existing.leaflet);
+          control.addOverlay(fresh, name);
+        }
+        drawn[layer.id] = { leaflet: fresh, layer };
+      });
+      renderLegend();
+      renderSummary(generatedAt);
+      markLoaded();
+    }
+
+    return { map, setLayers, updateLayers, renderSummary, drawn };
+  }
+
+  function fetchJson(url) {
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } }).then((r) => {
+      if (!r.ok) throw new Error(`HTTP ${r.status}`);
+      return r.json();
+    });
+  }
+
+  // Mount a page's map from its data attributes, load everything once, then refresh the
+  // live layers (incidents, shelters) every data-refresh-seconds.
+  function mount(mapEl) {
+    const d = mapEl.dataset;
+    const summaryEl = d.summaryId ? document.getElementById(d.summaryId) : null;
+    const t = strings();
+    const controller = create(mapEl, {
+      tiles: d.tileUrl ? { url: d.tileUrl, attribution: d.tileAttribution || "", max_zoom: Number(d.tileMaxZoom) || 18 } : null,
+      attributionEl: d.attributionId ? document.getElementById(d.attributionId) : null,
+      summaryEl, sheltersUrl: d.sheltersUrl,
+    });
+    const fail = () => { if (summaryEl) summaryEl.textContent = t.load_failed || "Loading failed"; };
+    fetchJson(d.url).then((body) => {
+      controller.setLayers(body.layers);
+      controller.renderSummary(body.generated_at);
+      const empty = body.layers.every((l) => !(l.geojson.features || []).length);
+      if (empty && summaryEl) summaryEl.textContent = t.no_layers || "";
+      const seconds = Number(d.refreshSeconds) || 0;
+      if (seconds > 0 && d.liveUrl) {
+        setInterval(() => {
+          if (document.hidden) return;
+          fetchJson(d.liveUrl).then((live) => controller.updateLayers(live.layers, live.generated_at)).catch(fail);
+        }, seconds * 1000);
+      }
+    }).catch(fail);
+    return controller;
+  }
+
+  window.DaiSituationMap = { create, mount, fetchJson };
+  document.querySelectorAll("[data-situation-map]").forEach(mount);
+})();

@@ -1,0 +1,280 @@
+"""Desk pages of the situation app: the full-page map and the narrow-screen shelter page.
+
+- ``GET  /apps/situation``                 the Leaflet map (layer toggles, popups, legend)
+- ``GET  /apps/situation/map-data.json``   the map's layers as GeoJSON (``?layers=incidents,shelters``
+                                          for the live refresh)
+- ``GET  /apps/situation/shelters``        open/close and occupancy, one small form per shelter
+- ``POST /apps/situation/shelters/<key>``  save one shelter (CSRF, server-side validation)
+
+Assets (the map script and styles) come from this blueprint's own static folder; Leaflet
+itself from the desk's vendored copy. Nothing is loaded from a CDN.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import unicodedata
+
+import shapely
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import IntegerField, RadioField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, StopValidation, ValidationError
+
+from disaster_ai.apps.situation import incidents as service
+from disaster_ai.apps.situation import layers
+from disaster_ai.auth import current_actor, is_allowed, requires
+from disaster_ai.storage.engine import db
+from disaster_ai.types import LayerSource
+
+bp = Blueprint("situation_web", __name__, url_prefix="/apps/situation", template_folder="templates",
+               static_folder="static", static_url_path="/static")
+
+MAP_LAYERS = ("hazard_zones", "districts", "shelters", "incidents")
+LIVE_LAYERS = ("incidents", "shelters")
+MAX_MAP_INCIDENTS = 5000
+SIMPLIFY_DEG = 0.00002  # ≈ 2 m: hazard-zone outlines are simplified for drawing only
+MAX_OCCUPANCY = 100_000
+LAYER_TITLES = {
+    "hazard_zones": _l("Hazard zones"),
+    "districts": _l("Districts"),
+    "shelters": _l("Shelters"),
+    "incidents": _l("Incidents"),
+}
+
+
+# --- map data ------------------------------------------------------------------------------
+
+
+def tile_config() -> dict | None:
+    """The optional base map; None keeps the map to the vector layers (the LGWAN default)."""
+    config = current_app.config
+    if not config.get("MAP_TILE_URL"):
+        return None
+    return {"url": config["MAP_TILE_URL"], "attribution": config.get("MAP_TILE_ATTRIBUTION") or "",
+            "max_zoom": int(config.get("MAP_TILE_MAX_ZOOM") or 18)}
+
+
+def build_map_layers(session, only: tuple[str, ...] = MAP_LAYERS) -> list[dict]:
+    """The situation layers for Leaflet: ``{id, kind, title, attribution, geojson}`` each,
+    bottom to top. Labels are translated here so the script needs no catalogue."""
+    built = []
+    for name in MAP_LAYERS:
+        if name not in only:
+            continue
+        geojson = {"hazard_zones": _hazard_geojson, "districts": _districts_geojson,
+                   "shelters": _shelters_geojson, "incidents": _incidents_geojson}[name](session)
+        built.append({"id": name, "kind": name, "title": str(LAYER_TITLES[name]),
+                      "attribution": geojson.get("attribution") or "", "geojson": geojson})
+    return built
+
+
+def _districts_geojson(session) -> dict:
+    return layers.layer_geojson(session, "districts")
+
+
+def _hazard_geojson(session) -> dict:
+    version = layers.active_version(session, "hazard_zones")
+    if version is None:
+        return {"type": "FeatureCollection", "features": [], "ranks": [], "attribution": ""}
+    cache = current_app.extensions.setdefault("disaster_ai.situation.cache", {})
+    key = ("hazard_zones.simplified", version.id)
+    if key not in cache:
+        service.forget_other_versions(cache, key)
+        frame, _tree = service.hazard_zone_index(session)
+        simplified = shapely.simplify(frame.geometry.values, SIMPLIFY_DEG, preserve_topology=True)
+        simplified = shapely.set_precision(simplified, 0.000001)
+        cache[key] = [{"type": "Feature", "id": str(k), "geometry": json.loads(shapely.to_geojson(g)),
+                       "properties": {"key": str(k), "name": n, **(p or {})}}
+                      for k, n, p, g in zip(frame["key"], frame["name"], frame["props"], simplified, strict=True)]
+    features = [dict(f, properties=dict(f["properties"])) for f in cache[key]]
+    ranks = service.hazard_ranks(features)
+    for feature in features:
+        props = feature["properties"]
+        hazard = props.get("hazard", "")
+        props["hazard_label"] = str(service.HAZARD_LABELS.get(hazard, hazard))
+        props["class_label"] = service.hazard_class_label(props)
+        props["rank_index"] = ranks.index(props["class_label"]) + 1  # 1 = lowest class, for the colour
+    return {"type": "FeatureCollection", "features": features, "ranks": ranks, "attribution": version.attribution,
+            "version": version.version}
+
+
+def _shelters_geojson(session) -> dict:
+    listing = service.list_shelters(session, current_app.config["SHELTER_M2_PER_PERSON"])
+    features = [{"type": "Feature", "id": s["key"], "geometry": {"type": "Point", "coordinates": [s["lon"], s["lat"]]},
+                 "properties": {k: v for k, v in s.items() if k not in ("lon", "lat")}}
+                for s in listing["shelters"]]
+    return {"type": "FeatureCollection", "features": features, "attribution": listing["attribution"],
+            "version": listing["version"]}
+
+
+def _incidents_geojson(session) -> dict:
+    open_only = service.IncidentFilter(statuses=("unverified", "confirmed"), limit=MAX_MAP_INCIDENTS)
+    collection = service.incidents_geojson(session, open_only)
+    collection["features"] = [f for f in collection["features"] if f["geometry"] is not None]
+    return collection
+
+
+def _other_plugin_layers(exclude: set[str]) -> list[dict]:
+    """Layers other plugins contribute through dai_map_layers (the municipal boundary, a
+    municipality's own layers); a failing plugin is logged and skipped."""
+    import logging
+
+    pm = current_app.extensions["disaster_ai"]
+    found = []
+    for name, plugin in list(pm.list_name_plugin()):
+        if plugin is None or not hasattr(plugin, "dai_map_layers") or name == "disaster_ai.apps.situation":
+            continue
+        try:
+            others = [p for p in pm.get_plugins() if p is not plugin]
+            results = pm.subset_hook_caller("dai_map_layers", remove_plugins=others)(bbox=None)
+        except Exception:
+            logging.getLogger(__name__).exception("plugin %s failed in dai_map_layers; skipped", name)
+            continue
+        for item in results:
+            for layer in item if isinstance(item, list | tuple) else [item]:
+                if isinstance(layer, LayerSource) and layer.id not in exclude:
+                    found.append({"id": layer.id, "kind": "other", "title": str(layer.title),
+                                  "attribution": _attribution_of(layer.geojson), "geojson": layer.geojson,
+                                  "style": layer.style})
+    return found
+
+
+def _attribution_of(geojson: dict) -> str:
+    if geojson.get("attribution"):
+        return str(geojson["attribution"])
+    credits = {(f.get("properties") or {}).get("attribution") for f in geojson.get("features") or []}
+    return " / ".join(sorted(c for c in credits if c))
+
+
+def map_layer_sources(bbox=None) -> list[LayerSource]:
+    """For the ``dai_map_layers`` hook (the dashboard map). ``bbox`` is not used yet: a
+    municipality's layers are small enough to send whole."""
+    from disaster_ai.storage import get_storage, session_scope
+
+    with session_scope(get_storage(current_app)) as session:
+        return [LayerSource(layer["id"], layer["title"], {**layer["geojson"], "attribution": layer["attribution"]},
+                            {"kind": layer["kind"]}) for layer in build_map_layers(session)]
+
+
+@bp.get("/map-data.json")
+@requires("situation.view")
+def map_data():
+    """The situation map's layers. ``?layers=incidents,shelters`` returns only those (the
+    live refresh); without it, every layer plus those of other plugins."""
+    asked = request.args.get("layers")
+    wanted = tuple(n for n in (asked or "").split(",") if n in MAP_LAYERS) or MAP_LAYERS
+    built = build_map_layers(db(), wanted)
+    if asked is None:
+        built = _other_plugin_layers({layer["id"] for layer in built}) + built
+    return jsonify({"layers": built, "tiles": tile_config(), "generated_at": service.iso(service.now())})
+
+
+@bp.get("")
+@requires("situation.view")
+def map_page():
+    return render_template("situation/map.html", tiles=tile_config(),
+                           refresh_seconds=current_app.config["MAP_REFRESH_SECONDS"],
+                           live_layers=",".join(LIVE_LAYERS))
+
+
+# --- shelter page --------------------------------------------------------------------------
+
+REQUIRED_COUNT = _l("Enter the number of people (0 when empty).")
+NOT_A_COUNT = _l("Enter a whole number, e.g. 120.")
+COUNT_RANGE = _l("Enter a number from 0 to 100000.")
+
+
+class CountField(IntegerField):
+    """A head count: accepts full-width digits and thousands separators as typed on a phone."""
+
+    def process_formdata(self, valuelist):
+        if not valuelist:
+            return
+        raw = unicodedata.normalize("NFKC", valuelist[0]).strip().replace(",", "")
+        if raw == "":
+            self.data = None
+            return
+        try:
+            self.data = int(raw)
+        except ValueError:
+            self.data = None
+            raise ValueError(str(NOT_A_COUNT)) from None
+
+
+def _count_in_range(form, field):
+    if field.process_errors:
+        raise StopValidation()  # the parse error already says what is wrong
+    if field.data is None or not 0 <= field.data <= MAX_OCCUPANCY:
+        raise ValidationError(str(COUNT_RANGE))
+
+
+class ShelterForm(FlaskForm):
+    state = RadioField(_l("Status"), choices=[SelectChoice("open", _l("Open")), SelectChoice("closed", _l("Closed"))],
+                       validators=[InputRequired(_l("Choose open or closed."))])
+    occupancy = CountField(_l("People in the shelter"), validators=[InputRequired(REQUIRED_COUNT), _count_in_range])
+
+
+def form_prefix(key: str) -> str:
+    return "s" + hashlib.sha1(key.encode("utf-8")).hexdigest()[:10]
+
+
+def _form_for(shelter: dict, formdata=None) -> ShelterForm:
+    form = ShelterForm(formdata=formdata, prefix=form_prefix(shelter["key"]),
+                       data={"state": "open" if shelter["is_open"] else "closed", "occupancy": shelter["occupancy"]})
+    return form
+
+
+def _render_shelters(listing: dict, failed: tuple[str, ShelterForm] | None = None, status: int = 200):
+    can_edit = is_allowed(current_actor(), "situation.edit")
+    rows = []
+    for shelter in listing["shelters"]:
+        form = None
+        if can_edit:
+            form = failed[1] if failed and failed[0] == shelter["key"] else _form_for(shelter)
+        rows.append({"shelter": shelter, "form": form, "anchor": "shelter-" + form_prefix(shelter["key"])})
+    open_count = sum(1 for s in listing["shelters"] if s["is_open"])
+    people = sum(s["occupancy"] for s in listing["shelters"] if s["is_open"])
+    return render_template("situation/shelters.html", rows=rows, attribution=listing["attribution"],
+                           open_count=open_count, people=people, total=len(listing["shelters"]),
+                           can_edit=can_edit, m2_per_person=current_app.config["SHELTER_M2_PER_PERSON"]), status
+
+
+@bp.get("/shelters")
+@requires("situation.view")
+def shelters_page():
+    return _render_shelters(service.list_shelters(db(), current_app.config["SHELTER_M2_PER_PERSON"]))
+
+
+@bp.post("/shelters/<key>")
+@requires("situation.edit")
+def update_shelter(key: str):
+    session = db()
+    listing = service.list_shelters(session, current_app.config["SHELTER_M2_PER_PERSON"])
+    shelter = next((s for s in listing["shelters"] if s["key"] == key), None)
+    if shelter is None:
+        raise service.not_found(_("shelter"), key)
+    form = _form_for(shelter, formdata=request.form)
+    if not form.validate():
+        return _render_shelters(listing, failed=(key, form), status=422)
+    _status, changed = service.set_shelter_status(session, key, current_actor(), is_open=form.state.data == "open",
+                                            occupancy=form.occupancy.data)
+    session.commit()
+    if changed:
+        flash(_("%(name)s: saved.", name=shelter["name"]), "success")
+    else:
+        flash(_("%(name)s: nothing changed.", name=shelter["name"]), "info")
+    return redirect(url_for(".shelters_page", _anchor="shelter-" + form_prefix(key)))
