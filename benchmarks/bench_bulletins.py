@@ -18,6 +18,7 @@ full ≤ 3 s on a 2-core machine. Not a test: run it by hand and record the figu
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import statistics
@@ -108,6 +109,29 @@ def add_incidents(app, count: int, seed: int = 20260905) -> None:
         session.execute(insert(Incident), rows)
 
 
+@contextlib.contextmanager
+def scratch_database(postgres_url: str | None):
+    """None (SQLite in the temporary folder), or a throwaway schema on the PostgreSQL server."""
+    if not postgres_url:
+        yield None
+        return
+    import uuid
+
+    from sqlalchemy import create_engine
+
+    schema = "bench_" + uuid.uuid4().hex[:10]
+    engine = create_engine(postgres_url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    separator = "&" if "?" in postgres_url else "?"
+    try:
+        yield f"{postgres_url}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        engine.dispose()
+
+
 def timed(fn) -> float:
     started = time.perf_counter()
     fn()
@@ -118,15 +142,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--incidents", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--postgres", default=None, help="a PostgreSQL URL instead of SQLite")
+    parser.add_argument(
+        "--postgres",
+        default=None,
+        help="a PostgreSQL server URL (e.g. postgresql+psycopg://postgres@127.0.0.1/test): "
+        "the benchmark runs in a throwaway schema there instead of SQLite",
+    )
     args = parser.parse_args()
 
     from disaster_ai.apps.bulletins import render, service
     from disaster_ai.apps.situation import summary
     from disaster_ai.storage import get_storage, session_scope
 
-    with tempfile.TemporaryDirectory(prefix="bench-bulletins-") as tmp:
-        app = build_app(args.postgres, Path(tmp))
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-bulletins-") as tmp,
+        scratch_database(args.postgres) as database_url,
+    ):
+        app = build_app(database_url, Path(tmp))
         add_incidents(app, args.incidents)
         app.extensions["disaster_ai.bulletins.clock"] = lambda: NOW
         event = service.open_event(app, "令和8年台風第10号", hazard="inland_flood")

@@ -49,49 +49,115 @@ JST = ZoneInfo("Asia/Tokyo")
 SAMPLE = ROOT / "sample_data" / "yaizu"
 NOW = datetime(2025, 9, 5, 10, 0, tzinfo=JST)
 HAZARD = "inland_flood"
-POSTGRES_URL = os.environ.get("DISASTER_AI_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "DISASTER_AI_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 
 
 # --- layers straight from the sample kit ---------------------------------------------------------
 
 
 def _frame(keys, names, kana, props, geometry) -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame({"key": keys, "name": names, "name_kana": kana, "props": props},
-                            geometry=gpd.GeoSeries(geometry, crs=4326), crs=4326)
+    return gpd.GeoDataFrame(
+        {"key": keys, "name": names, "name_kana": kana, "props": props},
+        geometry=gpd.GeoSeries(geometry, crs=4326),
+        crs=4326,
+    )
 
 
 def yaizu_layer_frames(directory: Path = SAMPLE) -> dict[str, gpd.GeoDataFrame]:
     """districts ← 自治会 areas (pop2015_est); shelters ← designated shelters + emergency sites;
     hazard_zones ← the inland-flood assumed area (rank = max_depth_class)."""
     d = gpd.read_file(directory / "yaizu_jichikai_areas.geojson")
-    districts = _frame([f"jichikai-{int(i)}" for i in d["id"]], d["name"].tolist(), [""] * len(d),
-                       [{"population": int(p), "population_source": "2015 census (approx.)"} for p in d["pop2015_est"]],
-                       d.geometry.values)
+    districts = _frame(
+        [f"jichikai-{int(i)}" for i in d["id"]],
+        d["name"].tolist(),
+        [""] * len(d),
+        [
+            {"population": int(p), "population_source": "2015 census (approx.)"}
+            for p in d["pop2015_est"]
+        ],
+        d.geometry.values,
+    )
     s = gpd.read_file(directory / "yaizu_designated_shelters.geojson")
-    flags = {"open_storm_flood": ["inland_flood"], "open_landslide": ["landslide"],
-             "open_earthquake_tsunami": ["earthquake", "tsunami"]}
-    s_hazards = [[h for col, hs in flags.items() if row[col] for h in hs] for row in s[list(flags)].to_dict("records")]
+    flags = {
+        "open_storm_flood": ["inland_flood"],
+        "open_landslide": ["landslide"],
+        "open_earthquake_tsunami": ["earthquake", "tsunami"],
+    }
+    s_hazards = [
+        [h for col, hs in flags.items() if row[col] for h in hs]
+        for row in s[list(flags)].to_dict("records")
+    ]
     e = gpd.read_file(directory / "yaizu_emergency_evacuation_sites.geojson")
-    eflags = {"hz_flood": "flood", "hz_landslide": "landslide", "hz_storm_surge": "storm_surge",
-              "hz_earthquake": "earthquake", "hz_tsunami": "tsunami", "hz_large_fire": "large_fire",
-              "hz_inland_flooding": "inland_flood", "hz_volcano": "volcano"}
-    e_hazards = [[h for col, h in eflags.items() if row[col]] for row in e[list(eflags)].to_dict("records")]
-    shelters = pd.concat([
-        _frame([f"ds-{int(n)}" for n in s["no"]], s["name"].tolist(), s["name_kana"].tolist(),
-               [{"kind": "designated_shelter", "address": a, "hazards": h, "capacity": None, "capacity_derived": False}
-                for a, h in zip(s["address"], s_hazards, strict=True)], s.geometry.values),
-        _frame([f"es-{int(n)}" for n in e["no"]], e["name"].tolist(), e["name_kana"].tolist(),
-               [{"kind": "emergency_site", "address": a, "hazards": h, "capacity": None, "capacity_derived": False}
-                for a, h in zip(e["address"], e_hazards, strict=True)], e.geometry.values),
-    ], ignore_index=True)
+    eflags = {
+        "hz_flood": "flood",
+        "hz_landslide": "landslide",
+        "hz_storm_surge": "storm_surge",
+        "hz_earthquake": "earthquake",
+        "hz_tsunami": "tsunami",
+        "hz_large_fire": "large_fire",
+        "hz_inland_flooding": "inland_flood",
+        "hz_volcano": "volcano",
+    }
+    e_hazards = [
+        [h for col, h in eflags.items() if row[col]] for row in e[list(eflags)].to_dict("records")
+    ]
+    shelters = pd.concat(
+        [
+            _frame(
+                [f"ds-{int(n)}" for n in s["no"]],
+                s["name"].tolist(),
+                s["name_kana"].tolist(),
+                [
+                    {
+                        "kind": "designated_shelter",
+                        "address": a,
+                        "hazards": h,
+                        "capacity": None,
+                        "capacity_derived": False,
+                    }
+                    for a, h in zip(s["address"], s_hazards, strict=True)
+                ],
+                s.geometry.values,
+            ),
+            _frame(
+                [f"es-{int(n)}" for n in e["no"]],
+                e["name"].tolist(),
+                e["name_kana"].tolist(),
+                [
+                    {
+                        "kind": "emergency_site",
+                        "address": a,
+                        "hazards": h,
+                        "capacity": None,
+                        "capacity_derived": False,
+                    }
+                    for a, h in zip(e["address"], e_hazards, strict=True)
+                ],
+                e.geometry.values,
+            ),
+        ],
+        ignore_index=True,
+    )
     z = gpd.read_file(directory / "yaizu_inland_flood_assumed_area.geojson")
     upper = [float(re.findall(r"([\d.]+)m未満", t)[0]) for t in z["max_depth_class"]]
     order = pd.Series(upper).rank(method="dense").astype(int).tolist()
-    zones = _frame([f"inland_flood-{o}" for o in order], z["max_depth_class"].tolist(), [""] * len(z),
-                   [{"hazard": HAZARD, "rank": r, "rank_order": o} for r, o in zip(z["max_depth_class"], order, strict=True)],
-                   z.geometry.values)
-    return {"districts": districts, "shelters": gpd.GeoDataFrame(shelters, geometry="geometry", crs=4326),
-            "hazard_zones": zones}
+    zones = _frame(
+        [f"inland_flood-{o}" for o in order],
+        z["max_depth_class"].tolist(),
+        [""] * len(z),
+        [
+            {"hazard": HAZARD, "rank": r, "rank_order": o}
+            for r, o in zip(z["max_depth_class"], order, strict=True)
+        ],
+        z.geometry.values,
+    )
+    return {
+        "districts": districts,
+        "shelters": gpd.GeoDataFrame(shelters, geometry="geometry", crs=4326),
+        "hazard_zones": zones,
+    }
 
 
 # --- synthetic incidents ---------------------------------------------------------------------------
@@ -120,36 +186,56 @@ def synthetic_incidents(n: int, seed: int = 20250905) -> pd.DataFrame:
     lat = np.r_[lat, lat[centres][which] + rng.normal(0, 120 / ky, n - n_spread)]
     minutes = rng.uniform(0, 24 * 60, n)
     occurred = (pd.Timestamp(NOW) - pd.to_timedelta(minutes, unit="min")).floor("s")
-    created = np.minimum(occurred + pd.to_timedelta(rng.uniform(0, 30, n), unit="min"), pd.Timestamp(NOW)).floor("s")
+    created = np.minimum(
+        occurred + pd.to_timedelta(rng.uniform(0, 30, n), unit="min"), pd.Timestamp(NOW)
+    ).floor("s")
     weights = np.array([4, 8, 10, 2, 1, 1, 2, 2, 2, 3, 2, 3, 2, 2, 3], dtype=float)
-    return pd.DataFrame({
-        "id": np.arange(n),
-        "category": pd.Categorical.from_codes(rng.choice(len(INCIDENT_CATEGORIES), n, p=weights / weights.sum()),
-                                              categories=list(INCIDENT_CATEGORIES)),
-        "life_threat": rng.random(n) < 0.03,
-        "people": np.where(rng.random(n) < 0.5, rng.integers(1, 7, n), np.nan),
-        "vulnerable": rng.random(n) < 0.08,
-        "source": pd.Categorical.from_codes(rng.integers(0, 4, n), categories=["call", "manual", "plugin", "feed"]),
-        "status": pd.Categorical.from_codes(rng.choice(3, n, p=[0.45, 0.40, 0.15]),
-                                            categories=["unverified", "confirmed", "resolved"]),
-        "occurred_at": occurred, "created_at": pd.DatetimeIndex(created),
-        "lon": lon, "lat": lat, "district_key": None,
-    })
+    return pd.DataFrame(
+        {
+            "id": np.arange(n),
+            "category": pd.Categorical.from_codes(
+                rng.choice(len(INCIDENT_CATEGORIES), n, p=weights / weights.sum()),
+                categories=list(INCIDENT_CATEGORIES),
+            ),
+            "life_threat": rng.random(n) < 0.03,
+            "people": np.where(rng.random(n) < 0.5, rng.integers(1, 7, n), np.nan),
+            "vulnerable": rng.random(n) < 0.08,
+            "source": pd.Categorical.from_codes(
+                rng.integers(0, 4, n), categories=["call", "manual", "plugin", "feed"]
+            ),
+            "status": pd.Categorical.from_codes(
+                rng.choice(3, n, p=[0.45, 0.40, 0.15]),
+                categories=["unverified", "confirmed", "resolved"],
+            ),
+            "occurred_at": occurred,
+            "created_at": pd.DatetimeIndex(created),
+            "lon": lon,
+            "lat": lat,
+            "district_key": None,
+        }
+    )
 
 
 def shelter_status(layers: analysis.Layers) -> pd.DataFrame:
     keys = layers.shelters["key"].to_numpy()[: len(layers.shelters) // 2]
     rng = np.random.default_rng(1)
-    return pd.DataFrame({"shelter_key": keys, "is_open": rng.random(len(keys)) < 0.7,
-                         "occupancy": rng.integers(0, 200, len(keys)), "updated_at": [NOW] * len(keys)})
+    return pd.DataFrame(
+        {
+            "shelter_key": keys,
+            "is_open": rng.random(len(keys)) < 0.7,
+            "occupancy": rng.integers(0, 200, len(keys)),
+            "updated_at": [NOW] * len(keys),
+        }
+    )
 
 
 # --- the measured call -----------------------------------------------------------------------------
 
 
 def full_summary(layers, incidents, status):
-    return summary.situation_from_frames(layers, incidents, status, hazard=HAZARD, since=NOW - timedelta(hours=1),
-                                         now=NOW).doc
+    return summary.situation_from_frames(
+        layers, incidents, status, hazard=HAZARD, since=NOW - timedelta(hours=1), now=NOW
+    ).doc
 
 
 def timed(fn, runs: int) -> tuple[float, list[float]]:
@@ -191,10 +277,19 @@ def naive_incident_loop(frames, incidents: pd.DataFrame) -> dict:
     windows = [pd.Timedelta(minutes=m) for m in (60, 180, 1440)]
     counts: dict = {}
     for lon, lat, category, status, life, occurred, created in zip(
-            incidents["lon"], incidents["lat"], incidents["category"], incidents["status"],
-            incidents["life_threat"], incidents["occurred_at"], incidents["created_at"], strict=True):
+        incidents["lon"],
+        incidents["lat"],
+        incidents["category"],
+        incidents["status"],
+        incidents["life_threat"],
+        incidents["occurred_at"],
+        incidents["created_at"],
+        strict=True,
+    ):
         point = Point(lon, lat)
-        district = next((k for k, g in zip(keys, districts, strict=True) if g.contains(point)), None)
+        district = next(
+            (k for k, g in zip(keys, districts, strict=True) if g.contains(point)), None
+        )
         rank = next((r for r, g in zip(ranks, zones, strict=True) if g.contains(point)), None)
         counts[(district, "total")] = counts.get((district, "total"), 0) + 1
         if created > since:
@@ -220,11 +315,17 @@ def naive_layers(frames, status: pd.DataFrame) -> dict:
     shelters = frames["shelters"].to_crs(6676)
     open_keys = set(status.loc[status["is_open"], "shelter_key"])
     exposure = {}
-    for key, props, geom in zip(districts["key"], districts["props"], districts.geometry, strict=True):
+    for key, props, geom in zip(
+        districts["key"], districts["props"], districts.geometry, strict=True
+    ):
         for zprops, zgeom in zip(zones["props"], zones.geometry, strict=True):
-            exposure[(key, zprops["rank"])] = props["population"] * geom.intersection(zgeom).area / geom.area
+            exposure[(key, zprops["rank"])] = (
+                props["population"] * geom.intersection(zgeom).area / geom.area
+            )
     usable = []
-    for key, props, point in zip(shelters["key"], shelters["props"], shelters.geometry, strict=True):
+    for key, props, point in zip(
+        shelters["key"], shelters["props"], shelters.geometry, strict=True
+    ):
         in_zone = any(z.intersects(point) for z in zones.geometry)
         if HAZARD in props["hazards"] and key in open_keys and not in_zone:
             usable.append((key, point))
@@ -247,54 +348,106 @@ def postgis_connection():
     try:
         connection = psycopg.connect(POSTGRES_URL, connect_timeout=3, autocommit=True)
     except Exception as exc:  # noqa: BLE001 - any failure means "skip"
-        return None, f"PostgreSQL not reachable at {POSTGRES_URL}: {type(exc).__name__}: {exc}".strip()
+        return (
+            None,
+            f"PostgreSQL not reachable at {POSTGRES_URL}: {type(exc).__name__}: {exc}".strip(),
+        )
     try:
         connection.execute("CREATE EXTENSION IF NOT EXISTS postgis")
     except Exception as exc:  # noqa: BLE001
         connection.close()
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return None, (f"PostgreSQL is reachable but CREATE EXTENSION postgis failed: {first} "
-                      "(install Debian's postgresql-15-postgis-3 to compare)")
+        return None, (
+            f"PostgreSQL is reachable but CREATE EXTENSION postgis failed: {first} "
+            "(install Debian's postgresql-15-postgis-3 to compare)"
+        )
     return connection, None
 
 
 def postgis_setup(connection, frames, status: pd.DataFrame) -> None:
     """Load the layers once: districts, hazard parts split with ST_Subdivide, shelters; GiST indexes."""
     cur = connection.cursor()
-    cur.execute("DROP SCHEMA IF EXISTS bench_situation CASCADE; CREATE SCHEMA bench_situation; "
-                "SET search_path TO bench_situation, public")
-    cur.execute("CREATE TABLE districts (pos int, key text, population float, geom geometry(MultiPolygon, 4326))")
-    for pos, (key, props, geom) in enumerate(zip(frames["districts"]["key"], frames["districts"]["props"],
-                                                 frames["districts"].geometry, strict=True)):
-        cur.execute("INSERT INTO districts VALUES (%s, %s, %s, ST_Multi(ST_GeomFromText(%s, 4326)))",
-                    (pos, key, props["population"], geom.wkt))
+    cur.execute(
+        "DROP SCHEMA IF EXISTS bench_situation CASCADE; CREATE SCHEMA bench_situation; "
+        "SET search_path TO bench_situation, public"
+    )
+    cur.execute(
+        "CREATE TABLE districts (pos int, key text, population float, geom geometry(MultiPolygon, 4326))"
+    )
+    for pos, (key, props, geom) in enumerate(
+        zip(
+            frames["districts"]["key"],
+            frames["districts"]["props"],
+            frames["districts"].geometry,
+            strict=True,
+        )
+    ):
+        cur.execute(
+            "INSERT INTO districts VALUES (%s, %s, %s, ST_Multi(ST_GeomFromText(%s, 4326)))",
+            (pos, key, props["population"], geom.wkt),
+        )
     cur.execute("CREATE TABLE zones_raw (rank text, rank_order int, geom geometry(Geometry, 4326))")
-    for props, geom in zip(frames["hazard_zones"]["props"], frames["hazard_zones"].geometry, strict=True):
-        cur.execute("INSERT INTO zones_raw VALUES (%s, %s, ST_GeomFromText(%s, 4326))",
-                    (props["rank"], props["rank_order"], geom.wkt))
-    cur.execute("CREATE TABLE zones AS SELECT rank, rank_order, ST_Subdivide((ST_Dump(geom)).geom, 64) AS geom "
-                "FROM zones_raw")
-    cur.execute("CREATE TABLE shelters (pos int, key text, designated bool, is_open bool, geom geometry(Point, 4326))")
+    for props, geom in zip(
+        frames["hazard_zones"]["props"], frames["hazard_zones"].geometry, strict=True
+    ):
+        cur.execute(
+            "INSERT INTO zones_raw VALUES (%s, %s, ST_GeomFromText(%s, 4326))",
+            (props["rank"], props["rank_order"], geom.wkt),
+        )
+    cur.execute(
+        "CREATE TABLE zones AS SELECT rank, rank_order, ST_Subdivide((ST_Dump(geom)).geom, 64) AS geom "
+        "FROM zones_raw"
+    )
+    cur.execute(
+        "CREATE TABLE shelters (pos int, key text, designated bool, is_open bool, geom geometry(Point, 4326))"
+    )
     open_keys = set(status.loc[status["is_open"], "shelter_key"])
-    for pos, (key, props, geom) in enumerate(zip(frames["shelters"]["key"], frames["shelters"]["props"],
-                                                 frames["shelters"].geometry, strict=True)):
-        cur.execute("INSERT INTO shelters VALUES (%s, %s, %s, %s, ST_GeomFromText(%s, 4326))",
-                    (pos, key, HAZARD in props["hazards"], key in open_keys, geom.wkt))
+    for pos, (key, props, geom) in enumerate(
+        zip(
+            frames["shelters"]["key"],
+            frames["shelters"]["props"],
+            frames["shelters"].geometry,
+            strict=True,
+        )
+    ):
+        cur.execute(
+            "INSERT INTO shelters VALUES (%s, %s, %s, %s, ST_GeomFromText(%s, 4326))",
+            (pos, key, HAZARD in props["hazards"], key in open_keys, geom.wkt),
+        )
     for table in ("districts", "zones", "shelters"):
         cur.execute(f"CREATE INDEX ON {table} USING gist (geom); ANALYZE {table}")
 
 
 def postgis_load_incidents(connection, incidents: pd.DataFrame) -> None:
     cur = connection.cursor()
-    cur.execute("SET search_path TO bench_situation, public; DROP TABLE IF EXISTS incidents; "
-                "CREATE TABLE incidents (id bigint, category text, status text, life_threat bool, "
-                "occurred_at timestamptz, geom geometry(Point, 4326))")
-    with cur.copy("COPY incidents (id, category, status, life_threat, occurred_at, geom) FROM STDIN") as copy:
-        for row in zip(incidents["id"], incidents["category"].astype(str), incidents["status"].astype(str),
-                       incidents["life_threat"], incidents["occurred_at"], incidents["lon"], incidents["lat"],
-                       strict=True):
-            copy.write_row((int(row[0]), row[1], row[2], bool(row[3]), row[4].to_pydatetime(),
-                            f"SRID=4326;POINT({row[5]} {row[6]})"))
+    cur.execute(
+        "SET search_path TO bench_situation, public; DROP TABLE IF EXISTS incidents; "
+        "CREATE TABLE incidents (id bigint, category text, status text, life_threat bool, "
+        "occurred_at timestamptz, geom geometry(Point, 4326))"
+    )
+    with cur.copy(
+        "COPY incidents (id, category, status, life_threat, occurred_at, geom) FROM STDIN"
+    ) as copy:
+        for row in zip(
+            incidents["id"],
+            incidents["category"].astype(str),
+            incidents["status"].astype(str),
+            incidents["life_threat"],
+            incidents["occurred_at"],
+            incidents["lon"],
+            incidents["lat"],
+            strict=True,
+        ):
+            copy.write_row(
+                (
+                    int(row[0]),
+                    row[1],
+                    row[2],
+                    bool(row[3]),
+                    row[4].to_pydatetime(),
+                    f"SRID=4326;POINT({row[5]} {row[6]})",
+                )
+            )
     cur.execute("CREATE INDEX ON incidents USING gist (geom); ANALYZE incidents")
 
 
@@ -346,9 +499,17 @@ def database_timings(frames, sizes: list[int], runs: int) -> list[tuple[int, flo
 
     out = []
     with tempfile.TemporaryDirectory() as tmp:
-        app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp}/bench.sqlite3", "LOAD_ENTRY_POINTS": False,
-                          "PLUGINS_DIR": f"{tmp}/plugins", "SECRET_KEY": "bench", "LOG_LEVEL": "WARNING"},
-                         instance_path=f"{tmp}/instance")
+        app = create_app(
+            {
+                "TESTING": True,
+                "DATABASE_URL": f"sqlite:///{tmp}/bench.sqlite3",
+                "LOAD_ENTRY_POINTS": False,
+                "PLUGINS_DIR": f"{tmp}/plugins",
+                "SECRET_KEY": "bench",
+                "LOG_LEVEL": "WARNING",
+            },
+            instance_path=f"{tmp}/instance",
+        )
         storage = get_storage(app)
         storage.migrate()
         with app.app_context(), session_scope(storage) as session:
@@ -358,20 +519,47 @@ def database_timings(frames, sizes: list[int], runs: int) -> list[tuple[int, flo
         for n in sizes:
             incidents = synthetic_incidents(n)
             rows = incidents.iloc[loaded:n]
-            records = [{"category": c, "life_threat": bool(lt), "people": None if p != p else int(p),
-                        "vulnerable": bool(v), "source": str(src), "status": str(st), "occurred_at": o.to_pydatetime(),
-                        "created_at": cr.to_pydatetime(), "updated_at": cr.to_pydatetime(), "lon": x, "lat": y}
-                       for c, lt, p, v, src, st, o, cr, x, y in zip(
-                           rows["category"].astype(str), rows["life_threat"], rows["people"], rows["vulnerable"],
-                           rows["source"], rows["status"], rows["occurred_at"], rows["created_at"], rows["lon"],
-                           rows["lat"], strict=True)]
+            records = [
+                {
+                    "category": c,
+                    "life_threat": bool(lt),
+                    "people": None if p != p else int(p),
+                    "vulnerable": bool(v),
+                    "source": str(src),
+                    "status": str(st),
+                    "occurred_at": o.to_pydatetime(),
+                    "created_at": cr.to_pydatetime(),
+                    "updated_at": cr.to_pydatetime(),
+                    "lon": x,
+                    "lat": y,
+                }
+                for c, lt, p, v, src, st, o, cr, x, y in zip(
+                    rows["category"].astype(str),
+                    rows["life_threat"],
+                    rows["people"],
+                    rows["vulnerable"],
+                    rows["source"],
+                    rows["status"],
+                    rows["occurred_at"],
+                    rows["created_at"],
+                    rows["lon"],
+                    rows["lat"],
+                    strict=True,
+                )
+            ]
             with session_scope(storage) as session:
                 session.execute(insert(Incident), records)
             loaded = n
             with app.app_context(), session_scope(storage) as session:
-                summary.build_situation(session, HAZARD, NOW - timedelta(hours=1), NOW)  # prepares the layers
-                total, _ = timed(lambda session=session: summary.build_situation(
-                    session, HAZARD, NOW - timedelta(hours=1), NOW), runs)
+                summary.build_situation(
+                    session, HAZARD, NOW - timedelta(hours=1), NOW
+                )  # prepares the layers
+                total, _ = timed(
+                    lambda session=session: summary.build_situation(
+                        session, HAZARD, NOW - timedelta(hours=1), NOW
+                    ),
+                    runs,
+                )
             out.append((n, total))
         storage.dispose()
     return out
@@ -383,22 +571,33 @@ def database_timings(frames, sizes: list[int], runs: int) -> list[tuple[int, flo
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000,100000,1000000")
-    parser.add_argument("--runs", type=int, default=5, help="timed runs per size (3 at 1M and above)")
+    parser.add_argument(
+        "--runs", type=int, default=5, help="timed runs per size (3 at 1M and above)"
+    )
     parser.add_argument("--naive", type=int, default=2000, help="incidents timed in the naive loop")
-    parser.add_argument("--db-sizes", default="10000,100000",
-                        help="sizes for the end-to-end timing from a SQLite database ('' to skip)")
+    parser.add_argument(
+        "--db-sizes",
+        default="10000,100000",
+        help="sizes for the end-to-end timing from a SQLite database ('' to skip)",
+    )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
 
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"shapely {shapely.__version__} (GEOS {shapely.geos_version_string}), geopandas {gpd.__version__}, "
-          f"numpy {np.__version__}, pandas {pd.__version__}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"shapely {shapely.__version__} (GEOS {shapely.geos_version_string}), geopandas {gpd.__version__}, "
+        f"numpy {np.__version__}, pandas {pd.__version__}"
+    )
     frames = yaizu_layer_frames()
     started = time.perf_counter()
-    layers = analysis.prepare_layers(frames["districts"], frames["shelters"], frames["hazard_zones"])
+    layers = analysis.prepare_layers(
+        frames["districts"], frames["shelters"], frames["hazard_zones"]
+    )
     prepare = time.perf_counter() - started
-    print(f"prepare layers (once per layer version: split parts, projections, grid indices): {prepare:.3f} s; "
-          f"{layers.stats['zone_parts']} hazard parts, CRS {layers.crs.to_string()}")
+    print(
+        f"prepare layers (once per layer version: split parts, projections, grid indices): {prepare:.3f} s; "
+        f"{layers.stats['zone_parts']} hazard parts, CRS {layers.crs.to_string()}"
+    )
     status = shelter_status(layers)
 
     sample = synthetic_incidents(args.naive, seed=7)
@@ -408,27 +607,35 @@ def main(argv=None) -> None:
     started = time.perf_counter()
     naive_layers(frames, status)
     naive_fixed = time.perf_counter() - started
-    print(f"naive baseline: per-incident shapely loop {naive_rate * 1e3:.3f} ms per incident (timed on {args.naive} "
-          f"incidents, extrapolated linearly) + naive layer part {naive_fixed:.2f} s (timed once); no hotspots")
+    print(
+        f"naive baseline: per-incident shapely loop {naive_rate * 1e3:.3f} ms per incident (timed on {args.naive} "
+        f"incidents, extrapolated linearly) + naive layer part {naive_fixed:.2f} s (timed once); no hotspots"
+    )
 
     connection, why = postgis_connection()
     if connection is None:
         print(f"PostGIS: skipped, {why}")
     else:
         postgis_setup(connection, frames, status)
-        print("PostGIS: connected; the same queries (per-district/category and per-rank counts, zone share per "
-              "district, shelters in the zone, nearest usable shelter) run on GiST-indexed tables, "
-              "hazard parts split with ST_Subdivide(…, 64)")
+        print(
+            "PostGIS: connected; the same queries (per-district/category and per-rank counts, zone share per "
+            "district, shelters in the zone, nearest usable shelter) run on GiST-indexed tables, "
+            "hazard parts split with ST_Subdivide(…, 64)"
+        )
 
     print()
-    print(f"{'incidents':>10} {'median s':>9} {'cpu s':>6} {'runs (wall s)':>26} {'peak MiB':>9} "
-          f"{'naive s (extrap.)':>18} {'× naive':>8} {'PostGIS s':>10} {'× PostGIS':>9}")
+    print(
+        f"{'incidents':>10} {'median s':>9} {'cpu s':>6} {'runs (wall s)':>26} {'peak MiB':>9} "
+        f"{'naive s (extrap.)':>18} {'× naive':>8} {'PostGIS s':>10} {'× PostGIS':>9}"
+    )
     for n in sizes:
         incidents = synthetic_incidents(n)
         full_summary(layers, incidents, status)  # warm-up
         runs = args.runs if n < 1_000_000 else min(args.runs, 3)
         cpu_started = time.process_time()
-        median, times = timed(lambda incidents=incidents: full_summary(layers, incidents, status), runs)
+        median, times = timed(
+            lambda incidents=incidents: full_summary(layers, incidents, status), runs
+        )
         cpu = (time.process_time() - cpu_started) / runs
         peak = peak_memory(lambda incidents=incidents: full_summary(layers, incidents, status))
         naive = naive_rate * n + naive_fixed
@@ -438,14 +645,20 @@ def main(argv=None) -> None:
             postgis_load_incidents(connection, incidents)
             pg_median, _ = timed(lambda: postgis_time(connection), max(1, min(runs, 3)))
             pg, pg_ratio = f"{pg_median:.3f}", f"{pg_median / median:.1f}"
-        print(f"{n:>10} {median:>9.3f} {cpu:>6.3f} {' '.join(f'{t:.3f}' for t in times):>26} {peak / 2**20:>9.1f} "
-              f"{naive:>18.1f} {naive / median:>8.0f} {pg:>10} {pg_ratio:>9}")
+        print(
+            f"{n:>10} {median:>9.3f} {cpu:>6.3f} {' '.join(f'{t:.3f}' for t in times):>26} {peak / 2**20:>9.1f} "
+            f"{naive:>18.1f} {naive / median:>8.0f} {pg:>10} {pg_ratio:>9}"
+        )
     if args.db_sizes:
-        print("\nend to end from SQLite (summary.build_situation: incident and status rows read with SQLAlchemy "
-              "Core, layers prepared once and cached):")
+        print(
+            "\nend to end from SQLite (summary.build_situation: incident and status rows read with SQLAlchemy "
+            "Core, layers prepared once and cached):"
+        )
         for n, total in database_timings(frames, [int(s) for s in args.db_sizes.split(",")], 3):
             print(f"{n:>10} incidents: median {total:.3f} s")
-    print(f"\nmax resident set size of the process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    print(
+        f"\nmax resident set size of the process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
+    )
     if connection is not None:
         connection.execute("DROP SCHEMA IF EXISTS bench_situation CASCADE")
         connection.close()

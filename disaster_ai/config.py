@@ -80,13 +80,17 @@ class DefaultConfig:
     LOG_LEVEL = "INFO"
 
     # Situation map and shelters
-    MAP_TILE_URL = None  # e.g. "https://tiles.example.lg.jp/{z}/{x}/{y}.png"; None: vector layers only
+    MAP_TILE_URL = (
+        None  # e.g. "https://tiles.example.lg.jp/{z}/{x}/{y}.png"; None: vector layers only
+    )
     MAP_TILE_ATTRIBUTION = ""  # the credit the tile provider requires, shown on the map
     MAP_TILE_MAX_ZOOM = 18
     MAP_REFRESH_SECONDS = 30  # how often open maps reload incidents and shelter status; 0: never
 
     # Situation analysis and summary
-    SITUATION_HAZARD = None  # the active hazard when a request names none (e.g. "inland_flood"); None: none
+    SITUATION_HAZARD = (
+        None  # the active hazard when a request names none (e.g. "inland_flood"); None: none
+    )
     SITUATION_CRS = None  # projected CRS for areas and distances; None: the nearest JGD2011 plane-rectangular zone
     SITUATION_TIME_WINDOWS_MINUTES = [60, 180, 1440]  # "incidents in the last N minutes" counts
     HOTSPOT_RADIUS_M = 250  # hotspot cell side (DBSCAN eps) in metres

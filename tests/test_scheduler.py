@@ -38,7 +38,13 @@ from disaster_ai.types import JobSpec
 
 JST = ZoneInfo("Asia/Tokyo")
 DEADLINE = 30
-CORE_IDS = {"core.heartbeat", "core.recover_stale_jobs", "core.prune_login_attempts"}
+# Jobs every installation has: core maintenance, plus the bulletins app's schedule tick.
+CORE_IDS = {
+    "core.heartbeat",
+    "core.recover_stale_jobs",
+    "core.prune_login_attempts",
+    "bulletins.tick",
+}
 calls: list[dict] = []
 
 

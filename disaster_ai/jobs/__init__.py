@@ -9,6 +9,7 @@ succeeded | failed, with progress 0–100, a message, error text and retries wit
 
 from disaster_ai.jobs.service import (
     JobContext,
+    JobGiveUp,
     JobTimeout,
     enqueue,
     execute_job,
@@ -16,4 +17,12 @@ from disaster_ai.jobs.service import (
     job_to_dict,
 )
 
-__all__ = ["JobContext", "JobTimeout", "enqueue", "execute_job", "get_handlers", "job_to_dict"]
+__all__ = [
+    "JobContext",
+    "JobGiveUp",
+    "JobTimeout",
+    "enqueue",
+    "execute_job",
+    "get_handlers",
+    "job_to_dict",
+]

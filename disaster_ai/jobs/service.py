@@ -24,7 +24,11 @@ from disaster_ai.types import JobHandler
 log = logging.getLogger(__name__)
 
 
-class JobTimeout(Exception):
+class JobGiveUp(Exception):
+    """Raise from a handler to fail the job now, without retries (e.g. its event was closed)."""
+
+
+class JobTimeout(JobGiveUp):
     """Raised by JobContext.progress once the handler ran past its timeout."""
 
 
@@ -224,7 +228,7 @@ def _finish(app, job_id: int, state: str, *, result=None, error=None) -> str:
 
 def _after_failure(app, job_id: int, attempt: int, max_attempts: int, exc: Exception) -> str:
     error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-    if attempt >= max_attempts or isinstance(exc, JobTimeout):
+    if attempt >= max_attempts or isinstance(exc, JobGiveUp):
         return _finish(app, job_id, "failed", error=error)
     delay = app.config["JOB_RETRY_BASE_SECONDS"] * (2 ** (attempt - 1))
     with session_scope(get_storage(app)) as session:

@@ -27,7 +27,7 @@ from disaster_ai.apps.bulletins.models import (
 )
 from disaster_ai.apps.bulletins.schedules import InvalidSchedule, clock, next_fire_time, trigger_for
 from disaster_ai.apps.bulletins.types import BulletinContext, BulletinPayload
-from disaster_ai.jobs.service import JobTimeout
+from disaster_ai.jobs.service import JobGiveUp
 from disaster_ai.storage import get_storage, session_scope
 from disaster_ai.types import SYSTEM_ACTOR, Actor
 
@@ -59,9 +59,8 @@ class BulletinNotFound(BulletinError):
     status, code = 404, "not_found"
 
 
-class GiveUp(JobTimeout):
-    """Stop retrying a job now: the job runner retries every exception except JobTimeout, so
-    this subclasses it, and the job fails with this message."""
+class GiveUp(JobGiveUp):
+    """Stop retrying a job now; the job fails with this message."""
 
 
 class InvalidInput(BulletinError):

@@ -48,7 +48,9 @@ def _jgd2011_zone_origins() -> tuple[tuple[int, float, float], ...]:
     origins = []
     for epsg in range(6669, 6688):
         params = {p.name: p.value for p in pyproj.CRS.from_epsg(epsg).coordinate_operation.params}
-        origins.append((epsg, params["Longitude of natural origin"], params["Latitude of natural origin"]))
+        origins.append(
+            (epsg, params["Longitude of natural origin"], params["Latitude of natural origin"])
+        )
     return tuple(origins)
 
 
@@ -62,13 +64,16 @@ def metric_crs(lon: float, lat: float, override: str | int | None = None) -> pyp
         return pyproj.CRS.from_user_input(override)
     if 122.0 <= lon <= 154.0 and 20.0 <= lat <= 46.0:
         coslat = math.cos(math.radians(lat))
-        epsg = min(_jgd2011_zone_origins(),
-                   key=lambda o: ((o[1] - lon) * coslat) ** 2 + (o[2] - lat) ** 2)[0]
+        epsg = min(
+            _jgd2011_zone_origins(), key=lambda o: ((o[1] - lon) * coslat) ** 2 + (o[2] - lat) ** 2
+        )[0]
         return pyproj.CRS.from_epsg(epsg)
     from pyproj.aoi import AreaOfInterest
     from pyproj.database import query_utm_crs_info
 
-    info = query_utm_crs_info(datum_name="WGS 84", area_of_interest=AreaOfInterest(lon, lat, lon, lat))
+    info = query_utm_crs_info(
+        datum_name="WGS 84", area_of_interest=AreaOfInterest(lon, lat, lon, lat)
+    )
     return pyproj.CRS.from_epsg(int(info[0].code))
 
 
@@ -81,7 +86,9 @@ def metres_per_degree(lat: float) -> tuple[float, float]:
     return n * math.cos(phi) * math.pi / 180, m * math.pi / 180
 
 
-def local_xy(lon: np.ndarray, lat: np.ndarray, lon0: float, lat0: float) -> tuple[np.ndarray, np.ndarray]:
+def local_xy(
+    lon: np.ndarray, lat: np.ndarray, lon0: float, lat0: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Metres east/north of (lon0, lat0) on the local tangent plane. Within a municipality (±20 km)
     the error against a transverse Mercator is below 0.01 %: good enough for hotspot cells, and it
     costs two multiply-adds per point instead of a projection."""
@@ -125,7 +132,9 @@ class PolygonGridIndex:
 
     OUTSIDE, BOUNDARY, FALLBACK = -1, -2, -3
 
-    def __init__(self, geometries, labels, cell_x: float, cell_y: float, max_cells: int = 6_000_000):
+    def __init__(
+        self, geometries, labels, cell_x: float, cell_y: float, max_cells: int = 6_000_000
+    ):
         geometries = np.asarray(geometries, dtype=object)
         labels = np.asarray(labels, dtype=np.int64)
         self.geometries = geometries
@@ -181,8 +190,11 @@ class PolygonGridIndex:
         width = nx + 1
         size = ny * width
         value = np.bincount(r * width + c0, weights=g + 1, minlength=size) - np.bincount(
-            r * width + c1, weights=g + 1, minlength=size)
-        cover = np.bincount(r * width + c0, minlength=size) - np.bincount(r * width + c1, minlength=size)
+            r * width + c1, weights=g + 1, minlength=size
+        )
+        cover = np.bincount(r * width + c0, minlength=size) - np.bincount(
+            r * width + c1, minlength=size
+        )
         value = np.cumsum(value.reshape(ny, width), axis=1)[:, :nx]
         cover = np.cumsum(cover.reshape(ny, width), axis=1)[:, :nx]
         grid = np.rint(value).astype(np.int32).ravel() - 1
@@ -222,7 +234,9 @@ class PolygonGridIndex:
         # A centre (nearly) on an edge has no reliable label: those cells use shapely.
         cx = self.x0 + (cell % nx + 0.5) * cw
         cy = self.y0 + (cell // nx + 0.5) * ch
-        near = _segment_distance(cx, cy, ax[edge], ay[edge], bx[edge], by[edge]) < 1e-6 * min(cw, ch)
+        near = _segment_distance(cx, cy, ax[edge], ay[edge], bx[edge], by[edge]) < 1e-6 * min(
+            cw, ch
+        )
         degenerate = np.zeros(len(cell_ids), dtype=bool)
         np.logical_or.at(degenerate, np.searchsorted(cell_ids, cell[near]), True)
         degenerate |= cover[cell_ids] > 1
@@ -265,6 +279,7 @@ class PolygonGridIndex:
         cy = self.y0 + (cell // self.nx + 0.5) * self.ch
         cxp, cyp, pxp, pyp = cx[point], cy[point], x[point], y[point]
         eax, eay, ebx, eby = ax[edge], ay[edge], bx[edge], by[edge]
+
         # Does the path centre→point cross edge a→b? Exact for the point moved by (ε, ε²), ε → 0
         # (simulation of simplicity): a point on a boundary, or a vertex on the path, is decided the
         # same way for every edge, so a point on a shared edge lands in exactly one region.
@@ -304,8 +319,11 @@ class PolygonGridIndex:
 
     @property
     def stats(self) -> dict:
-        return {"cells": self.nx * self.ny, "boundary_cells": len(getattr(self, "b_cells", [])),
-                "edges": len(self.edges[0])}
+        return {
+            "cells": self.nx * self.ny,
+            "boundary_cells": len(getattr(self, "b_cells", [])),
+            "edges": len(self.edges[0]),
+        }
 
 
 def _edges(geometries, labels):
@@ -337,7 +355,9 @@ class Layers:
     once per set of layer versions (the analogue of a database's spatial indexes)."""
 
     districts: gpd.GeoDataFrame  # key, name, name_kana, population (NaN unknown), population_source
-    shelters: gpd.GeoDataFrame  # key, name, name_kana, kind, address, hazards (list), capacity, capacity_derived
+    shelters: (
+        gpd.GeoDataFrame
+    )  # key, name, name_kana, kind, address, hazards (list), capacity, capacity_derived
     zones: gpd.GeoDataFrame  # one row per polygon part: hazard, rank, rank_order, src
     crs: pyproj.CRS
     origin: tuple[float, float]  # lon, lat of the centre, for local metres
@@ -365,8 +385,14 @@ def _column(props: pd.DataFrame, name: str, default=None) -> pd.Series:
     return pd.Series([default] * len(props), index=props.index, dtype=object)
 
 
-def prepare_layers(districts: gpd.GeoDataFrame, shelters: gpd.GeoDataFrame, hazard_zones: gpd.GeoDataFrame,
-                   *, crs: str | int | None = None, cell_m: float = 10.0) -> Layers:
+def prepare_layers(
+    districts: gpd.GeoDataFrame,
+    shelters: gpd.GeoDataFrame,
+    hazard_zones: gpd.GeoDataFrame,
+    *,
+    crs: str | int | None = None,
+    cell_m: float = 10.0,
+) -> Layers:
     """Flatten the layer frames (EPSG:4326, columns key/name/name_kana/props/geometry) and build
     what the analyses share. ``cell_m`` is the grid step of the point-in-polygon indices."""
     import time
@@ -383,61 +409,114 @@ def prepare_layers(districts: gpd.GeoDataFrame, shelters: gpd.GeoDataFrame, haza
     kx, ky = metres_per_degree(lat0)
 
     dprops = _props(districts)
-    d = gpd.GeoDataFrame({
-        "key": districts["key"].astype(str).to_numpy(), "name": districts["name"].fillna("").to_numpy(),
-        "name_kana": districts["name_kana"].fillna("").to_numpy(),
-        "population": pd.to_numeric(_column(dprops, "population"), errors="coerce").to_numpy(dtype=float),
-        "population_source": _column(dprops, "population_source", "").fillna("").to_numpy(),
-    }, geometry=districts.geometry.to_numpy(), crs=4326)
+    d = gpd.GeoDataFrame(
+        {
+            "key": districts["key"].astype(str).to_numpy(),
+            "name": districts["name"].fillna("").to_numpy(),
+            "name_kana": districts["name_kana"].fillna("").to_numpy(),
+            "population": pd.to_numeric(_column(dprops, "population"), errors="coerce").to_numpy(
+                dtype=float
+            ),
+            "population_source": _column(dprops, "population_source", "").fillna("").to_numpy(),
+        },
+        geometry=districts.geometry.to_numpy(),
+        crs=4326,
+    )
 
     sprops = _props(shelters)
     hazards = _column(sprops, "hazards", None)
-    s = gpd.GeoDataFrame({
-        "key": shelters["key"].astype(str).to_numpy(), "name": shelters["name"].fillna("").to_numpy(),
-        "name_kana": shelters["name_kana"].fillna("").to_numpy(),
-        "kind": _column(sprops, "kind", "").fillna("").to_numpy(),
-        "address": _column(sprops, "address", "").fillna("").to_numpy(),
-        "hazards": hazards.to_numpy(),
-        "capacity": pd.to_numeric(_column(sprops, "capacity"), errors="coerce").to_numpy(dtype=float),
-        "capacity_derived": _column(sprops, "capacity_derived", False).fillna(False).astype(bool).to_numpy(),
-    }, geometry=shelters.geometry.to_numpy(), crs=4326)
+    s = gpd.GeoDataFrame(
+        {
+            "key": shelters["key"].astype(str).to_numpy(),
+            "name": shelters["name"].fillna("").to_numpy(),
+            "name_kana": shelters["name_kana"].fillna("").to_numpy(),
+            "kind": _column(sprops, "kind", "").fillna("").to_numpy(),
+            "address": _column(sprops, "address", "").fillna("").to_numpy(),
+            "hazards": hazards.to_numpy(),
+            "capacity": pd.to_numeric(_column(sprops, "capacity"), errors="coerce").to_numpy(
+                dtype=float
+            ),
+            "capacity_derived": _column(sprops, "capacity_derived", False)
+            .fillna(False)
+            .astype(bool)
+            .to_numpy(),
+        },
+        geometry=shelters.geometry.to_numpy(),
+        crs=4326,
+    )
     exploded = pd.Series(hazards.to_numpy(), dtype=object).explode().dropna()
-    designations = pd.crosstab(exploded.index, exploded).astype(bool).reindex(
-        range(len(s)), fill_value=False) if len(exploded) else pd.DataFrame(index=range(len(s)))
+    designations = (
+        pd.crosstab(exploded.index, exploded).astype(bool).reindex(range(len(s)), fill_value=False)
+        if len(exploded)
+        else pd.DataFrame(index=range(len(s)))
+    )
 
     zprops = _props(hazard_zones)
-    z0 = gpd.GeoDataFrame({
-        "hazard": _column(zprops, "hazard", "").fillna("").astype(str).to_numpy(),
-        "rank": _column(zprops, "rank", "").fillna("").astype(str).to_numpy(),
-        "rank_order": pd.to_numeric(_column(zprops, "rank_order"), errors="coerce").fillna(0).astype(int).to_numpy(),
-    }, geometry=hazard_zones.geometry.to_numpy(), crs=4326)
+    z0 = gpd.GeoDataFrame(
+        {
+            "hazard": _column(zprops, "hazard", "").fillna("").astype(str).to_numpy(),
+            "rank": _column(zprops, "rank", "").fillna("").astype(str).to_numpy(),
+            "rank_order": pd.to_numeric(_column(zprops, "rank_order"), errors="coerce")
+            .fillna(0)
+            .astype(int)
+            .to_numpy(),
+        },
+        geometry=hazard_zones.geometry.to_numpy(),
+        crs=4326,
+    )
     z = split_parts(z0)
     z = z[shapely.get_type_id(z.geometry.values) == 3].reset_index(drop=True)  # polygons only
 
     zone_ranks: dict[str, list[tuple[str, int]]] = {}
     zone_index: dict[str, PolygonGridIndex] = {}
     if len(z):
-        ranks = z[["hazard", "rank", "rank_order"]].drop_duplicates().sort_values(["hazard", "rank_order", "rank"])
+        ranks = (
+            z[["hazard", "rank", "rank_order"]]
+            .drop_duplicates()
+            .sort_values(["hazard", "rank_order", "rank"])
+        )
         for hazard, group in ranks.groupby("hazard", sort=True):  # one index per hazard (a handful)
-            zone_ranks[str(hazard)] = [(str(r), int(o)) for r, o in zip(group["rank"], group["rank_order"], strict=True)]
+            zone_ranks[str(hazard)] = [
+                (str(r), int(o)) for r, o in zip(group["rank"], group["rank_order"], strict=True)
+            ]
             mask = (z["hazard"] == hazard).to_numpy()
             label = pd.MultiIndex.from_frame(group[["rank", "rank_order"]]).get_indexer(
-                pd.MultiIndex.from_frame(z.loc[mask, ["rank", "rank_order"]]))
-            zone_index[str(hazard)] = PolygonGridIndex(z.geometry.values[mask], label, cell_m / kx, cell_m / ky)
+                pd.MultiIndex.from_frame(z.loc[mask, ["rank", "rank_order"]])
+            )
+            zone_index[str(hazard)] = PolygonGridIndex(
+                z.geometry.values[mask], label, cell_m / kx, cell_m / ky
+            )
 
-    district_index = PolygonGridIndex(d.geometry.values, np.arange(len(d)), 2 * cell_m / kx, 2 * cell_m / ky)
+    district_index = PolygonGridIndex(
+        d.geometry.values, np.arange(len(d)), 2 * cell_m / kx, 2 * cell_m / ky
+    )
     districts_m = np.asarray(d.to_crs(metric).geometry.values)
-    shelters_m = np.asarray(s.to_crs(metric).geometry.values) if len(s) else np.array([], dtype=object)
+    shelters_m = (
+        np.asarray(s.to_crs(metric).geometry.values) if len(s) else np.array([], dtype=object)
+    )
     zones_m = np.asarray(z.to_crs(metric).geometry.values) if len(z) else np.array([], dtype=object)
     layers = Layers(
-        districts=d, shelters=s, zones=z, crs=metric, origin=(lon0, lat0), district_index=district_index,
-        zone_ranks=zone_ranks, zone_index=zone_index, districts_m=districts_m,
-        district_area_m2=shapely.area(districts_m), district_points_m=shapely.point_on_surface(districts_m),
-        shelters_m=shelters_m, zones_m=zones_m, designations=designations,
+        districts=d,
+        shelters=s,
+        zones=z,
+        crs=metric,
+        origin=(lon0, lat0),
+        district_index=district_index,
+        zone_ranks=zone_ranks,
+        zone_index=zone_index,
+        districts_m=districts_m,
+        district_area_m2=shapely.area(districts_m),
+        district_points_m=shapely.point_on_surface(districts_m),
+        shelters_m=shelters_m,
+        zones_m=zones_m,
+        designations=designations,
     )
-    layers.stats = {"prepare_seconds": time.perf_counter() - started, "zone_parts": len(z),
-                    "district_index": district_index.stats,
-                    "zone_index": {h: i.stats for h, i in zone_index.items()}}
+    layers.stats = {
+        "prepare_seconds": time.perf_counter() - started,
+        "zone_parts": len(z),
+        "district_index": district_index.stats,
+        "zone_index": {h: i.stats for h, i in zone_index.items()},
+    }
     return layers
 
 
@@ -499,8 +578,13 @@ def _codes(series: pd.Series, preferred: tuple[str, ...]) -> tuple[np.ndarray, l
         codes, uniques = pd.factorize(series.fillna("other"), sort=False)
         names = [str(u) for u in uniques]
     # Stable, readable order: the known vocabulary first, then the rest alphabetically.
-    order = sorted(range(len(names)), key=lambda i: (preferred.index(names[i]) if names[i] in preferred
-                                                     else len(preferred), names[i]))
+    order = sorted(
+        range(len(names)),
+        key=lambda i: (
+            preferred.index(names[i]) if names[i] in preferred else len(preferred),
+            names[i],
+        ),
+    )
     remap = np.empty(len(names), dtype=np.int64)
     remap[order] = np.arange(len(names))
     return (remap[codes] if len(codes) else codes.astype(np.int64)), [names[i] for i in order]
@@ -512,10 +596,12 @@ def incident_arrays(frame: pd.DataFrame) -> IncidentArrays:
     from disaster_ai.apps.situation.models import INCIDENT_CATEGORIES, INCIDENT_STATUSES
 
     n = len(frame)
-    category, categories = _codes(frame["category"] if "category" in frame else pd.Series(["other"] * n),
-                                  INCIDENT_CATEGORIES)
-    status, statuses = _codes(frame["status"] if "status" in frame else pd.Series(["unverified"] * n),
-                              INCIDENT_STATUSES)
+    category, categories = _codes(
+        frame["category"] if "category" in frame else pd.Series(["other"] * n), INCIDENT_CATEGORIES
+    )
+    status, statuses = _codes(
+        frame["status"] if "status" in frame else pd.Series(["unverified"] * n), INCIDENT_STATUSES
+    )
 
     def flag(name):
         if name not in frame:
@@ -531,13 +617,34 @@ def incident_arrays(frame: pd.DataFrame) -> IncidentArrays:
     created = _ns(frame["created_at"]) if n and "created_at" in frame else occurred
     district_key = None
     if "district_key" in frame and frame["district_key"].notna().any():
-        district_key = frame["district_key"].astype(object).where(frame["district_key"].notna(), None).to_numpy()
+        district_key = (
+            frame["district_key"]
+            .astype(object)
+            .where(frame["district_key"].notna(), None)
+            .to_numpy()
+        )
     ids = frame["id"].to_numpy() if "id" in frame else np.arange(n)
-    return IncidentArrays(n, category, categories, status, statuses, flag("life_threat"), flag("vulnerable"),
-                          number("people"), occurred, created, number("lon"), number("lat"), district_key, ids)
+    return IncidentArrays(
+        n,
+        category,
+        categories,
+        status,
+        statuses,
+        flag("life_threat"),
+        flag("vulnerable"),
+        number("people"),
+        occurred,
+        created,
+        number("lon"),
+        number("lat"),
+        district_key,
+        ids,
+    )
 
 
-def locate_incidents(layers: Layers, inc: IncidentArrays, hazard: str | None) -> tuple[np.ndarray, np.ndarray]:
+def locate_incidents(
+    layers: Layers, inc: IncidentArrays, hazard: str | None
+) -> tuple[np.ndarray, np.ndarray]:
     """(district position, hazard rank position) per incident; -1 where none. A point decides the
     district; an incident with only a ``district_key`` (the place was known, not the point) uses it."""
     district = layers.district_index.lookup(inc.lon, inc.lat)
@@ -557,8 +664,15 @@ def _bincount(codes: np.ndarray, mask: np.ndarray | None, size: int, weights=Non
     return np.bincount(codes, weights=weights, minlength=size)[:size]
 
 
-def incident_counts(inc: IncidentArrays, district: np.ndarray, n_districts: int, *, now, since=None,
-                    windows_minutes=(60, 180, 1440)) -> dict:
+def incident_counts(
+    inc: IncidentArrays,
+    district: np.ndarray,
+    n_districts: int,
+    *,
+    now,
+    since=None,
+    windows_minutes=(60, 180, 1440),
+) -> dict:
     """Counts per district (position n_districts = outside every district or unknown) and totals.
 
     Every count is over *active* incidents (unverified or confirmed) except ``total``,
@@ -574,11 +688,17 @@ def incident_counts(inc: IncidentArrays, district: np.ndarray, n_districts: int,
         "resolved": _bincount(slot, np.isin(inc.status, resolved_codes), size),
         "life_threat": _bincount(slot, active & inc.life_threat, size),
         "vulnerable": _bincount(slot, active & inc.vulnerable, size),
-        "people": _bincount(slot, active & ~np.isnan(inc.people), size,
-                            weights=np.nan_to_num(inc.people)).round().astype(np.int64),
+        "people": _bincount(
+            slot, active & ~np.isnan(inc.people), size, weights=np.nan_to_num(inc.people)
+        )
+        .round()
+        .astype(np.int64),
     }
-    by_category = _bincount(slot * ncat + inc.category, active, size * ncat).reshape(size, max(ncat, 1)) \
-        if ncat else np.zeros((size, 0), dtype=np.int64)
+    by_category = (
+        _bincount(slot * ncat + inc.category, active, size * ncat).reshape(size, max(ncat, 1))
+        if ncat
+        else np.zeros((size, 0), dtype=np.int64)
+    )
     now_ns = _ts(now)
     windows = {}
     for minutes in windows_minutes:  # a few configured windows
@@ -589,20 +709,34 @@ def incident_counts(inc: IncidentArrays, district: np.ndarray, n_districts: int,
     if since is not None:
         fresh = inc.created > _ts(since)
         new = _bincount(slot, fresh, size)
-        new_by_category = _bincount(inc.category, fresh, ncat) if ncat else np.zeros(0, dtype=np.int64)
-    status_totals = np.bincount(inc.status, minlength=len(inc.statuses)) if inc.n else np.zeros(len(inc.statuses))
-    return {"per": per, "by_category": by_category, "windows": windows, "new": new,
-            "new_by_category": new_by_category, "categories": inc.categories,
-            "status_totals": {s: int(c) for s, c in zip(inc.statuses, status_totals, strict=True)},
-            "without_location": int(((np.isnan(inc.lon) | np.isnan(inc.lat)) & (district < 0)).sum()),
-            "size": size}
+        new_by_category = (
+            _bincount(inc.category, fresh, ncat) if ncat else np.zeros(0, dtype=np.int64)
+        )
+    status_totals = (
+        np.bincount(inc.status, minlength=len(inc.statuses))
+        if inc.n
+        else np.zeros(len(inc.statuses))
+    )
+    return {
+        "per": per,
+        "by_category": by_category,
+        "windows": windows,
+        "new": new,
+        "new_by_category": new_by_category,
+        "categories": inc.categories,
+        "status_totals": {s: int(c) for s, c in zip(inc.statuses, status_totals, strict=True)},
+        "without_location": int(((np.isnan(inc.lon) | np.isnan(inc.lat)) & (district < 0)).sum()),
+        "size": size,
+    }
 
 
 # --- population exposed ------------------------------------------------------------------------
 
 
-EXPOSURE_METHOD = ("areal weighting: district population × (area of the district inside the hazard zone ÷ "
-                   "district area); population assumed evenly spread within each district; areas in {crs}")
+EXPOSURE_METHOD = (
+    "areal weighting: district population × (area of the district inside the hazard zone ÷ "
+    "district area); population assumed evenly spread within each district; areas in {crs}"
+)
 
 
 def exposed_population(layers: Layers, hazard: str | None = None, threads: int = 1) -> pd.DataFrame:
@@ -613,7 +747,11 @@ def exposed_population(layers: Layers, hazard: str | None = None, threads: int =
     classes do not); totals per district are capped at the district's population all the same.
     ``threads`` > 1 splits the overlays between threads (GEOS releases the GIL)."""
     zones = layers.zones
-    mask = np.ones(len(zones), dtype=bool) if hazard is None else (zones["hazard"] == hazard).to_numpy()
+    mask = (
+        np.ones(len(zones), dtype=bool)
+        if hazard is None
+        else (zones["hazard"] == hazard).to_numpy()
+    )
     parts = layers.zones_m[mask]
     columns = ["district", "hazard", "rank", "rank_order", "area_m2", "share", "people"]
     if len(parts) == 0 or len(layers.districts_m) == 0:
@@ -642,14 +780,24 @@ def exposed_population(layers: Layers, hazard: str | None = None, threads: int =
                 area[rows] = result
     else:
         area[cut] = overlay(cut)
-    pairs = pd.DataFrame({"district": di, "hazard": meta["hazard"].to_numpy()[pi],
-                          "rank": meta["rank"].to_numpy()[pi], "rank_order": meta["rank_order"].to_numpy()[pi],
-                          "area_m2": area})
-    out = pairs.groupby(["district", "hazard", "rank_order", "rank"], as_index=False, sort=True)["area_m2"].sum()
+    pairs = pd.DataFrame(
+        {
+            "district": di,
+            "hazard": meta["hazard"].to_numpy()[pi],
+            "rank": meta["rank"].to_numpy()[pi],
+            "rank_order": meta["rank_order"].to_numpy()[pi],
+            "area_m2": area,
+        }
+    )
+    out = pairs.groupby(["district", "hazard", "rank_order", "rank"], as_index=False, sort=True)[
+        "area_m2"
+    ].sum()
     out = out[out["area_m2"] > 0]
     district_area = layers.district_area_m2[out["district"].to_numpy()]
     out["share"] = np.clip(out["area_m2"].to_numpy() / district_area, 0.0, 1.0)
-    out["people"] = out["share"] * layers.districts["population"].to_numpy()[out["district"].to_numpy()]
+    out["people"] = (
+        out["share"] * layers.districts["population"].to_numpy()[out["district"].to_numpy()]
+    )
     return out[columns].reset_index(drop=True)
 
 
@@ -671,11 +819,16 @@ def shelter_assessment(layers: Layers, status: pd.DataFrame, hazard: str | None)
     """
     s = layers.shelters
     n = len(s)
-    st = status.set_index("shelter_key") if len(status) else pd.DataFrame(
-        columns=["is_open", "occupancy", "updated_at"]).rename_axis("shelter_key")
+    st = (
+        status.set_index("shelter_key")
+        if len(status)
+        else pd.DataFrame(columns=["is_open", "occupancy", "updated_at"]).rename_axis("shelter_key")
+    )
     joined = st.reindex(pd.Index(s["key"]))
     is_open = joined["is_open"].fillna(False).to_numpy(dtype=bool)
-    occupancy = pd.to_numeric(joined["occupancy"], errors="coerce").fillna(0).to_numpy(dtype=np.int64)
+    occupancy = (
+        pd.to_numeric(joined["occupancy"], errors="coerce").fillna(0).to_numpy(dtype=np.int64)
+    )
     designated = designated_mask(layers, hazard) if hazard else np.zeros(n, dtype=bool)
     in_zone = np.zeros(n, dtype=bool)
     zone_rank = np.full(n, None, dtype=object)
@@ -687,27 +840,48 @@ def shelter_assessment(layers: Layers, status: pd.DataFrame, hazard: str | None)
         si, pi = shapely.STRtree(parts).query(layers.shelters_m, predicate="intersects")
         in_zone[si] = True
         if len(si):
-            deepest = pd.DataFrame({"s": si, "o": order[pi], "r": ranks[pi]}).sort_values(["s", "o"]).drop_duplicates(
-                "s", keep="last")
+            deepest = (
+                pd.DataFrame({"s": si, "o": order[pi], "r": ranks[pi]})
+                .sort_values(["s", "o"])
+                .drop_duplicates("s", keep="last")
+            )
             zone_rank[deepest["s"].to_numpy()] = deepest["r"].to_numpy()
     if hazard:
-        state = np.where(~is_open, "closed", np.where(in_zone, "unsafe", np.where(designated, "usable",
-                                                                                  "open_not_designated")))
+        state = np.where(
+            ~is_open,
+            "closed",
+            np.where(in_zone, "unsafe", np.where(designated, "usable", "open_not_designated")),
+        )
     else:
         state = np.where(is_open, "open", "closed")
     capacity = s["capacity"].to_numpy(dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(capacity > 0, occupancy / capacity, np.nan)
     coords = shapely.get_coordinates(s.geometry.values) if n else np.zeros((0, 2))
-    return pd.DataFrame({
-        "position": np.arange(n), "key": s["key"].to_numpy(), "name": s["name"].to_numpy(),
-        "name_kana": s["name_kana"].to_numpy(), "kind": s["kind"].to_numpy(), "address": s["address"].to_numpy(),
-        "designated": designated, "is_open": is_open, "in_zone": in_zone, "zone_rank": zone_rank,
-        "state": state, "occupancy": occupancy, "capacity": capacity,
-        "capacity_derived": s["capacity_derived"].to_numpy(dtype=bool), "occupancy_ratio": ratio,
-        "updated_at": joined["updated_at"].to_numpy() if "updated_at" in joined else np.full(n, None),
-        "lon": coords[:, 0], "lat": coords[:, 1],
-    })
+    return pd.DataFrame(
+        {
+            "position": np.arange(n),
+            "key": s["key"].to_numpy(),
+            "name": s["name"].to_numpy(),
+            "name_kana": s["name_kana"].to_numpy(),
+            "kind": s["kind"].to_numpy(),
+            "address": s["address"].to_numpy(),
+            "designated": designated,
+            "is_open": is_open,
+            "in_zone": in_zone,
+            "zone_rank": zone_rank,
+            "state": state,
+            "occupancy": occupancy,
+            "capacity": capacity,
+            "capacity_derived": s["capacity_derived"].to_numpy(dtype=bool),
+            "occupancy_ratio": ratio,
+            "updated_at": joined["updated_at"].to_numpy()
+            if "updated_at" in joined
+            else np.full(n, None),
+            "lon": coords[:, 0],
+            "lat": coords[:, 1],
+        }
+    )
 
 
 def nearest_shelters(layers: Layers, candidates: np.ndarray) -> pd.DataFrame:
@@ -716,13 +890,21 @@ def nearest_shelters(layers: Layers, candidates: np.ndarray) -> pd.DataFrame:
     it), in the metric CRS. Ties go to the shelter listed first. Columns: district, shelter
     (position, -1 when there is no candidate), distance_m."""
     nd = len(layers.districts)
-    result = pd.DataFrame({"district": np.arange(nd), "shelter": np.full(nd, -1), "distance_m": np.full(nd, np.nan)})
+    result = pd.DataFrame(
+        {"district": np.arange(nd), "shelter": np.full(nd, -1), "distance_m": np.full(nd, np.nan)}
+    )
     positions = np.flatnonzero(candidates)
     if len(positions) == 0 or nd == 0:
         return result
     tree = shapely.STRtree(layers.shelters_m[positions])
-    (di, si), dist = tree.query_nearest(layers.district_points_m, return_distance=True, all_matches=True)
-    pick = pd.DataFrame({"d": di, "s": positions[si], "dist": dist}).sort_values(["d", "dist", "s"]).drop_duplicates("d")
+    (di, si), dist = tree.query_nearest(
+        layers.district_points_m, return_distance=True, all_matches=True
+    )
+    pick = (
+        pd.DataFrame({"d": di, "s": positions[si], "dist": dist})
+        .sort_values(["d", "dist", "s"])
+        .drop_duplicates("d")
+    )
     result.loc[pick["d"].to_numpy(), "shelter"] = pick["s"].to_numpy()
     result.loc[pick["d"].to_numpy(), "distance_m"] = pick["dist"].to_numpy()
     return result
@@ -731,12 +913,14 @@ def nearest_shelters(layers: Layers, candidates: np.ndarray) -> pd.DataFrame:
 # --- hotspots --------------------------------------------------------------------------------
 
 
-HOTSPOT_METHOD = ("grid approximation of DBSCAN in space and time: square cells of side R metres "
-                  "(local tangent plane) and time windows of W minutes counted back from now; a cell is "
-                  "a core cell when it and its 8 neighbours in the same window hold at least N active "
-                  "incidents; core cells touching in space or in adjacent windows form one hotspot, and "
-                  "occupied cells next to a core cell in the same window join it. Every incident that "
-                  "DBSCAN (eps=R, min_samples=N) would call a core point lies in a core cell.")
+HOTSPOT_METHOD = (
+    "grid approximation of DBSCAN in space and time: square cells of side R metres "
+    "(local tangent plane) and time windows of W minutes counted back from now; a cell is "
+    "a core cell when it and its 8 neighbours in the same window hold at least N active "
+    "incidents; core cells touching in space or in adjacent windows form one hotspot, and "
+    "occupied cells next to a core cell in the same window join it. Every incident that "
+    "DBSCAN (eps=R, min_samples=N) would call a core point lies in a core cell."
+)
 
 
 def connected_components(n: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -757,23 +941,38 @@ def connected_components(n: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return parent
 
 
-def hotspots(lon: np.ndarray, lat: np.ndarray, occurred_ns: np.ndarray, *, now, origin: tuple[float, float],
-             radius_m: float, window_minutes: float, min_incidents: int,
-             dense_cells: int = 16_000_000) -> tuple[np.ndarray, pd.DataFrame]:
+def hotspots(
+    lon: np.ndarray,
+    lat: np.ndarray,
+    occurred_ns: np.ndarray,
+    *,
+    now,
+    origin: tuple[float, float],
+    radius_m: float,
+    window_minutes: float,
+    min_incidents: int,
+    dense_cells: int = 16_000_000,
+) -> tuple[np.ndarray, pd.DataFrame]:
     """Cluster incidents (give only the active ones with a point) in space and time.
 
     Returns (cluster per incident, -1 for none; a frame per cluster with cluster, count, lon, lat,
     radius_m, first_ns, last_ns, window), clusters numbered from 0 by (most recent window, size)."""
     n = len(lon)
     label = np.full(n, -1, dtype=np.int64)
-    empty = pd.DataFrame({c: [] for c in ("cluster", "count", "lon", "lat", "radius_m", "first_ns", "last_ns",
-                                          "window")})
+    empty = pd.DataFrame(
+        {
+            c: []
+            for c in ("cluster", "count", "lon", "lat", "radius_m", "first_ns", "last_ns", "window")
+        }
+    )
     if n == 0 or min_incidents < 1:
         return label, empty
     x, y = local_xy(lon, lat, *origin)
     i = np.floor(x / radius_m).astype(np.int64)
     j = np.floor(y / radius_m).astype(np.int64)
-    k = np.maximum((_ts(now) - occurred_ns) // int(window_minutes * 60_000_000_000), 0).astype(np.int64)
+    k = np.maximum((_ts(now) - occurred_ns) // int(window_minutes * 60_000_000_000), 0).astype(
+        np.int64
+    )
     i -= i.min() - 1
     j -= j.min() - 1
     ni, nj, nk = int(i.max()) + 2, int(j.max()) + 2, int(k.max()) + 2
@@ -838,17 +1037,26 @@ def hotspots(lon: np.ndarray, lat: np.ndarray, occurred_ns: np.ndarray, *, now, 
     group = np.repeat(np.arange(len(starts)), count)
     spread = np.maximum.reduceat(np.hypot(xs - mean_x[group], ys - mean_y[group]), starts)
     t = occurred_ns[order]
-    summary = pd.DataFrame({
-        "raw": raw_sorted[starts], "count": count,
-        "lon": np.add.reduceat(lon[order], starts) / count, "lat": np.add.reduceat(lat[order], starts) / count,
-        "radius_m": spread, "first_ns": np.minimum.reduceat(t, starts), "last_ns": np.maximum.reduceat(t, starts),
-        "window": np.minimum.reduceat(k[order], starts),
-    })
-    summary = summary.sort_values(["window", "count", "last_ns", "lon"], ascending=[True, False, False, True],
-                                  kind="stable")
+    summary = pd.DataFrame(
+        {
+            "raw": raw_sorted[starts],
+            "count": count,
+            "lon": np.add.reduceat(lon[order], starts) / count,
+            "lat": np.add.reduceat(lat[order], starts) / count,
+            "radius_m": spread,
+            "first_ns": np.minimum.reduceat(t, starts),
+            "last_ns": np.maximum.reduceat(t, starts),
+            "window": np.minimum.reduceat(k[order], starts),
+        }
+    )
+    summary = summary.sort_values(
+        ["window", "count", "last_ns", "lon"], ascending=[True, False, False, True], kind="stable"
+    )
     renumber = np.empty(len(summary), dtype=np.int64)
     renumber[summary.index.to_numpy()] = np.arange(len(summary))
     label[order] = renumber[group]
     summary["cluster"] = np.arange(len(summary))
-    out = summary.reset_index(drop=True)[["cluster", "count", "lon", "lat", "radius_m", "first_ns", "last_ns", "window"]]
+    out = summary.reset_index(drop=True)[
+        ["cluster", "count", "lon", "lat", "radius_m", "first_ns", "last_ns", "window"]
+    ]
     return label, out

@@ -42,18 +42,25 @@ class IncidentIn(Strict):
 
     category: Category = Field(description="one of " + ", ".join(INCIDENT_CATEGORIES))
     life_threat: bool = Field(default=False, description="someone's life is in danger now")
-    people: int | None = Field(default=None, ge=0, le=MAX_PEOPLE, description="people affected, when known")
+    people: int | None = Field(
+        default=None, ge=0, le=MAX_PEOPLE, description="people affected, when known"
+    )
     vulnerable: bool = Field(default=False, description="elderly, disabled, infants … involved")
     source: Source = "manual"
     status: Status = "unverified"
     occurred_at: AwareDatetime | None = Field(
-        default=None, description="with offset, e.g. 2026-09-23T06:00:00+09:00; default: now")
+        default=None, description="with offset, e.g. 2026-09-23T06:00:00+09:00; default: now"
+    )
     lon: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
     lat: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
-    district_key: str | None = Field(default=None, max_length=64,
-                                     description="key of a feature of the active districts layer")
-    place_name: str | None = Field(default=None, max_length=255,
-                                   description="exact name in the places layer (used alone), else free text")
+    district_key: str | None = Field(
+        default=None, max_length=64, description="key of a feature of the active districts layer"
+    )
+    place_name: str | None = Field(
+        default=None,
+        max_length=255,
+        description="exact name in the places layer (used alone), else free text",
+    )
     description: str = Field(default="", max_length=4000)
 
 
@@ -80,18 +87,28 @@ class MergeIn(Strict):
 
 class ShelterStatusIn(Strict):
     is_open: bool | None = Field(default=None, description="true: open, false: closed")
-    occupancy: int | None = Field(default=None, ge=0, le=MAX_PEOPLE, description="people in the shelter now")
+    occupancy: int | None = Field(
+        default=None, ge=0, le=MAX_PEOPLE, description="people in the shelter now"
+    )
 
 
 _OFFSET_SPACE = re.compile(r" (\d\d:?\d\d)$")
 
 
 class IncidentQuery(Strict):
-    category: str | None = Field(default=None, max_length=512, description="one category or a comma list")
-    status: str | None = Field(default=None, max_length=128, description="one status or a comma list")
+    category: str | None = Field(
+        default=None, max_length=512, description="one category or a comma list"
+    )
+    status: str | None = Field(
+        default=None, max_length=128, description="one status or a comma list"
+    )
     district: str | None = Field(default=None, max_length=64, description="district_key")
-    since: AwareDatetime | None = Field(default=None, description="occurred_at ≥ since (with offset)")
-    until: AwareDatetime | None = Field(default=None, description="occurred_at < until (with offset)")
+    since: AwareDatetime | None = Field(
+        default=None, description="occurred_at ≥ since (with offset)"
+    )
+    until: AwareDatetime | None = Field(
+        default=None, description="occurred_at < until (with offset)"
+    )
     life_threat: bool | None = None
     include_merged: bool = Field(default=False, description="also list merged duplicates")
     limit: int = Field(default=100, ge=1, le=500)
@@ -111,16 +128,26 @@ class GeoJSONQuery(IncidentQuery):
 def _filter(q: IncidentQuery) -> service.IncidentFilter:
     categories = _split(q.category, INCIDENT_CATEGORIES, "category")
     statuses = _split(q.status, INCIDENT_STATUSES, "status")
-    return service.IncidentFilter(categories=categories, statuses=statuses, district=q.district or None,
-                                  since=q.since, until=q.until, life_threat=q.life_threat,
-                                  include_merged=q.include_merged, limit=q.limit, offset=q.offset)
+    return service.IncidentFilter(
+        categories=categories,
+        statuses=statuses,
+        district=q.district or None,
+        since=q.since,
+        until=q.until,
+        life_threat=q.life_threat,
+        include_merged=q.include_merged,
+        limit=q.limit,
+        offset=q.offset,
+    )
 
 
 def _split(value: str | None, allowed: tuple[str, ...], field: str) -> tuple[str, ...]:
     items = tuple(item.strip() for item in (value or "").split(",") if item.strip())
     unknown = [item for item in items if item not in allowed]
     if unknown:
-        raise service.invalid({field: _("Unknown value(s): %(values)s.", values=", ".join(unknown))})
+        raise service.invalid(
+            {field: _("Unknown value(s): %(values)s.", values=", ".join(unknown))}
+        )
     return items
 
 
@@ -133,8 +160,11 @@ def _one(session, incident):
 
 @bp.post("/incidents")
 @requires("situation.edit")
-@api_doc(body=IncidentIn, responses={201: "The incident, with its district computed from the point"},
-         tag="situation")
+@api_doc(
+    body=IncidentIn,
+    responses={201: "The incident, with its district computed from the point"},
+    tag="situation",
+)
 def create_incident():
     """Record an incident.
 
@@ -143,7 +173,9 @@ def create_incident():
     exactly. Audited as incident.create."""
     data = parse_body(IncidentIn)
     session = db()
-    incident = service.create_incident(session, data.model_dump(exclude_unset=True), current_actor())
+    incident = service.create_incident(
+        session, data.model_dump(exclude_unset=True), current_actor()
+    )
     session.commit()
     response = jsonify(_one(session, incident))
     response.status_code = 201
@@ -153,7 +185,9 @@ def create_incident():
 
 @bp.get("/incidents")
 @requires("situation.view")
-@api_doc(query=IncidentQuery, responses={200: "Incidents, newest first, with the total"}, tag="situation")
+@api_doc(
+    query=IncidentQuery, responses={200: "Incidents, newest first, with the total"}, tag="situation"
+)
 def list_incidents():
     """List incidents (merged duplicates left out unless include_merged=true).
 
@@ -163,13 +197,21 @@ def list_incidents():
     session = db()
     rows, total = service.list_incidents(session, f)
     index = service.district_index(session)
-    return jsonify({"incidents": [service.incident_dict(row, index) for row in rows], "total": total,
-                    "limit": f.limit, "offset": f.offset})
+    return jsonify(
+        {
+            "incidents": [service.incident_dict(row, index) for row in rows],
+            "total": total,
+            "limit": f.limit,
+            "offset": f.offset,
+        }
+    )
 
 
 @bp.get("/incidents.geojson")
 @requires("situation.view")
-@api_doc(query=GeoJSONQuery, responses={200: "A GeoJSON FeatureCollection of incidents"}, tag="situation")
+@api_doc(
+    query=GeoJSONQuery, responses={200: "A GeoJSON FeatureCollection of incidents"}, tag="situation"
+)
 def incidents_geojson():
     """Incidents as GeoJSON (same filters as the list).
 
@@ -192,8 +234,11 @@ def get_incident(incident_id: int):
 
 @bp.patch("/incidents/<int:incident_id>")
 @requires("situation.edit")
-@api_doc(body=IncidentPatch, responses={200: "The changed incident", 409: "It was merged into another"},
-         tag="situation")
+@api_doc(
+    body=IncidentPatch,
+    responses={200: "The changed incident", 409: "It was merged into another"},
+    tag="situation",
+)
 def update_incident(incident_id: int):
     """Edit or resolve an incident.
 
@@ -210,7 +255,11 @@ def update_incident(incident_id: int):
 
 @bp.post("/incidents/<int:incident_id>/merge")
 @requires("situation.edit")
-@api_doc(body=MergeIn, responses={200: "The incident that was kept", 409: "Already merged"}, tag="situation")
+@api_doc(
+    body=MergeIn,
+    responses={200: "The incident that was kept", 409: "Already merged"},
+    tag="situation",
+)
 def merge_incident(incident_id: int):
     """Merge a duplicate into another incident.
 
@@ -233,7 +282,10 @@ def _shelters(session) -> dict:
 
 @bp.get("/shelters")
 @requires("situation.view")
-@api_doc(responses={200: "Shelters of the active layer with open/closed, occupancy and state"}, tag="situation")
+@api_doc(
+    responses={200: "Shelters of the active layer with open/closed, occupancy and state"},
+    tag="situation",
+)
 def list_shelters():
     """Shelters with their live status.
 
@@ -254,8 +306,9 @@ def set_shelter_status(key: str):
     if service.shelter_feature(key, session) is None:
         raise service.not_found(_("shelter"), key)
     data = parse_body(ShelterStatusIn)
-    _status, changed = service.set_shelter_status(session, key, current_actor(), is_open=data.is_open,
-                                            occupancy=data.occupancy)
+    _status, changed = service.set_shelter_status(
+        session, key, current_actor(), is_open=data.is_open, occupancy=data.occupancy
+    )
     session.commit()
     shelter = next(s for s in _shelters(session)["shelters"] if s["key"] == key)
     return jsonify({**shelter, "changed": changed})

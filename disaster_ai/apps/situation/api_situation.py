@@ -26,21 +26,35 @@ bp = Blueprint("situation_situation", __name__, url_prefix="/api/v1")
 class SituationQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    hazard: str | None = Field(default=None, max_length=32,
-                               description="active hazard: " + ", ".join(HAZARDS)
-                               + "; default: the SITUATION_HAZARD setting")
-    since: str | None = Field(default=None, max_length=64,
-                              description="time of the last summary, with offset, e.g. 2025-09-05T09:00:00+09:00 "
-                                          "(encode + as %2B); incidents recorded after it count as new")
+    hazard: str | None = Field(
+        default=None,
+        max_length=32,
+        description="active hazard: "
+        + ", ".join(HAZARDS)
+        + "; default: the SITUATION_HAZARD setting",
+    )
+    since: str | None = Field(
+        default=None,
+        max_length=64,
+        description="time of the last summary, with offset, e.g. 2025-09-05T09:00:00+09:00 "
+        "(encode + as %2B); incidents recorded after it count as new",
+    )
 
 
 def _parse_query() -> tuple[str | None, datetime | None]:
     query = parse_query(SituationQuery)
     hazard = query.hazard or None
     if hazard is not None and hazard not in HAZARDS:
-        raise ApiError(422, "invalid", _("Unknown hazard %(hazard)s. Hazards: %(hazards)s.", hazard=hazard,
-                                         hazards=", ".join(HAZARDS)),
-                       {"fields": {"hazard": "unknown hazard"}})
+        raise ApiError(
+            422,
+            "invalid",
+            _(
+                "Unknown hazard %(hazard)s. Hazards: %(hazards)s.",
+                hazard=hazard,
+                hazards=", ".join(HAZARDS),
+            ),
+            {"fields": {"hazard": "unknown hazard"}},
+        )
     since = None
     if query.since:
         text = query.since
@@ -49,12 +63,22 @@ def _parse_query() -> tuple[str | None, datetime | None]:
         try:
             since = datetime.fromisoformat(text)
         except ValueError:
-            raise ApiError(422, "invalid", _("since is not a date and time: give ISO 8601 with an offset, "
-                                             "e.g. 2025-09-05T09:00:00+09:00."),
-                           {"fields": {"since": "not an ISO 8601 date-time"}}) from None
+            raise ApiError(
+                422,
+                "invalid",
+                _(
+                    "since is not a date and time: give ISO 8601 with an offset, "
+                    "e.g. 2025-09-05T09:00:00+09:00."
+                ),
+                {"fields": {"since": "not an ISO 8601 date-time"}},
+            ) from None
         if since.tzinfo is None or since.utcoffset() is None:
-            raise ApiError(422, "invalid", _("since has no UTC offset: add one, e.g. +09:00."),
-                           {"fields": {"since": "timezone offset required"}})
+            raise ApiError(
+                422,
+                "invalid",
+                _("since has no UTC offset: add one, e.g. +09:00."),
+                {"fields": {"since": "timezone offset required"}},
+            )
     return hazard, since
 
 
@@ -65,9 +89,14 @@ def _situation():
 
 @bp.get("/situation")
 @requires("situation.view")
-@api_doc(query=SituationQuery, tag="situation",
-         responses={200: "The situation document (schema: docs/situation.md)",
-                    422: "Unknown hazard, or a time without an offset"})
+@api_doc(
+    query=SituationQuery,
+    tag="situation",
+    responses={
+        200: "The situation document (schema: docs/situation.md)",
+        422: "Unknown hazard, or a time without an offset",
+    },
+)
 def situation():
     """The situation picture as one JSON document.
 
@@ -81,9 +110,14 @@ def situation():
 
 @bp.get("/situation.txt")
 @requires("situation.view")
-@api_doc(query=SituationQuery, tag="situation",
-         responses={200: "The Japanese situation report (text/plain; charset=utf-8)",
-                    422: "Unknown hazard, or a time without an offset"})
+@api_doc(
+    query=SituationQuery,
+    tag="situation",
+    responses={
+        200: "The Japanese situation report (text/plain; charset=utf-8)",
+        422: "Unknown hazard, or a time without an offset",
+    },
+)
 def situation_text():
     """The situation as a Japanese 災害対策本部-style report, built only from the document's numbers."""
     text = summary.render_text_ja(_situation().doc)
@@ -92,9 +126,14 @@ def situation_text():
 
 @bp.get("/situation.png")
 @requires("situation.view")
-@api_doc(query=SituationQuery, tag="situation",
-         responses={200: "A static map (image/png) with legend and attribution",
-                    422: "Unknown hazard, or a time without an offset"})
+@api_doc(
+    query=SituationQuery,
+    tag="situation",
+    responses={
+        200: "A static map (image/png) with legend and attribution",
+        422: "Unknown hazard, or a time without an offset",
+    },
+)
 def situation_png():
     """A static map of the situation for bulletins: districts, hazard zones, shelters by state,
     incidents by category, hotspots, a legend and every dataset's attribution."""

@@ -18,21 +18,36 @@ def _aware(_ctx, _param, value):
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter("give ISO 8601 with an offset, e.g. 2025-09-05T09:00:00+09:00") from None
+        raise click.BadParameter(
+            "give ISO 8601 with an offset, e.g. 2025-09-05T09:00:00+09:00"
+        ) from None
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise click.BadParameter("add a UTC offset, e.g. +09:00")
     return parsed
 
 
 @click.command("situation")
-@click.option("--hazard", type=click.Choice(HAZARDS), default=None,
-              help="Active hazard (default: the SITUATION_HAZARD setting).")
-@click.option("--since", callback=_aware, default=None,
-              help="Time of the last summary, e.g. 2025-09-05T09:00:00+09:00; later incidents count as new.")
+@click.option(
+    "--hazard",
+    type=click.Choice(HAZARDS),
+    default=None,
+    help="Active hazard (default: the SITUATION_HAZARD setting).",
+)
+@click.option(
+    "--since",
+    callback=_aware,
+    default=None,
+    help="Time of the last summary, e.g. 2025-09-05T09:00:00+09:00; later incidents count as new.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON document.")
 @click.option("--text", "as_text", is_flag=True, help="Print the Japanese report (the default).")
-@click.option("--png", "png", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="Also write the static map to this PNG file.")
+@click.option(
+    "--png",
+    "png",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Also write the static map to this PNG file.",
+)
 @with_appcontext
 def situation_command(hazard, since, as_json, as_text, png):
     """Print the situation summary: --json for the document, --text for the Japanese report."""

@@ -57,8 +57,17 @@ APP = "situation"
 EDGE_TOLERANCE_DEG = 0.0005  # ≈ 50 m at Japanese latitudes
 FUTURE_SLACK = timedelta(hours=1)  # an occurred_at further ahead is a typo
 LOCATION_FIELDS = ("lon", "lat", "district_key", "place_name")
-EDITABLE_FIELDS = ("category", "life_threat", "people", "vulnerable", "source", "status", "occurred_at",
-                   "description", *LOCATION_FIELDS)
+EDITABLE_FIELDS = (
+    "category",
+    "life_threat",
+    "people",
+    "vulnerable",
+    "source",
+    "status",
+    "occurred_at",
+    "description",
+    *LOCATION_FIELDS,
+)
 
 CATEGORY_LABELS = {
     # TRANSLATORS: incident category (河川): river rising or overflowing
@@ -138,12 +147,25 @@ SHELTER_STATE_LABELS = {
 }
 # Designation flags of the common shelter schemas → our hazard names (for the popup only).
 SHELTER_HAZARD_FLAGS = {
-    "open_earthquake_tsunami": ("earthquake", "tsunami"), "open_storm_flood": ("flood", "storm_surge"),
-    "open_landslide": ("landslide",), "hz_flood": ("flood",), "hz_landslide": ("landslide",),
-    "hz_storm_surge": ("storm_surge",), "hz_earthquake": ("earthquake",), "hz_tsunami": ("tsunami",),
-    "hz_large_fire": ("large_fire",), "hz_inland_flooding": ("inland_flood",), "hz_volcano": ("volcano",),
-    "洪水": ("flood",), "崖崩れ、土石流及び地滑り": ("landslide",), "高潮": ("storm_surge",), "地震": ("earthquake",),
-    "津波": ("tsunami",), "大規模な火事": ("large_fire",), "内水氾濫": ("inland_flood",), "火山現象": ("volcano",),
+    "open_earthquake_tsunami": ("earthquake", "tsunami"),
+    "open_storm_flood": ("flood", "storm_surge"),
+    "open_landslide": ("landslide",),
+    "hz_flood": ("flood",),
+    "hz_landslide": ("landslide",),
+    "hz_storm_surge": ("storm_surge",),
+    "hz_earthquake": ("earthquake",),
+    "hz_tsunami": ("tsunami",),
+    "hz_large_fire": ("large_fire",),
+    "hz_inland_flooding": ("inland_flood",),
+    "hz_volcano": ("volcano",),
+    "洪水": ("flood",),
+    "崖崩れ、土石流及び地滑り": ("landslide",),
+    "高潮": ("storm_surge",),
+    "地震": ("earthquake",),
+    "津波": ("tsunami",),
+    "大規模な火事": ("large_fire",),
+    "内水氾濫": ("inland_flood",),
+    "火山現象": ("volcano",),
 }
 
 
@@ -226,9 +248,13 @@ def district_index(session: Session) -> DistrictIndex | None:
         forget_other_versions(cache, key)
         frame = layers.load_layer(session, "districts")
         geometries = list(frame.geometry.values)
-        cache[key] = DistrictIndex(version.id, [str(k) for k in frame["key"]],
-                                   dict(zip(frame["key"].astype(str), frame["name"], strict=True)),
-                                   geometries, STRtree(geometries))
+        cache[key] = DistrictIndex(
+            version.id,
+            [str(k) for k in frame["key"]],
+            dict(zip(frame["key"].astype(str), frame["name"], strict=True)),
+            geometries,
+            STRtree(geometries),
+        )
     return cache[key]
 
 
@@ -250,7 +276,9 @@ def hazard_zone_index(session: Session):
 def _municipality_boundary(session: Session):
     from disaster_ai.storage.models import Municipality
 
-    boundary = session.scalar(select(Municipality.boundary).order_by(Municipality.id.desc()).limit(1))
+    boundary = session.scalar(
+        select(Municipality.boundary).order_by(Municipality.id.desc()).limit(1)
+    )
     return None if boundary is None else shapely.from_geojson(json.dumps(boundary))
 
 
@@ -273,23 +301,37 @@ def resolve_location(session: Session, values: dict) -> dict:
         missing = "lat" if lat is None else "lon"
         raise invalid({missing: _("Give both lon and lat, or neither.")})
     if lon is not None:
-        if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
+        if not (
+            math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90
+        ):
             raise invalid({"lon": _("This is not a valid longitude/latitude pair.")})
         if district_key:
             raise invalid({"district_key": _("Give a point or a district, not both.")})
-        return {"lon": lon, "lat": lat, "district_key": _district_for_point(session, lon, lat, "location"),
-                "place_name": place_name}
+        return {
+            "lon": lon,
+            "lat": lat,
+            "district_key": _district_for_point(session, lon, lat, "location"),
+            "place_name": place_name,
+        }
     if district_key:
         index = district_index(session)
         if index is None:
-            raise invalid({"district_key": _("No districts layer is loaded; give a point instead.")})
+            raise invalid(
+                {"district_key": _("No districts layer is loaded; give a point instead.")}
+            )
         if district_key not in index.names:
-            raise invalid({"district_key": _("No district with the key %(key)s.", key=district_key)})
+            raise invalid(
+                {"district_key": _("No district with the key %(key)s.", key=district_key)}
+            )
         return {"lon": None, "lat": None, "district_key": district_key, "place_name": place_name}
     if place_name:
         lon, lat, canonical = _resolve_place(session, place_name)
-        return {"lon": lon, "lat": lat, "district_key": _district_for_point(session, lon, lat, "place_name"),
-                "place_name": canonical}
+        return {
+            "lon": lon,
+            "lat": lat,
+            "district_key": _district_for_point(session, lon, lat, "place_name"),
+            "place_name": canonical,
+        }
     raise invalid({"location": _("Give lon and lat, a district_key or a place_name.")})
 
 
@@ -298,7 +340,9 @@ def _district_for_point(session: Session, lon: float, lat: float, field: str) ->
     if index is not None:
         key = index.locate(lon, lat)
         if key is None:
-            raise invalid({field: _("This point is outside the municipality: no district contains it.")})
+            raise invalid(
+                {field: _("This point is outside the municipality: no district contains it.")}
+            )
         return key
     boundary = _municipality_boundary(session)
     if boundary is not None and boundary.distance(shapely.Point(lon, lat)) > EDGE_TOLERANCE_DEG:
@@ -317,11 +361,17 @@ def _resolve_place(session: Session, place_name: str) -> tuple[float, float, str
     wanted = _normalise(place_name)
     row = session.execute(
         select(GeoFeature.name, GeoFeature.geometry)
-        .where(GeoFeature.version_id == version.id, GeoFeature.name.in_(sorted({place_name.strip(), wanted})))
-        .order_by(GeoFeature.id).limit(1)
+        .where(
+            GeoFeature.version_id == version.id,
+            GeoFeature.name.in_(sorted({place_name.strip(), wanted})),
+        )
+        .order_by(GeoFeature.id)
+        .limit(1)
     ).first()
     if row is None:
-        raise invalid({"place_name": _("No place named %(name)s in the places layer.", name=place_name)})
+        raise invalid(
+            {"place_name": _("No place named %(name)s in the places layer.", name=place_name)}
+        )
     lon, lat = _point_of(row.geometry)
     return lon, lat, row.name
 
@@ -363,18 +413,36 @@ def create_incident(session: Session, values: dict, actor: Actor) -> Incident:
     location = resolve_location(session, values)
     moment = now()
     incident = Incident(
-        category=values["category"], life_threat=bool(values.get("life_threat", False)),
-        people=values.get("people"), vulnerable=bool(values.get("vulnerable", False)),
-        source=values.get("source") or "manual", status=values.get("status") or "unverified",
-        occurred_at=values.get("occurred_at") or moment, description=values.get("description") or "",
-        created_by=actor.username[:64], created_at=moment, updated_at=moment, **location,
+        category=values["category"],
+        life_threat=bool(values.get("life_threat", False)),
+        people=values.get("people"),
+        vulnerable=bool(values.get("vulnerable", False)),
+        source=values.get("source") or "manual",
+        status=values.get("status") or "unverified",
+        occurred_at=values.get("occurred_at") or moment,
+        description=values.get("description") or "",
+        created_by=actor.username[:64],
+        created_at=moment,
+        updated_at=moment,
+        **location,
     )
     session.add(incident)
     session.flush()
-    audit.record("incident.create", app=APP, target=f"incident:{incident.id}", actor=actor, session=session,
-                 detail={"category": incident.category, "life_threat": incident.life_threat,
-                         "status": incident.status, "source": incident.source,
-                         "district_key": incident.district_key, "place_name": incident.place_name})
+    audit.record(
+        "incident.create",
+        app=APP,
+        target=f"incident:{incident.id}",
+        actor=actor,
+        session=session,
+        detail={
+            "category": incident.category,
+            "life_threat": incident.life_threat,
+            "status": incident.status,
+            "source": incident.source,
+            "district_key": incident.district_key,
+            "place_name": incident.place_name,
+        },
+    )
     return incident
 
 
@@ -391,13 +459,24 @@ def update_incident(session: Session, incident_id: int, values: dict, actor: Act
     writes nothing. Audited as ``incident.update`` or ``incident.resolve``."""
     incident = get_incident(session, incident_id)
     if incident.merged_into is not None:
-        raise ApiError(409, "conflict", _("Incident %(id)s was merged into %(into)s; edit that one.",
-                                          id=incident.id, into=incident.merged_into))
+        raise ApiError(
+            409,
+            "conflict",
+            _(
+                "Incident %(id)s was merged into %(into)s; edit that one.",
+                id=incident.id,
+                into=incident.merged_into,
+            ),
+        )
     unknown = set(values) - set(EDITABLE_FIELDS)
     if unknown:
         raise invalid({field: _("Unknown field.") for field in sorted(unknown)})
     nullable = {"people", "lon", "lat", "district_key"}
-    problems = {f: _("This field cannot be empty.") for f, v in values.items() if v is None and f not in nullable}
+    problems = {
+        f: _("This field cannot be empty.")
+        for f, v in values.items()
+        if v is None and f not in nullable
+    }
     problems.update(_check_fields(values))
     if problems:
         raise invalid(problems)
@@ -417,8 +496,14 @@ def update_incident(session: Session, incident_id: int, values: dict, actor: Act
         return incident
     incident.updated_at = now()
     resolved = diff.get("status", [None, None])[1] == "resolved"
-    audit.record("incident.resolve" if resolved else "incident.update", app=APP, target=f"incident:{incident.id}",
-                 actor=actor, session=session, detail={"changes": diff})
+    audit.record(
+        "incident.resolve" if resolved else "incident.update",
+        app=APP,
+        target=f"incident:{incident.id}",
+        actor=actor,
+        session=session,
+        detail={"changes": diff},
+    )
     session.flush()
     return incident
 
@@ -435,11 +520,25 @@ def merge_incident(session: Session, incident_id: int, into_id: int, actor: Acto
     if target is None:
         raise invalid({"into": _("No incident with id %(id)s.", id=into_id)})
     if duplicate.merged_into is not None:
-        raise ApiError(409, "conflict", _("Incident %(id)s was already merged into %(into)s.",
-                                          id=duplicate.id, into=duplicate.merged_into))
+        raise ApiError(
+            409,
+            "conflict",
+            _(
+                "Incident %(id)s was already merged into %(into)s.",
+                id=duplicate.id,
+                into=duplicate.merged_into,
+            ),
+        )
     if target.merged_into is not None:
-        raise invalid({"into": _("Incident %(id)s was merged into %(into)s; merge into that one.",
-                                 id=target.id, into=target.merged_into)})
+        raise invalid(
+            {
+                "into": _(
+                    "Incident %(id)s was merged into %(into)s; merge into that one.",
+                    id=target.id,
+                    into=target.merged_into,
+                )
+            }
+        )
     inherited = {}
     if duplicate.life_threat and not target.life_threat:
         inherited["life_threat"] = [False, True]
@@ -457,8 +556,14 @@ def merge_incident(session: Session, incident_id: int, into_id: int, actor: Acto
     duplicate.merged_into, duplicate.updated_at = target.id, moment
     if inherited:
         target.updated_at = moment
-    audit.record("incident.merge", app=APP, target=f"incident:{duplicate.id}", actor=actor, session=session,
-                 detail={"into": target.id, "inherited": inherited, "moved": moved})
+    audit.record(
+        "incident.merge",
+        app=APP,
+        target=f"incident:{duplicate.id}",
+        actor=actor,
+        session=session,
+        detail={"into": target.id, "inherited": inherited, "moved": moved},
+    )
     session.flush()
     return target
 
@@ -504,17 +609,29 @@ def list_incidents(session: Session, f: IncidentFilter) -> tuple[list[Incident],
 def incident_dict(incident: Incident, index: DistrictIndex | None = None) -> dict:
     names = index.names if index is not None else {}
     return {
-        "id": incident.id, "category": incident.category, "category_label": str(CATEGORY_LABELS[incident.category])
-        if incident.category in CATEGORY_LABELS else incident.category,
-        "life_threat": incident.life_threat, "people": incident.people, "vulnerable": incident.vulnerable,
-        "source": incident.source, "source_label": str(SOURCE_LABELS.get(incident.source, incident.source)),
+        "id": incident.id,
+        "category": incident.category,
+        "category_label": str(CATEGORY_LABELS[incident.category])
+        if incident.category in CATEGORY_LABELS
+        else incident.category,
+        "life_threat": incident.life_threat,
+        "people": incident.people,
+        "vulnerable": incident.vulnerable,
+        "source": incident.source,
+        "source_label": str(SOURCE_LABELS.get(incident.source, incident.source)),
         "status": incident.status,
         "status_label": str(STATUS_LABELS.get(incident.status, incident.status)),
-        "occurred_at": iso(incident.occurred_at), "lon": incident.lon, "lat": incident.lat,
-        "district_key": incident.district_key, "district_name": names.get(incident.district_key or "", None),
-        "place_name": incident.place_name, "description": incident.description,
-        "merged_into": incident.merged_into, "created_by": incident.created_by,
-        "created_at": iso(incident.created_at), "updated_at": iso(incident.updated_at),
+        "occurred_at": iso(incident.occurred_at),
+        "lon": incident.lon,
+        "lat": incident.lat,
+        "district_key": incident.district_key,
+        "district_name": names.get(incident.district_key or "", None),
+        "place_name": incident.place_name,
+        "description": incident.description,
+        "merged_into": incident.merged_into,
+        "created_by": incident.created_by,
+        "created_at": iso(incident.created_at),
+        "updated_at": iso(incident.updated_at),
     }
 
 
@@ -523,9 +640,16 @@ def incident_feature(incident: Incident, index: DistrictIndex | None) -> dict:
     ``properties.location_precision`` is "district"), or no geometry when neither is known."""
     properties = incident_dict(incident, index)
     if incident.lon is not None and incident.lat is not None:
-        geometry, precision = {"type": "Point", "coordinates": [incident.lon, incident.lat]}, "point"
+        geometry, precision = (
+            {"type": "Point", "coordinates": [incident.lon, incident.lat]},
+            "point",
+        )
     else:
-        anchor = index.anchor(incident.district_key) if index is not None and incident.district_key else None
+        anchor = (
+            index.anchor(incident.district_key)
+            if index is not None and incident.district_key
+            else None
+        )
         geometry = {"type": "Point", "coordinates": list(anchor)} if anchor else None
         precision = "district" if anchor else "unknown"
     properties["location_precision"] = precision
@@ -535,8 +659,13 @@ def incident_feature(incident: Incident, index: DistrictIndex | None) -> dict:
 def incidents_geojson(session: Session, f: IncidentFilter) -> dict:
     rows, total = list_incidents(session, f)
     index = district_index(session)
-    return {"type": "FeatureCollection", "layer": "incidents", "total": total, "attribution": "",
-            "features": [incident_feature(row, index) for row in rows]}
+    return {
+        "type": "FeatureCollection",
+        "layer": "incidents",
+        "total": total,
+        "attribution": "",
+        "features": [incident_feature(row, index) for row in rows],
+    }
 
 
 def _jsonable(value):
@@ -591,8 +720,11 @@ def list_shelters(session: Session, m2_per_person: float = 3.5) -> dict:
     version = layers.active_version(session, "shelters")
     if version is None:
         return {"version": None, "attribution": "", "shelters": []}
-    rows = list(session.scalars(select(GeoFeature).where(GeoFeature.version_id == version.id)
-                                .order_by(GeoFeature.id)))
+    rows = list(
+        session.scalars(
+            select(GeoFeature).where(GeoFeature.version_id == version.id).order_by(GeoFeature.id)
+        )
+    )
     statuses = {s.shelter_key: s for s in session.scalars(select(ShelterStatus))}
     points = [_point_of(row.geometry) for row in rows]
     zones_by_shelter: dict[int, list[dict]] = {i: [] for i in range(len(rows))}
@@ -603,8 +735,13 @@ def list_shelters(session: Session, m2_per_person: float = 3.5) -> dict:
         for s, z in zip(shelter_idx.tolist(), zone_idx.tolist(), strict=True):
             props = frame["props"].iloc[z] or {}
             hazard = props.get("hazard", "")
-            zones_by_shelter[s].append({"hazard": hazard, "hazard_label": str(HAZARD_LABELS.get(hazard, hazard)),
-                                        "class": hazard_class_label(props)})
+            zones_by_shelter[s].append(
+                {
+                    "hazard": hazard,
+                    "hazard_label": str(HAZARD_LABELS.get(hazard, hazard)),
+                    "class": hazard_class_label(props),
+                }
+            )
     shelters = []
     for i, row in enumerate(rows):
         status = statuses.get(row.key)
@@ -613,16 +750,28 @@ def list_shelters(session: Session, m2_per_person: float = 3.5) -> dict:
         occupancy = status.occupancy if status else 0
         state = shelter_state(is_open, zones_by_shelter[i])
         hazards = designated_hazards(row.props or {})
-        shelters.append({
-            "key": row.key, "name": row.name, "name_kana": row.name_kana,
-            "address": (row.props or {}).get("address", ""), "lon": points[i][0], "lat": points[i][1],
-            "capacity": capacity, "capacity_derived": derived, "is_open": is_open, "occupancy": occupancy,
-            "over_capacity": bool(capacity is not None and occupancy > capacity),
-            "state": state, "state_label": str(SHELTER_STATE_LABELS[state]), "hazard_zones": zones_by_shelter[i],
-            "designated_for": hazards, "designated_for_labels": [str(HAZARD_LABELS[h]) for h in hazards],
-            "updated_at": iso(status.updated_at) if status else None,
-            "updated_by": status.updated_by if status else None,
-        })
+        shelters.append(
+            {
+                "key": row.key,
+                "name": row.name,
+                "name_kana": row.name_kana,
+                "address": (row.props or {}).get("address", ""),
+                "lon": points[i][0],
+                "lat": points[i][1],
+                "capacity": capacity,
+                "capacity_derived": derived,
+                "is_open": is_open,
+                "occupancy": occupancy,
+                "over_capacity": bool(capacity is not None and occupancy > capacity),
+                "state": state,
+                "state_label": str(SHELTER_STATE_LABELS[state]),
+                "hazard_zones": zones_by_shelter[i],
+                "designated_for": hazards,
+                "designated_for_labels": [str(HAZARD_LABELS[h]) for h in hazards],
+                "updated_at": iso(status.updated_at) if status else None,
+                "updated_by": status.updated_by if status else None,
+            }
+        )
     return {"version": version.version, "attribution": version.attribution, "shelters": shelters}
 
 
@@ -630,11 +779,19 @@ def shelter_feature(key: str, session: Session) -> GeoFeature | None:
     version = layers.active_version(session, "shelters")
     if version is None:
         return None
-    return session.scalar(select(GeoFeature).where(GeoFeature.version_id == version.id, GeoFeature.key == key))
+    return session.scalar(
+        select(GeoFeature).where(GeoFeature.version_id == version.id, GeoFeature.key == key)
+    )
 
 
-def set_shelter_status(session: Session, key: str, actor: Actor, *, is_open: bool | None = None,
-                       occupancy: int | None = None) -> tuple[ShelterStatus, bool]:
+def set_shelter_status(
+    session: Session,
+    key: str,
+    actor: Actor,
+    *,
+    is_open: bool | None = None,
+    occupancy: int | None = None,
+) -> tuple[ShelterStatus, bool]:
     """Open/close a shelter and/or set its occupancy; returns (status, changed). The same
     values again change nothing and write nothing (a double submit is harmless). Audited as
     ``shelter.status`` with the before and after values."""
@@ -645,9 +802,15 @@ def set_shelter_status(session: Session, key: str, actor: Actor, *, is_open: boo
     if occupancy is not None and occupancy < 0:
         raise invalid({"occupancy": _("This must be 0 or more.")})
     status = session.get(ShelterStatus, key)
-    before = {"is_open": status.is_open, "occupancy": status.occupancy} if status else {"is_open": False, "occupancy": 0}
-    after = {"is_open": before["is_open"] if is_open is None else is_open,
-             "occupancy": before["occupancy"] if occupancy is None else occupancy}
+    before = (
+        {"is_open": status.is_open, "occupancy": status.occupancy}
+        if status
+        else {"is_open": False, "occupancy": 0}
+    )
+    after = {
+        "is_open": before["is_open"] if is_open is None else is_open,
+        "occupancy": before["occupancy"] if occupancy is None else occupancy,
+    }
     if status is not None and after == before:
         return status, False
     if status is None:
@@ -655,8 +818,14 @@ def set_shelter_status(session: Session, key: str, actor: Actor, *, is_open: boo
         session.add(status)
     status.is_open, status.occupancy = after["is_open"], after["occupancy"]
     status.updated_by, status.updated_at = actor.username[:64], now()
-    audit.record("shelter.status", app=APP, target=f"shelter:{key}", actor=actor, session=session,
-                 detail={"before": before, "after": after})
+    audit.record(
+        "shelter.status",
+        app=APP,
+        target=f"shelter:{key}",
+        actor=actor,
+        session=session,
+        detail={"before": before, "after": after},
+    )
     session.flush()
     return status, True
 
@@ -697,5 +866,9 @@ def hazard_ranks(features: list[dict]) -> list[str]:
         order = _number(props.get("rank_order"))
         if order is not None or label not in orders:
             orders[label] = order
-    return sorted(orders, key=lambda label: (0, orders[label], "") if orders[label] is not None
-                  else (1, *hazard_class_order(label)))
+    return sorted(
+        orders,
+        key=lambda label: (
+            (0, orders[label], "") if orders[label] is not None else (1, *hazard_class_order(label))
+        ),
+    )

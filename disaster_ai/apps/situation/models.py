@@ -17,11 +17,32 @@ from sqlalchemy.orm import Mapped, mapped_column
 from disaster_ai.storage.base import AwareDateTime, Base, GeoJSON, JSONText, now
 
 LAYERS = ("districts", "places", "shelters", "hazard_zones")
-HAZARDS = ("flood", "inland_flood", "landslide", "storm_surge", "tsunami", "earthquake", "large_fire", "volcano")
+HAZARDS = (
+    "flood",
+    "inland_flood",
+    "landslide",
+    "storm_surge",
+    "tsunami",
+    "earthquake",
+    "large_fire",
+    "volcano",
+)
 INCIDENT_CATEGORIES = (
-    "river", "inundation", "road_flooding", "landslide", "storm_surge", "fire", "building_damage",
-    "wind_damage", "infrastructure", "power_outage", "water_outage", "rescue", "welfare_check",
-    "shelter_inquiry", "other",
+    "river",
+    "inundation",
+    "road_flooding",
+    "landslide",
+    "storm_surge",
+    "fire",
+    "building_damage",
+    "wind_damage",
+    "infrastructure",
+    "power_outage",
+    "water_outage",
+    "rescue",
+    "welfare_check",
+    "shelter_inquiry",
+    "other",
 )
 INCIDENT_SOURCES = ("call", "manual", "plugin", "feed")
 INCIDENT_STATUSES = ("unverified", "confirmed", "resolved")
@@ -29,7 +50,9 @@ INCIDENT_STATUSES = ("unverified", "confirmed", "resolved")
 
 class GeoLayerVersion(Base):
     __tablename__ = "geo_layer_versions"
-    __table_args__ = (UniqueConstraint("layer", "version", name="uq_geo_layer_versions_layer_version"),)
+    __table_args__ = (
+        UniqueConstraint("layer", "version", name="uq_geo_layer_versions_layer_version"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     layer: Mapped[str] = mapped_column(String(32), index=True)  # one of LAYERS
@@ -38,7 +61,9 @@ class GeoLayerVersion(Base):
     source_name: Mapped[str] = mapped_column(String(255))  # original file name: metadata only
     source_crs: Mapped[str] = mapped_column(String(64), default="")
     feature_count: Mapped[int] = mapped_column(Integer, default=0)
-    report: Mapped[dict] = mapped_column(JSONText, default=dict)  # repairs, skipped rows, mapping used
+    report: Mapped[dict] = mapped_column(
+        JSONText, default=dict
+    )  # repairs, skipped rows, mapping used
     attribution: Mapped[str] = mapped_column(Text, default="")
     imported_by: Mapped[str] = mapped_column(String(64), default="system")
     imported_at: Mapped[datetime] = mapped_column(AwareDateTime, default=now)
@@ -51,7 +76,9 @@ class GeoFeature(Base):
     __table_args__ = (Index("ix_geo_features_version_key", "version_id", "key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    version_id: Mapped[int] = mapped_column(ForeignKey("geo_layer_versions.id", ondelete="CASCADE"), index=True)
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("geo_layer_versions.id", ondelete="CASCADE"), index=True
+    )
     key: Mapped[str] = mapped_column(String(64))  # stable id within the layer (code, or derived)
     name: Mapped[str] = mapped_column(String(255), default="")
     name_kana: Mapped[str] = mapped_column(String(255), default="")
@@ -78,12 +105,16 @@ class Incident(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     category: Mapped[str] = mapped_column(String(32), index=True)
     life_threat: Mapped[bool] = mapped_column(Boolean, default=False)
-    people: Mapped[int | None] = mapped_column(Integer, nullable=True)  # people affected, when known
+    people: Mapped[int | None] = mapped_column(
+        Integer, nullable=True
+    )  # people affected, when known
     vulnerable: Mapped[bool] = mapped_column(Boolean, default=False)  # elderly, disabled, infants …
     source: Mapped[str] = mapped_column(String(16), default="manual")
     status: Mapped[str] = mapped_column(String(16), default="unverified")
     occurred_at: Mapped[datetime] = mapped_column(AwareDateTime, default=now)
-    lon: Mapped[float | None] = mapped_column(Float, nullable=True)  # None when only the place is known
+    lon: Mapped[float | None] = mapped_column(
+        Float, nullable=True
+    )  # None when only the place is known
     lat: Mapped[float | None] = mapped_column(Float, nullable=True)
     district_key: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     place_name: Mapped[str] = mapped_column(String(255), default="")

@@ -40,8 +40,14 @@ from disaster_ai.auth import current_actor, is_allowed, requires
 from disaster_ai.storage.engine import db
 from disaster_ai.types import LayerSource
 
-bp = Blueprint("situation_web", __name__, url_prefix="/apps/situation", template_folder="templates",
-               static_folder="static", static_url_path="/static")
+bp = Blueprint(
+    "situation_web",
+    __name__,
+    url_prefix="/apps/situation",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
 
 MAP_LAYERS = ("hazard_zones", "districts", "shelters", "incidents")
 LIVE_LAYERS = ("incidents", "shelters")
@@ -64,8 +70,11 @@ def tile_config() -> dict | None:
     config = current_app.config
     if not config.get("MAP_TILE_URL"):
         return None
-    return {"url": config["MAP_TILE_URL"], "attribution": config.get("MAP_TILE_ATTRIBUTION") or "",
-            "max_zoom": int(config.get("MAP_TILE_MAX_ZOOM") or 18)}
+    return {
+        "url": config["MAP_TILE_URL"],
+        "attribution": config.get("MAP_TILE_ATTRIBUTION") or "",
+        "max_zoom": int(config.get("MAP_TILE_MAX_ZOOM") or 18),
+    }
 
 
 def build_map_layers(session, only: tuple[str, ...] = MAP_LAYERS) -> list[dict]:
@@ -75,10 +84,21 @@ def build_map_layers(session, only: tuple[str, ...] = MAP_LAYERS) -> list[dict]:
     for name in MAP_LAYERS:
         if name not in only:
             continue
-        geojson = {"hazard_zones": _hazard_geojson, "districts": _districts_geojson,
-                   "shelters": _shelters_geojson, "incidents": _incidents_geojson}[name](session)
-        built.append({"id": name, "kind": name, "title": str(LAYER_TITLES[name]),
-                      "attribution": geojson.get("attribution") or "", "geojson": geojson})
+        geojson = {
+            "hazard_zones": _hazard_geojson,
+            "districts": _districts_geojson,
+            "shelters": _shelters_geojson,
+            "incidents": _incidents_geojson,
+        }[name](session)
+        built.append(
+            {
+                "id": name,
+                "kind": name,
+                "title": str(LAYER_TITLES[name]),
+                "attribution": geojson.get("attribution") or "",
+                "geojson": geojson,
+            }
+        )
     return built
 
 
@@ -97,9 +117,17 @@ def _hazard_geojson(session) -> dict:
         frame, _tree = service.hazard_zone_index(session)
         simplified = shapely.simplify(frame.geometry.values, SIMPLIFY_DEG, preserve_topology=True)
         simplified = shapely.set_precision(simplified, 0.000001)
-        cache[key] = [{"type": "Feature", "id": str(k), "geometry": json.loads(shapely.to_geojson(g)),
-                       "properties": {"key": str(k), "name": n, **(p or {})}}
-                      for k, n, p, g in zip(frame["key"], frame["name"], frame["props"], simplified, strict=True)]
+        cache[key] = [
+            {
+                "type": "Feature",
+                "id": str(k),
+                "geometry": json.loads(shapely.to_geojson(g)),
+                "properties": {"key": str(k), "name": n, **(p or {})},
+            }
+            for k, n, p, g in zip(
+                frame["key"], frame["name"], frame["props"], simplified, strict=True
+            )
+        ]
     features = [dict(f, properties=dict(f["properties"])) for f in cache[key]]
     ranks = service.hazard_ranks(features)
     for feature in features:
@@ -107,22 +135,41 @@ def _hazard_geojson(session) -> dict:
         hazard = props.get("hazard", "")
         props["hazard_label"] = str(service.HAZARD_LABELS.get(hazard, hazard))
         props["class_label"] = service.hazard_class_label(props)
-        props["rank_index"] = ranks.index(props["class_label"]) + 1  # 1 = lowest class, for the colour
-    return {"type": "FeatureCollection", "features": features, "ranks": ranks, "attribution": version.attribution,
-            "version": version.version}
+        props["rank_index"] = (
+            ranks.index(props["class_label"]) + 1
+        )  # 1 = lowest class, for the colour
+    return {
+        "type": "FeatureCollection",
+        "features": features,
+        "ranks": ranks,
+        "attribution": version.attribution,
+        "version": version.version,
+    }
 
 
 def _shelters_geojson(session) -> dict:
     listing = service.list_shelters(session, current_app.config["SHELTER_M2_PER_PERSON"])
-    features = [{"type": "Feature", "id": s["key"], "geometry": {"type": "Point", "coordinates": [s["lon"], s["lat"]]},
-                 "properties": {k: v for k, v in s.items() if k not in ("lon", "lat")}}
-                for s in listing["shelters"]]
-    return {"type": "FeatureCollection", "features": features, "attribution": listing["attribution"],
-            "version": listing["version"]}
+    features = [
+        {
+            "type": "Feature",
+            "id": s["key"],
+            "geometry": {"type": "Point", "coordinates": [s["lon"], s["lat"]]},
+            "properties": {k: v for k, v in s.items() if k not in ("lon", "lat")},
+        }
+        for s in listing["shelters"]
+    ]
+    return {
+        "type": "FeatureCollection",
+        "features": features,
+        "attribution": listing["attribution"],
+        "version": listing["version"],
+    }
 
 
 def _incidents_geojson(session) -> dict:
-    open_only = service.IncidentFilter(statuses=("unverified", "confirmed"), limit=MAX_MAP_INCIDENTS)
+    open_only = service.IncidentFilter(
+        statuses=("unverified", "confirmed"), limit=MAX_MAP_INCIDENTS
+    )
     collection = service.incidents_geojson(session, open_only)
     collection["features"] = [f for f in collection["features"] if f["geometry"] is not None]
     return collection
@@ -136,27 +183,42 @@ def _other_plugin_layers(exclude: set[str]) -> list[dict]:
     pm = current_app.extensions["disaster_ai"]
     found = []
     for name, plugin in list(pm.list_name_plugin()):
-        if plugin is None or not hasattr(plugin, "dai_map_layers") or name == "disaster_ai.apps.situation":
+        if (
+            plugin is None
+            or not hasattr(plugin, "dai_map_layers")
+            or name == "disaster_ai.apps.situation"
+        ):
             continue
         try:
             others = [p for p in pm.get_plugins() if p is not plugin]
             results = pm.subset_hook_caller("dai_map_layers", remove_plugins=others)(bbox=None)
         except Exception:
-            logging.getLogger(__name__).exception("plugin %s failed in dai_map_layers; skipped", name)
+            logging.getLogger(__name__).exception(
+                "plugin %s failed in dai_map_layers; skipped", name
+            )
             continue
         for item in results:
             for layer in item if isinstance(item, list | tuple) else [item]:
                 if isinstance(layer, LayerSource) and layer.id not in exclude:
-                    found.append({"id": layer.id, "kind": "other", "title": str(layer.title),
-                                  "attribution": _attribution_of(layer.geojson), "geojson": layer.geojson,
-                                  "style": layer.style})
+                    found.append(
+                        {
+                            "id": layer.id,
+                            "kind": "other",
+                            "title": str(layer.title),
+                            "attribution": _attribution_of(layer.geojson),
+                            "geojson": layer.geojson,
+                            "style": layer.style,
+                        }
+                    )
     return found
 
 
 def _attribution_of(geojson: dict) -> str:
     if geojson.get("attribution"):
         return str(geojson["attribution"])
-    credits = {(f.get("properties") or {}).get("attribution") for f in geojson.get("features") or []}
+    credits = {
+        (f.get("properties") or {}).get("attribution") for f in geojson.get("features") or []
+    }
     return " / ".join(sorted(c for c in credits if c))
 
 
@@ -166,8 +228,15 @@ def map_layer_sources(bbox=None) -> list[LayerSource]:
     from disaster_ai.storage import get_storage, session_scope
 
     with session_scope(get_storage(current_app)) as session:
-        return [LayerSource(layer["id"], layer["title"], {**layer["geojson"], "attribution": layer["attribution"]},
-                            {"kind": layer["kind"]}) for layer in build_map_layers(session)]
+        return [
+            LayerSource(
+                layer["id"],
+                layer["title"],
+                {**layer["geojson"], "attribution": layer["attribution"]},
+                {"kind": layer["kind"]},
+            )
+            for layer in build_map_layers(session)
+        ]
 
 
 @bp.get("/map-data.json")
@@ -180,15 +249,20 @@ def map_data():
     built = build_map_layers(db(), wanted)
     if asked is None:
         built = _other_plugin_layers({layer["id"] for layer in built}) + built
-    return jsonify({"layers": built, "tiles": tile_config(), "generated_at": service.iso(service.now())})
+    return jsonify(
+        {"layers": built, "tiles": tile_config(), "generated_at": service.iso(service.now())}
+    )
 
 
 @bp.get("")
 @requires("situation.view")
 def map_page():
-    return render_template("situation/map.html", tiles=tile_config(),
-                           refresh_seconds=current_app.config["MAP_REFRESH_SECONDS"],
-                           live_layers=",".join(LIVE_LAYERS))
+    return render_template(
+        "situation/map.html",
+        tiles=tile_config(),
+        refresh_seconds=current_app.config["MAP_REFRESH_SECONDS"],
+        live_layers=",".join(LIVE_LAYERS),
+    )
 
 
 # --- shelter page --------------------------------------------------------------------------
@@ -223,9 +297,14 @@ def _count_in_range(form, field):
 
 
 class ShelterForm(FlaskForm):
-    state = RadioField(_l("Status"), choices=[SelectChoice("open", _l("Open")), SelectChoice("closed", _l("Closed"))],
-                       validators=[InputRequired(_l("Choose open or closed."))])
-    occupancy = CountField(_l("People in the shelter"), validators=[InputRequired(REQUIRED_COUNT), _count_in_range])
+    state = RadioField(
+        _l("Status"),
+        choices=[SelectChoice("open", _l("Open")), SelectChoice("closed", _l("Closed"))],
+        validators=[InputRequired(_l("Choose open or closed."))],
+    )
+    occupancy = CountField(
+        _l("People in the shelter"), validators=[InputRequired(REQUIRED_COUNT), _count_in_range]
+    )
 
 
 def form_prefix(key: str) -> str:
@@ -233,30 +312,49 @@ def form_prefix(key: str) -> str:
 
 
 def _form_for(shelter: dict, formdata=None) -> ShelterForm:
-    form = ShelterForm(formdata=formdata, prefix=form_prefix(shelter["key"]),
-                       data={"state": "open" if shelter["is_open"] else "closed", "occupancy": shelter["occupancy"]})
+    form = ShelterForm(
+        formdata=formdata,
+        prefix=form_prefix(shelter["key"]),
+        data={
+            "state": "open" if shelter["is_open"] else "closed",
+            "occupancy": shelter["occupancy"],
+        },
+    )
     return form
 
 
-def _render_shelters(listing: dict, failed: tuple[str, ShelterForm] | None = None, status: int = 200):
+def _render_shelters(
+    listing: dict, failed: tuple[str, ShelterForm] | None = None, status: int = 200
+):
     can_edit = is_allowed(current_actor(), "situation.edit")
     rows = []
     for shelter in listing["shelters"]:
         form = None
         if can_edit:
             form = failed[1] if failed and failed[0] == shelter["key"] else _form_for(shelter)
-        rows.append({"shelter": shelter, "form": form, "anchor": "shelter-" + form_prefix(shelter["key"])})
+        rows.append(
+            {"shelter": shelter, "form": form, "anchor": "shelter-" + form_prefix(shelter["key"])}
+        )
     open_count = sum(1 for s in listing["shelters"] if s["is_open"])
     people = sum(s["occupancy"] for s in listing["shelters"] if s["is_open"])
-    return render_template("situation/shelters.html", rows=rows, attribution=listing["attribution"],
-                           open_count=open_count, people=people, total=len(listing["shelters"]),
-                           can_edit=can_edit, m2_per_person=current_app.config["SHELTER_M2_PER_PERSON"]), status
+    return render_template(
+        "situation/shelters.html",
+        rows=rows,
+        attribution=listing["attribution"],
+        open_count=open_count,
+        people=people,
+        total=len(listing["shelters"]),
+        can_edit=can_edit,
+        m2_per_person=current_app.config["SHELTER_M2_PER_PERSON"],
+    ), status
 
 
 @bp.get("/shelters")
 @requires("situation.view")
 def shelters_page():
-    return _render_shelters(service.list_shelters(db(), current_app.config["SHELTER_M2_PER_PERSON"]))
+    return _render_shelters(
+        service.list_shelters(db(), current_app.config["SHELTER_M2_PER_PERSON"])
+    )
 
 
 @bp.post("/shelters/<key>")
@@ -270,8 +368,13 @@ def update_shelter(key: str):
     form = _form_for(shelter, formdata=request.form)
     if not form.validate():
         return _render_shelters(listing, failed=(key, form), status=422)
-    _status, changed = service.set_shelter_status(session, key, current_actor(), is_open=form.state.data == "open",
-                                            occupancy=form.occupancy.data)
+    _status, changed = service.set_shelter_status(
+        session,
+        key,
+        current_actor(),
+        is_open=form.state.data == "open",
+        occupancy=form.occupancy.data,
+    )
     session.commit()
     if changed:
         flash(_("%(name)s: saved.", name=shelter["name"]), "success")

@@ -71,11 +71,20 @@ def test_operator_issues_now_and_reads_the_bulletin(app, client, login, event, j
         {"remark": "道路冠水多数"},
     )
     assert response.status_code == 302
+    from sqlalchemy import select
+
+    from disaster_ai.storage import get_storage, session_scope
+    from disaster_ai.storage.models import Job
+
+    with session_scope(get_storage(app)) as session:
+        job = session.scalars(select(Job).order_by(Job.id.desc())).first()
+        assert (job.kind, job.state, job.created_by) == ("bulletins.issue", "queued", "operator")
+        job_id = job.id
     flashed = client.get(f"/apps/bulletins/events/{event['id']}").get_data(as_text=True)
-    assert re.search(r"job \d+", flashed)
+    assert re.search(rf'class="flash success" role="status">[^<]*\b{job_id}\b', flashed)
     jobs()
     page = client.get(f"/apps/bulletins/events/{event['id']}").get_data(as_text=True)
-    link = re.search(r'<a href="(/apps/bulletins/\d+)">第1報</a>', page)
+    link = re.search(r'<a href="(/apps/bulletins/\d+)" class="bulletin-number">', page)
     assert link, page
     for fmt in ("html", "pdf", "json", "txt"):
         assert f".{fmt}" in page

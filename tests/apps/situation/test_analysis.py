@@ -26,16 +26,24 @@ SAMPLE = REPO_ROOT / "sample_data" / "yaizu"
 NOW = datetime(2025, 9, 5, 10, 0, tzinfo=JST)
 ATTRIBUTION_A = "出典：焼津市オープンデータカタログ（焼津市）を加工して作成"
 # The five designated shelters that lie inside the inland-flood assumed area (from the real data).
-IN_FLOOD_AREA = {"小川新地コミュニティ防災センター", "小川第13コミュニティ防災センター", "港小学校",
-                 "（県）焼津水産高等学校", "港地域交流センター"}
+IN_FLOOD_AREA = {
+    "小川新地コミュニティ防災センター",
+    "小川第13コミュニティ防災センター",
+    "港小学校",
+    "（県）焼津水産高等学校",
+    "港地域交流センター",
+}
 
 
 # --- layer frames from the sample kit ------------------------------------------------------------
 
 
 def _frame(keys, names, kana, props, geometry) -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame({"key": keys, "name": names, "name_kana": kana, "props": props},
-                            geometry=gpd.GeoSeries(geometry, crs=4326), crs=4326)
+    return gpd.GeoDataFrame(
+        {"key": keys, "name": names, "name_kana": kana, "props": props},
+        geometry=gpd.GeoSeries(geometry, crs=4326),
+        crs=4326,
+    )
 
 
 @cache
@@ -46,36 +54,102 @@ def _read(name: str) -> gpd.GeoDataFrame:
 def yaizu_frames() -> dict[str, gpd.GeoDataFrame]:
     """districts ← 自治会 areas; shelters ← 指定避難所 + 指定緊急避難場所; hazard_zones ← 内水浸水想定区域."""
     d = _read("yaizu_jichikai_areas.geojson")
-    districts = _frame([f"jichikai-{int(i)}" for i in d["id"]], d["name"].tolist(), [""] * len(d),
-                       [{"population": int(p), "population_source": "平成27年国勢調査（小地域代表点の合計・概算）"}
-                        for p in d["pop2015_est"]], d.geometry.values)
+    districts = _frame(
+        [f"jichikai-{int(i)}" for i in d["id"]],
+        d["name"].tolist(),
+        [""] * len(d),
+        [
+            {
+                "population": int(p),
+                "population_source": "平成27年国勢調査（小地域代表点の合計・概算）",
+            }
+            for p in d["pop2015_est"]
+        ],
+        d.geometry.values,
+    )
     s = _read("yaizu_designated_shelters.geojson")
-    flags = {"open_storm_flood": ["inland_flood"], "open_landslide": ["landslide"],
-             "open_earthquake_tsunami": ["earthquake", "tsunami"]}
-    s_hazards = [[h for col, hs in flags.items() if row[col] for h in hs] for row in s[list(flags)].to_dict("records")]
+    flags = {
+        "open_storm_flood": ["inland_flood"],
+        "open_landslide": ["landslide"],
+        "open_earthquake_tsunami": ["earthquake", "tsunami"],
+    }
+    s_hazards = [
+        [h for col, hs in flags.items() if row[col] for h in hs]
+        for row in s[list(flags)].to_dict("records")
+    ]
     e = _read("yaizu_emergency_evacuation_sites.geojson")
-    eflags = {"hz_flood": "flood", "hz_landslide": "landslide", "hz_storm_surge": "storm_surge",
-              "hz_earthquake": "earthquake", "hz_tsunami": "tsunami", "hz_large_fire": "large_fire",
-              "hz_inland_flooding": "inland_flood", "hz_volcano": "volcano"}
-    e_hazards = [[h for col, h in eflags.items() if row[col]] for row in e[list(eflags)].to_dict("records")]
-    shelters = pd.concat([
-        _frame([f"ds-{int(n)}" for n in s["no"]], s["name"].tolist(), s["name_kana"].tolist(),
-               [{"kind": "designated_shelter", "address": a, "hazards": h, "opens_for": [], "capacity": None,
-                 "capacity_derived": False, "floor_area_m2": None if pd.isna(f) else float(f)}
-                for a, h, f in zip(s["address"], s_hazards, s["floor_area_m2"], strict=True)], s.geometry.values),
-        _frame([f"es-{int(n)}" for n in e["no"]], e["name"].tolist(), e["name_kana"].tolist(),
-               [{"kind": "emergency_site", "address": a, "hazards": h, "opens_for": [], "capacity": None,
-                 "capacity_derived": False, "floor_area_m2": None}
-                for a, h in zip(e["address"], e_hazards, strict=True)], e.geometry.values),
-    ], ignore_index=True)
+    eflags = {
+        "hz_flood": "flood",
+        "hz_landslide": "landslide",
+        "hz_storm_surge": "storm_surge",
+        "hz_earthquake": "earthquake",
+        "hz_tsunami": "tsunami",
+        "hz_large_fire": "large_fire",
+        "hz_inland_flooding": "inland_flood",
+        "hz_volcano": "volcano",
+    }
+    e_hazards = [
+        [h for col, h in eflags.items() if row[col]] for row in e[list(eflags)].to_dict("records")
+    ]
+    shelters = pd.concat(
+        [
+            _frame(
+                [f"ds-{int(n)}" for n in s["no"]],
+                s["name"].tolist(),
+                s["name_kana"].tolist(),
+                [
+                    {
+                        "kind": "designated_shelter",
+                        "address": a,
+                        "hazards": h,
+                        "opens_for": [],
+                        "capacity": None,
+                        "capacity_derived": False,
+                        "floor_area_m2": None if pd.isna(f) else float(f),
+                    }
+                    for a, h, f in zip(s["address"], s_hazards, s["floor_area_m2"], strict=True)
+                ],
+                s.geometry.values,
+            ),
+            _frame(
+                [f"es-{int(n)}" for n in e["no"]],
+                e["name"].tolist(),
+                e["name_kana"].tolist(),
+                [
+                    {
+                        "kind": "emergency_site",
+                        "address": a,
+                        "hazards": h,
+                        "opens_for": [],
+                        "capacity": None,
+                        "capacity_derived": False,
+                        "floor_area_m2": None,
+                    }
+                    for a, h in zip(e["address"], e_hazards, strict=True)
+                ],
+                e.geometry.values,
+            ),
+        ],
+        ignore_index=True,
+    )
     z = _read("yaizu_inland_flood_assumed_area.geojson")
     upper = [float(re.findall(r"([\d.]+)m未満", t)[0]) for t in z["max_depth_class"]]
     order = pd.Series(upper).rank(method="dense").astype(int).tolist()
-    zones = _frame([f"inland_flood-{o}" for o in order], z["max_depth_class"].tolist(), [""] * len(z),
-                   [{"hazard": "inland_flood", "rank": r, "rank_order": o}
-                    for r, o in zip(z["max_depth_class"], order, strict=True)], z.geometry.values)
-    return {"districts": districts, "shelters": gpd.GeoDataFrame(shelters, geometry="geometry", crs=4326),
-            "hazard_zones": zones}
+    zones = _frame(
+        [f"inland_flood-{o}" for o in order],
+        z["max_depth_class"].tolist(),
+        [""] * len(z),
+        [
+            {"hazard": "inland_flood", "rank": r, "rank_order": o}
+            for r, o in zip(z["max_depth_class"], order, strict=True)
+        ],
+        z.geometry.values,
+    )
+    return {
+        "districts": districts,
+        "shelters": gpd.GeoDataFrame(shelters, geometry="geometry", crs=4326),
+        "hazard_zones": zones,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -90,15 +164,27 @@ def layers(frames):
 
 def open_all(layers) -> pd.DataFrame:
     keys = layers.shelters["key"].to_numpy()
-    return pd.DataFrame({"shelter_key": keys, "is_open": True, "occupancy": 0, "updated_at": [NOW] * len(keys)})
+    return pd.DataFrame(
+        {"shelter_key": keys, "is_open": True, "occupancy": 0, "updated_at": [NOW] * len(keys)}
+    )
 
 
 def incident_frame(lon, lat, minutes_ago, **columns) -> pd.DataFrame:
     n = len(lon)
     occurred = pd.DatetimeIndex([NOW - timedelta(minutes=float(m)) for m in minutes_ago])
-    data = {"id": np.arange(n), "category": ["road_flooding"] * n, "life_threat": [False] * n, "people": [None] * n,
-            "vulnerable": [False] * n, "status": ["confirmed"] * n, "occurred_at": occurred,
-            "created_at": occurred, "lon": lon, "lat": lat, "district_key": [None] * n}
+    data = {
+        "id": np.arange(n),
+        "category": ["road_flooding"] * n,
+        "life_threat": [False] * n,
+        "people": [None] * n,
+        "vulnerable": [False] * n,
+        "status": ["confirmed"] * n,
+        "occurred_at": occurred,
+        "created_at": occurred,
+        "lon": lon,
+        "lat": lat,
+        "district_key": [None] * n,
+    }
     data.update(columns)
     return pd.DataFrame(data)
 
@@ -118,7 +204,9 @@ def test_metric_crs_is_the_nearest_jgd2011_zone_or_utm(layers):
 
 def test_huge_flood_multipolygons_are_split_into_parts(frames, layers):
     assert len(frames["hazard_zones"]) == 6
-    assert len(layers.zones) == sum(shapely.get_num_geometries(frames["hazard_zones"].geometry.values))
+    assert len(layers.zones) == sum(
+        shapely.get_num_geometries(frames["hazard_zones"].geometry.values)
+    )
     assert len(layers.zones) > 6000
     assert set(shapely.get_type_id(layers.zones.geometry.values)) == {3}  # polygons only
 
@@ -137,16 +225,22 @@ def test_grid_index_agrees_with_shapely_on_the_real_layers(layers):
         return np.where(best == 10**9, -1, best)
 
     got = layers.district_index.lookup(lon, lat)
-    assert (got == reference(layers.districts.geometry.values, np.arange(len(layers.districts)))).all()
+    assert (
+        got == reference(layers.districts.geometry.values, np.arange(len(layers.districts)))
+    ).all()
     ranks = layers.zone_ranks["inland_flood"]
-    rank_label = pd.Series(range(len(ranks)), index=[r for r, _ in ranks])[layers.zones["rank"]].to_numpy()
+    rank_label = pd.Series(range(len(ranks)), index=[r for r, _ in ranks])[
+        layers.zones["rank"]
+    ].to_numpy()
     got = layers.zone_index["inland_flood"].lookup(lon, lat)
     assert (got == reference(layers.zones.geometry.values, rank_label)).all()
     assert (got >= 0).sum() > 100  # the zone is really hit
 
 
 def test_grid_index_handles_holes_multipolygons_and_degenerate_points():
-    donut = shapely.Polygon([(0, 0), (10, 0), (10, 10), (0, 10)], holes=[[(3, 3), (7, 3), (7, 7), (3, 7)]])
+    donut = shapely.Polygon(
+        [(0, 0), (10, 0), (10, 10), (0, 10)], holes=[[(3, 3), (7, 3), (7, 7), (3, 7)]]
+    )
     islands = shapely.MultiPolygon([shapely.box(4, 4, 6, 6), shapely.box(20, 0, 25, 5)])
     triangle = shapely.Polygon([(10, 0), (15, 10), (10, 10)])  # shares an edge with the donut
     index = analysis.PolygonGridIndex([donut, islands, triangle], [0, 1, 2], 0.5, 0.5)
@@ -173,7 +267,9 @@ def test_designated_shelters_inside_the_inland_flood_area_are_unsafe_when_open(l
     boundary = _read("yaizu_city_boundary.geojson").geometry.values[0]
     assert shapely.contains_xy(boundary, designated["lon"], designated["lat"]).all()
     # Open but not designated for the hazard, outside the zone: not usable.
-    assert set(shelters.loc[~shelters["designated"] & ~shelters["in_zone"], "state"]) == {"open_not_designated"}
+    assert set(shelters.loc[~shelters["designated"] & ~shelters["in_zone"], "state"]) == {
+        "open_not_designated"
+    }
     # Closed when no status row says otherwise.
     closed = analysis.shelter_assessment(layers, open_all(layers).iloc[:0], "inland_flood")
     assert set(closed["state"]) == {"closed"}
@@ -245,10 +341,20 @@ def test_hotspots_find_a_cluster_in_space_and_time_and_ignore_scattered_points(l
     old_lat = np.full(6, centre[1])
     lon = np.r_[cluster_lon, scatter_lon, old_lon]
     lat = np.r_[cluster_lat, scatter_lat, old_lat]
-    minutes = np.r_[rng.uniform(0, 40, n_cluster), rng.uniform(0, 40, far.sum()), [100, 101, 300, 301, 500, 501]]
+    minutes = np.r_[
+        rng.uniform(0, 40, n_cluster), rng.uniform(0, 40, far.sum()), [100, 101, 300, 301, 500, 501]
+    ]
     occurred = analysis._ns(pd.DatetimeIndex([NOW - timedelta(minutes=float(m)) for m in minutes]))
-    label, spots = analysis.hotspots(lon, lat, occurred, now=NOW, origin=layers.origin, radius_m=250,
-                                     window_minutes=60, min_incidents=5)
+    label, spots = analysis.hotspots(
+        lon,
+        lat,
+        occurred,
+        now=NOW,
+        origin=layers.origin,
+        radius_m=250,
+        window_minutes=60,
+        min_incidents=5,
+    )
     assert len(spots) == 1
     assert (label[:n_cluster] == 0).all()
     assert (label[n_cluster:] == -1).all()
@@ -257,12 +363,29 @@ def test_hotspots_find_a_cluster_in_space_and_time_and_ignore_scattered_points(l
     assert abs(spot["lon"] - centre[0]) * kx < 60 and abs(spot["lat"] - centre[1]) * ky < 60
     assert spot["radius_m"] < 90
     # The sparse path (for grids too big for a dense table) agrees.
-    sparse, sparse_spots = analysis.hotspots(lon, lat, occurred, now=NOW, origin=layers.origin, radius_m=250,
-                                             window_minutes=60, min_incidents=5, dense_cells=0)
+    sparse, sparse_spots = analysis.hotspots(
+        lon,
+        lat,
+        occurred,
+        now=NOW,
+        origin=layers.origin,
+        radius_m=250,
+        window_minutes=60,
+        min_incidents=5,
+        dense_cells=0,
+    )
     assert (sparse == label).all() and sparse_spots.equals(spots)
     # Stricter settings: no hotspot.
-    _, none = analysis.hotspots(lon, lat, occurred, now=NOW, origin=layers.origin, radius_m=250,
-                                window_minutes=60, min_incidents=n_cluster + 1)
+    _, none = analysis.hotspots(
+        lon,
+        lat,
+        occurred,
+        now=NOW,
+        origin=layers.origin,
+        radius_m=250,
+        window_minutes=60,
+        min_incidents=n_cluster + 1,
+    )
     assert len(none) == 0
 
 
@@ -284,12 +407,15 @@ def test_incident_counts_by_district_category_severity_window_and_new_since(laye
         status=["confirmed", "unverified", "resolved", "confirmed", "confirmed", "confirmed"],
         district_key=[None, None, None, None, None, d["key"].iat[1]],
     )
-    frame.loc[1, "created_at"] = NOW - timedelta(minutes=5)  # reported late: new since the last summary
+    frame.loc[1, "created_at"] = NOW - timedelta(
+        minutes=5
+    )  # reported late: new since the last summary
     inc = analysis.incident_arrays(frame)
     district, rank = analysis.locate_incidents(layers, inc, "inland_flood")
     assert district.tolist() == [0, 0, 0, 1, -1, 1]
-    counts = analysis.incident_counts(inc, district, len(d), now=NOW, since=NOW - timedelta(minutes=60),
-                                      windows_minutes=(60, 180))
+    counts = analysis.incident_counts(
+        inc, district, len(d), now=NOW, since=NOW - timedelta(minutes=60), windows_minutes=(60, 180)
+    )
     per = counts["per"]
     assert per["total"][:2].tolist() == [3, 2] and per["total"][-1] == 1
     assert per["active"][:2].tolist() == [2, 2]
@@ -297,12 +423,27 @@ def test_incident_counts_by_district_category_severity_window_and_new_since(laye
     assert per["life_threat"][:2].tolist() == [1, 1]
     assert per["people"][:2].tolist() == [3, 1]
     categories = counts["categories"]
-    assert categories == ["inundation", "road_flooding", "fire", "rescue", "other"]  # vocabulary order
+    assert categories == [
+        "inundation",
+        "road_flooding",
+        "fire",
+        "rescue",
+        "other",
+    ]  # vocabulary order
     row0 = dict(zip(categories, counts["by_category"][0], strict=True))
-    assert row0["rescue"] == 2 and row0.get("road_flooding", 0) == 0  # the resolved one is not active
-    assert counts["windows"]["60"][:2].tolist() == [1, 1] and counts["windows"]["180"][:2].tolist() == [2, 1]
-    assert counts["new"][:2].tolist() == [3, 1] and counts["new"][-1] == 1  # recorded within the last hour
+    assert (
+        row0["rescue"] == 2 and row0.get("road_flooding", 0) == 0
+    )  # the resolved one is not active
+    assert counts["windows"]["60"][:2].tolist() == [1, 1] and counts["windows"]["180"][
+        :2
+    ].tolist() == [2, 1]
+    assert (
+        counts["new"][:2].tolist() == [3, 1] and counts["new"][-1] == 1
+    )  # recorded within the last hour
     assert counts["without_location"] == 0  # the one without a point has a district key
     with pytest.raises(ValueError, match="naive"):
-        analysis.incident_arrays(incident_frame([138.3], [34.9], [0]).assign(
-            occurred_at=pd.DatetimeIndex([datetime(2025, 9, 5, 9, 0)]), created_at=None))
+        analysis.incident_arrays(
+            incident_frame([138.3], [34.9], [0]).assign(
+                occurred_at=pd.DatetimeIndex([datetime(2025, 9, 5, 9, 0)]), created_at=None
+            )
+        )

@@ -15,21 +15,41 @@ import pytest
 from disaster_ai.config import REPO_ROOT
 
 SAMPLE = Path(REPO_ROOT) / "sample_data" / "yaizu"
-DESIGNATED_FLAGS = {"inland_flood": "open_storm_flood", "landslide": "open_landslide",
-                    "earthquake": "open_earthquake_tsunami", "tsunami": "open_earthquake_tsunami"}
-SITE_FLAGS = {"flood": "hz_flood", "landslide": "hz_landslide", "storm_surge": "hz_storm_surge",
-              "earthquake": "hz_earthquake", "tsunami": "hz_tsunami", "large_fire": "hz_large_fire",
-              "inland_flood": "hz_inland_flooding", "volcano": "hz_volcano"}
-INLAND_RANKS = ["0.3m未満の区域", "0.3~0.5m未満の区域", "0.5~1.0m未満の区域", "1.0~3.0m未満の区域",
-                "3.0~5.0m未満の区域", "5.0~10.0m未満の区域"]
+DESIGNATED_FLAGS = {
+    "inland_flood": "open_storm_flood",
+    "landslide": "open_landslide",
+    "earthquake": "open_earthquake_tsunami",
+    "tsunami": "open_earthquake_tsunami",
+}
+SITE_FLAGS = {
+    "flood": "hz_flood",
+    "landslide": "hz_landslide",
+    "storm_surge": "hz_storm_surge",
+    "earthquake": "hz_earthquake",
+    "tsunami": "hz_tsunami",
+    "large_fire": "hz_large_fire",
+    "inland_flood": "hz_inland_flooding",
+    "volcano": "hz_volcano",
+}
+INLAND_RANKS = [
+    "0.3m未満の区域",
+    "0.3~0.5m未満の区域",
+    "0.5~1.0m未満の区域",
+    "1.0~3.0m未満の区域",
+    "3.0~5.0m未満の区域",
+    "5.0~10.0m未満の区域",
+]
 
 
 def _frame(keys, names, kana, props, geometry):
     import geopandas as gpd
     import shapely
 
-    return gpd.GeoDataFrame({"key": list(keys), "name": list(names), "name_kana": list(kana), "props": list(props)},
-                            geometry=gpd.GeoSeries(shapely.force_2d(geometry.values), crs=4326), crs=4326)
+    return gpd.GeoDataFrame(
+        {"key": list(keys), "name": list(names), "name_kana": list(kana), "props": list(props)},
+        geometry=gpd.GeoSeries(shapely.force_2d(geometry.values), crs=4326),
+        crs=4326,
+    )
 
 
 def store_yaizu_layers(app) -> None:
@@ -49,37 +69,97 @@ def store_yaizu_layers(app) -> None:
     zones = read("yaizu_inland_flood_assumed_area.geojson")
     areas = [a if a == a and a else None for a in designated["floor_area_m2"]]  # NaN → None
     shelter_props = [
-        {"kind": "designated_shelter", "address": r.address, "hazards": [h for h, f in DESIGNATED_FLAGS.items() if r[f]],
-         "floor_area_m2": area, "capacity": int(area // 3.5) if area else None, "capacity_derived": bool(area)}
+        {
+            "kind": "designated_shelter",
+            "address": r.address,
+            "hazards": [h for h, f in DESIGNATED_FLAGS.items() if r[f]],
+            "floor_area_m2": area,
+            "capacity": int(area // 3.5) if area else None,
+            "capacity_derived": bool(area),
+        }
         for area, (_, r) in zip(areas, designated.iterrows(), strict=True)
     ] + [
-        {"kind": "emergency_site", "address": r.address, "hazards": [h for h, f in SITE_FLAGS.items() if r[f]],
-         "capacity": None, "capacity_derived": False} for _, r in sites.iterrows()
+        {
+            "kind": "emergency_site",
+            "address": r.address,
+            "hazards": [h for h, f in SITE_FLAGS.items() if r[f]],
+            "capacity": None,
+            "capacity_derived": False,
+        }
+        for _, r in sites.iterrows()
     ]
-    shelters = _frame([f"designated-{n}" for n in designated["no"]] + [f"emergency-{n}" for n in sites["no"]],
-                      list(designated["name"]) + list(sites["name"]),
-                      list(designated["name_kana"]) + list(sites["name_kana"]), shelter_props,
-                      gpd.GeoSeries(list(designated.geometry) + list(sites.geometry), crs=4326))
+    shelters = _frame(
+        [f"designated-{n}" for n in designated["no"]] + [f"emergency-{n}" for n in sites["no"]],
+        list(designated["name"]) + list(sites["name"]),
+        list(designated["name_kana"]) + list(sites["name_kana"]),
+        shelter_props,
+        gpd.GeoSeries(list(designated.geometry) + list(sites.geometry), crs=4326),
+    )
     credit = "出典：焼津市オープンデータカタログ（焼津市）を加工して作成"
     with app.app_context(), session_scope(get_storage(app)) as session:
-        layers.store_layer_version(session, "districts", _frame(
-            [f"jichikai-{i}" for i in districts["id"]], districts["name"], [""] * len(districts),
-            [{"code": str(i), "population": int(p), "households": int(h)}
-             for i, p, h in zip(districts["id"], districts["pop2015_est"], districts["hh2015_est"], strict=True)],
-            districts.geometry), source_name="yaizu_jichikai_areas.geojson", attribution=credit + "（自治会区域）")
+        layers.store_layer_version(
+            session,
+            "districts",
+            _frame(
+                [f"jichikai-{i}" for i in districts["id"]],
+                districts["name"],
+                [""] * len(districts),
+                [
+                    {"code": str(i), "population": int(p), "households": int(h)}
+                    for i, p, h in zip(
+                        districts["id"],
+                        districts["pop2015_est"],
+                        districts["hh2015_est"],
+                        strict=True,
+                    )
+                ],
+                districts.geometry,
+            ),
+            source_name="yaizu_jichikai_areas.geojson",
+            attribution=credit + "（自治会区域）",
+        )
         names = [t + k for t, k in zip(places["town"], places["koaza"], strict=True)]
-        layers.store_layer_version(session, "places", _frame(names, names, [""] * len(places),
-                                                             [{"town": t} for t in places["town"]], places.geometry),
-                                   source_name="yaizu_town_points_geolonia.geojson",
-                                   attribution="Geolonia 住所データ (CC BY 4.0)")
-        layers.store_layer_version(session, "shelters", shelters, source_name="yaizu shelters",
-                                   attribution=credit + "（避難所一覧）")
-        layers.store_layer_version(session, "hazard_zones", _frame(
-            [f"inland_flood-{i}" for i in range(len(zones))],
-            [f"内水浸水想定区域 {c}" for c in zones["max_depth_class"]], [""] * len(zones),
-            [{"hazard": "inland_flood", "rank": c, "rank_order": INLAND_RANKS.index(c) + 1, "fill": f}
-             for c, f in zip(zones["max_depth_class"], zones["fill"], strict=True)], zones.geometry),
-            source_name="yaizu_inland_flood_assumed_area.geojson", attribution=credit + "（内水浸水想定区域）")
+        layers.store_layer_version(
+            session,
+            "places",
+            _frame(
+                names,
+                names,
+                [""] * len(places),
+                [{"town": t} for t in places["town"]],
+                places.geometry,
+            ),
+            source_name="yaizu_town_points_geolonia.geojson",
+            attribution="Geolonia 住所データ (CC BY 4.0)",
+        )
+        layers.store_layer_version(
+            session,
+            "shelters",
+            shelters,
+            source_name="yaizu shelters",
+            attribution=credit + "（避難所一覧）",
+        )
+        layers.store_layer_version(
+            session,
+            "hazard_zones",
+            _frame(
+                [f"inland_flood-{i}" for i in range(len(zones))],
+                [f"内水浸水想定区域 {c}" for c in zones["max_depth_class"]],
+                [""] * len(zones),
+                [
+                    {
+                        "hazard": "inland_flood",
+                        "rank": c,
+                        "rank_order": INLAND_RANKS.index(c) + 1,
+                        "fill": f,
+                    }
+                    for c, f in zip(zones["max_depth_class"], zones["fill"], strict=True)
+                ],
+                zones.geometry,
+            ),
+            source_name="yaizu_inland_flood_assumed_area.geojson",
+            attribution=credit + "（内水浸水想定区域）",
+        )
 
 
 def ensure_yaizu_layers(app) -> None:
@@ -87,8 +167,11 @@ def ensure_yaizu_layers(app) -> None:
     from disaster_ai.storage import get_storage, session_scope
 
     with app.app_context(), session_scope(get_storage(app)) as session:
-        missing = [name for name in ("districts", "places", "shelters", "hazard_zones")
-                   if layers.active_version(session, name) is None]
+        missing = [
+            name
+            for name in ("districts", "places", "shelters", "hazard_zones")
+            if layers.active_version(session, name) is None
+        ]
     if missing:
         store_yaizu_layers(app)
 
@@ -130,9 +213,11 @@ def counts(app) -> tuple[int, int, int]:
     from disaster_ai.storage.models import AuditEvent
 
     with app.app_context(), session_scope(get_storage(app)) as session:
-        return (session.scalar(select(func.count(Incident.id))),
-                session.scalar(select(func.count()).select_from(ShelterStatus)),
-                session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.app == "situation")))
+        return (
+            session.scalar(select(func.count(Incident.id))),
+            session.scalar(select(func.count()).select_from(ShelterStatus)),
+            session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.app == "situation")),
+        )
 
 
 def audit_rows(app, action: str) -> list:
@@ -140,7 +225,10 @@ def audit_rows(app, action: str) -> list:
     from disaster_ai.storage import get_storage, session_scope
 
     with app.app_context(), session_scope(get_storage(app)) as session:
-        return [(e.action, e.app, e.actor_name, e.target, e.detail) for e in audit.query_events(session, action=action)]
+        return [
+            (e.action, e.app, e.actor_name, e.target, e.detail)
+            for e in audit.query_events(session, action=action)
+        ]
 
 
 def create(client, headers, **body):
@@ -154,15 +242,36 @@ def create(client, headers, **body):
 
 def test_create_by_point_computes_the_district(app, client, kit, operator):
     lon, lat = 138.3212, 34.8601  # near 二区コミュニティ防災センター, 本町
-    response = client.post("/api/v1/incidents", headers=operator, json={
-        "category": "rescue", "life_threat": True, "people": 2, "vulnerable": True, "source": "call",
-        "occurred_at": "2026-09-23T06:10:00+09:00", "lon": lon, "lat": lat, "description": "2階に取り残され"})
+    response = client.post(
+        "/api/v1/incidents",
+        headers=operator,
+        json={
+            "category": "rescue",
+            "life_threat": True,
+            "people": 2,
+            "vulnerable": True,
+            "source": "call",
+            "occurred_at": "2026-09-23T06:10:00+09:00",
+            "lon": lon,
+            "lat": lat,
+            "description": "2階に取り残され",
+        },
+    )
     assert response.status_code == 201
     body = response.get_json()
     assert body["district_key"] == district_containing(lon, lat)
     assert body["district_name"].endswith("自治会")
-    assert (body["category"], body["life_threat"], body["people"], body["vulnerable"]) == ("rescue", True, 2, True)
-    assert (body["status"], body["source"], body["created_by"]) == ("unverified", "call", "operator")
+    assert (body["category"], body["life_threat"], body["people"], body["vulnerable"]) == (
+        "rescue",
+        True,
+        2,
+        True,
+    )
+    assert (body["status"], body["source"], body["created_by"]) == (
+        "unverified",
+        "call",
+        "operator",
+    )
     assert body["occurred_at"] == "2026-09-23T06:10:00+09:00"
     assert response.headers["Location"].endswith(f"/api/v1/incidents/{body['id']}")
     assert client.get(response.headers["Location"], headers=operator).get_json() == body
@@ -175,7 +284,12 @@ def test_create_by_district_key_is_drawn_at_the_district(client, kit, operator):
     import shapely
 
     body = create(client, operator, category="inundation", district_key="jichikai-10")
-    assert (body["lon"], body["lat"], body["district_key"], body["district_name"]) == (None, None, "jichikai-10", "高新田自治会")
+    assert (body["lon"], body["lat"], body["district_key"], body["district_name"]) == (
+        None,
+        None,
+        "jichikai-10",
+        "高新田自治会",
+    )
     assert body["occurred_at"].endswith("+09:00")  # defaults to now, in Japan time
     feature = client.get("/api/v1/incidents.geojson", headers=operator).get_json()["features"][0]
     assert feature["properties"]["location_precision"] == "district"
@@ -190,20 +304,43 @@ def test_create_by_place_name_uses_the_gazetteer_point(client, kit, operator):
     assert body["place_name"] == "小川新町三丁目"
     assert body["district_key"] == district_containing(*OGAWA_3)
     # with a point, the place name is free text and needs no gazetteer entry
-    free = create(client, operator, category="rescue", lon=OGAWA_3[0], lat=OGAWA_3[1], place_name="小川新町の交差点付近")
-    assert free["place_name"] == "小川新町の交差点付近" and free["district_key"] == body["district_key"]
+    free = create(
+        client,
+        operator,
+        category="rescue",
+        lon=OGAWA_3[0],
+        lat=OGAWA_3[1],
+        place_name="小川新町の交差点付近",
+    )
+    assert (
+        free["place_name"] == "小川新町の交差点付近"
+        and free["district_key"] == body["district_key"]
+    )
 
 
 BAD_BODIES = [
     ({"category": "tornado", "district_key": "jichikai-10"}, "category"),
-    ({"category": "fire", "district_key": "jichikai-10", "occurred_at": "2026-09-23T06:10:00"}, "occurred_at"),
-    ({"category": "fire", "district_key": "jichikai-10", "occurred_at": "2099-01-01T00:00:00+09:00"}, "occurred_at"),
+    (
+        {"category": "fire", "district_key": "jichikai-10", "occurred_at": "2026-09-23T06:10:00"},
+        "occurred_at",
+    ),
+    (
+        {
+            "category": "fire",
+            "district_key": "jichikai-10",
+            "occurred_at": "2099-01-01T00:00:00+09:00",
+        },
+        "occurred_at",
+    ),
     ({"category": "fire", "lon": TOKYO_STATION[0], "lat": TOKYO_STATION[1]}, "location"),
     ({"category": "fire", "lon": 138.40, "lat": 34.85}, "location"),  # 駿河湾, offshore
     ({"category": "fire", "lon": 238.3, "lat": 34.85}, "lon"),
     ({"category": "fire", "lon": 138.32}, "lat"),
     ({"category": "fire", "district_key": "jichikai-999"}, "district_key"),
-    ({"category": "fire", "district_key": "jichikai-10", "lon": OGAWA_3[0], "lat": OGAWA_3[1]}, "district_key"),
+    (
+        {"category": "fire", "district_key": "jichikai-10", "lon": OGAWA_3[0], "lat": OGAWA_3[1]},
+        "district_key",
+    ),
     ({"category": "fire", "place_name": "霞が関一丁目"}, "place_name"),
     ({"category": "fire"}, "location"),
     ({"district_key": "jichikai-10"}, "category"),
@@ -225,13 +362,22 @@ def test_bad_input_is_a_422_naming_the_field_and_writes_nothing(app, client, kit
 
 def test_a_body_that_is_not_a_json_object_is_refused(app, client, kit, operator):
     before = counts(app)
-    assert client.post("/api/v1/incidents", data="category=fire", headers=operator).status_code == 415
+    assert (
+        client.post("/api/v1/incidents", data="category=fire", headers=operator).status_code == 415
+    )
     assert client.post("/api/v1/incidents", json=["fire"], headers=operator).status_code == 400
-    assert client.post("/api/v1/incidents", data="{", content_type="application/json", headers=operator).status_code == 400
+    assert (
+        client.post(
+            "/api/v1/incidents", data="{", content_type="application/json", headers=operator
+        ).status_code
+        == 400
+    )
     assert counts(app) == before
 
 
-def test_without_a_districts_layer_a_point_must_lie_in_the_municipality(app, client, yaizu, operator):
+def test_without_a_districts_layer_a_point_must_lie_in_the_municipality(
+    app, client, yaizu, operator
+):
     # init --sample loads the boundary; drop the districts layer to see the fallback
     from sqlalchemy import update
 
@@ -239,14 +385,29 @@ def test_without_a_districts_layer_a_point_must_lie_in_the_municipality(app, cli
     from disaster_ai.storage import get_storage, session_scope
 
     with app.app_context(), session_scope(get_storage(app)) as session:
-        session.execute(update(GeoLayerVersion).where(GeoLayerVersion.layer == "districts").values(active=False))
+        session.execute(
+            update(GeoLayerVersion).where(GeoLayerVersion.layer == "districts").values(active=False)
+        )
     body = create(client, operator, category="fire", lon=OGAWA_3[0], lat=OGAWA_3[1])
     assert body["district_key"] is None
-    response = client.post("/api/v1/incidents", headers=operator,
-                           json={"category": "fire", "lon": TOKYO_STATION[0], "lat": TOKYO_STATION[1]})
-    assert response.status_code == 422 and "location" in response.get_json()["error"]["details"]["fields"]
-    response = client.post("/api/v1/incidents", headers=operator, json={"category": "fire", "district_key": "jichikai-10"})
-    assert response.status_code == 422 and "district_key" in response.get_json()["error"]["details"]["fields"]
+    response = client.post(
+        "/api/v1/incidents",
+        headers=operator,
+        json={"category": "fire", "lon": TOKYO_STATION[0], "lat": TOKYO_STATION[1]},
+    )
+    assert (
+        response.status_code == 422
+        and "location" in response.get_json()["error"]["details"]["fields"]
+    )
+    response = client.post(
+        "/api/v1/incidents",
+        headers=operator,
+        json={"category": "fire", "district_key": "jichikai-10"},
+    )
+    assert (
+        response.status_code == 422
+        and "district_key" in response.get_json()["error"]["details"]["fields"]
+    )
 
 
 # --- access ----------------------------------------------------------------------------------
@@ -254,7 +415,12 @@ def test_without_a_districts_layer_a_point_must_lie_in_the_municipality(app, cli
 
 def test_unauthenticated_callers_get_401(app, client, kit):
     before = counts(app)
-    assert client.post("/api/v1/incidents", json={"category": "fire", "district_key": "jichikai-10"}).status_code == 401
+    assert (
+        client.post(
+            "/api/v1/incidents", json={"category": "fire", "district_key": "jichikai-10"}
+        ).status_code
+        == 401
+    )
     assert client.get("/api/v1/incidents").status_code == 401
     assert client.get("/api/v1/shelters").status_code == 401
     response = client.post("/api/v1/shelters/designated-1/status", json={"is_open": True})
@@ -269,9 +435,11 @@ def test_every_desk_role_may_record_incidents(client, kit, api_headers):
 
 
 def test_unknown_ids_are_404(client, kit, operator):
-    for response in (client.get("/api/v1/incidents/9999", headers=operator),
-                     client.patch("/api/v1/incidents/9999", json={"status": "resolved"}, headers=operator),
-                     client.post("/api/v1/incidents/9999/merge", json={"into": 1}, headers=operator)):
+    for response in (
+        client.get("/api/v1/incidents/9999", headers=operator),
+        client.patch("/api/v1/incidents/9999", json={"status": "resolved"}, headers=operator),
+        client.post("/api/v1/incidents/9999/merge", json={"into": 1}, headers=operator),
+    ):
         assert response.status_code == 404
         assert response.get_json()["error"]["code"] == "not_found"
 
@@ -280,9 +448,18 @@ def test_unknown_ids_are_404(client, kit, operator):
 
 
 def test_edit_and_resolve_are_audited_and_a_repeat_writes_nothing(app, client, kit, operator):
-    incident = create(client, operator, category="road_flooding", lon=OGAWA_3[0], lat=OGAWA_3[1], place_name="交差点")
+    incident = create(
+        client,
+        operator,
+        category="road_flooding",
+        lon=OGAWA_3[0],
+        lat=OGAWA_3[1],
+        place_name="交差点",
+    )
     url = f"/api/v1/incidents/{incident['id']}"
-    edited = client.patch(url, json={"people": 3, "status": "confirmed", "description": "膝まで"}, headers=operator)
+    edited = client.patch(
+        url, json={"people": 3, "status": "confirmed", "description": "膝まで"}, headers=operator
+    )
     assert edited.status_code == 200
     assert (edited.get_json()["people"], edited.get_json()["status"]) == (3, "confirmed")
     (update,) = audit_rows(app, "incident.update")
@@ -291,57 +468,120 @@ def test_edit_and_resolve_are_audited_and_a_repeat_writes_nothing(app, client, k
     assert client.patch(url, json={"people": 3}, headers=operator).status_code == 200
     assert counts(app) == before  # nothing changed, nothing written
     moved = client.patch(url, json={"district_key": "jichikai-10"}, headers=operator).get_json()
-    assert (moved["lon"], moved["district_key"], moved["place_name"]) == (None, "jichikai-10", "交差点")
+    assert (moved["lon"], moved["district_key"], moved["place_name"]) == (
+        None,
+        "jichikai-10",
+        "交差点",
+    )
     resolved = client.patch(url, json={"status": "resolved"}, headers=operator)
     assert resolved.get_json()["status"] == "resolved"
     (row,) = audit_rows(app, "incident.resolve")
     assert row[4]["changes"]["status"] == ["confirmed", "resolved"]
-    for bad, field in (({"category": None}, "category"), ({"occurred_at": "2026-09-23 06:10"}, "occurred_at"),
-                       ({"district_key": "nowhere"}, "district_key"), ({"id": 5}, "id")):
+    for bad, field in (
+        ({"category": None}, "category"),
+        ({"occurred_at": "2026-09-23 06:10"}, "occurred_at"),
+        ({"district_key": "nowhere"}, "district_key"),
+        ({"id": 5}, "id"),
+    ):
         before = counts(app)
         response = client.patch(url, json=bad, headers=operator)
-        assert response.status_code == 422 and field in response.get_json()["error"]["details"]["fields"]
+        assert (
+            response.status_code == 422
+            and field in response.get_json()["error"]["details"]["fields"]
+        )
         assert counts(app) == before
 
 
 def test_merge_hides_the_duplicate_but_keeps_it_for_the_audit(app, client, kit, operator):
     kept = create(client, operator, category="rescue", place_name="小川新町三丁目", people=2)
-    duplicate = create(client, operator, category="rescue", lon=OGAWA_3[0], lat=OGAWA_3[1],
-                       life_threat=True, vulnerable=True, people=4)
+    duplicate = create(
+        client,
+        operator,
+        category="rescue",
+        lon=OGAWA_3[0],
+        lat=OGAWA_3[1],
+        life_threat=True,
+        vulnerable=True,
+        people=4,
+    )
     third = create(client, operator, category="rescue", place_name="小川新町三丁目")
-    response = client.post(f"/api/v1/incidents/{duplicate['id']}/merge", json={"into": kept["id"]}, headers=operator)
+    response = client.post(
+        f"/api/v1/incidents/{duplicate['id']}/merge", json={"into": kept["id"]}, headers=operator
+    )
     assert response.status_code == 200
     merged_into = response.get_json()
     assert merged_into["id"] == kept["id"]
-    assert (merged_into["life_threat"], merged_into["vulnerable"], merged_into["people"]) == (True, True, 4)
+    assert (merged_into["life_threat"], merged_into["vulnerable"], merged_into["people"]) == (
+        True,
+        True,
+        4,
+    )
     listed = client.get("/api/v1/incidents", headers=operator).get_json()
-    assert {i["id"] for i in listed["incidents"]} == {kept["id"], third["id"]} and listed["total"] == 2
-    assert duplicate["id"] not in {f["id"] for f in client.get("/api/v1/incidents.geojson", headers=operator).get_json()["features"]}
+    assert {i["id"] for i in listed["incidents"]} == {kept["id"], third["id"]} and listed[
+        "total"
+    ] == 2
+    assert duplicate["id"] not in {
+        f["id"]
+        for f in client.get("/api/v1/incidents.geojson", headers=operator).get_json()["features"]
+    }
     everything = client.get("/api/v1/incidents?include_merged=true", headers=operator).get_json()
     assert everything["total"] == 3
-    assert client.get(f"/api/v1/incidents/{duplicate['id']}", headers=operator).get_json()["merged_into"] == kept["id"]
+    assert (
+        client.get(f"/api/v1/incidents/{duplicate['id']}", headers=operator).get_json()[
+            "merged_into"
+        ]
+        == kept["id"]
+    )
     (row,) = audit_rows(app, "incident.merge")
     assert row[3] == f"incident:{duplicate['id']}" and row[4]["into"] == kept["id"]
     assert row[4]["inherited"]["life_threat"] == [False, True]
     before = counts(app)
-    again = client.post(f"/api/v1/incidents/{duplicate['id']}/merge", json={"into": third["id"]}, headers=operator)
+    again = client.post(
+        f"/api/v1/incidents/{duplicate['id']}/merge", json={"into": third["id"]}, headers=operator
+    )
     assert again.status_code == 409
-    into_merged = client.post(f"/api/v1/incidents/{third['id']}/merge", json={"into": duplicate["id"]}, headers=operator)
-    assert into_merged.status_code == 422 and "into" in into_merged.get_json()["error"]["details"]["fields"]
-    itself = client.post(f"/api/v1/incidents/{third['id']}/merge", json={"into": third["id"]}, headers=operator)
+    into_merged = client.post(
+        f"/api/v1/incidents/{third['id']}/merge", json={"into": duplicate["id"]}, headers=operator
+    )
+    assert (
+        into_merged.status_code == 422
+        and "into" in into_merged.get_json()["error"]["details"]["fields"]
+    )
+    itself = client.post(
+        f"/api/v1/incidents/{third['id']}/merge", json={"into": third["id"]}, headers=operator
+    )
     assert itself.status_code == 422
-    missing = client.post(f"/api/v1/incidents/{third['id']}/merge", json={"into": 9999}, headers=operator)
+    missing = client.post(
+        f"/api/v1/incidents/{third['id']}/merge", json={"into": 9999}, headers=operator
+    )
     assert missing.status_code == 422 and "into" in missing.get_json()["error"]["details"]["fields"]
-    edit_merged = client.patch(f"/api/v1/incidents/{duplicate['id']}", json={"status": "resolved"}, headers=operator)
+    edit_merged = client.patch(
+        f"/api/v1/incidents/{duplicate['id']}", json={"status": "resolved"}, headers=operator
+    )
     assert edit_merged.status_code == 409
     assert counts(app) == before
 
 
 def test_merging_a_merge_target_moves_its_duplicates_along(client, kit, operator):
-    a, b, c = (create(client, operator, category="fire", district_key="jichikai-10") for _ in range(3))
-    assert client.post(f"/api/v1/incidents/{a['id']}/merge", json={"into": b["id"]}, headers=operator).status_code == 200
-    assert client.post(f"/api/v1/incidents/{b['id']}/merge", json={"into": c["id"]}, headers=operator).status_code == 200
-    assert client.get(f"/api/v1/incidents/{a['id']}", headers=operator).get_json()["merged_into"] == c["id"]
+    a, b, c = (
+        create(client, operator, category="fire", district_key="jichikai-10") for _ in range(3)
+    )
+    assert (
+        client.post(
+            f"/api/v1/incidents/{a['id']}/merge", json={"into": b["id"]}, headers=operator
+        ).status_code
+        == 200
+    )
+    assert (
+        client.post(
+            f"/api/v1/incidents/{b['id']}/merge", json={"into": c["id"]}, headers=operator
+        ).status_code
+        == 200
+    )
+    assert (
+        client.get(f"/api/v1/incidents/{a['id']}", headers=operator).get_json()["merged_into"]
+        == c["id"]
+    )
 
 
 # --- list filters ----------------------------------------------------------------------------
@@ -349,13 +589,38 @@ def test_merging_a_merge_target_moves_its_duplicates_along(client, kit, operator
 
 def test_list_filters_and_paging(client, kit, operator):
     other = district_containing(*OGAWA_3)
-    create(client, operator, category="fire", district_key="jichikai-10", occurred_at="2026-09-23T05:00:00+09:00")
-    create(client, operator, category="rescue", district_key="jichikai-10", status="confirmed",
-           occurred_at="2026-09-23T06:00:00+09:00")
-    create(client, operator, category="rescue", lon=OGAWA_3[0], lat=OGAWA_3[1], life_threat=True,
-           occurred_at="2026-09-23T07:00:00+09:00")
-    create(client, operator, category="inundation", place_name="小川新町三丁目", status="resolved",
-           occurred_at="2026-09-22T23:00:00+09:00")
+    create(
+        client,
+        operator,
+        category="fire",
+        district_key="jichikai-10",
+        occurred_at="2026-09-23T05:00:00+09:00",
+    )
+    create(
+        client,
+        operator,
+        category="rescue",
+        district_key="jichikai-10",
+        status="confirmed",
+        occurred_at="2026-09-23T06:00:00+09:00",
+    )
+    create(
+        client,
+        operator,
+        category="rescue",
+        lon=OGAWA_3[0],
+        lat=OGAWA_3[1],
+        life_threat=True,
+        occurred_at="2026-09-23T07:00:00+09:00",
+    )
+    create(
+        client,
+        operator,
+        category="inundation",
+        place_name="小川新町三丁目",
+        status="resolved",
+        occurred_at="2026-09-22T23:00:00+09:00",
+    )
 
     def ids(query):
         response = client.get(f"/api/v1/incidents?{query}", headers=operator)
@@ -369,16 +634,35 @@ def test_list_filters_and_paging(client, kit, operator):
     assert ids("district=jichikai-10") == [2, 1]
     assert ids(f"district={other}") == [3, 4]
     assert ids("since=2026-09-23T06:00:00%2B09:00") == [3, 2]
-    assert ids("since=2026-09-23T06:00:00+09:00&until=2026-09-23T07:00:00+09:00") == [2]  # "+" unencoded
+    assert ids("since=2026-09-23T06:00:00+09:00&until=2026-09-23T07:00:00+09:00") == [
+        2
+    ]  # "+" unencoded
     assert ids("until=2026-09-22T15:00:00Z") == [4]
     assert ids("life_threat=true") == [3]
     body = client.get("/api/v1/incidents?limit=2&offset=1", headers=operator).get_json()
-    assert ([i["id"] for i in body["incidents"]], body["total"], body["limit"], body["offset"]) == ([2, 1], 4, 2, 1)
-    for query, field in (("category=tornado", "category"), ("status=done", "status"), ("since=2026-09-23T06:00:00", "since"),
-                         ("limit=0", "limit"), ("limit=many", "limit"), ("offset=-1", "offset"), ("colour=red", "colour")):
+    assert ([i["id"] for i in body["incidents"]], body["total"], body["limit"], body["offset"]) == (
+        [2, 1],
+        4,
+        2,
+        1,
+    )
+    for query, field in (
+        ("category=tornado", "category"),
+        ("status=done", "status"),
+        ("since=2026-09-23T06:00:00", "since"),
+        ("limit=0", "limit"),
+        ("limit=many", "limit"),
+        ("offset=-1", "offset"),
+        ("colour=red", "colour"),
+    ):
         response = client.get(f"/api/v1/incidents?{query}", headers=operator)
-        assert response.status_code == 422 and field in response.get_json()["error"]["details"]["fields"], query
-    collection = client.get("/api/v1/incidents.geojson?status=unverified,confirmed", headers=operator)
+        assert (
+            response.status_code == 422
+            and field in response.get_json()["error"]["details"]["fields"]
+        ), query
+    collection = client.get(
+        "/api/v1/incidents.geojson?status=unverified,confirmed", headers=operator
+    )
     assert collection.mimetype == "application/geo+json"
     assert [f["id"] for f in collection.get_json()["features"]] == [3, 2, 1]
 
@@ -390,14 +674,24 @@ def test_shelters_list_with_status_and_the_five_inside_the_inland_flood_area(cli
     body = client.get("/api/v1/shelters", headers=operator).get_json()
     shelters = body["shelters"]
     designated = [s for s in shelters if s["key"].startswith("designated-")]
-    assert len(designated) == 56 and all(s["state"] == "closed" and not s["is_open"] for s in shelters)
+    assert len(designated) == 56 and all(
+        s["state"] == "closed" and not s["is_open"] for s in shelters
+    )
     assert "焼津市オープンデータ" in body["attribution"]
     first = next(s for s in shelters if s["key"] == "designated-1")
-    assert (first["name"], first["capacity"], first["capacity_derived"]) == ("二区コミュニティ防災センター", 135, True)
+    assert (first["name"], first["capacity"], first["capacity_derived"]) == (
+        "二区コミュニティ防災センター",
+        135,
+        True,
+    )
     for shelter in designated:
-        response = client.post(f"/api/v1/shelters/{shelter['key']}/status", json={"is_open": True}, headers=operator)
+        response = client.post(
+            f"/api/v1/shelters/{shelter['key']}/status", json={"is_open": True}, headers=operator
+        )
         assert response.status_code == 200
-    states = {s["key"]: s for s in client.get("/api/v1/shelters", headers=operator).get_json()["shelters"]}
+    states = {
+        s["key"]: s for s in client.get("/api/v1/shelters", headers=operator).get_json()["shelters"]
+    }
     unsafe = [s for s in states.values() if s["state"] == "unsafe"]
     assert len(unsafe) == 5 and all(s["key"].startswith("designated-") for s in unsafe)
     assert all(z["hazard"] == "inland_flood" for s in unsafe for z in s["hazard_zones"])
@@ -409,11 +703,19 @@ def test_shelter_status_update_is_audited_and_idempotent(app, client, kit, opera
     response = client.post(url, json={"is_open": True, "occupancy": 40}, headers=operator)
     assert response.status_code == 200
     body = response.get_json()
-    assert (body["is_open"], body["occupancy"], body["state"], body["changed"]) == (True, 40, "usable", True)
+    assert (body["is_open"], body["occupancy"], body["state"], body["changed"]) == (
+        True,
+        40,
+        "usable",
+        True,
+    )
     assert body["updated_by"] == "operator" and body["updated_at"].endswith("+09:00")
     (row,) = audit_rows(app, "shelter.status")
     assert row[:4] == ("shelter.status", "situation", "operator", "shelter:designated-1")
-    assert row[4] == {"before": {"is_open": False, "occupancy": 0}, "after": {"is_open": True, "occupancy": 40}}
+    assert row[4] == {
+        "before": {"is_open": False, "occupancy": 0},
+        "after": {"is_open": True, "occupancy": 40},
+    }
     before = counts(app)
     again = client.post(url, json={"is_open": True, "occupancy": 40}, headers=operator).get_json()
     assert again["changed"] is False and counts(app) == before  # a double submit is harmless
@@ -425,17 +727,32 @@ def test_shelter_status_update_is_audited_and_idempotent(app, client, kit, opera
 
 def test_bad_shelter_status_is_a_422_and_writes_nothing(app, client, kit, operator):
     before = counts(app)
-    for body, field in (({"occupancy": -1}, "occupancy"), ({"occupancy": "many"}, "occupancy"),
-                        ({"is_open": "perhaps"}, "is_open"), ({}, "is_open"), ({"is_open": True, "capacity": 10}, "capacity")):
+    for body, field in (
+        ({"occupancy": -1}, "occupancy"),
+        ({"occupancy": "many"}, "occupancy"),
+        ({"is_open": "perhaps"}, "is_open"),
+        ({}, "is_open"),
+        ({"is_open": True, "capacity": 10}, "capacity"),
+    ):
         response = client.post("/api/v1/shelters/designated-1/status", json=body, headers=operator)
-        assert response.status_code == 422 and field in response.get_json()["error"]["details"]["fields"], body
-    assert client.post("/api/v1/shelters/designated-1/status", data="open", headers=operator).status_code == 415
+        assert (
+            response.status_code == 422
+            and field in response.get_json()["error"]["details"]["fields"]
+        ), body
+    assert (
+        client.post(
+            "/api/v1/shelters/designated-1/status", data="open", headers=operator
+        ).status_code
+        == 415
+    )
     assert counts(app) == before
 
 
 def test_unknown_shelter_is_404(app, client, kit, operator):
     before = counts(app)
-    response = client.post("/api/v1/shelters/designated-999/status", json={"is_open": True}, headers=operator)
+    response = client.post(
+        "/api/v1/shelters/designated-999/status", json={"is_open": True}, headers=operator
+    )
     assert response.status_code == 404 and response.get_json()["error"]["code"] == "not_found"
     assert counts(app) == before
 
@@ -448,10 +765,19 @@ def test_the_openapi_document_describes_the_incident_endpoints(client):
     spec = client.get("/api/v1/openapi.json").get_json()
     create_op = spec["paths"]["/api/v1/incidents"]["post"]
     assert create_op["x-required-permission"] == "situation.edit"
-    assert create_op["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/IncidentIn")
+    assert create_op["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/IncidentIn"
+    )
     assert spec["components"]["schemas"]["IncidentIn"]["additionalProperties"] is False
     assert "since" in {p["name"] for p in spec["paths"]["/api/v1/incidents"]["get"]["parameters"]}
-    for path in ("/api/v1/incidents/{incident_id}", "/api/v1/incidents/{incident_id}/merge", "/api/v1/incidents.geojson",
-                 "/api/v1/shelters", "/api/v1/shelters/{key}/status"):
+    for path in (
+        "/api/v1/incidents/{incident_id}",
+        "/api/v1/incidents/{incident_id}/merge",
+        "/api/v1/incidents.geojson",
+        "/api/v1/shelters",
+        "/api/v1/shelters/{key}/status",
+    ):
         assert path in spec["paths"]
-    assert spec["paths"]["/api/v1/shelters/{key}/status"]["post"]["summary"].startswith("Open or close")
+    assert spec["paths"]["/api/v1/shelters/{key}/status"]["post"]["summary"].startswith(
+        "Open or close"
+    )

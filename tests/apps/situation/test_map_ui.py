@@ -17,8 +17,13 @@ from disaster_ai.config import REPO_ROOT
 from disaster_ai.testing import skip_or_fail
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SCREENSHOTS = Path(REPO_ROOT) / "docs" / "screenshots"
 
 # Pages, not storage, are under test here: SQLite only.
@@ -45,7 +50,9 @@ def live_server(app, yaizu, users):
 @pytest.fixture
 def browser():
     if not CHROMIUM.exists():
-        skip_or_fail(f"{CHROMIUM} is absent: install Debian's chromium (apt-get install chromium) for the browser tests")
+        skip_or_fail(
+            f"{CHROMIUM} is absent: install Debian's chromium (apt-get install chromium) for the browser tests"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -65,18 +72,33 @@ def log_in(page, base: str, role: str, password: str) -> None:
 
 
 def add_incidents(client, headers) -> None:
-    for body in ({"category": "rescue", "life_threat": True, "people": 2, "place_name": "小川新町三丁目",
-                  "description": "2階に取り残され <script>alert(1)</script>"},
-                 {"category": "road_flooding", "lon": 138.3150, "lat": 34.8670},
-                 {"category": "power_outage", "district_key": "jichikai-10"}):
+    for body in (
+        {
+            "category": "rescue",
+            "life_threat": True,
+            "people": 2,
+            "place_name": "小川新町三丁目",
+            "description": "2階に取り残され <script>alert(1)</script>",
+        },
+        {"category": "road_flooding", "lon": 138.3150, "lat": 34.8670},
+        {"category": "power_outage", "district_key": "jichikai-10"},
+    ):
         assert client.post("/api/v1/incidents", json=body, headers=headers).status_code == 201
-    assert client.post("/api/v1/shelters/designated-1/status", json={"is_open": True, "occupancy": 35},
-                       headers=headers).status_code == 200
+    assert (
+        client.post(
+            "/api/v1/shelters/designated-1/status",
+            json={"is_open": True, "occupancy": 35},
+            headers=headers,
+        ).status_code
+        == 200
+    )
 
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_the_situation_map_draws_every_layer_and_toggles_them(live_server, browser, client, api_headers, users):
+def test_the_situation_map_draws_every_layer_and_toggles_them(
+    live_server, browser, client, api_headers, users
+):
     add_incidents(client, api_headers("operator"))
     page = browser.new_page(viewport={"width": 1280, "height": 860})
     errors = []
@@ -108,7 +130,9 @@ def test_the_situation_map_draws_every_layer_and_toggles_them(live_server, brows
     credits = page.locator("#sit-attribution").inner_text()
     assert "自治会区域" in credits and "内水浸水想定区域" in credits and "避難所一覧" in credits
     assert "自主防災会境界" in credits  # the municipal boundary, from the providers plugin
-    assert all(url.startswith(live_server) for url in requested), [u for u in requested if not u.startswith(live_server)]
+    assert all(url.startswith(live_server) for url in requested), [
+        u for u in requested if not u.startswith(live_server)
+    ]
     # popups: key facts, and user text stays text
     life.click()
     popup = page.locator(".leaflet-popup-content")
@@ -119,13 +143,17 @@ def test_the_situation_map_draws_every_layer_and_toggles_them(live_server, brows
     page.screenshot(path=str(SCREENSHOTS / "situation_map.png"))
     page.keyboard.press("Escape")
     # toggle the districts off and on again in the layer control
-    toggle = page.locator(".leaflet-control-layers-overlays label", has=page.locator("[data-layer=districts]")).locator("input")
+    toggle = page.locator(
+        ".leaflet-control-layers-overlays label", has=page.locator("[data-layer=districts]")
+    ).locator("input")
     toggle.uncheck()
     assert page.locator("path.dai-district").count() == 0
     assert page.locator("path.dai-hazard").count() == 6
     toggle.check()
     assert page.locator("path.dai-district").count() == 35
-    page.locator(".leaflet-control-layers-overlays label", has=page.locator("[data-layer=shelters]")).locator("input").uncheck()
+    page.locator(
+        ".leaflet-control-layers-overlays label", has=page.locator("[data-layer=shelters]")
+    ).locator("input").uncheck()
     assert page.locator(".leaflet-marker-icon .dai-shelter").count() == 0
     assert errors == []
 
@@ -149,8 +177,12 @@ def test_the_dashboard_map_uses_the_same_layers(live_server, browser, client, ap
 @pytest.mark.browser
 @pytest.mark.slow
 def test_the_shelter_page_works_on_a_375_px_phone(app, live_server, browser, users):
-    context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True,
-                                  device_scale_factor=2)
+    context = browser.new_context(
+        viewport={"width": 375, "height": 740},
+        is_mobile=True,
+        has_touch=True,
+        device_scale_factor=2,
+    )
     page = context.new_page()
     log_in(page, live_server, "operator", users["operator"])
     page.goto(f"{live_server}/apps/situation/shelters")
@@ -192,7 +224,12 @@ def test_the_shelter_page_works_on_a_375_px_phone(app, live_server, browser, use
         assert (status.is_open, status.occupancy, status.updated_by) == (True, 120, "operator")
         (event,) = audit.query_events(session, action="shelter.status")
         assert event.detail["after"] == {"is_open": True, "occupancy": 120}
-        assert session.scalar(select(ShelterStatus.occupancy).where(ShelterStatus.shelter_key == "designated-2")) is None
+        assert (
+            session.scalar(
+                select(ShelterStatus.occupancy).where(ShelterStatus.shelter_key == "designated-2")
+            )
+            is None
+        )
 
 
 def test_the_map_and_shelter_pages_need_a_login(client):
@@ -203,8 +240,14 @@ def test_the_map_and_shelter_pages_need_a_login(client):
 
 def test_place_point_is_on_the_map(client, login, yaizu, app, api_headers):
     ensure_yaizu_layers(app)
-    assert client.post("/api/v1/incidents", json={"category": "rescue", "place_name": "小川新町三丁目"},
-                       headers=api_headers("operator")).status_code == 201
+    assert (
+        client.post(
+            "/api/v1/incidents",
+            json={"category": "rescue", "place_name": "小川新町三丁目"},
+            headers=api_headers("operator"),
+        ).status_code
+        == 201
+    )
     login("operator")
     body = client.get("/apps/situation/map-data.json?layers=incidents,shelters").get_json()
     assert [layer["id"] for layer in body["layers"]] == ["shelters", "incidents"]
@@ -224,7 +267,9 @@ def _shelter_form_fields(html: str, key: str) -> dict:
     return {f"{prefix}-csrf_token": token}, prefix
 
 
-def test_shelter_form_validates_on_the_server_and_a_double_submit_is_harmless(app, client, login, yaizu):
+def test_shelter_form_validates_on_the_server_and_a_double_submit_is_harmless(
+    app, client, login, yaizu
+):
     from disaster_ai import audit
     from disaster_ai.storage import get_storage, session_scope
 
@@ -233,14 +278,21 @@ def test_shelter_form_validates_on_the_server_and_a_double_submit_is_harmless(ap
     html = client.get("/apps/situation/shelters?lang=en").get_data(as_text=True)
     hidden, prefix = _shelter_form_fields(html, "designated-1")
     url = "/apps/situation/shelters/designated-1"
-    for occupancy, message in (("-5", "Enter a number from 0 to 100000."), ("lots", "Enter a whole number, e.g. 120."),
-                               ("", "Enter the number of people (0 when empty).")):
-        response = client.post(url, data={**hidden, f"{prefix}-state": "open", f"{prefix}-occupancy": occupancy})
+    for occupancy, message in (
+        ("-5", "Enter a number from 0 to 100000."),
+        ("lots", "Enter a whole number, e.g. 120."),
+        ("", "Enter the number of people (0 when empty)."),
+    ):
+        response = client.post(
+            url, data={**hidden, f"{prefix}-state": "open", f"{prefix}-occupancy": occupancy}
+        )
         assert response.status_code == 422
         page = response.get_data(as_text=True)
         assert message in page and f'value="{occupancy}"' in page  # the message, and what was typed
     missing_state = client.post(url, data={**hidden, f"{prefix}-occupancy": "3"})
-    assert missing_state.status_code == 422 and "Choose open or closed." in missing_state.get_data(as_text=True)
+    assert missing_state.status_code == 422 and "Choose open or closed." in missing_state.get_data(
+        as_text=True
+    )
     no_csrf = client.post(url, data={f"{prefix}-state": "open", f"{prefix}-occupancy": "3"})
     assert no_csrf.status_code == 400
     assert client.post("/apps/situation/shelters/designated-999", data=hidden).status_code == 404

@@ -27,7 +27,13 @@ from disaster_ai.storage.models import Municipality
 SQLITE = pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
 
 SINCE = NOW - timedelta(hours=1)
-OPEN_OUTSIDE = ["ds-1", "ds-2", "ds-3", "ds-14", "ds-32"]  # designated for inland flood, outside the zone
+OPEN_OUTSIDE = [
+    "ds-1",
+    "ds-2",
+    "ds-3",
+    "ds-14",
+    "ds-32",
+]  # designated for inland flood, outside the zone
 
 
 @pytest.fixture
@@ -35,33 +41,82 @@ def situation_app(app):
     frames = yaizu_frames()
     with app.app_context(), session_scope(get_storage(app)) as session:
         for layer, frame in frames.items():
-            layer_store.store_layer_version(session, layer, frame, source_name=f"{layer}.geojson",
-                                            attribution=ATTRIBUTION_A)
-        session.add(Municipality(name="焼津市", name_en="Yaizu City", lg_code="222127", jis_code="22212"))
+            layer_store.store_layer_version(
+                session, layer, frame, source_name=f"{layer}.geojson", attribution=ATTRIBUTION_A
+            )
+        session.add(
+            Municipality(name="焼津市", name_en="Yaizu City", lg_code="222127", jis_code="22212")
+        )
         shelters = frames["shelters"]
-        in_zone = shelters.loc[shelters["name"].isin(IN_FLOOD_AREA) & shelters["key"].str.startswith("ds-"), "key"]
+        in_zone = shelters.loc[
+            shelters["name"].isin(IN_FLOOD_AREA) & shelters["key"].str.startswith("ds-"), "key"
+        ]
         for key in [*in_zone, *OPEN_OUTSIDE]:
             session.add(ShelterStatus(shelter_key=key, is_open=True, occupancy=40, updated_at=NOW))
         # Incidents: a cluster of 8 near 焼津駅 in the last 40 minutes, 4 scattered older ones,
         # one known only by district, one merged (left out), one resolved.
         for i in range(8):
-            session.add(Incident(category="road_flooding" if i % 2 else "inundation", life_threat=i == 0,
-                                 people=2, vulnerable=i == 1, source="call", status="confirmed",
-                                 occurred_at=NOW - timedelta(minutes=5 * i), created_at=NOW - timedelta(minutes=5 * i),
-                                 lon=138.3205 + i * 0.0002, lat=34.8655 + (i % 3) * 0.0002))
-        spread = shapely.get_coordinates(shapely.point_on_surface(frames["districts"].geometry.values[[5, 12, 20, 28]]))
+            session.add(
+                Incident(
+                    category="road_flooding" if i % 2 else "inundation",
+                    life_threat=i == 0,
+                    people=2,
+                    vulnerable=i == 1,
+                    source="call",
+                    status="confirmed",
+                    occurred_at=NOW - timedelta(minutes=5 * i),
+                    created_at=NOW - timedelta(minutes=5 * i),
+                    lon=138.3205 + i * 0.0002,
+                    lat=34.8655 + (i % 3) * 0.0002,
+                )
+            )
+        spread = shapely.get_coordinates(
+            shapely.point_on_surface(frames["districts"].geometry.values[[5, 12, 20, 28]])
+        )
         for i, (lon, lat) in enumerate(spread.tolist()):
-            session.add(Incident(category="rescue", life_threat=True, status="unverified",
-                                 occurred_at=NOW - timedelta(hours=3 + i), created_at=NOW - timedelta(hours=3 + i),
-                                 lon=lon, lat=lat))
-        session.add(Incident(category="power_outage", status="confirmed", district_key=frames["districts"]["key"].iat[0],
-                             occurred_at=NOW - timedelta(minutes=30), created_at=NOW - timedelta(minutes=30)))
+            session.add(
+                Incident(
+                    category="rescue",
+                    life_threat=True,
+                    status="unverified",
+                    occurred_at=NOW - timedelta(hours=3 + i),
+                    created_at=NOW - timedelta(hours=3 + i),
+                    lon=lon,
+                    lat=lat,
+                )
+            )
+        session.add(
+            Incident(
+                category="power_outage",
+                status="confirmed",
+                district_key=frames["districts"]["key"].iat[0],
+                occurred_at=NOW - timedelta(minutes=30),
+                created_at=NOW - timedelta(minutes=30),
+            )
+        )
         session.flush()
         keep = session.query(Incident).filter_by(category="rescue").first()
-        session.add(Incident(category="rescue", status="confirmed", merged_into=keep.id, lon=keep.lon, lat=keep.lat,
-                             occurred_at=NOW - timedelta(minutes=20), created_at=NOW - timedelta(minutes=20)))
-        session.add(Incident(category="fire", status="resolved", lon=spread[0, 0], lat=spread[0, 1],
-                             occurred_at=NOW - timedelta(hours=5), created_at=NOW - timedelta(hours=5)))
+        session.add(
+            Incident(
+                category="rescue",
+                status="confirmed",
+                merged_into=keep.id,
+                lon=keep.lon,
+                lat=keep.lat,
+                occurred_at=NOW - timedelta(minutes=20),
+                created_at=NOW - timedelta(minutes=20),
+            )
+        )
+        session.add(
+            Incident(
+                category="fire",
+                status="resolved",
+                lon=spread[0, 0],
+                lat=spread[0, 1],
+                occurred_at=NOW - timedelta(hours=5),
+                created_at=NOW - timedelta(hours=5),
+            )
+        )
     return app
 
 
@@ -73,7 +128,10 @@ def build(app, hazard="inland_flood", since=SINCE, now=NOW):
 def test_document_from_the_database(situation_app):
     doc = build(situation_app)
     assert doc["schema"] == summary.SCHEMA
-    assert doc["generated_at"] == "2025-09-05T10:00:00+09:00" and doc["since"] == "2025-09-05T09:00:00+09:00"
+    assert (
+        doc["generated_at"] == "2025-09-05T10:00:00+09:00"
+        and doc["since"] == "2025-09-05T09:00:00+09:00"
+    )
     assert doc["municipality"] == "焼津市"
     assert doc["hazard"]["code"] == "inland_flood" and len(doc["hazard"]["ranks"]) == 6
     assert doc["method"]["crs"] == "EPSG:6676" and "straight-line" in doc["method"]["distance"]
@@ -84,8 +142,17 @@ def test_document_from_the_database(situation_app):
     assert incidents["active"] == 13 and incidents["resolved"] == 1
     assert incidents["life_threat"] == 5
     assert incidents["new_since"] == 9  # 8 in the cluster + the district-only one
-    assert incidents["by_category"] == {"inundation": 4, "road_flooding": 4, "power_outage": 1, "rescue": 4}
-    assert incidents["by_window"] == {"60": 9, "180": 10, "1440": 13}  # the window includes its start
+    assert incidents["by_category"] == {
+        "inundation": 4,
+        "road_flooding": 4,
+        "power_outage": 1,
+        "rescue": 4,
+    }
+    assert incidents["by_window"] == {
+        "60": 9,
+        "180": 10,
+        "1440": 13,
+    }  # the window includes its start
     assert incidents["outside_districts"] == 0
     assert sum(d["incidents"]["total"] for d in doc["districts"]) == 14
     assert sum(d["incidents"]["new_since"] for d in doc["districts"]) == 9
@@ -111,7 +178,10 @@ def test_no_shelter_designated_for_flood_is_said_plainly(situation_app):
     doc = build(situation_app, hazard="flood")
     shelters = doc["shelters"]
     assert shelters["designated"] == 0 and shelters["no_designated_shelter"] is True
-    assert shelters["statement"] == "No shelter or emergency evacuation site in 焼津市 is designated for flood."
+    assert (
+        shelters["statement"]
+        == "No shelter or emergency evacuation site in 焼津市 is designated for flood."
+    )
     assert shelters["counts"]["usable"] == 0
     assert all(d["nearest_usable_shelter"] is None for d in doc["districts"])
     assert doc["hazard"]["zones_available"] is False
@@ -130,7 +200,9 @@ def test_exposure_and_nearest_shelter_per_district(situation_app):
         people = (district["exposure"].get("inland_flood") or {}).get("people") or 0
         assert 0 <= people <= district["population"]
     total = doc["exposure"]["hazards"]["inland_flood"]
-    assert total["people"] == pytest.approx(sum(d["exposure"]["inland_flood"]["people"] for d in exposed), abs=1)
+    assert total["people"] == pytest.approx(
+        sum(d["exposure"]["inland_flood"]["people"] for d in exposed), abs=1
+    )
     assert 0 < total["people"] < sum(d["population"] for d in doc["districts"])
     items = {s["key"]: s for s in doc["shelters"]["items"]}
     for district in doc["districts"]:
@@ -150,7 +222,10 @@ def test_hotspot_from_the_database(situation_app):
     spot = hotspots["items"][0]
     assert spot["count"] == 8 and spot["life_threat"] == 1 and spot["window"] == 0
     assert spot["by_category"] == {"inundation": 4, "road_flooding": 4}
-    assert spot["first_at"] == "2025-09-05T09:25:00+09:00" and spot["last_at"] == "2025-09-05T10:00:00+09:00"
+    assert (
+        spot["first_at"] == "2025-09-05T09:25:00+09:00"
+        and spot["last_at"] == "2025-09-05T10:00:00+09:00"
+    )
     assert spot["district"] is not None
 
 
@@ -161,13 +236,26 @@ def test_text_report_has_the_key_numbers_and_is_deterministic(situation_app):
     assert text == summary.render_text_ja(build(situation_app))  # same inputs, same bytes
     assert text.encode() == summary.render_text_ja(json.loads(json.dumps(doc))).encode()
     exposure = doc["exposure"]["hazards"]["inland_flood"]["people"]
-    for fragment in ("焼津市 災害対策本部 状況報告", "時点：2025年9月5日 10時00分 現在", "対象とする災害：内水氾濫",
-                     "1 被害の概要", "受付事案 累計14件（対応中 13件、対応済み 1件）",
-                     "前回報告（2025年9月5日 9時00分）以降の新規受付 9件", "人命に関わるおそれのある事案 5件",
-                     "2 避難所の状況（内水氾濫）", "【危険】開設中だが内水氾濫の想定区域内にある避難所 5か所",
-                     "開設中で利用可能（内水氾濫の指定あり・想定区域外）5か所", "3 人的被害のおそれ",
-                     f"内水氾濫：約{exposure}人", "面積按分", "4 事案の集中", "H1", "8件", "直線距離",
-                     "出典：" + ATTRIBUTION_A):
+    for fragment in (
+        "焼津市 災害対策本部 状況報告",
+        "時点：2025年9月5日 10時00分 現在",
+        "対象とする災害：内水氾濫",
+        "1 被害の概要",
+        "受付事案 累計14件（対応中 13件、対応済み 1件）",
+        "前回報告（2025年9月5日 9時00分）以降の新規受付 9件",
+        "人命に関わるおそれのある事案 5件",
+        "2 避難所の状況（内水氾濫）",
+        "【危険】開設中だが内水氾濫の想定区域内にある避難所 5か所",
+        "開設中で利用可能（内水氾濫の指定あり・想定区域外）5か所",
+        "3 人的被害のおそれ",
+        f"内水氾濫：約{exposure}人",
+        "面積按分",
+        "4 事案の集中",
+        "H1",
+        "8件",
+        "直線距離",
+        "出典：" + ATTRIBUTION_A,
+    ):
         assert fragment in text, fragment
     assert text.index("【危険】") < text.index("開設中で利用可能")  # unsafe shelters first
     for legacy in ("避難勧告", "避難準備・高齢者等避難開始", "避難準備情報", "災害発生情報"):
@@ -207,22 +295,31 @@ def test_png_without_a_cjk_font_still_renders(situation_app, monkeypatch, caplog
 def test_api(situation_app, client, api_headers):
     headers = api_headers("operator")
     assert client.get("/api/v1/situation").status_code == 401
-    response = client.get("/api/v1/situation?hazard=inland_flood&since=2025-09-05T09:00:00%2B09:00", headers=headers)
+    response = client.get(
+        "/api/v1/situation?hazard=inland_flood&since=2025-09-05T09:00:00%2B09:00", headers=headers
+    )
     assert response.status_code == 200
     doc = response.get_json()
     assert doc["schema"] == summary.SCHEMA and doc["shelters"]["counts"]["unsafe"] == 5
     assert doc["since"] == "2025-09-05T09:00:00+09:00"
     # An unencoded "+" arrives as a space; it still reads as the offset.
-    assert client.get("/api/v1/situation?since=2025-09-05T09:00:00+09:00", headers=headers).status_code == 200
+    assert (
+        client.get("/api/v1/situation?since=2025-09-05T09:00:00+09:00", headers=headers).status_code
+        == 200
+    )
     bad = client.get("/api/v1/situation?hazard=tornado", headers=headers)
-    assert bad.status_code == 422 and bad.get_json()["error"]["details"]["fields"] == {"hazard": "unknown hazard"}
+    assert bad.status_code == 422 and bad.get_json()["error"]["details"]["fields"] == {
+        "hazard": "unknown hazard"
+    }
     naive = client.get("/api/v1/situation?since=2025-09-05T09:00:00", headers=headers)
     assert naive.status_code == 422 and "since" in naive.get_json()["error"]["details"]["fields"]
     assert client.get("/api/v1/situation?since=yesterday", headers=headers).status_code == 422
     assert client.get("/api/v1/situation?colour=red", headers=headers).status_code == 422
     text = client.get("/api/v1/situation.txt?hazard=flood", headers=headers)
     assert text.status_code == 200 and text.mimetype == "text/plain"
-    assert "洪水に対応する指定避難所・指定緊急避難場所の指定はありません" in text.get_data(as_text=True)
+    assert "洪水に対応する指定避難所・指定緊急避難場所の指定はありません" in text.get_data(
+        as_text=True
+    )
     png = client.get("/api/v1/situation.png", headers=headers)
     assert png.status_code == 200 and png.mimetype == "image/png" and _png_size(png.data)[0] == 1350
     assert client.get("/api/v1/situation.png").status_code == 401
@@ -249,7 +346,9 @@ def test_cli(situation_app, runner, tmp_path):
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
     assert doc["shelters"]["counts"]["unsafe"] == 5
-    result = runner.invoke(["situation", "--hazard", "flood", "--text", "--since", "2025-09-05T09:00:00+09:00"])
+    result = runner.invoke(
+        ["situation", "--hazard", "flood", "--text", "--since", "2025-09-05T09:00:00+09:00"]
+    )
     assert result.exit_code == 0 and "洪水に対応する指定避難所" in result.output
     assert "前回報告（2025年9月5日 9時00分）以降の新規受付" in result.output
     path = tmp_path / "situation.png"
@@ -268,7 +367,9 @@ def test_layers_are_prepared_once_per_version(situation_app):
         summary.build_situation(session, "inland_flood", None, NOW)
         assert next(iter(cache.values())) is first
         frame = layer_store.load_layer(session, "districts")
-        layer_store.store_layer_version(session, "districts", frame.iloc[:10], source_name="fewer.geojson")
+        layer_store.store_layer_version(
+            session, "districts", frame.iloc[:10], source_name="fewer.geojson"
+        )
         doc = summary.build_situation(session, "inland_flood", None, NOW)
         assert len(doc["districts"]) == 10 and next(iter(cache.values())) is not first
 
@@ -279,7 +380,10 @@ def test_naive_times_are_refused(situation_app):
         build(situation_app, since=datetime(2025, 9, 5, 9, 0))
     with pytest.raises(ValueError, match="unknown hazard"):
         build(situation_app, hazard="tornado")
-    assert build(situation_app, since=datetime(2025, 9, 5, 0, 0, tzinfo=JST))["incidents"]["new_since"] == 14
+    assert (
+        build(situation_app, since=datetime(2025, 9, 5, 0, 0, tzinfo=JST))["incidents"]["new_since"]
+        == 14
+    )
 
 
 @SQLITE
@@ -291,11 +395,15 @@ def test_documents_match_the_json_schema_in_the_docs(situation_app):
     from disaster_ai.config import REPO_ROOT
 
     text = (REPO_ROOT / "docs" / "situation.md").read_text(encoding="utf-8")
-    schema = json.loads(re.search(r"<!-- situation-schema -->\s*```json\n(.*?)\n```", text, re.S).group(1))
+    schema = json.loads(
+        re.search(r"<!-- situation-schema -->\s*```json\n(.*?)\n```", text, re.S).group(1)
+    )
     Draft202012Validator.check_schema(schema)
     validator = Draft202012Validator(schema)
     for hazard, since in (("inland_flood", SINCE), ("flood", None), (None, SINCE)):
-        doc = json.loads(json.dumps(build(situation_app, hazard=hazard, since=since), allow_nan=False))
+        doc = json.loads(
+            json.dumps(build(situation_app, hazard=hazard, since=since), allow_nan=False)
+        )
         errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.path))
         assert not errors, [f"{list(e.path)}: {e.message}" for e in errors[:5]]
 
@@ -309,7 +417,9 @@ def test_with_the_layers_of_the_real_importer(app, yaizu):
     doc = build(app)
     assert doc["municipality"] == "焼津市"
     assert doc["shelters"]["counts"]["unsafe"] >= 5 and doc["shelters"]["designated_in_zone"] == 5
-    designated_unsafe = {s["name"] for s in doc["shelters"]["items"] if s["state"] == "unsafe" and s["designated"]}
+    designated_unsafe = {
+        s["name"] for s in doc["shelters"]["items"] if s["state"] == "unsafe" and s["designated"]
+    }
     assert designated_unsafe == IN_FLOOD_AREA
     assert doc["exposure"]["hazards"]["inland_flood"]["people"] > 0
     assert all(d["nearest_usable_shelter"] for d in doc["districts"])
@@ -320,7 +430,9 @@ def test_with_the_layers_of_the_real_importer(app, yaizu):
 @SQLITE
 def test_an_empty_database_gives_an_empty_document(app):
     doc = build(app)
-    assert doc["incidents"]["total"] == 0 and doc["districts"] == [] and doc["shelters"]["items"] == []
+    assert (
+        doc["incidents"]["total"] == 0 and doc["districts"] == [] and doc["shelters"]["items"] == []
+    )
     assert doc["shelters"]["no_designated_shelter"] is True and doc["hotspots"]["count"] == 0
     assert doc["exposure"]["hazards"] == {}
     assert "3 人的被害のおそれ" in summary.render_text_ja(doc)
