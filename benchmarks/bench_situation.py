@@ -24,7 +24,6 @@ import argparse
 import gc
 import os
 import platform
-import re
 import resource
 import statistics
 import sys
@@ -57,110 +56,12 @@ POSTGRES_URL = os.environ.get(
 # --- layers straight from the sample kit ---------------------------------------------------------
 
 
-def _frame(keys, names, kana, props, geometry) -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame(
-        {"key": keys, "name": names, "name_kana": kana, "props": props},
-        geometry=gpd.GeoSeries(geometry, crs=4326),
-        crs=4326,
-    )
-
-
 def yaizu_layer_frames(directory: Path = SAMPLE) -> dict[str, gpd.GeoDataFrame]:
-    """districts ← 自治会 areas (pop2015_est); shelters ← designated shelters + emergency sites;
-    hazard_zones ← the inland-flood assumed area (rank = max_depth_class)."""
-    d = gpd.read_file(directory / "yaizu_jichikai_areas.geojson")
-    districts = _frame(
-        [f"jichikai-{int(i)}" for i in d["id"]],
-        d["name"].tolist(),
-        [""] * len(d),
-        [
-            {"population": int(p), "population_source": "2015 census (approx.)"}
-            for p in d["pop2015_est"]
-        ],
-        d.geometry.values,
-    )
-    s = gpd.read_file(directory / "yaizu_designated_shelters.geojson")
-    flags = {
-        "open_storm_flood": ["inland_flood"],
-        "open_landslide": ["landslide"],
-        "open_earthquake_tsunami": ["earthquake", "tsunami"],
-    }
-    s_hazards = [
-        [h for col, hs in flags.items() if row[col] for h in hs]
-        for row in s[list(flags)].to_dict("records")
-    ]
-    e = gpd.read_file(directory / "yaizu_emergency_evacuation_sites.geojson")
-    eflags = {
-        "hz_flood": "flood",
-        "hz_landslide": "landslide",
-        "hz_storm_surge": "storm_surge",
-        "hz_earthquake": "earthquake",
-        "hz_tsunami": "tsunami",
-        "hz_large_fire": "large_fire",
-        "hz_inland_flooding": "inland_flood",
-        "hz_volcano": "volcano",
-    }
-    e_hazards = [
-        [h for col, h in eflags.items() if row[col]] for row in e[list(eflags)].to_dict("records")
-    ]
-    shelters = pd.concat(
-        [
-            _frame(
-                [f"ds-{int(n)}" for n in s["no"]],
-                s["name"].tolist(),
-                s["name_kana"].tolist(),
-                [
-                    {
-                        "kind": "designated_shelter",
-                        "address": a,
-                        "hazards": h,
-                        "capacity": None,
-                        "capacity_derived": False,
-                    }
-                    for a, h in zip(s["address"], s_hazards, strict=True)
-                ],
-                s.geometry.values,
-            ),
-            _frame(
-                [f"es-{int(n)}" for n in e["no"]],
-                e["name"].tolist(),
-                e["name_kana"].tolist(),
-                [
-                    {
-                        "kind": "emergency_site",
-                        "address": a,
-                        "hazards": h,
-                        "capacity": None,
-                        "capacity_derived": False,
-                    }
-                    for a, h in zip(e["address"], e_hazards, strict=True)
-                ],
-                e.geometry.values,
-            ),
-        ],
-        ignore_index=True,
-    )
-    z = gpd.read_file(directory / "yaizu_inland_flood_assumed_area.geojson")
-    upper = [float(re.findall(r"([\d.]+)m未満", t)[0]) for t in z["max_depth_class"]]
-    order = pd.Series(upper).rank(method="dense").astype(int).tolist()
-    zones = _frame(
-        [f"inland_flood-{o}" for o in order],
-        z["max_depth_class"].tolist(),
-        [""] * len(z),
-        [
-            {"hazard": HAZARD, "rank": r, "rank_order": o}
-            for r, o in zip(z["max_depth_class"], order, strict=True)
-        ],
-        z.geometry.values,
-    )
-    return {
-        "districts": districts,
-        "shelters": gpd.GeoDataFrame(shelters, geometry="geometry", crs=4326),
-        "hazard_zones": zones,
-    }
+    """The sample kit's layers through the real importer and the kit's mappings (no database)."""
+    from disaster_ai.apps.situation.importer import read_sample_frames
 
-
-# --- synthetic incidents ---------------------------------------------------------------------------
+    frames = read_sample_frames(directory)
+    return {layer: frames[layer] for layer in ("districts", "shelters", "hazard_zones")}
 
 
 def synthetic_incidents(n: int, seed: int = 20250905) -> pd.DataFrame:

@@ -1689,25 +1689,43 @@ def layer_overview() -> list[dict]:
 # --- the sample kit ----------------------------------------------------------------------------
 
 
+def sample_sources(directory: Path | str, manifest: dict) -> dict[str, list[Source]]:
+    """The kit's "layers" section (layer → [{file, mapping}]) as import sources."""
+    base = Path(directory)
+    return {
+        layer: [
+            Source(
+                base / entry["file"],
+                load_mapping(entry.get("mapping"), base_dir=base, layer=layer),
+                entry["file"],
+            )
+            for entry in entries
+        ]
+        for layer, entries in (manifest.get("layers") or {}).items()
+    }
+
+
+def read_sample_frames(directory: Path | str) -> dict[str, gpd.GeoDataFrame]:
+    """Read a sample kit's layers without a database (benchmarks and analysis tests use the
+    same import path as `disaster-ai init --sample`)."""
+    import json
+
+    manifest = json.loads((Path(directory) / "sample.json").read_text(encoding="utf-8"))
+    return {
+        layer: read_sources(layer, sources).frame
+        for layer, sources in sample_sources(directory, manifest).items()
+    }
+
+
 def load_sample_layers(context) -> str | None:
     """``disaster-ai init --sample NAME``: import the kit's "layers" (layer → [{file, mapping}])
     through the same path as `disaster-ai geo import`. A layer whose files and mappings are
     unchanged since its active version is left as it is, so `make run` does not pile up versions."""
-    spec = (context.manifest or {}).get("layers")
-    if not spec:
+    if not (context.manifest or {}).get("layers"):
         return None
-    base = Path(context.directory)
     parts = []
     try:
-        for layer, entries in spec.items():
-            sources = [
-                Source(
-                    base / entry["file"],
-                    load_mapping(entry.get("mapping"), base_dir=base, layer=layer),
-                    entry["file"],
-                )
-                for entry in entries
-            ]
+        for layer, sources in sample_sources(context.directory, context.manifest).items():
             summary = import_layer(layer, sources, skip_unchanged=True)
             parts.append(
                 f"{layer} {summary['feature_count']}"

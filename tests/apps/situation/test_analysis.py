@@ -7,7 +7,6 @@ rank, rank_order). test_summary.py reuses ``yaizu_frames``.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
@@ -51,105 +50,17 @@ def _read(name: str) -> gpd.GeoDataFrame:
     return gpd.read_file(SAMPLE / name)
 
 
+@cache
+def _sample_frames() -> dict[str, gpd.GeoDataFrame]:
+    from disaster_ai.apps.situation.importer import read_sample_frames
+
+    return read_sample_frames(SAMPLE)
+
+
 def yaizu_frames() -> dict[str, gpd.GeoDataFrame]:
-    """districts ← 自治会 areas; shelters ← 指定避難所 + 指定緊急避難場所; hazard_zones ← 内水浸水想定区域."""
-    d = _read("yaizu_jichikai_areas.geojson")
-    districts = _frame(
-        [f"jichikai-{int(i)}" for i in d["id"]],
-        d["name"].tolist(),
-        [""] * len(d),
-        [
-            {
-                "population": int(p),
-                "population_source": "平成27年国勢調査（小地域代表点の合計・概算）",
-            }
-            for p in d["pop2015_est"]
-        ],
-        d.geometry.values,
-    )
-    s = _read("yaizu_designated_shelters.geojson")
-    flags = {
-        "open_storm_flood": ["inland_flood"],
-        "open_landslide": ["landslide"],
-        "open_earthquake_tsunami": ["earthquake", "tsunami"],
-    }
-    s_hazards = [
-        [h for col, hs in flags.items() if row[col] for h in hs]
-        for row in s[list(flags)].to_dict("records")
-    ]
-    e = _read("yaizu_emergency_evacuation_sites.geojson")
-    eflags = {
-        "hz_flood": "flood",
-        "hz_landslide": "landslide",
-        "hz_storm_surge": "storm_surge",
-        "hz_earthquake": "earthquake",
-        "hz_tsunami": "tsunami",
-        "hz_large_fire": "large_fire",
-        "hz_inland_flooding": "inland_flood",
-        "hz_volcano": "volcano",
-    }
-    e_hazards = [
-        [h for col, h in eflags.items() if row[col]] for row in e[list(eflags)].to_dict("records")
-    ]
-    shelters = pd.concat(
-        [
-            _frame(
-                [f"ds-{int(n)}" for n in s["no"]],
-                s["name"].tolist(),
-                s["name_kana"].tolist(),
-                [
-                    {
-                        "kind": "designated_shelter",
-                        "address": a,
-                        "hazards": h,
-                        "opens_for": [],
-                        "capacity": None,
-                        "capacity_derived": False,
-                        "floor_area_m2": None if pd.isna(f) else float(f),
-                    }
-                    for a, h, f in zip(s["address"], s_hazards, s["floor_area_m2"], strict=True)
-                ],
-                s.geometry.values,
-            ),
-            _frame(
-                [f"es-{int(n)}" for n in e["no"]],
-                e["name"].tolist(),
-                e["name_kana"].tolist(),
-                [
-                    {
-                        "kind": "emergency_site",
-                        "address": a,
-                        "hazards": h,
-                        "opens_for": [],
-                        "capacity": None,
-                        "capacity_derived": False,
-                        "floor_area_m2": None,
-                    }
-                    for a, h in zip(e["address"], e_hazards, strict=True)
-                ],
-                e.geometry.values,
-            ),
-        ],
-        ignore_index=True,
-    )
-    z = _read("yaizu_inland_flood_assumed_area.geojson")
-    upper = [float(re.findall(r"([\d.]+)m未満", t)[0]) for t in z["max_depth_class"]]
-    order = pd.Series(upper).rank(method="dense").astype(int).tolist()
-    zones = _frame(
-        [f"inland_flood-{o}" for o in order],
-        z["max_depth_class"].tolist(),
-        [""] * len(z),
-        [
-            {"hazard": "inland_flood", "rank": r, "rank_order": o}
-            for r, o in zip(z["max_depth_class"], order, strict=True)
-        ],
-        z.geometry.values,
-    )
-    return {
-        "districts": districts,
-        "shelters": gpd.GeoDataFrame(shelters, geometry="geometry", crs=4326),
-        "hazard_zones": zones,
-    }
+    """The Yaizu layers read through the real importer and the kit's mappings (no database):
+    districts ← 自治会 areas; shelters ← 指定避難所 + 指定緊急避難場所; hazard_zones ← 内水浸水想定区域."""
+    return {layer: frame.copy() for layer, frame in _sample_frames().items() if layer != "places"}
 
 
 @pytest.fixture(scope="module")

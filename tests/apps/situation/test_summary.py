@@ -28,11 +28,11 @@ SQLITE = pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
 
 SINCE = NOW - timedelta(hours=1)
 OPEN_OUTSIDE = [
-    "ds-1",
-    "ds-2",
-    "ds-3",
-    "ds-14",
-    "ds-32",
+    "designated-1",
+    "designated-2",
+    "designated-3",
+    "designated-14",
+    "designated-32",
 ]  # designated for inland flood, outside the zone
 
 
@@ -49,7 +49,8 @@ def situation_app(app):
         )
         shelters = frames["shelters"]
         in_zone = shelters.loc[
-            shelters["name"].isin(IN_FLOOD_AREA) & shelters["key"].str.startswith("ds-"), "key"
+            shelters["name"].isin(IN_FLOOD_AREA) & shelters["key"].str.startswith("designated-"),
+            "key",
         ]
         for key in [*in_zone, *OPEN_OUTSIDE]:
             session.add(ShelterStatus(shelter_key=key, is_open=True, occupancy=40, updated_at=NOW))
