@@ -3,15 +3,11 @@ version, roll back. Views parse and check input, then call the importer (the ser
 
 from __future__ import annotations
 
-import re
-import tempfile
-from pathlib import Path
-
 from flask import Blueprint, current_app, jsonify, request
 from flask_babel import gettext as _
 
 from disaster_ai.api.framework import api_doc
-from disaster_ai.apps.situation import importer, layers
+from disaster_ai.apps.situation import importer, layers, uploads
 from disaster_ai.apps.situation.models import LAYERS
 from disaster_ai.auth import requires
 from disaster_ai.errors import ApiError
@@ -85,10 +81,10 @@ def upload_layer(name: str):
     mapping is used. All files are checked before anything is written; the previous version is kept.
     """
     _check_layer(name)
-    uploads = [
+    files = [
         f for f in request.files.getlist("files") + request.files.getlist("files[]") if f.filename
     ]
-    if not uploads:
+    if not files:
         raise ApiError(
             422,
             "invalid",
@@ -97,46 +93,15 @@ def upload_layer(name: str):
         )
     mapping_uploads = [f for f in request.files.getlist("mapping_file") if f.filename]
     mapping_names = [n for n in request.form.getlist("mapping") if n.strip()]
-    if mapping_uploads and mapping_names:
+    try:
+        summary = uploads.import_uploads(name, files, mapping_uploads, mapping_names)
+    except uploads.UploadProblem as exc:
+        raise ApiError(422, "invalid", exc.message, {"fields": {exc.field: exc.code}}) from None
+    except importer.GeoImportError as exc:
+        status = 413 if exc.reason == "too_large" else 422
         raise ApiError(
-            422,
-            "invalid",
-            _("Give either mapping names or mapping files, not both."),
-            {"fields": {"mapping": "conflict"}},
-        )
-    with tempfile.TemporaryDirectory(prefix="dai-upload-") as tmp:
-        directory = Path(tmp)
-        try:
-            mapping_specs = []
-            for upload in mapping_uploads:
-                text = upload.read().decode("utf-8", errors="strict")
-                mapping_specs.append(importer.parse_mapping(text, Path(upload.filename).name))
-            # Names from the form are built-in mappings only, never paths on this machine.
-            mapping_specs += [importer.builtin_mapping(n.strip()) for n in mapping_names]
-            paired = importer.pair_mappings(uploads, mapping_specs, name)
-            sources = []
-            for index, (upload, mapping) in enumerate(zip(uploads, paired, strict=True)):
-                # Saved under a fixed name: the user's file name is shown in messages, never used as a path.
-                suffix = Path(upload.filename).suffix.lower()
-                path = (
-                    directory
-                    / f"upload-{index}{suffix if re.fullmatch(r'[.][a-z0-9]{1,10}', suffix) else ''}"
-                )
-                upload.save(path)
-                sources.append(importer.Source(path, mapping, Path(upload.filename).name))
-            summary = importer.import_layer(name, sources)
-        except UnicodeDecodeError:
-            raise ApiError(
-                422,
-                "invalid",
-                _("The mapping file must be UTF-8 text."),
-                {"fields": {"mapping_file": "encoding"}},
-            ) from None
-        except importer.GeoImportError as exc:
-            status = 413 if exc.reason == "too_large" else 422
-            raise ApiError(
-                status, "too_large" if status == 413 else "invalid", exc.message, exc.details()
-            ) from None
+            status, "too_large" if status == 413 else "invalid", exc.message, exc.details()
+        ) from None
     return jsonify(summary), 201
 
 

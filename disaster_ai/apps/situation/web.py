@@ -381,3 +381,98 @@ def update_shelter(key: str):
     else:
         flash(_("%(name)s: nothing changed.", name=shelter["name"]), "info")
     return redirect(url_for(".shelters_page", _anchor="shelter-" + form_prefix(key)))
+
+
+# --- layers: versions, upload, rollback --------------------------------------------------------
+
+
+LAYER_PAGE_TITLES = {
+    "districts": _l("Districts"),
+    "places": _l("Places (gazetteer)"),
+    "shelters": _l("Shelters"),
+    "hazard_zones": _l("Hazard zones"),
+}
+
+
+def _render_layers(error: dict | None = None, form_values: dict | None = None, status: int = 200):
+    from disaster_ai.apps.situation import importer
+
+    return render_template(
+        "situation/layers.html",
+        overview=importer.layer_overview(),
+        titles=LAYER_PAGE_TITLES,
+        mappings=importer.describe_builtin_mappings(),
+        error=error,
+        form_values=form_values or {},
+        can_import=is_allowed(current_actor(), "geo.import"),
+    ), status
+
+
+@bp.url_value_preprocessor
+def _allow_large_uploads(endpoint, _values):
+    # Layer files may exceed MAX_CONTENT_LENGTH; raise the limit before the CSRF check reads the form.
+    if endpoint == "situation_web.upload_layer_page" and request.method == "POST":
+        from disaster_ai.apps.situation.api_layers import FORM_OVERHEAD
+
+        request.max_content_length = current_app.config["GEO_IMPORT_MAX_BYTES"] + FORM_OVERHEAD
+
+
+@bp.get("/layers")
+@requires("situation.view")
+def layers_page():
+    return _render_layers()
+
+
+@bp.post("/layers")
+@requires("geo.import")
+def upload_layer_page():
+    from disaster_ai.apps.situation import importer, uploads
+
+    layer = request.form.get("layer", "")
+    values = {"layer": layer, "mapping": request.form.get("mapping", "")}
+    files = [f for f in request.files.getlist("files") if f.filename]
+    if layer not in LAYER_PAGE_TITLES:
+        return _render_layers({"field": "layer", "message": _("Choose a layer.")}, values, 422)
+    if not files:
+        return _render_layers(
+            {"field": "files", "message": _("Choose one or more files.")}, values, 422
+        )
+    names = [values["mapping"]] * len(files) if values["mapping"] else []
+    try:
+        summary = uploads.import_uploads(layer, files, [], names)
+    except uploads.UploadProblem as exc:
+        return _render_layers({"field": exc.field, "message": exc.message}, values, 422)
+    except importer.GeoImportError as exc:
+        return _render_layers({"field": "files", "message": exc.message}, values, 422)
+    flash(
+        _(
+            "%(layer)s: version %(version)s is now active (%(count)s features).",
+            layer=LAYER_PAGE_TITLES[layer],
+            version=summary["version"],
+            count=summary["feature_count"],
+        ),
+        "success",
+    )
+    return redirect(url_for(".layers_page"))
+
+
+@bp.post("/layers/<name>/versions/<int:version>/activate")
+@requires("geo.import")
+def activate_layer_page(name: str, version: int):
+    from disaster_ai.apps.situation import importer
+
+    if name not in LAYER_PAGE_TITLES:
+        raise service.not_found(_("layer"), name)
+    try:
+        importer.activate(name, version)
+    except LookupError:
+        raise service.not_found(_("layer version"), f"{name} v{version}") from None
+    flash(
+        _(
+            "%(layer)s: version %(version)s is active again.",
+            layer=LAYER_PAGE_TITLES[name],
+            version=version,
+        ),
+        "success",
+    )
+    return redirect(url_for(".layers_page"))
