@@ -9,11 +9,12 @@ STAMP  := $(VENV)/.installed-stamp
 .PHONY: run test setup translations translations-extract lint format clean
 
 run: setup
+	$(BIN)/disaster-ai models assemble
 	$(BIN)/disaster-ai init --sample yaizu
 	$(BIN)/disaster-ai run
 
 test: setup lint
-	$(BIN)/pytest
+	HF_HUB_OFFLINE=1 $(BIN)/pytest
 
 setup: $(STAMP) translations
 
@@ -23,6 +24,10 @@ $(STAMP): pyproject.toml plugins/hello_municipality/pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	$(BIN)/python -m pip install -q -e plugins/hello_municipality
+	# openai-whisper, the second engine: CPU torch 2.13.0 from the extra, then the package
+	# itself without its own requirements (they would pull triton and a CUDA build).
+	$(BIN)/python -m pip install -q -e '.[openai-whisper]'
+	$(BIN)/python -m pip install -q --no-deps openai-whisper==20250625
 	touch $(STAMP)
 
 translations: $(STAMP)

@@ -113,6 +113,46 @@ class DefaultConfig:
     SMTP_STARTTLS = False
     SMTP_TIMEOUT_SECONDS = 30
 
+    # Evacuation notices (避難情報): issuer, CAP, channel limits, shelters, AI polish (docs/notices.md)
+    NOTICE_ISSUER = None  # e.g. "焼津市"; None: the municipality's name
+    NOTICE_ISSUER_EN = None  # e.g. "Yaizu City"; None: the municipality's English name
+    NOTICE_CAP_SENDER = "bousai@example.lg.jp"  # CAP <sender>: no spaces, commas, < or &
+    NOTICE_CAP_EXPIRES_HOURS = 24  # CAP <expires> = issue time + this
+    NOTICE_MAIL_TITLE_MAX = 15  # 緊急速報メール title, full-width characters
+    NOTICE_MAIL_BODY_MAX = 200  # 緊急速報メール body, full-width characters
+    NOTICE_SNS_MAX = 140  # SNS post
+    NOTICE_POLYGON_MAX_POINTS = 100  # CAP area polygons are simplified to at most this many points
+    NOTICE_SUGGEST_CLOSED_SHELTERS = (
+        True  # no open shelter: suggest a closed designated one ("must open")
+    )
+    NOTICE_TEMPLATES_DIR = None  # None: <instance>/templates/notices
+    NOTICE_LLM_URL = None  # OpenAI-compatible base URL (…/v1) for AI polish; None: no polish
+    NOTICE_LLM_MODEL = None
+    NOTICE_LLM_API_KEY = None  # a secret: instance/config.py or the environment only
+
+    # Call-recording transcription (docs/transcription.md)
+    TRANSCRIPTION_ENGINE = "faster-whisper"  # or "openai-whisper", "transformers", a plugin's name
+    WHISPER_MODEL_DIR = (
+        None  # None: <instance>/models/whisper-base-ct2 (disaster-ai models assemble)
+    )
+    # openai-whisper engine: None → <instance>/models/whisper-base-openai.pt (models convert-whisper)
+    OPENAI_WHISPER_CHECKPOINT = None
+    WHISPER_COMPUTE_TYPE = "int8"
+    WHISPER_CPU_THREADS = 2
+    WHISPER_LANGUAGE = "ja"
+    WHISPER_BEAM_SIZE = 5
+    WHISPER_VAD = False  # VAD cut the first words of a dev clip; see docs/transcription.md
+    WHISPER_GAZETTEER_PROMPT = False  # town names as the prompt: measured worse, see docs
+    WHISPER_MAX_NEW_TOKENS = 200  # per 30 s window: caps hallucination loops on noise
+    WHISPER_COMPUTE_LIMIT_FACTOR = 3.0  # stop decoding after this many × the clip's duration
+    CALL_MAX_SECONDS = 15 * 60
+    CALL_MAX_BYTES = 64 * 1024 * 1024  # per file; the request body may be a few files of this
+    CALL_MAX_FILES = 10
+    CALL_RETENTION_DAYS = 30
+    CALL_PURGE_INTERVAL_MINUTES = 60
+    PLACE_MATCH_THRESHOLD = 0.75  # below this a place stays unresolved (never a guess)
+    LOW_CONFIDENCE_WORD = 0.5  # words below this probability are highlighted
+
 
 def load_instance_and_env(app) -> None:
     """Apply the layers after the defaults: instance/config.py, then the environment."""

@@ -160,3 +160,56 @@ def dai_deliver_bulletin(bulletin, channel):
 
     firstresult: stops at the first non-None result. The core default (trylast) sends
     ``email`` through SMTP and POSTs ``webhook`` as JSON."""
+
+
+# --- notices -------------------------------------------------------------------------------
+
+
+@hookspec
+def dai_notice_templates(locale):
+    """Return a dict ``{template name: Jinja2 source}`` of evacuation-notice templates, e.g.
+    ``{"radio.txt": "…"}`` or ``{"radio/landslide_4.txt": "…"}`` (docs/notices.md lists the
+    names and variables). They override the package's templates; the instance folder
+    ``templates/notices/`` overrides them in turn. ``locale`` is ``"ja"``. A template that
+    contains a forbidden legacy term (避難勧告 …) is refused when it is used."""
+
+
+@hookspec
+def dai_review_notice(draft):
+    """Check a notice before it is approved; return a list of problem strings (empty: fine).
+    ``draft`` is the notice as the API shows it (a dict: level, name, hazard, districts,
+    shelters, texts, guard …). Every implementation runs; a problem, or an implementation that
+    raises, blocks the approval."""
+
+
+@hookspec(firstresult=True)
+def dai_llm_client(purpose):
+    """Return an LLM client for ``purpose`` (e.g. ``"notices.polish"``), or None. A client has
+    ``name``, ``model`` and ``complete(prompt: str, max_tokens: int) -> str``. Its output only
+    ever replaces a template text after the fact guard accepted it.
+
+    firstresult: stops at the first non-None result. The core default (trylast) returns None:
+    no AI polish."""
+
+
+# --- transcription -------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def dai_transcribe(audio, options):
+    """Transcribe one call recording. ``audio`` is 16 kHz mono float32 numpy samples;
+    ``options`` is a :class:`disaster_ai.apps.transcription.types.TranscribeOptions` (language,
+    beam size, VAD, the gazetteer prompt, caps, ``engine`` = the configured
+    ``TRANSCRIPTION_ENGINE``). Return a :class:`~disaster_ai.apps.transcription.types.Transcript`,
+    or None when ``options.engine`` is not yours. Load your model once per process.
+
+    firstresult: stops at the first non-None result. The core default (trylast) is
+    faster-whisper with the packaged Whisper base weights."""
+
+
+@hookspec
+def dai_place_names(municipality):
+    """Return a list of :class:`disaster_ai.apps.transcription.types.PlaceName` (name, code,
+    kind, readings) that place resolution in call transcripts matches against, for the named
+    municipality. The core default lists the active places layer (町丁目) and the shelters with
+    their ``name_kana``; add districts, landmarks or local readings here."""

@@ -38,12 +38,14 @@ from disaster_ai.types import JobSpec
 
 JST = ZoneInfo("Asia/Tokyo")
 DEADLINE = 30
-# Jobs every installation has: core maintenance, plus the bulletins app's schedule tick.
+# Jobs every installation has: core maintenance, the bulletins app's schedule tick, and the
+# transcription app's retention purge of call recordings.
 CORE_IDS = {
     "core.heartbeat",
     "core.recover_stale_jobs",
     "core.prune_login_attempts",
     "bulletins.tick",
+    "transcription.purge",
 }
 calls: list[dict] = []
 

@@ -1,5 +1,16 @@
-"""Evacuation-notice drafting (避難情報). Registered as a core plugin; drafting, channels, CAP
-and approval arrive with the notices issue. The approver role is declared here already."""
+"""Evacuation-notice drafting (避難情報). Registered as a core plugin.
+
+Module map (api → service → model, STYLE.md §5):
+  facts.py       the fixed vocabulary (levels, names, action phrases) and NoticeFacts
+  models.py      the notices table (editions chained by supersedes/chain_id)
+  renderers/     radio, areamail, web, english, easy_ja (Jinja2 templates), cap (CAP 1.2 + XSD)
+  guard.py       the fact guard over any text (AI output or manual edit)
+  llm.py         optional AI polish behind the guard (dai_llm_client)
+  service.py     scenario validation, shelter suggestion, drafting, workflow, notices in force
+  api.py         /api/v1/notices…
+  web.py         /apps/notices desk pages
+  cli.py         ``disaster-ai notices draft|list|check-templates``
+"""
 
 from flask_babel import lazy_gettext as _l
 
@@ -11,7 +22,7 @@ DESK = frozenset({"operator", "approver", "admin"})
 
 @hookimpl
 def dai_register_apps():
-    return [AppSpec("notices", _l("Evacuation notices"), None, "operator", order=20)]
+    return [AppSpec("notices", _l("Evacuation notices"), "notices_web.index", "operator", order=20)]
 
 
 @hookimpl
@@ -24,3 +35,33 @@ def dai_register_permissions():
             "approve and issue notices drafted by someone else",
         ),
     ]
+
+
+@hookimpl
+def dai_register_blueprints():
+    from disaster_ai.apps.notices import api, web
+
+    return [api.bp, web.bp]
+
+
+@hookimpl
+def dai_register_commands(cli):
+    from disaster_ai.apps.notices.cli import notices_group
+
+    cli.add_command(notices_group)
+
+
+@hookimpl(trylast=True)
+def dai_llm_client(purpose):
+    from flask import current_app
+
+    from disaster_ai.apps.notices.llm import default_client
+
+    return default_client(current_app.config, purpose)
+
+
+@hookimpl
+def dai_notices_in_force(at):
+    from disaster_ai.apps.notices.in_force import notices_in_force
+
+    return notices_in_force(at)

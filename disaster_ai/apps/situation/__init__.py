@@ -40,9 +40,15 @@ def dai_register_permissions():
 
 @hookimpl
 def dai_register_blueprints():
-    from disaster_ai.apps.situation import api_incidents, api_layers, api_situation, web
+    from disaster_ai.apps.situation import (
+        api_incidents,
+        api_layers,
+        api_situation,
+        incidents_web,
+        web,
+    )
 
-    return [api_layers.bp, api_situation.bp, api_incidents.bp, web.bp]
+    return [api_layers.bp, api_situation.bp, api_incidents.bp, web.bp, incidents_web.bp]
 
 
 @hookimpl

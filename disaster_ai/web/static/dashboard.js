@@ -1,4 +1,5 @@
-// Dashboard: draw the map layers the plugins contribute, and poll the job queue.
+// Dashboard: draw the map layers the plugins contribute, poll the job queue, and keep the
+// incident feed, the notices in force and the latest bulletin live (polling /dashboard/feed.json).
 (function () {
   "use strict";
   const mapEl = document.getElementById("map");
@@ -64,12 +65,121 @@
         }
         body.jobs.forEach((job) => {
           const li = document.createElement("li");
-          li.textContent = `#${job.id} ${job.kind} — ${job.state} ${job.progress}% ${job.message || ""}`;
+          li.className = "job job--" + job.state;
+          const text = document.createElement("span");
+          text.textContent = `#${job.id} ${job.kind} — ${job.state} ${job.progress}% ${job.message || ""}`;
+          const bar = document.createElement("progress");
+          bar.max = 100;
+          bar.value = Number(job.progress) || 0;
+          bar.setAttribute("aria-label", `#${job.id} ${job.kind}`);
+          li.append(text, bar);
           jobsEl.appendChild(li);
         });
       })
       .catch(() => {});
   }
-  refreshJobs();
-  setInterval(refreshJobs, 5000);
+  if (jobsEl) {
+    refreshJobs();
+    setInterval(refreshJobs, 5000);
+  }
+
+  // --- live panels: incident feed, notices in force, latest bulletin ------------------------
+  const feedRoot = document.getElementById("dashboard-feed");
+  if (!feedRoot) return;
+  const S = JSON.parse(document.getElementById("dashboard-strings").textContent);
+  const feedEl = document.getElementById("incident-feed");
+  const feedEmpty = document.getElementById("incident-feed-empty");
+  const feedStatus = document.getElementById("feed-status");
+  let lastId = feedRoot.dataset.lastId === "" ? null : Number(feedRoot.dataset.lastId);
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = text;
+    return node;
+  }
+
+  function lifeBadge() {
+    const badge = el("span", "life-badge");
+    const icon = el("span", null, "⚠");
+    icon.setAttribute("aria-hidden", "true");
+    badge.append(icon, " " + S.life_threat);
+    return badge;
+  }
+
+  function feedItem(item) {
+    const li = el("li", "feed-item is-new" + (item.life_threat ? " is-life" : ""));
+    li.dataset.id = String(item.id);
+    const a = el("a");
+    a.href = item.url;
+    const time = el("time", null, item.time);
+    time.dateTime = item.occurred_at;
+    time.title = `${item.day} ${item.time}`;
+    a.append(time, " ", el("span", "feed-cat", item.category_label), " ");
+    if (item.life_threat) a.append(lifeBadge(), " ");
+    const where = [item.district_name, item.place_name].filter(Boolean).join(" · ");
+    a.append(el("span", "feed-where", where), " ", el("span", "feed-status", item.status_label));
+    li.appendChild(a);
+    return li;
+  }
+
+  function renderNotices(notices) {
+    const target = document.getElementById("notices");
+    if (!notices.available || !target || target.hasAttribute("data-unavailable")) return;
+    target.replaceChildren();
+    if (!notices.items.length) {
+      target.appendChild(el("li", "none", S.no_notices));
+      return;
+    }
+    notices.items.forEach((n) => {
+      const li = el("li", `notice lv-${n.level}`);
+      li.appendChild(el("span", `level-badge lv-${n.level}`, `${S.level.replace("{level}", n.level)} ${n.name}`));
+      li.append(" ", el("span", null, [n.district_name, n.hazard_label].filter(Boolean).join(" · ")));
+      target.appendChild(li);
+    });
+  }
+
+  function renderBulletin(bulletin) {
+    const target = document.getElementById("latest-bulletin");
+    if (!bulletin.available || !target) return;
+    const p = el("p");
+    if (bulletin.item) {
+      const a = el("a", null, bulletin.item.title || `#${bulletin.item.number}`);
+      a.href = bulletin.item.url;
+      const time = el("time", null, bulletin.item.issued);
+      time.dateTime = bulletin.item.issued_at;
+      p.append(a, el("br"), time);
+    } else {
+      p.className = "none";
+      p.textContent = S.no_bulletin;
+    }
+    target.replaceChildren(p);
+  }
+
+  function poll() {
+    if (document.hidden) return;
+    const url = feedRoot.dataset.url + (lastId === null ? "" : `?since_id=${lastId}`);
+    fetch(url, { credentials: "same-origin" })
+      .then((r) => (r.ok ? r.json() : Promise.reject(r.status)))
+      .then((body) => {
+        feedStatus && (feedStatus.textContent = "");
+        const incidents = body.incidents;
+        if (incidents.available && feedEl) {
+          incidents.items.forEach((item) => {
+            if (feedEl.querySelector(`[data-id="${item.id}"]`)) return;
+            feedEl.prepend(feedItem(item));
+          });
+          while (feedEl.children.length > 50) feedEl.lastElementChild.remove();
+          if (feedEmpty) feedEmpty.hidden = feedEl.children.length > 0;
+          lastId = incidents.last_id;
+          feedRoot.dataset.lastId = String(lastId);
+        }
+        renderNotices(body.notices);
+        renderBulletin(body.bulletin);
+        feedRoot.dataset.polled = String(Number(feedRoot.dataset.polled || 0) + 1);
+      })
+      .catch(() => { if (feedStatus) feedStatus.textContent = S.offline; });
+  }
+  const seconds = Number(feedRoot.dataset.seconds) || 5;
+  setInterval(poll, seconds * 1000);
 })();

@@ -1,0 +1,239 @@
+"""Evacuation notices over HTTP.
+
+- ``POST /api/v1/notices/drafts``            a scenario → every channel, shelters, guard (no save)
+- ``POST /api/v1/notices``                   save a draft (with optional manual edits)
+- ``GET  /api/v1/notices``                   notices, newest first (``?status=issued``)
+- ``GET  /api/v1/notices/in-force``          notices in force, per district
+- ``GET  /api/v1/notices/<id>``              one notice: facts, texts, guard, history fields
+- ``GET  /api/v1/notices/<id>/cap.xml``      its CAP 1.2 document
+- ``GET  /api/v1/notices/<id>/cap-cancel.xml``  the CAP Cancel, once an issued notice is cancelled
+- ``POST /api/v1/notices/<id>/submit``       draft → submitted (desk)
+- ``POST /api/v1/notices/<id>/approve``      submitted → approved (an approver, never the author)
+- ``POST /api/v1/notices/<id>/issue``        approved → issued (approver)
+- ``POST /api/v1/notices/<id>/cancel``       withdraw a draft, or cancel an issued notice
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Blueprint, Response, jsonify, request
+from pydantic import BaseModel, ConfigDict, Field
+
+from disaster_ai.api.framework import api_doc, parse_body
+from disaster_ai.apps.notices import service
+from disaster_ai.auth import current_actor, requires
+from disaster_ai.errors import ApiError
+from disaster_ai.storage.base import now
+from disaster_ai.storage.engine import db
+
+bp = Blueprint("notices_api", __name__, url_prefix="/api/v1/notices")
+
+
+class ScenarioIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    hazard: str = Field(
+        max_length=32,
+        description="flood, inland_flood, landslide, storm_surge, tsunami (or 洪水 …)",
+    )
+    action: str = Field(default="発令", max_length=8, description="発令 or 解除")
+    level: int | str = Field(description="3, 4 or 5")
+    name: str | None = Field(
+        default=None, max_length=32, description="optional; must match the level"
+    )
+    districts: list[str] = Field(default_factory=list, description="district keys or names")
+    reason: str = Field(default="", max_length=500)
+    shelters: list[str] | None = Field(
+        default=None, description="shelter keys or names; omitted: suggested"
+    )
+    issued_at: datetime | None = Field(
+        default=None, description="ISO 8601 with offset; default now"
+    )
+    exercise: bool = False
+    supersedes: int | None = Field(
+        default=None, description="the issued notice this one updates or lifts"
+    )
+    edits: dict[str, str] | None = Field(default=None, description="manual edits per channel")
+    polish: bool = Field(default=False, description="ask the dai_llm_client (guarded)")
+
+
+class ApproveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    acknowledge: list[str] = Field(default_factory=list, description="guard violation ids")
+
+
+class CancelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(default="", max_length=500)
+
+
+def api_error(exc: service.NoticeError) -> ApiError:
+    details = dict(exc.details)
+    if exc.field:
+        details["fields"] = {exc.field: exc.message}
+    return ApiError(exc.status, exc.code, exc.message, details)
+
+
+def _scenario(body: ScenarioIn) -> dict:
+    return body.model_dump(exclude={"edits", "polish"})
+
+
+def _optional_body(model):
+    if request.content_length in (None, 0) and not request.data:
+        return model()
+    return parse_body(model)
+
+
+@bp.post("/drafts")
+@requires("notices.draft")
+@api_doc(body=ScenarioIn, responses={200: "every channel and the guard report"}, tag="notices")
+def draft():
+    """Draft every channel from a scenario (nothing is saved)."""
+    body = parse_body(ScenarioIn)
+    try:
+        return jsonify(service.draft(db(), _scenario(body), body.edits, body.polish))
+    except service.NoticeError as exc:
+        raise api_error(exc) from None
+
+
+@bp.post("")
+@requires("notices.draft")
+@api_doc(body=ScenarioIn, responses={201: "the saved draft"}, tag="notices")
+def create():
+    """Save a draft notice."""
+    body = parse_body(ScenarioIn)
+    session = db()
+    try:
+        notice = service.save_draft(session, _scenario(body), current_actor(), body.edits)
+        session.commit()
+    except service.NoticeError as exc:
+        session.rollback()
+        raise api_error(exc) from None
+    return jsonify(service.notice_json(notice)), 201
+
+
+@bp.get("")
+@requires("notices.draft")
+@api_doc(tag="notices")
+def index():
+    """Notices, newest first."""
+    status = request.args.get("status") or None
+    return jsonify(
+        {
+            "notices": [
+                service.notice_json(n, full=False) for n in service.list_notices(db(), status)
+            ]
+        }
+    )
+
+
+@bp.get("/in-force")
+@requires("notices.draft")
+@api_doc(tag="notices")
+def in_force():
+    """Evacuation notices in force now, one entry per district."""
+    return jsonify({"items": service.in_force_entries(db(), now())})
+
+
+def _notice(notice_id: int):
+    try:
+        return service._get(db(), notice_id)
+    except service.NoticeError as exc:
+        raise api_error(exc) from None
+
+
+@bp.get("/<int:notice_id>")
+@requires("notices.draft")
+@api_doc(tag="notices")
+def show(notice_id: int):
+    """One notice with its texts and guard report."""
+    return jsonify(service.notice_json(_notice(notice_id)))
+
+
+@bp.get("/<int:notice_id>/cap.xml")
+@requires("notices.draft")
+@api_doc(responses={200: "CAP 1.2 XML"}, tag="notices")
+def cap_xml(notice_id: int):
+    """The notice's CAP 1.2 document (validated against the OASIS schema)."""
+    notice = _notice(notice_id)
+    xml = (notice.texts or {}).get("cap", "")
+    return Response(
+        xml,
+        mimetype="application/xml",
+        headers={
+            "Content-Disposition": f'attachment; filename="{notice.identifier or notice.id}.xml"'
+        },
+    )
+
+
+@bp.get("/<int:notice_id>/cap-cancel.xml")
+@requires("notices.draft")
+@api_doc(responses={200: "CAP 1.2 XML (msgType Cancel)"}, tag="notices")
+def cap_cancel_xml(notice_id: int):
+    """The CAP Cancel of an issued notice that was cancelled (404 when there is none)."""
+    notice = _notice(notice_id)
+    xml = (notice.texts or {}).get("cap_cancel")
+    if not xml:
+        raise ApiError(404, "not_found", "This notice was not cancelled after it was issued.")
+    return Response(
+        xml,
+        mimetype="application/xml",
+        headers={"Content-Disposition": f'attachment; filename="{notice.identifier}-C.xml"'},
+    )
+
+
+def _transition(func, notice_id: int, *args):
+    session = db()
+    try:
+        notice = func(session, notice_id, current_actor(), *args)
+        session.commit()
+    except service.NoticeError as exc:
+        session.rollback()
+        raise api_error(exc) from None
+    return jsonify(service.notice_json(notice))
+
+
+@bp.post("/<int:notice_id>/submit")
+@requires("notices.draft")
+@api_doc(tag="notices")
+def submit(notice_id: int):
+    """Submit a draft for approval."""
+    return _transition(service.submit, notice_id)
+
+
+@bp.post("/<int:notice_id>/approve")
+@requires("notices.approve")
+@api_doc(body=ApproveIn, tag="notices")
+def approve(notice_id: int):
+    """Approve a submitted notice (never one's own); acknowledge each guard violation."""
+    body = _optional_body(ApproveIn)
+    return _transition(service.approve, notice_id, body.acknowledge)
+
+
+@bp.post("/<int:notice_id>/issue")
+@requires("notices.approve")
+@api_doc(tag="notices")
+def issue(notice_id: int):
+    """Issue an approved notice: it becomes immutable and in force."""
+    return _transition(service.issue, notice_id)
+
+
+@bp.post("/<int:notice_id>/cancel")
+@requires("notices.draft")
+@api_doc(body=CancelIn, tag="notices")
+def cancel(notice_id: int):
+    """Withdraw a draft, or cancel an issued notice (approver)."""
+    body = _optional_body(CancelIn)
+    notice = _notice(notice_id)
+    from disaster_ai.auth import is_allowed
+
+    if notice.status in ("approved", "issued") and not is_allowed(
+        current_actor(), "notices.approve"
+    ):
+        raise ApiError(
+            403, "forbidden", "Only an approver may cancel an approved or issued notice."
+        )
+    return _transition(service.cancel, notice_id, body.reason)

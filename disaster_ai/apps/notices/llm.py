@@ -1,0 +1,122 @@
+"""Optional AI polish, always behind the fact guard (MODELS.md §5: the small packaged model must
+never write notices on its own).
+
+``polish`` asks the ``dai_llm_client(purpose="notices.polish")`` client to rewrite each Japanese
+channel text. Every call is audited (``record_ai_call``). A rewrite replaces the template text
+only when the guard finds no violation in it; otherwise the template text stays and the report
+says which rules the AI text broke. With no client (the default), nothing happens.
+
+``OpenAICompatibleClient`` talks to an OpenAI-style ``/v1/chat/completions`` endpoint (an
+on-premise model or a government AI platform) through the egress policy (``egress.py``):
+loopback is always allowed, any other host needs ``ALLOW_EXTERNAL_AI`` and the allowlist.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from disaster_ai.apps.notices import guard
+from disaster_ai.apps.notices.facts import NoticeFacts
+
+PURPOSE = "notices.polish"
+POLISHED = ("radio", "web_long", "easy_ja")
+PROMPT = (
+    "次の避難情報の文面を、事実（地区名、警戒レベル、避難情報の名称、時刻、避難先、発令/解除）を"
+    "一切変えずに、より聞き取りやすく自然な日本語に整えてください。文面のみを出力してください。\n\n"
+)
+
+
+def client_for(purpose: str = PURPOSE):
+    from flask import current_app, has_app_context
+
+    if not has_app_context():
+        return None
+    return current_app.extensions["disaster_ai"].hook.dai_llm_client(purpose=purpose)
+
+
+def polish(out: dict, facts: NoticeFacts, universe=None, client=None) -> dict:
+    client = client or client_for()
+    if client is None:
+        out["polish"] = {"used": False, "reason": "no dai_llm_client"}
+        return out
+    from disaster_ai import audit
+    from disaster_ai.apps.notices.service import apply_texts
+
+    texts = guard.channel_texts(out)
+    results = {}
+    for channel in POLISHED:
+        prompt = PROMPT + texts[channel]
+        started = time.perf_counter()
+        try:
+            candidate = (client.complete(prompt, max_tokens=512) or "").strip()
+        except Exception as exc:  # the template text stays
+            results[channel] = {"accepted": False, "error": f"{type(exc).__name__}: {exc}"}
+            continue
+        duration = int((time.perf_counter() - started) * 1000)
+        report = guard.check(candidate, facts, channel, universe)
+        audit.record_ai_call(
+            app="notices",
+            engine=getattr(client, "name", type(client).__name__),
+            model=getattr(client, "model", ""),
+            input_text=prompt,
+            output=candidate,
+            duration_ms=duration,
+            detail={"channel": channel, "accepted": report["ok"]},
+        )
+        results[channel] = {
+            "accepted": report["ok"],
+            "violations": report["violations"],
+            "candidate": candidate,
+        }
+        if report["ok"]:
+            texts[channel] = candidate
+    out = apply_texts(out, texts)
+    out["polish"] = {"used": True, "channels": results}
+    return out
+
+
+class OpenAICompatibleClient:
+    """A chat-completions client for NOTICE_LLM_URL (through the egress policy)."""
+
+    name = "openai-compatible"
+
+    def __init__(self, url: str, model: str, api_key: str | None = None, timeout: float = 60):
+        self.url = url.rstrip("/") + "/chat/completions"
+        self.model = model
+        self.api_key = api_key
+        self.timeout = timeout
+
+    def complete(self, prompt: str, max_tokens: int = 512) -> str:
+        from disaster_ai.egress import outbound_request
+
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        body = json.dumps(
+            {
+                "model": self.model,
+                "messages": [{"role": "user", "content": prompt}],
+                "max_tokens": max_tokens,
+                "temperature": 0,
+            }
+        ).encode("utf-8")
+        raw = outbound_request(
+            self.url,
+            purpose=PURPOSE,
+            app_name="notices",
+            data=body,
+            headers=headers,
+            timeout=self.timeout,
+        )
+        return json.loads(raw)["choices"][0]["message"]["content"]
+
+
+def default_client(config, purpose: str):
+    """The core default: an OpenAI-compatible client when NOTICE_LLM_URL is set, else None."""
+    url = config.get("NOTICE_LLM_URL")
+    if not url or not purpose.startswith("notices."):
+        return None
+    return OpenAICompatibleClient(
+        url, config.get("NOTICE_LLM_MODEL") or "default", config.get("NOTICE_LLM_API_KEY")
+    )

@@ -1,0 +1,20 @@
+"""Web page (long) and SNS post (short, ≤ 140 characters, shortened like the mail)."""
+
+from __future__ import annotations
+
+from disaster_ai.apps.notices.facts import NoticeFacts
+from disaster_ai.apps.notices.renderers import RenderError, full_width_length, join_ja
+from disaster_ai.apps.notices.renderers.areamail import short_list
+
+
+def render(facts: NoticeFacts, templates, limits) -> dict:
+    names = [d.name for d in facts.districts]
+    short = None
+    for districts in (join_ja(names), short_list(names, "地区")):
+        text = templates.render("web_short", facts, v={"districts": districts})
+        if full_width_length(text) <= limits.web_short:
+            short = text
+            break
+    if short is None:
+        raise RenderError("web_short", f"longer than {limits.web_short} characters: {text}")
+    return {"long": templates.render("web_long", facts), "short": short}

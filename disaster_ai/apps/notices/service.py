@@ -1,0 +1,935 @@
+"""Notices business logic: scenario validation, shelter suggestion, drafting, the workflow
+(draft → submitted → approved by someone else → issued), and the notices in force.
+
+No ``request`` and no templates of the UI here (STYLE.md §5); the API, the CLI and the desk
+pages all call these functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+import pandas as pd
+import shapely
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from disaster_ai import audit
+from disaster_ai.apps.notices import facts as f
+from disaster_ai.apps.notices import guard
+from disaster_ai.apps.notices.models import Notice
+from disaster_ai.apps.notices.renderers import Limits, RenderError, Templates, render_all
+from disaster_ai.apps.notices.renderers import cap as cap_renderer
+from disaster_ai.storage.base import JST, now
+from disaster_ai.types import Actor
+
+APP = "notices"
+EDITABLE_CHANNELS = guard.JA_CHANNELS + ("en",)
+
+
+class NoticeError(Exception):
+    """A request the notices app refuses: HTTP status, a code, the field at fault, a message."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None, **details):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+        self.details = details
+
+
+@dataclass(frozen=True)
+class Scenario:
+    hazard: str
+    action: str
+    level: int
+    districts: list
+    reason: str = ""
+    shelters: list | None = None
+    issued_at: datetime | None = None
+    exercise: bool = False
+    name: str | None = None
+    supersedes: int | None = None
+
+
+# --- reference data ---------------------------------------------------------------------------
+
+
+def _config():
+    from flask import current_app, has_app_context
+
+    return current_app.config if has_app_context() else {}
+
+
+def reference_layers(session: Session):
+    """The situation app's prepared layers (cached per active layer versions, shared with it)."""
+    from disaster_ai.apps.situation import analysis
+    from disaster_ai.apps.situation import layers as layer_store
+    from disaster_ai.apps.situation.summary import Settings, _cache
+
+    config = _config()
+    settings = Settings.from_config(config or None)
+    versions = {
+        name: layer_store.active_version(session, name)
+        for name in ("districts", "shelters", "hazard_zones")
+    }
+    if versions["districts"] is None:
+        raise NoticeError(
+            409,
+            "no_districts",
+            "No district layer is loaded: import one (disaster-ai init --sample yaizu).",
+            "districts",
+        )
+    key = (
+        tuple((name, v.id if v else None) for name, v in versions.items()),
+        settings.crs,
+        settings.cell_m,
+    )
+    cache = _cache()
+    prepared = cache.get(key) if cache is not None else None
+    if prepared is None:
+        frames = {name: layer_store.load_layer(session, name) for name in versions}
+        prepared = analysis.prepare_layers(
+            frames["districts"],
+            frames["shelters"],
+            frames["hazard_zones"],
+            crs=settings.crs,
+            cell_m=settings.cell_m,
+        )
+        if cache is not None:
+            cache.clear()
+            cache[key] = prepared
+    return prepared
+
+
+def shelter_status(session: Session) -> pd.DataFrame:
+    from disaster_ai.apps.situation.models import ShelterStatus
+
+    rows = session.execute(
+        select(
+            ShelterStatus.shelter_key,
+            ShelterStatus.is_open,
+            ShelterStatus.occupancy,
+            ShelterStatus.updated_at,
+        )
+    ).all()
+    return pd.DataFrame.from_records(
+        rows, columns=["shelter_key", "is_open", "occupancy", "updated_at"]
+    )
+
+
+def municipality(session: Session) -> dict:
+    from disaster_ai.storage.models import Municipality
+
+    row = session.scalar(select(Municipality).order_by(Municipality.id.desc()).limit(1))
+    config = _config()
+    name = config.get("NOTICE_ISSUER") or config.get("MUNICIPALITY_NAME") or (row and row.name)
+    return {
+        "name": name or "",
+        "name_en": config.get("NOTICE_ISSUER_EN") or (row.name_en if row else "") or "",
+        "lg_code": row.lg_code if row else "000000",
+        "jis_code": row.jis_code if row else "",
+    }
+
+
+def universe(layers) -> guard.Universe:
+    d, s = layers.districts, layers.shelters
+    en = tuple(f.kana_to_romaji(k) for k in d["name_kana"] if k)
+    return guard.Universe(tuple(d["name"]), en, tuple(n for n in s["name"] if n))
+
+
+def district_ring(geometry, max_points: int = 100) -> tuple:
+    """The outer ring of the largest part, simplified until it has ≤ max_points, as (lon, lat)
+    rounded to 5 decimals (≈ 1 m), closed and simple."""
+    if geometry is None or geometry.is_empty:
+        return ()
+    if geometry.geom_type == "MultiPolygon":
+        geometry = max(geometry.geoms, key=lambda g: g.area)
+    if geometry.geom_type != "Polygon":
+        return ()
+    tolerance = 0.00005
+    ring = geometry.exterior
+    for _attempt in range(12):
+        simple = shapely.Polygon(ring).simplify(tolerance, preserve_topology=True)
+        if simple.geom_type == "Polygon" and not simple.is_empty:
+            coords = [(round(x, 5), round(y, 5)) for x, y in simple.exterior.coords]
+            dedup = [c for i, c in enumerate(coords) if i == 0 or c != coords[i - 1]]
+            if (
+                len(dedup) <= max_points
+                and len(dedup) >= 4
+                and dedup[0] == dedup[-1]
+                and shapely.LinearRing(dedup).is_simple
+            ):
+                return tuple(dedup)
+        tolerance *= 2
+    hull = geometry.convex_hull.exterior.coords
+    return tuple((round(x, 5), round(y, 5)) for x, y in hull)
+
+
+# --- scenario validation ----------------------------------------------------------------------
+
+
+def parse_scenario(data: dict) -> Scenario:
+    """Check a scenario's own fields (no database): hazard, action, level/name, time."""
+    if not isinstance(data, dict):
+        raise NoticeError(400, "bad_request", "The scenario must be a JSON object.", "body")
+    hazard = str(data.get("hazard") or "").strip()
+    by_word = {words[0]: code for code, words in f.HAZARDS.items()}
+    hazard = by_word.get(hazard, hazard)
+    if hazard not in f.HAZARDS:
+        raise NoticeError(
+            422,
+            "unknown_hazard",
+            f"Unknown hazard {data.get('hazard')!r}: use one of "
+            + ", ".join(f"{c} ({w[0]})" for c, w in f.HAZARDS.items()),
+            "hazard",
+        )
+    action = {"issue": f.ISSUE, "lift": f.LIFT}.get(
+        data.get("action"), data.get("action") or f.ISSUE
+    )
+    if action not in f.ACTIONS:
+        raise NoticeError(
+            422, "invalid_action", f"action must be 発令 or 解除, not {action!r}", "action"
+        )
+    level = data.get("level")
+    if isinstance(level, str) and level.strip().isdigit():
+        level = int(level)
+    if isinstance(level, bool) or not isinstance(level, int) or level not in f.LEVEL_NAMES:
+        hint = (
+            " Level 1 and 2 are JMA information, not a municipal evacuation notice."
+            if level in (1, 2)
+            else ""
+        )
+        raise NoticeError(
+            422,
+            "invalid_level",
+            f"level must be 3 (高齢者等避難), 4 (避難指示) or 5 (緊急安全確保), not {level!r}.{hint}",
+            "level",
+        )
+    name = data.get("name")
+    if name and name != f.LEVEL_NAMES[level]:
+        raise NoticeError(
+            422,
+            "level_name_mismatch",
+            f"Level {level} is {f.LEVEL_NAMES[level]}, not {name}"
+            + ("(a pre-2021 name that is no longer used)" if name in f.FORBIDDEN else ""),
+            "name",
+        )
+    districts = data.get("districts")
+    if isinstance(districts, str):
+        districts = [districts]
+    if not districts or not isinstance(districts, list):
+        raise NoticeError(422, "no_districts", "Name at least one district.", "districts")
+    issued_at = data.get("issued_at")
+    if isinstance(issued_at, str) and issued_at:
+        try:
+            issued_at = datetime.fromisoformat(issued_at)
+        except ValueError:
+            raise NoticeError(
+                422, "invalid_time", "issued_at is not ISO 8601.", "issued_at"
+            ) from None
+    if issued_at is not None and (not isinstance(issued_at, datetime) or issued_at.tzinfo is None):
+        raise NoticeError(
+            422, "invalid_time", "issued_at needs a UTC offset, e.g. +09:00.", "issued_at"
+        )
+    shelters = data.get("shelters")
+    if isinstance(shelters, str):
+        shelters = [shelters]
+    supersedes = data.get("supersedes")
+    return Scenario(
+        hazard=hazard,
+        action=action,
+        level=level,
+        districts=[str(d) for d in districts],
+        reason=str(data.get("reason") or "").strip(),
+        shelters=None if shelters is None else [str(s) for s in shelters],
+        issued_at=issued_at.astimezone(JST).replace(microsecond=0) if issued_at else None,
+        exercise=bool(data.get("exercise", False)),
+        name=name,
+        supersedes=int(supersedes) if supersedes not in (None, "") else None,
+    )
+
+
+def _match(frame: pd.DataFrame, wanted: list[str], suffix: str) -> tuple[list[int], list[str]]:
+    keys = list(frame["key"])
+    names = list(frame["name"])
+    positions, unknown = [], []
+    for item in wanted:
+        item = item.strip()
+        candidates = [i for i, k in enumerate(keys) if k == item]
+        candidates = candidates or [i for i, n in enumerate(names) if n == item]
+        candidates = candidates or [i for i, n in enumerate(names) if n == item + suffix]
+        candidates = candidates or [
+            i for i, n in enumerate(names) if suffix and n.removesuffix(suffix) == item
+        ]
+        if len(candidates) == 1:
+            if candidates[0] not in positions:
+                positions.append(candidates[0])
+        else:
+            unknown.append(item)
+    return positions, unknown
+
+
+def suggest_shelters(layers, status: pd.DataFrame, hazard: str, districts: list[int]) -> dict:
+    """The nearest shelter for each target district that is open, designated for the hazard and
+    outside that hazard's zone. When none is open, the nearest designated one outside the zone
+    is proposed with ``must_open`` (NOTICE_SUGGEST_CLOSED_SHELTERS; the desk opens it as part
+    of the order). When nothing is designated for the hazard, no shelter: the fallback."""
+    from disaster_ai.apps.situation import analysis
+
+    config = _config()
+    allow_closed = bool(config.get("NOTICE_SUGGEST_CLOSED_SHELTERS", True))
+    assessment = analysis.shelter_assessment(layers, status, hazard)
+    usable = (assessment["state"] == "usable").to_numpy()
+    safe_closed = (
+        assessment["designated"].to_numpy(dtype=bool)
+        & ~assessment["in_zone"].to_numpy(dtype=bool)
+        & ~assessment["is_open"].to_numpy(dtype=bool)
+    )
+    nearest_open = analysis.nearest_shelters(layers, usable)
+    nearest_closed = analysis.nearest_shelters(layers, safe_closed)
+    chosen: dict[int, dict] = {}
+    warnings: list[str] = []
+    hazard_ja = f.HAZARDS[hazard][0]
+    designated_any = bool(assessment["designated"].any())
+    for position in districts:
+        district = layers.districts.iloc[position]
+        pick = int(nearest_open.loc[position, "shelter"])
+        distance = nearest_open.loc[position, "distance_m"]
+        must_open = False
+        if pick < 0 and allow_closed:
+            pick = int(nearest_closed.loc[position, "shelter"])
+            distance = nearest_closed.loc[position, "distance_m"]
+            must_open = pick >= 0
+        if pick < 0:
+            continue
+        entry = chosen.setdefault(pick, {"districts": [], "distance_m": [], "must_open": must_open})
+        entry["districts"].append(str(district["key"]))
+        entry["distance_m"].append(float(distance))
+    shelters = []
+    for pick, entry in chosen.items():
+        row = assessment.iloc[pick]
+        served = [
+            str(layers.districts.loc[layers.districts["key"] == k, "name"].iloc[0])
+            for k in entry["districts"]
+        ]
+        state = "designated but not open yet" if entry["must_open"] else "open"
+        why = (
+            f"nearest {state} shelter designated for {hazard_ja}, outside its hazard zone, "
+            f"for {'、'.join(served)} ({round(min(entry['distance_m']))} m)"
+        )
+        if entry["must_open"]:
+            warnings.append(f"shelter_must_open:{row['name']}")
+        shelters.append(
+            f.ShelterChoice(
+                key=str(row["key"]),
+                name=str(row["name"]),
+                name_kana=str(row["name_kana"] or ""),
+                districts=tuple(entry["districts"]),
+                why=why,
+                must_open=entry["must_open"],
+                distance_m=round(min(entry["distance_m"]), 1),
+            )
+        )
+    if not shelters:
+        warnings.append(
+            "no_shelter_for_hazard" if not designated_any else "no_usable_shelter_for_hazard"
+        )
+    return {"shelters": shelters, "warnings": warnings}
+
+
+def operator_shelters(layers, status, hazard: str, wanted: list[str]) -> dict:
+    """The operator's own choice: every name must exist (nothing is invented); a choice that is
+    not designated for the hazard, inside its zone or closed gives a warning."""
+    from disaster_ai.apps.situation import analysis
+
+    positions, unknown = _match(layers.shelters, wanted, "")
+    if unknown:
+        raise NoticeError(
+            422,
+            "unknown_shelter",
+            "Unknown shelter(s): " + "、".join(unknown),
+            "shelters",
+            unknown=unknown,
+        )
+    assessment = analysis.shelter_assessment(layers, status, hazard)
+    shelters, warnings = [], []
+    for pick in positions:
+        row = assessment.iloc[pick]
+        notes = []
+        if not row["designated"]:
+            notes.append("not designated for this hazard")
+            warnings.append(f"shelter_not_designated:{row['name']}")
+        if row["in_zone"]:
+            notes.append("inside the hazard zone")
+            warnings.append(f"shelter_in_zone:{row['name']}")
+        if not row["is_open"]:
+            notes.append("not open yet")
+            warnings.append(f"shelter_must_open:{row['name']}")
+        shelters.append(
+            f.ShelterChoice(
+                key=str(row["key"]),
+                name=str(row["name"]),
+                name_kana=str(row["name_kana"] or ""),
+                why="chosen by the operator" + (f" ({', '.join(notes)})" if notes else ""),
+                must_open=not bool(row["is_open"]),
+                chosen_by="operator",
+            )
+        )
+    return {"shelters": shelters, "warnings": warnings}
+
+
+# --- drafting -------------------------------------------------------------------------------
+
+
+def templates() -> Templates:
+    """The app's template environment: instance folder, then plugins, then the package."""
+    from flask import current_app, has_app_context
+
+    if not has_app_context():
+        return Templates()
+    cached = current_app.extensions.get("disaster_ai.notices.templates")
+    if cached is None:
+        import os
+
+        folder = current_app.config.get("NOTICE_TEMPLATES_DIR") or os.path.join(
+            current_app.instance_path, "templates", "notices"
+        )
+        sources: dict = {}
+        pm = current_app.extensions["disaster_ai"]
+        for result in reversed(pm.hook.dai_notice_templates(locale="ja")):
+            sources.update(result or {})
+        cached = Templates(folder, sources)
+        current_app.extensions["disaster_ai.notices.templates"] = cached
+    return cached
+
+
+def limits() -> Limits:
+    return Limits.from_config(_config())
+
+
+def _predecessor(session: Session, scenario: Scenario, district_keys: list[str]) -> Notice | None:
+    if scenario.supersedes is not None:
+        notice = session.get(Notice, scenario.supersedes)
+        if notice is None or notice.status != "issued" or notice.action != f.ISSUE:
+            raise NoticeError(
+                422,
+                "nothing_to_lift" if scenario.action == f.LIFT else "not_in_force",
+                f"Notice {scenario.supersedes} is not an issued notice in force.",
+                "supersedes",
+            )
+        if notice.hazard != scenario.hazard:
+            raise NoticeError(
+                422,
+                "hazard_mismatch",
+                f"Notice {notice.id} is about {notice.hazard}, not {scenario.hazard}.",
+                "hazard",
+            )
+        return notice
+    if scenario.action != f.LIFT:
+        return None
+    wanted = set(district_keys)
+    for notice in in_force(session):
+        keys = {d["key"] for d in notice.districts}
+        if notice.hazard == scenario.hazard and notice.level == scenario.level and wanted & keys:
+            return notice
+    raise NoticeError(
+        422,
+        "nothing_to_lift",
+        f"No issued {f.LEVEL_NAMES[scenario.level]} for {f.HAZARDS[scenario.hazard][0]} is in "
+        "force in these districts, so there is nothing to lift (解除).",
+        "action",
+    )
+
+
+def chain_references(session: Session, notice: Notice, sender: str) -> tuple[str, ...]:
+    chain = notice.chain_id or notice.id
+    rows = session.scalars(
+        select(Notice)
+        .where(Notice.chain_id == chain, Notice.published_at.is_not(None))
+        .order_by(Notice.id)
+    ).all()
+    return tuple(
+        f"{sender},{row.identifier},{cap_renderer.cap_time(row.issued_at)}"
+        for row in rows
+        if row.identifier
+    )
+
+
+def build_facts(
+    session: Session, scenario: Scenario, *, identifier_serial: int | None = None
+) -> tuple[f.NoticeFacts, dict]:
+    """Resolve a scenario against the layers: (facts, extra) where extra has the warnings, the
+    predecessor and the guard universe."""
+    layers = reference_layers(session)
+    positions, unknown = _match(layers.districts, scenario.districts, "自治会")
+    if unknown:
+        raise NoticeError(
+            422,
+            "unknown_district",
+            "Unknown district(s): " + "、".join(unknown),
+            "districts",
+            unknown=unknown,
+        )
+    config = _config()
+    max_points = int(config.get("NOTICE_POLYGON_MAX_POINTS", 100))
+    districts = []
+    for position in positions:
+        row = layers.districts.iloc[position]
+        population = row["population"]
+        districts.append(
+            f.District(
+                key=str(row["key"]),
+                name=str(row["name"]),
+                name_kana=str(row["name_kana"] or ""),
+                population=None if pd.isna(population) else float(population),
+                ring=district_ring(row.geometry, max_points),
+            )
+        )
+    district_keys = [d.key for d in districts]
+    predecessor = _predecessor(session, scenario, district_keys)
+    status = shelter_status(session)
+    warnings: list[str] = []
+    if scenario.action == f.LIFT:
+        shelters = []
+    elif scenario.shelters is not None:
+        # an explicit list (empty: the operator chose none, the fallback is used); saved
+        # notices keep their shelters this way when they are re-rendered
+        chosen = operator_shelters(layers, status, scenario.hazard, scenario.shelters)
+        shelters, warnings = chosen["shelters"], chosen["warnings"]
+    else:
+        chosen = suggest_shelters(layers, status, scenario.hazard, positions)
+        shelters, warnings = chosen["shelters"], chosen["warnings"]
+    for district in districts:
+        if not district.name_kana:
+            warnings.append(f"no_reading:{district.name}")
+    town = municipality(session)
+    issued_at = scenario.issued_at or now().astimezone(JST).replace(microsecond=0)
+    sender = config.get("NOTICE_CAP_SENDER") or "bousai@example.lg.jp"
+    serial = f"{identifier_serial:04d}" if identifier_serial else "DRAFT"
+    references: tuple[str, ...] = ()
+    if predecessor is not None:
+        references = chain_references(session, predecessor, sender)
+    facts = f.NoticeFacts(
+        hazard=scenario.hazard,
+        action=scenario.action,
+        level=scenario.level,
+        districts=tuple(districts),
+        issued_at=issued_at,
+        issuer=town["name"],
+        shelters=tuple(shelters),
+        reason=scenario.reason,
+        exercise=scenario.exercise,
+        issuer_en=town["name_en"],
+        jis_code=town["jis_code"],
+        lg_code=town["lg_code"],
+        identifier=f"JP-{town['lg_code']}-{issued_at.year}-{serial}",
+        sender=sender,
+        references=references,
+        warnings=tuple(warnings),
+    )
+    return facts, {"predecessor": predecessor, "universe": universe(layers), "warnings": warnings}
+
+
+def render(facts: f.NoticeFacts, edits: dict | None = None, universe=None) -> dict:
+    """Every channel, the guard report (on the template texts, and on manual edits), CAP lint."""
+    config = _config()
+    try:
+        out = render_all(facts, templates(), limits())
+        if config.get("NOTICE_CAP_EXPIRES_HOURS", 24) != 24:
+            out["cap"] = cap_renderer.render(
+                facts, None, out, int(config.get("NOTICE_CAP_EXPIRES_HOURS"))
+            )
+    except RenderError as exc:
+        raise NoticeError(
+            422, "render_failed", exc.message, exc.channel, channel=exc.channel
+        ) from None
+    texts = guard.channel_texts(out)
+    for channel, text in (edits or {}).items():
+        if channel not in EDITABLE_CHANNELS:
+            raise NoticeError(422, "invalid_edit", f"{channel} cannot be edited by hand", "edits")
+        texts[channel] = text
+    report = guard.check_all(texts, facts, universe, limits())
+    report["cap_lint"] = cap_renderer.lint(out["cap"])
+    report["warnings"].extend(
+        {"channel": "cap", "rule": w["rule"], "message": w["message"]}
+        for w in report["cap_lint"]
+        if w["level"] == "warn"
+    )
+    if edits:
+        out = apply_texts(out, texts)
+    out["guard"] = report
+    return out
+
+
+def apply_texts(out: dict, texts: dict) -> dict:
+    out = dict(out)
+    out["radio"] = texts["radio"]
+    out["mail"] = {**out["mail"], "title": texts["mail_title"], "body": texts["mail_body"]}
+    out["web"] = {"long": texts["web_long"], "short": texts["web_short"]}
+    out["en"] = texts["en"]
+    out["easy_ja"] = texts["easy_ja"]
+    return out
+
+
+def shelter_json(shelter: f.ShelterChoice) -> dict:
+    return {
+        "key": shelter.key,
+        "name": shelter.name,
+        "name_kana": shelter.name_kana,
+        "districts": list(shelter.districts),
+        "why": shelter.why,
+        "must_open": shelter.must_open,
+        "distance_m": shelter.distance_m,
+        "chosen_by": shelter.chosen_by,
+    }
+
+
+def draft(session: Session, data: dict, edits: dict | None = None, polish: bool = False) -> dict:
+    """The drafts API and CLI: a scenario → every channel, the shelters and the guard report."""
+    scenario = parse_scenario(data)
+    facts, extra = build_facts(session, scenario)
+    out = render(facts, edits, extra["universe"])
+    if polish:
+        from disaster_ai.apps.notices import llm
+
+        out = llm.polish(out, facts, extra["universe"])
+    return {
+        "radio": out["radio"],
+        "mail": {"title": out["mail"]["title"], "body": out["mail"]["body"]},
+        "web": out["web"],
+        "cap": out["cap"],
+        "en": out["en"],
+        "easy_ja": out["easy_ja"],
+        "shelters": [shelter_json(s) for s in facts.shelters],
+        "fallback": facts.fallback and not facts.lifted,
+        "guard": out["guard"],
+        "scenario": scenario_json(facts, extra["predecessor"]),
+        "warnings": extra["warnings"],
+        "render_ms": out.get("render_ms"),
+        "polish": out.get("polish"),
+    }
+
+
+def scenario_json(facts: f.NoticeFacts, predecessor: Notice | None) -> dict:
+    return {
+        "hazard": facts.hazard,
+        "hazard_ja": facts.hazard_ja,
+        "action": facts.action,
+        "level": facts.level,
+        "name": facts.name,
+        "districts": [{"key": d.key, "name": d.name} for d in facts.districts],
+        "issued_at": cap_renderer.cap_time(facts.issued_at),
+        "exercise": facts.exercise,
+        "msg_type": facts.msg_type,
+        "supersedes": predecessor.id if predecessor is not None else None,
+    }
+
+
+# --- the workflow ---------------------------------------------------------------------------
+
+
+def _get(session: Session, notice_id: int, lock: bool = False) -> Notice:
+    query = select(Notice).where(Notice.id == notice_id)
+    if lock:
+        query = query.with_for_update()
+    notice = session.scalar(query)
+    if notice is None:
+        raise NoticeError(404, "not_found", f"No notice {notice_id}.")
+    return notice
+
+
+def _scenario_of(notice: Notice) -> Scenario:
+    return Scenario(
+        hazard=notice.hazard,
+        action=notice.action,
+        level=notice.level,
+        districts=[d["key"] for d in notice.districts],
+        reason=notice.reason,
+        shelters=[s["key"] for s in notice.shelters] if notice.shelters else [],
+        issued_at=notice.issued_at,
+        exercise=notice.exercise,
+        supersedes=notice.supersedes_id,
+    )
+
+
+def save_draft(session: Session, data: dict, actor: Actor, edits: dict | None = None) -> Notice:
+    scenario = parse_scenario(data)
+    facts, extra = build_facts(session, scenario)
+    if scenario.issued_at is None:
+        scenario = replace(scenario, issued_at=facts.issued_at)
+    predecessor = extra["predecessor"]
+    notice = Notice(
+        status="draft",
+        hazard=facts.hazard,
+        action=facts.action,
+        level=facts.level,
+        districts=[
+            {"key": d.key, "name": d.name, "name_kana": d.name_kana} for d in facts.districts
+        ],
+        shelters=[shelter_json(s) for s in facts.shelters],
+        reason=facts.reason,
+        exercise=facts.exercise,
+        issued_at=facts.issued_at,
+        supersedes_id=predecessor.id if predecessor is not None else None,
+        chain_id=(predecessor.chain_id or predecessor.id) if predecessor is not None else None,
+        edition=(predecessor.edition + 1) if predecessor is not None else 1,
+        edits=dict(edits or {}),
+        created_by=actor.username,
+    )
+    session.add(notice)
+    session.flush()
+    if notice.chain_id is None:
+        notice.chain_id = notice.id
+    _refresh(session, notice)
+    audit.record(
+        "notices.draft",
+        app=APP,
+        target=f"notice:{notice.id}",
+        detail={"level": notice.level, "hazard": notice.hazard, "action": notice.action},
+        actor=actor,
+        session=session,
+    )
+    return notice
+
+
+def _refresh(session: Session, notice: Notice) -> dict:
+    """Render the notice from its stored facts (with its edits) and keep texts and guard."""
+    facts, extra = build_facts(session, _scenario_of(notice), identifier_serial=notice.id)
+    out = render(facts, notice.edits or None, extra["universe"])
+    notice.identifier = facts.identifier
+    notice.texts = {
+        "radio": out["radio"],
+        "mail": {"title": out["mail"]["title"], "body": out["mail"]["body"]},
+        "web": out["web"],
+        "en": out["en"],
+        "easy_ja": out["easy_ja"],
+        "cap": out["cap"],
+    }
+    notice.guard = out["guard"]
+    return out
+
+
+def submit(session: Session, notice_id: int, actor: Actor) -> Notice:
+    notice = _get(session, notice_id, lock=True)
+    if notice.status != "draft":
+        raise NoticeError(409, "wrong_state", f"Only a draft can be submitted ({notice.status}).")
+    _refresh(session, notice)
+    notice.status = "submitted"
+    notice.submitted_at = now()
+    audit.record(
+        "notices.submit", app=APP, target=f"notice:{notice.id}", actor=actor, session=session
+    )
+    return notice
+
+
+def approve(
+    session: Session, notice_id: int, actor: Actor, acknowledge: list[str] | None = None
+) -> Notice:
+    notice = _get(session, notice_id, lock=True)
+    if notice.status != "submitted":
+        raise NoticeError(
+            409, "wrong_state", f"Only a submitted notice can be approved ({notice.status})."
+        )
+    if actor.username == notice.created_by:
+        raise NoticeError(
+            403, "own_notice", "The author of a notice can never approve it: ask another approver."
+        )
+    _refresh(session, notice)
+    errors = [w for w in notice.guard.get("cap_lint", []) if w["level"] == "error"]
+    if errors:
+        raise NoticeError(409, "cap_errors", "The CAP document has errors: " + errors[0]["message"])
+    pending = [
+        v["id"] for v in notice.guard.get("violations", []) if v["id"] not in set(acknowledge or [])
+    ]
+    if pending:
+        raise NoticeError(
+            409,
+            "unacknowledged_violations",
+            "Each guard violation of the manual edits must be acknowledged: " + ", ".join(pending),
+            "acknowledge",
+            violations=pending,
+        )
+    review = review_problems(notice)
+    if review:
+        raise NoticeError(
+            409, "review_failed", "A review check failed: " + review[0], "review", problems=review
+        )
+    notice.acknowledged = list(acknowledge or [])
+    notice.status = "approved"
+    notice.approved_by = actor.username
+    notice.approved_at = now()
+    audit.record(
+        "notices.approve",
+        app=APP,
+        target=f"notice:{notice.id}",
+        detail={"acknowledged": notice.acknowledged},
+        actor=actor,
+        session=session,
+    )
+    return notice
+
+
+def review_problems(notice: Notice) -> list[str]:
+    """Every dai_review_notice implementation runs; a crash counts as a failed check."""
+    from flask import current_app, has_app_context
+
+    if not has_app_context():
+        return []
+    pm = current_app.extensions["disaster_ai"]
+    payload = notice_json(notice)
+    problems = []
+    for impl in pm.hook.dai_review_notice.get_hookimpls():
+        try:
+            result = impl.function(draft=payload) if impl.argnames else impl.function()
+        except Exception as exc:  # a crashing check blocks
+            problems.append(f"{impl.plugin_name} crashed: {type(exc).__name__}: {exc}")
+            continue
+        problems.extend(f"{impl.plugin_name}: {p}" for p in (result or []))
+    return problems
+
+
+def issue(session: Session, notice_id: int, actor: Actor) -> Notice:
+    notice = _get(session, notice_id, lock=True)
+    if notice.status != "approved":
+        raise NoticeError(
+            409, "wrong_state", f"Only an approved notice can be issued ({notice.status})."
+        )
+    predecessor = session.get(Notice, notice.supersedes_id) if notice.supersedes_id else None
+    if predecessor is not None and predecessor.status != "issued":
+        raise NoticeError(
+            409,
+            "predecessor_not_in_force",
+            f"Notice {predecessor.id} is no longer in force ({predecessor.status}).",
+            "supersedes",
+        )
+    notice.status = "issued"
+    notice.published_by = actor.username
+    notice.published_at = now()
+    if predecessor is not None:
+        predecessor.status = "superseded"
+    audit.record(
+        "notices.issue",
+        app=APP,
+        target=f"notice:{notice.id}",
+        detail={
+            "identifier": notice.identifier,
+            "supersedes": notice.supersedes_id,
+            "exercise": notice.exercise,
+            "level": notice.level,
+            "action": notice.action,
+        },
+        actor=actor,
+        session=session,
+    )
+    return notice
+
+
+def cancel(session: Session, notice_id: int, actor: Actor, reason: str = "") -> Notice:
+    notice = _get(session, notice_id, lock=True)
+    if notice.status in ("cancelled", "superseded"):
+        raise NoticeError(409, "wrong_state", f"The notice is already {notice.status}.")
+    was = notice.status
+    if was == "issued":
+        notice.texts = {**(notice.texts or {}), "cap_cancel": cancel_cap(session, notice)}
+    notice.status = "cancelled"
+    notice.cancelled_by = actor.username
+    notice.cancelled_at = now()
+    audit.record(
+        "notices.cancel",
+        app=APP,
+        target=f"notice:{notice.id}",
+        detail={"was": was, "reason": reason},
+        actor=actor,
+        session=session,
+    )
+    return notice
+
+
+def cancel_cap(session: Session, notice: Notice) -> str:
+    """The CAP Cancel that withdraws an issued notice: a new identifier (``…-C``), sent now,
+    referencing every issued edition of its chain (this one included)."""
+    scenario = replace(_scenario_of(notice), action=f.ISSUE, supersedes=None)
+    facts, _extra = build_facts(session, scenario, identifier_serial=notice.id)
+    facts = replace(
+        facts,
+        action=notice.action,
+        cancel=True,
+        issued_at=now().astimezone(JST).replace(microsecond=0),
+        identifier=f"{notice.identifier}-C",
+        references=chain_references(session, notice, facts.sender),
+    )
+    return render_all(facts, templates(), limits())["cap"]
+
+
+def in_force(session: Session, at: datetime | None = None) -> list[Notice]:
+    query = select(Notice).where(Notice.status == "issued", Notice.action == f.ISSUE)
+    if at is not None:
+        query = query.where(Notice.published_at <= at)
+    return list(session.scalars(query.order_by(Notice.id)).all())
+
+
+def in_force_entries(session: Session, at: datetime) -> list[dict]:
+    """For dai_notices_in_force: one dict per district of each issued notice in force."""
+    out = []
+    for notice in in_force(session, at):
+        for district in notice.districts:
+            out.append(
+                {
+                    "district_key": district["key"],
+                    "district_name": district["name"],
+                    "level": notice.level,
+                    "name": f.LEVEL_NAMES[notice.level],
+                    "hazard": notice.hazard,
+                    "issued_at": cap_renderer.cap_time(notice.issued_at),
+                }
+            )
+    return out
+
+
+def list_notices(session: Session, status: str | None = None, limit: int = 100) -> list[Notice]:
+    query = select(Notice).order_by(Notice.id.desc()).limit(limit)
+    if status:
+        query = query.where(Notice.status == status)
+    return list(session.scalars(query).all())
+
+
+def notice_json(notice: Notice, full: bool = True) -> dict:
+    data = {
+        "id": notice.id,
+        "chain_id": notice.chain_id,
+        "edition": notice.edition,
+        "supersedes": notice.supersedes_id,
+        "status": notice.status,
+        "hazard": notice.hazard,
+        "hazard_ja": f.HAZARDS.get(notice.hazard, (notice.hazard,))[0],
+        "action": notice.action,
+        "level": notice.level,
+        "name": f.LEVEL_NAMES[notice.level],
+        "districts": notice.districts,
+        "shelters": notice.shelters,
+        "reason": notice.reason,
+        "exercise": notice.exercise,
+        "issued_at": cap_renderer.cap_time(notice.issued_at),
+        "identifier": notice.identifier,
+        "created_by": notice.created_by,
+        "approved_by": notice.approved_by,
+        "published_by": notice.published_by,
+        "published_at": cap_renderer.cap_time(notice.published_at) if notice.published_at else None,
+        "cancelled_by": notice.cancelled_by,
+    }
+    if full:
+        texts = dict(notice.texts or {})
+        texts.pop("cap", None)
+        texts.pop("cap_cancel", None)
+        data.update(
+            {
+                "texts": texts,
+                "edits": notice.edits,
+                "guard": notice.guard,
+                "acknowledged": notice.acknowledged,
+            }
+        )
+    return data

@@ -1,0 +1,169 @@
+"""Desk pages of the notices app (Japanese first; every UI string through flask_babel).
+
+- ``GET  /apps/notices``                   the drafting form and the notices (history)
+- ``POST /apps/notices/preview``           every channel side by side, the shelters, the guard
+- ``POST /apps/notices/save``              save the previewed scenario as a draft
+- ``GET  /apps/notices/<id>``              one notice: texts, guard, workflow buttons, CAP
+- ``POST /apps/notices/<id>/<step>``       submit | approve | issue | cancel
+
+Views call service.py only. The notice texts come from the Japanese templates, not gettext.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from disaster_ai.apps.notices import facts as f
+from disaster_ai.apps.notices import service
+from disaster_ai.auth import current_actor, is_allowed, requires
+from disaster_ai.storage.engine import db
+
+bp = Blueprint("notices_web", __name__, url_prefix="/apps/notices", template_folder="templates")
+
+
+def _district_choices():
+    try:
+        layers = service.reference_layers(db())
+    except service.NoticeError:
+        return []
+    return list(zip(layers.districts["key"], layers.districts["name"], strict=True))
+
+
+def _scenario_from_form(form) -> dict:
+    shelters = [s for s in form.getlist("shelters") if s]
+    return {
+        "hazard": form.get("hazard", ""),
+        "action": form.get("action", f.ISSUE),
+        "level": form.get("level", ""),
+        "districts": form.getlist("districts"),
+        "reason": form.get("reason", ""),
+        "shelters": shelters or None,
+        "issued_at": form.get("issued_at") or None,
+        "exercise": form.get("exercise") == "y",
+        "supersedes": form.get("supersedes") or None,
+    }
+
+
+def _warning_text(code: str) -> str:
+    kind, _sep, subject = code.partition(":")
+    if kind == "no_shelter_for_hazard":
+        return _(
+            "No shelter is designated for this hazard: the notice gives the fallback (a nearby safe place or a higher floor indoors)."
+        )
+    if kind == "no_usable_shelter_for_hazard":
+        return _(
+            "No designated shelter outside the hazard zone is available: the notice gives the fallback."
+        )
+    if kind == "shelter_must_open":
+        return _("%(name)s is not open yet: open it before issuing.", name=subject)
+    if kind == "shelter_not_designated":
+        return _("%(name)s is not designated for this hazard.", name=subject)
+    if kind == "shelter_in_zone":
+        return _("%(name)s lies inside the hazard zone.", name=subject)
+    if kind == "no_reading":
+        return _(
+            "%(name)s has no kana reading: the English text keeps the Japanese name.", name=subject
+        )
+    return code
+
+
+def _page(**context):
+    context.setdefault("scenario", {})
+    return render_template(
+        "notices/index.html",
+        hazards=[(code, words[0]) for code, words in f.HAZARDS.items()],
+        levels=f.LEVEL_NAMES,
+        reasons=f.REASONS,
+        district_choices=_district_choices(),
+        notices=[service.notice_json(n, full=False) for n in service.list_notices(db())],
+        warning_text=_warning_text,
+        **context,
+    )
+
+
+@bp.get("")
+@requires("notices.draft")
+def index():
+    return _page()
+
+
+@bp.post("/preview")
+@requires("notices.draft")
+def preview():
+    scenario = _scenario_from_form(request.form)
+    try:
+        result = service.draft(db(), scenario)
+    except service.NoticeError as exc:
+        return _page(scenario=scenario, error=exc), 422
+    return _page(scenario=scenario, result=result)
+
+
+@bp.post("/save")
+@requires("notices.draft")
+def save():
+    scenario = _scenario_from_form(request.form)
+    session = db()
+    try:
+        notice = service.save_draft(session, scenario, current_actor())
+        session.commit()
+    except service.NoticeError as exc:
+        session.rollback()
+        return _page(scenario=scenario, error=exc), 422
+    flash(_("Draft saved."))
+    return redirect(url_for("notices_web.show", notice_id=notice.id))
+
+
+@bp.get("/<int:notice_id>")
+@requires("notices.draft")
+def show(notice_id: int):
+    try:
+        notice = service._get(db(), notice_id)
+    except service.NoticeError:
+        abort(404)
+    actor = current_actor()
+    approver = is_allowed(actor, "notices.approve")
+    return render_template(
+        "notices/notice.html",
+        notice=service.notice_json(notice),
+        can_approve=approver
+        and notice.created_by != actor.username
+        and notice.status == "submitted",
+        can_issue=approver and notice.status == "approved",
+        can_submit=notice.status == "draft",
+        can_cancel=notice.status in ("draft", "submitted")
+        or (approver and notice.status in ("approved", "issued")),
+        own=notice.created_by == actor.username,
+    )
+
+
+STEPS = {
+    "submit": ("notices.draft", service.submit),
+    "approve": ("notices.approve", service.approve),
+    "issue": ("notices.approve", service.issue),
+    "cancel": ("notices.draft", service.cancel),
+}
+
+
+@bp.post("/<int:notice_id>/<step>")
+@requires("notices.draft")
+def step(notice_id: int, step: str):
+    if step not in STEPS:
+        abort(404)
+    action, func = STEPS[step]
+    actor = current_actor()
+    if not is_allowed(actor, action):
+        abort(403)
+    session = db()
+    args = [request.form.getlist("acknowledge")] if step == "approve" else []
+    try:
+        if step == "cancel":
+            notice = service._get(session, notice_id)
+            if notice.status in ("approved", "issued") and not is_allowed(actor, "notices.approve"):
+                abort(403)
+        func(session, notice_id, actor, *args)
+        session.commit()
+    except service.NoticeError as exc:
+        session.rollback()
+        flash(_("Not done: %(message)s", message=exc.message))
+    return redirect(url_for("notices_web.show", notice_id=notice_id))

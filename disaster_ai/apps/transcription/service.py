@@ -1,0 +1,615 @@
+"""Call recordings: store uploads, run transcription jobs, extract facts, make incidents.
+
+Order of work (the issue's rule): an upload is validated cheaply (size, container, codec and
+duration by demuxing, no decoding), stored under a random name, its row committed and its job
+queued; only the job decodes the audio and runs the engine. A bad file in a batch rejects the
+whole batch and leaves nothing behind. No ``request`` and no templates here (STYLE.md §5).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import secrets
+import tempfile
+import time
+from dataclasses import asdict, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import BinaryIO
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from disaster_ai import audit
+from disaster_ai.apps.transcription import audio, facts, models_assembly
+from disaster_ai.apps.transcription.models import CallRecording
+from disaster_ai.apps.transcription.types import PlaceName, TranscribeOptions, Transcript
+from disaster_ai.storage import get_storage, session_scope
+from disaster_ai.storage.base import JST, now
+from disaster_ai.types import SYSTEM_ACTOR, Actor
+
+log = logging.getLogger(__name__)
+APP = "transcription"
+TRANSCRIBE_JOB = "transcription.transcribe"
+PURGE_JOB_ID = "purge"  # the scheduler makes it "transcription.purge"
+READ_CHUNK = 1 << 16
+PROMPT_HEAD = "災害対応窓口への電話です。"
+PROMPT_MAX_CHARS = 180  # Whisper keeps the last 223 prompt tokens; stay well below
+
+
+class CallError(Exception):
+    """A rejected upload or action; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, code: str, message: str, details: dict | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.details = status, code, message, details or {}
+
+
+class CallNotFound(CallError):
+    def __init__(self, call_id):
+        super().__init__(404, "not_found", f"no call recording with id {call_id}")
+
+
+# --- storage ---------------------------------------------------------------------------------
+
+
+def calls_dir(app) -> Path:
+    folder = Path(app.instance_path) / "calls"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def audio_path(app, call: CallRecording) -> Path | None:
+    return None if not call.stored_name else calls_dir(app) / call.stored_name
+
+
+def _extension(name: str) -> str:
+    ext = os.path.splitext(name or "")[1].lower()
+    return (
+        ext if ext in {".wav", ".mp3", ".m4a", ".aac", ".ogg", ".opus", ".flac", ".mp4"} else ".bin"
+    )
+
+
+def _spool(app, stream: BinaryIO, max_bytes: int) -> tuple[Path, int, str]:
+    """Copy an upload to a temporary file in the instance, enforcing the size limit."""
+    incoming = calls_dir(app) / ".incoming"
+    incoming.mkdir(exist_ok=True)
+    handle = tempfile.NamedTemporaryFile(dir=incoming, delete=False)
+    digest, size = hashlib.sha256(), 0
+    try:
+        with handle:
+            while chunk := stream.read(READ_CHUNK):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise audio.AudioError(
+                        "too_large", f"the file is larger than the limit of {max_bytes} bytes"
+                    )
+                digest.update(chunk)
+                handle.write(chunk)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+    return Path(handle.name), size, digest.hexdigest()
+
+
+def store_uploads(app, uploads: list[tuple[str, str, BinaryIO]], actor: Actor) -> list[dict]:
+    """Validate and store (file name, content type, stream) uploads, then queue one job each.
+
+    All or nothing: the first bad file raises :class:`CallError` (422/413/415) and every file
+    of the batch written so far is removed. Returns the new calls as dicts."""
+    from disaster_ai.jobs import enqueue
+
+    config = app.config
+    if not uploads:
+        raise CallError(400, "bad_request", "send one or more files in the field 'files'")
+    if len(uploads) > config["CALL_MAX_FILES"]:
+        raise CallError(413, "too_large", f"at most {config['CALL_MAX_FILES']} files per upload")
+    spooled: list[tuple[Path, int, str, audio.AudioInfo, str, str]] = []
+    stored: list[Path] = []
+    try:
+        for index, (name, content_type, stream) in enumerate(uploads):
+            try:
+                path, size, sha = _spool(app, stream, config["CALL_MAX_BYTES"])
+                spooled.append((path, size, sha, None, name, content_type))  # type: ignore[arg-type]
+                info = audio.probe(str(path), max_seconds=config["CALL_MAX_SECONDS"], size=size)
+            except audio.AudioError as exc:
+                status = {"too_large": 413, "unsupported_codec": 415}.get(exc.code, 422)
+                raise CallError(
+                    status,
+                    "too_large"
+                    if status == 413
+                    else ("unsupported_media_type" if status == 415 else "invalid"),
+                    f"{name or 'file ' + str(index + 1)}: {exc.message}",
+                    {"file": name, "index": index, "reason": exc.code},
+                ) from None
+            spooled[-1] = (path, size, sha, info, name, content_type)
+        moment = now()
+        expires = moment + timedelta(days=config["CALL_RETENTION_DAYS"])
+        rows: list[CallRecording] = []
+        with session_scope(get_storage(app)) as session:
+            for path, size, sha, info, name, content_type in spooled:
+                stored_name = secrets.token_hex(16) + _extension(name)
+                target = calls_dir(app) / stored_name
+                os.replace(path, target)
+                stored.append(target)
+                call = CallRecording(
+                    original_name=(name or "")[:255],
+                    stored_name=stored_name,
+                    content_type=(content_type or "")[:128],
+                    size_bytes=size,
+                    sha256=sha,
+                    container=info.container[:32],
+                    codec=info.codec[:32],
+                    sample_rate=info.sample_rate,
+                    channels=info.channels,
+                    duration_s=info.duration_s,
+                    status="queued",
+                    uploaded_by=actor.username[:64],
+                    uploaded_at=moment,
+                    expires_at=expires,
+                )
+                session.add(call)
+                rows.append(call)
+            session.flush()
+            for call in rows:
+                audit.record(
+                    "call.upload",
+                    app=APP,
+                    actor=actor,
+                    target=f"call:{call.id}",
+                    detail={
+                        "bytes": call.size_bytes,
+                        "duration_s": call.duration_s,
+                        "codec": call.codec,
+                    },
+                    session=session,
+                )
+            ids = [call.id for call in rows]
+    except BaseException:
+        for path, *_rest in spooled:
+            Path(path).unlink(missing_ok=True)
+        for path in stored:
+            path.unlink(missing_ok=True)
+        raise
+    # the rows are committed: now queue the work (enqueue commits each job row itself)
+    result = []
+    for call_id in ids:
+        job_id = enqueue(TRANSCRIBE_JOB, {"call_id": call_id}, actor=actor, app=app)
+        with session_scope(get_storage(app)) as session:
+            call = session.get(CallRecording, call_id)
+            call.job_id = job_id
+            session.flush()
+            result.append(call_dict(call))
+    return result
+
+
+# --- engine ------------------------------------------------------------------------------------
+
+
+def model_dir(app) -> str:
+    return app.config["WHISPER_MODEL_DIR"] or str(models_assembly.model_path(app.instance_path))
+
+
+def openai_checkpoint(app) -> str:
+    return app.config["OPENAI_WHISPER_CHECKPOINT"] or str(
+        models_assembly.models_dir(app.instance_path) / "whisper-base-openai.pt"
+    )
+
+
+def gazetteer(app) -> facts.Gazetteer | None:
+    """The municipality's place names with readings, cached per app until the layers change."""
+    from disaster_ai.apps.providers.sample import loaded_municipality_name
+    from disaster_ai.apps.situation.models import GeoLayerVersion
+    from disaster_ai.plugins import safe_collect
+
+    with app.app_context():
+        municipality = app.config.get("MUNICIPALITY_NAME") or loaded_municipality_name() or ""
+        with session_scope(get_storage(app)) as session:
+            versions = tuple(
+                session.scalars(
+                    select(GeoLayerVersion.id)
+                    .where(GeoLayerVersion.active.is_(True))
+                    .order_by(GeoLayerVersion.id)
+                )
+            )
+        key = (municipality, versions)
+        cache = app.extensions.setdefault("disaster_ai.transcription.gazetteer", {})
+        if key not in cache:
+            pm = app.extensions["disaster_ai"]
+            places = [
+                p
+                for p in safe_collect(pm, "dai_place_names", municipality=municipality)
+                if isinstance(p, PlaceName)
+            ]
+            cache.clear()
+            cache[key] = facts.build_gazetteer(places, municipality) if places else None
+        return cache[key]
+
+
+def gazetteer_prompt(gaz: facts.Gazetteer | None, municipality: str = "") -> str:
+    municipality = municipality or (gaz.municipality if gaz is not None else "")
+    head = f"{municipality}の{PROMPT_HEAD}" if municipality else PROMPT_HEAD
+    if gaz is None:
+        return head
+    names, length = [], len(head)
+    for name in gaz.prompt_names:
+        if length + len(name) + 1 > PROMPT_MAX_CHARS:
+            break
+        names.append(name)
+        length += len(name) + 1
+    # the names first and the sentence last: Whisper keeps the *end* of a long prompt
+    return "、".join(names) + "。" + head
+
+
+def transcribe_options(
+    app, *, duration_s: float = 0.0, biasing: bool | None = None
+) -> TranscribeOptions:
+    config = app.config
+    prompt = PROMPT_HEAD
+    if config["WHISPER_GAZETTEER_PROMPT"] if biasing is None else biasing:
+        prompt = gazetteer_prompt(gazetteer(app))
+    factor = config["WHISPER_COMPUTE_LIMIT_FACTOR"]
+    return TranscribeOptions(
+        language=config["WHISPER_LANGUAGE"],
+        beam_size=int(config["WHISPER_BEAM_SIZE"]),
+        vad=bool(config["WHISPER_VAD"]),
+        initial_prompt=prompt,
+        max_new_tokens=config["WHISPER_MAX_NEW_TOKENS"],
+        max_seconds_compute=(max(30.0, duration_s * factor) if factor else None),
+        engine=config["TRANSCRIPTION_ENGINE"],
+        model_name=models_assembly.WHISPER_BASE.name,
+        model_path=(
+            openai_checkpoint(app)
+            if config["TRANSCRIPTION_ENGINE"] == "openai-whisper"
+            else model_dir(app)
+        ),
+        compute_type=config["WHISPER_COMPUTE_TYPE"],
+        cpu_threads=int(config["WHISPER_CPU_THREADS"]),
+    )
+
+
+def run_engine(app, samples, options: TranscribeOptions, actor: Actor | None = None) -> Transcript:
+    """Call ``dai_transcribe`` and audit the call (engine, model, input digest, output, time)."""
+    pm = app.extensions["disaster_ai"]
+    started = time.perf_counter()
+    transcript = pm.hook.dai_transcribe(audio=samples, options=options)
+    if transcript is None:
+        raise CallError(
+            500,
+            "no_engine",
+            f"no transcription engine answered for TRANSCRIPTION_ENGINE={options.engine!r}",
+        )
+    elapsed = int((time.perf_counter() - started) * 1000)
+    with app.app_context():
+        audit.record_ai_call(
+            app=APP,
+            engine=transcript.engine,
+            model=transcript.model or options.model_name,
+            input_text=hashlib.sha256(samples.tobytes()).hexdigest(),
+            output=facts.mask_phone(transcript.text),
+            duration_ms=elapsed,
+            actor=actor,
+            detail={"duration_s": transcript.duration_s, "truncated": transcript.truncated},
+        )
+    return transcript
+
+
+def default_transcribe(samples, options: TranscribeOptions) -> Transcript | None:
+    """The ``trylast`` core engines: faster-whisper with the assembled packaged weights (the
+    default), and openai-whisper with a converted checkpoint when that extra is installed."""
+    if options.engine == "openai-whisper":
+        try:
+            import torch  # noqa: F401
+            import whisper  # noqa: F401
+
+            from disaster_ai.apps.transcription.engines import openai_whisper
+        except ImportError:
+            raise CallError(
+                500,
+                "no_engine",
+                "openai-whisper is not installed (see docs/transcription.md, the "
+                "[openai-whisper] extra)",
+            ) from None
+        model = openai_whisper.load_model(options.model_path, cpu_threads=options.cpu_threads)
+        return openai_whisper.transcribe(model, samples, options, progress=options.progress)
+    if options.engine != "faster-whisper":
+        return None
+    from disaster_ai.apps.transcription.engines import faster_whisper
+
+    model = faster_whisper.load_model(
+        options.model_path, compute_type=options.compute_type, cpu_threads=options.cpu_threads
+    )
+    return faster_whisper.transcribe(model, samples, options, progress=options.progress)
+
+
+# --- the job -------------------------------------------------------------------------------------
+
+
+def transcribe_job(ctx) -> dict:
+    """Job handler: decode, transcribe, extract facts, create the unverified incident."""
+    from disaster_ai.jobs import JobGiveUp
+
+    app = ctx.app
+    call_id = ctx.payload["call_id"]
+    storage = get_storage(app)
+    with session_scope(storage) as session:
+        call = session.get(CallRecording, call_id)
+        if call is None or not call.stored_name:
+            raise JobGiveUp(f"call {call_id} is gone (purged?)")
+        call.status = "transcribing"
+        path = audio_path(app, call)
+        duration = call.duration_s
+        actor = Actor(id=None, username=ctx.created_by, roles=frozenset({"operator"}), via="system")
+    ctx.progress(5, "decoding")
+    try:
+        samples = audio.decode(str(path), max_seconds=app.config["CALL_MAX_SECONDS"])
+    except (audio.AudioError, FileNotFoundError) as exc:
+        _fail(app, call_id, str(exc))
+        raise JobGiveUp(str(exc)) from None
+    ctx.progress(10, "transcribing")
+    options = transcribe_options(app, duration_s=duration)
+    options = replace(
+        options, progress=lambda pct: ctx.progress(10 + int(pct * 0.85), "transcribing")
+    )
+    try:
+        transcript = run_engine(app, samples, options, actor)
+    except CallError as exc:  # no engine: retrying cannot help
+        _fail(app, call_id, exc.message)
+        raise JobGiveUp(exc.message) from None
+    except FileNotFoundError as exc:  # the model is not assembled: neither can it
+        _fail(app, call_id, str(exc))
+        raise JobGiveUp(str(exc)) from None
+    except Exception as exc:
+        _fail(app, call_id, f"{type(exc).__name__}: {exc}")
+        raise
+    ctx.progress(96, "facts")
+    with app.app_context(), session_scope(storage) as session:
+        call = session.get(CallRecording, call_id)
+        result = apply_transcript(app, session, call, transcript, actor)
+    return result
+
+
+def _fail(app, call_id: int, error: str) -> None:
+    with session_scope(get_storage(app)) as session:
+        call = session.get(CallRecording, call_id)
+        if call is not None:
+            call.status, call.error = "failed", error[:2000]
+
+
+def apply_transcript(
+    app, session: Session, call: CallRecording, transcript: Transcript, actor: Actor
+) -> dict:
+    """Store the transcript and facts on the call and, when the place resolved, create the
+    unverified incident (source "call") at that place. Returns the call dict."""
+    gaz = gazetteer(app)
+    found = facts.extract(transcript.text, gaz, app.config["PLACE_MATCH_THRESHOLD"])
+    call.engine = transcript.engine[:32]
+    call.model = (transcript.model or "")[:128]
+    call.language = (transcript.language or "")[:8]
+    call.text = transcript.text
+    call.segments = [asdict(s) for s in transcript.segments]
+    call.facts = found.to_dict() | {"truncated": transcript.truncated}
+    call.transcribed_at = now()
+    call.status = "done"
+    call.error = ""
+    if found.place is not None and call.incident_id is None:
+        call.incident_id = _create_incident(session, call, found, actor)
+    session.flush()
+    return call_dict(call)
+
+
+def _create_incident(
+    session: Session, call: CallRecording, found: facts.CallFacts, actor: Actor
+) -> int | None:
+    from disaster_ai.apps.situation import incidents
+    from disaster_ai.errors import ApiError
+
+    values = {
+        "category": found.category,
+        "life_threat": found.life_threat,
+        "people": found.people,
+        "vulnerable": found.vulnerable,
+        "source": "call",
+        "status": "unverified",
+        "description": facts.mask_phone(call.text)[:2000],
+    }
+    place = found.place
+    if place.kind == "town":
+        values["place_name"] = place.name
+    else:
+        return None  # shelters and districts: the operator places it
+    try:
+        with session.begin_nested():
+            incident = incidents.create_incident(session, values, actor)
+    except ApiError as exc:  # the place is not in the active places layer any more
+        log.warning("call %s: no incident at %s: %s", call.id, place.name, exc.message)
+        return None
+    return incident.id
+
+
+# --- reading and correcting ----------------------------------------------------------------------
+
+
+def iso(moment):
+    return None if moment is None else moment.astimezone(JST).replace(microsecond=0).isoformat()
+
+
+def masked_segments(segments: list[dict]) -> list[dict]:
+    out = []
+    for seg in segments or []:
+        seg = dict(seg)
+        seg["text"] = facts.mask_phone(seg.get("text", ""))
+        seg["words"] = [
+            dict(w, word=facts.mask_phone(w.get("word", ""))) for w in seg.get("words") or []
+        ]
+        out.append(seg)
+    return out
+
+
+def call_dict(call: CallRecording) -> dict:
+    """The API form of a call. Every text passes through the callback-number mask."""
+    f = dict(call.facts or {})
+    return {
+        "id": call.id,
+        "original_name": call.original_name,
+        "status": call.status,
+        "job_id": call.job_id,
+        "codec": call.codec,
+        "sample_rate": call.sample_rate,
+        "channels": call.channels,
+        "duration_s": call.duration_s,
+        "size_bytes": call.size_bytes,
+        "engine": call.engine,
+        "model": call.model,
+        "language": call.language,
+        "text": facts.mask_phone(call.text or ""),
+        "segments": masked_segments(call.segments),
+        "facts": {
+            "place": f.get("place"),
+            "category": f.get("category"),
+            "life_threat": f.get("life_threat"),
+            "people": f.get("people"),
+            "vulnerable": f.get("vulnerable"),
+            "callback": f.get("callback"),
+            "candidates": f.get("candidates", []),
+            "truncated": f.get("truncated", False),
+        }
+        if f
+        else None,
+        "error": call.error,
+        "incident_id": call.incident_id,
+        "uploaded_by": call.uploaded_by,
+        "uploaded_at": iso(call.uploaded_at),
+        "transcribed_at": iso(call.transcribed_at),
+        "expires_at": iso(call.expires_at),
+        "purged_at": iso(call.purged_at),
+    }
+
+
+def get_call(session: Session, call_id: int) -> CallRecording:
+    call = session.get(CallRecording, call_id)
+    if call is None:
+        raise CallNotFound(call_id)
+    return call
+
+
+def list_calls(session: Session, limit: int = 100) -> list[CallRecording]:
+    return list(
+        session.scalars(select(CallRecording).order_by(CallRecording.id.desc()).limit(limit))
+    )
+
+
+CONFIRMABLE = ("place_name", "category", "life_threat", "people", "vulnerable")
+
+
+def confirm_call(session: Session, call_id: int, values: dict, actor: Actor) -> dict:
+    """The operator confirms (or corrects) the facts. Creates the incident when there was none
+    (the place was unresolved), or updates it; the incident becomes "confirmed". Corrections
+    are audited with the old and new values."""
+    from disaster_ai.apps.situation import incidents
+
+    call = get_call(session, call_id)
+    if call.status != "done":
+        raise CallError(409, "conflict", "the call is not transcribed yet")
+    f = dict(call.facts or {})
+    old = {
+        "place_name": (f.get("place") or {}).get("name"),
+        "category": f.get("category"),
+        "life_threat": f.get("life_threat"),
+        "people": f.get("people"),
+        "vulnerable": f.get("vulnerable"),
+    }
+    new = {k: values[k] for k in CONFIRMABLE if k in values}
+    changes = {k: {"from": old.get(k), "to": v} for k, v in new.items() if old.get(k) != v}
+    merged = {**old, **new}
+    if not merged.get("place_name"):
+        raise CallError(
+            422,
+            "invalid",
+            "give the place: it could not be resolved from the call",
+            {"fields": {"place_name": "required"}},
+        )
+    incident_values = {
+        "category": merged["category"] or "other",
+        "life_threat": bool(merged["life_threat"]),
+        "people": merged["people"],
+        "vulnerable": bool(merged["vulnerable"]),
+        "status": "confirmed",
+    }
+    if call.incident_id is None:
+        incident_values |= {
+            "source": "call",
+            "place_name": merged["place_name"],
+            "description": facts.mask_phone(call.text)[:2000],
+        }
+        incident = incidents.create_incident(session, incident_values, actor)
+        call.incident_id = incident.id
+    else:
+        if "place_name" in changes:
+            incident_values["place_name"] = merged["place_name"]
+        incidents.update_incident(session, call.incident_id, incident_values, actor)
+    place = dict(f.get("place") or {})
+    if "place_name" in changes or not place:
+        place = {"name": merged["place_name"], "code": None, "score": None, "corrected": True}
+    call.facts = f | {
+        "place": place,
+        "category": incident_values["category"],
+        "life_threat": incident_values["life_threat"],
+        "people": incident_values["people"],
+        "vulnerable": incident_values["vulnerable"],
+        "confirmed_by": actor.username,
+    }
+    session.flush()
+    audit.record(
+        "call.confirm",
+        app=APP,
+        actor=actor,
+        target=f"call:{call.id}",
+        detail={"incident_id": call.incident_id, "corrections": changes},
+        session=session,
+    )
+    return call_dict(call)
+
+
+# --- retention -------------------------------------------------------------------------------------
+
+
+def purge_expired(app, at=None) -> int:
+    """Delete the audio and transcript of calls past their retention; keep the row, facts and
+    incident link. Also removes stray temporary uploads older than a day."""
+    at = at or now()
+    count = 0
+    with app.app_context(), session_scope(get_storage(app)) as session:
+        rows = session.scalars(
+            select(CallRecording).where(
+                CallRecording.expires_at <= at, CallRecording.purged_at.is_(None)
+            )
+        ).all()
+        for call in rows:
+            path = audio_path(app, call)
+            if path is not None:
+                path.unlink(missing_ok=True)
+            call.stored_name = None
+            call.text = ""
+            call.segments = []
+            call.purged_at = at
+            call.status = "purged"
+            count += 1
+        if count:
+            audit.record(
+                "call.purge", app=APP, actor=SYSTEM_ACTOR, detail={"calls": count}, session=session
+            )
+    incoming = calls_dir(app) / ".incoming"
+    if incoming.is_dir():
+        for stray in incoming.iterdir():
+            if time.time() - stray.stat().st_mtime > 86400:
+                stray.unlink(missing_ok=True)
+    return count
+
+
+def run_purge() -> int:
+    """The scheduler's ``transcription.purge`` job (module-level, importable by reference)."""
+    return purge_expired(current_app._get_current_object())

@@ -1,0 +1,161 @@
+"""Desk pages of the transcription app (Japanese first; every string through flask_babel).
+
+- ``GET  /apps/calls``                 recent calls and the upload form (several files)
+- ``POST /apps/calls/upload``          store the files and queue their jobs
+- ``GET  /apps/calls/<id>``            audio player, transcript (click a segment to seek; words
+                                       below LOW_CONFIDENCE_WORD highlighted), facts, progress
+- ``POST /apps/calls/<id>/confirm``    confirm or correct the facts → confirmed incident
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import MultipleFileField
+from wtforms import BooleanField, IntegerField, SelectField, StringField
+from wtforms.validators import Length, NumberRange, Optional
+
+from disaster_ai.apps.transcription import service
+from disaster_ai.apps.transcription.facts import CATEGORIES
+from disaster_ai.auth import current_actor, is_allowed, requires
+from disaster_ai.storage.engine import db
+
+bp = Blueprint(
+    "calls_web",
+    __name__,
+    url_prefix="/apps/calls",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
+
+STATUS_LABELS = {
+    # TRANSLATORS: state of a call recording (待機中)
+    "queued": _l("Queued"),
+    # TRANSLATORS: state of a call recording (文字起こし中)
+    "transcribing": _l("Transcribing"),
+    # TRANSLATORS: state of a call recording (完了)
+    "done": _l("Transcribed"),
+    # TRANSLATORS: state of a call recording (失敗)
+    "failed": _l("Failed"),
+    # TRANSLATORS: state of a call recording (保存期間満了で削除済み)
+    "purged": _l("Deleted after retention"),
+}
+
+
+class UploadForm(FlaskForm):
+    files = MultipleFileField(_l("Call recordings"))
+
+
+class ConfirmForm(FlaskForm):
+    place_name = StringField(_l("Place"), validators=[Optional(), Length(max=255)])
+    category = SelectField(_l("Category"))
+    life_threat = BooleanField(_l("Life threat"))
+    vulnerable = BooleanField(_l("Vulnerable person involved"))
+    people = IntegerField(_l("People"), validators=[Optional(), NumberRange(min=0, max=100000)])
+
+
+def _category_choices():
+    from disaster_ai.apps.situation.incidents import CATEGORY_LABELS
+
+    return [(c, CATEGORY_LABELS.get(c, c)) for c in CATEGORIES]
+
+
+@bp.get("")
+@requires("calls.view")
+def index():
+    calls = [service.call_dict(c) for c in service.list_calls(db())]
+    form = UploadForm() if is_allowed(current_actor(), "calls.upload") else None
+    return render_template("calls/index.html", calls=calls, form=form, labels=STATUS_LABELS)
+
+
+@bp.post("/upload")
+@requires("calls.upload")
+def upload():
+    form = UploadForm()
+    if not form.validate_on_submit():
+        flash(_("The form expired. Reload and try again."), "error")
+        return redirect(url_for("calls_web.index"))
+    files = request.files.getlist("files")
+    uploads = [(f.filename, f.mimetype, f.stream) for f in files if f.filename]
+    if not uploads:
+        flash(_("Choose one or more recordings."), "error")
+        return redirect(url_for("calls_web.index"))
+    try:
+        stored = service.store_uploads(current_app._get_current_object(), uploads, current_actor())
+    except service.CallError as exc:
+        from disaster_ai.apps.transcription.api import refusal_message
+
+        flash(refusal_message(exc), "error")
+        return redirect(url_for("calls_web.index"))
+    finally:
+        for upload_file in files:  # werkzeug spools big parts to temporary files
+            upload_file.close()
+    flash(_("%(count)d recordings queued for transcription.", count=len(stored)), "success")
+    if len(stored) == 1:
+        return redirect(url_for("calls_web.call_page", call_id=stored[0]["id"]))
+    return redirect(url_for("calls_web.index"))
+
+
+@bp.get("/<int:call_id>")
+@requires("calls.view")
+def call_page(call_id: int):
+    from disaster_ai.storage.models import Job
+
+    session = db()
+    try:
+        call = service.call_dict(service.get_call(session, call_id))
+    except service.CallError:
+        return render_template("calls/missing.html"), 404
+    job = session.get(Job, call["job_id"]) if call["job_id"] else None
+    form = None
+    if call["status"] == "done" and is_allowed(current_actor(), "calls.confirm"):
+        f = call["facts"] or {}
+        form = ConfirmForm(
+            place_name=(f.get("place") or {}).get("name") or "",
+            category=f.get("category") or "other",
+            life_threat=bool(f.get("life_threat")),
+            vulnerable=bool(f.get("vulnerable")),
+            people=f.get("people"),
+        )
+        form.category.choices = _category_choices()
+    return render_template(
+        "calls/call.html",
+        call=call,
+        job=job,
+        form=form,
+        labels=STATUS_LABELS,
+        low=current_app.config["LOW_CONFIDENCE_WORD"],
+        categories=dict(_category_choices()),
+    )
+
+
+@bp.post("/<int:call_id>/confirm")
+@requires("calls.confirm")
+def confirm(call_id: int):
+    form = ConfirmForm()
+    form.category.choices = _category_choices()
+    if not form.validate_on_submit():
+        flash(_("Some fields are missing or invalid."), "error")
+        return redirect(url_for("calls_web.call_page", call_id=call_id))
+    values = {
+        "place_name": form.place_name.data or None,
+        "category": form.category.data,
+        "life_threat": bool(form.life_threat.data),
+        "vulnerable": bool(form.vulnerable.data),
+        "people": form.people.data,
+    }
+    session = db()
+    from disaster_ai.errors import ApiError
+
+    try:
+        service.confirm_call(session, call_id, values, current_actor())
+        session.commit()
+    except (service.CallError, ApiError) as exc:
+        session.rollback()
+        flash(_("Not confirmed: %(reason)s", reason=exc.message), "error")
+        return redirect(url_for("calls_web.call_page", call_id=call_id))
+    flash(_("The incident is confirmed."), "success")
+    return redirect(url_for("calls_web.call_page", call_id=call_id))

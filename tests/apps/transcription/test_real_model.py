@@ -1,0 +1,112 @@
+"""The real default engine (faster-whisper, Whisper base int8 from the PyPI weight packages)
+on the dev clips, end to end: upload → job → transcript → facts → incident.
+
+The model is assembled and loaded once per test session (``whisper_model``); the app points
+``WHISPER_MODEL_DIR`` at that folder, so the engine's process cache hands the same model back.
+
+Which clips must succeed, and why (measured with benchmarks/bench_transcribe.py, see
+docs/benchmarks.md): on the clean 16 kHz WAVs the place, category and flags come out right for
+all 8 clips, because the reading-based matcher recovers the towns Whisper misspells (藤森 → 藤守,
+ハマトを目 → 浜当目, 駅来た一丁目 → 駅北一丁目 …). On the telephone and MP3 encodings we assert the
+clips whose town name is recognised with a stable reading in every encoding we measured
+(TEL_MP3_CLIPS); the others vary with the 丁目 homophone Whisper picks (e.g. d08 西小川五丁目 came
+out as 西岡は後、調目 or 二章側後 丁目), and are then correctly left unresolved rather than guessed.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from call_helpers import AUDIO, CALLS, audio_bytes, multipart
+from sqlalchemy import select
+
+from disaster_ai.apps.situation.models import Incident
+from disaster_ai.jobs.service import runner_for
+from disaster_ai.storage import get_storage, session_scope
+
+pytestmark = [pytest.mark.slow, pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)]
+
+WAV_CLIPS = ["d01", "d02", "d03", "d04", "d05", "d06", "d07", "d08"]
+TEL_MP3_CLIPS = ["d03", "d04"]
+
+
+@pytest.fixture
+def real_app(make_app, whisper_dir, whisper_model):
+    return make_app(WHISPER_MODEL_DIR=whisper_dir)
+
+
+def _transcribe_all(app, client, headers, names):
+    body, content_type = multipart({"files": [(io.BytesIO(audio_bytes(n)), n) for n in names]})
+    response = client.post("/api/v1/calls", data=body, headers=headers, content_type=content_type)
+    assert response.status_code == 202, response.get_json()
+    ids = [c["id"] for c in response.get_json()["calls"]]
+    assert runner_for(app).run_pending() == len(names)
+    return [client.get(f"/api/v1/calls/{i}", headers=headers).get_json() for i in ids]
+
+
+def _check(call, clip_id):
+    expected = CALLS[clip_id]
+    assert call["status"] == "done", call["error"]
+    assert call["engine"] == "faster-whisper" and call["language"] == "ja"
+    facts = call["facts"]
+    assert facts["place"] is not None, (clip_id, call["text"], facts["candidates"][:3])
+    assert facts["place"]["name"] == expected["town"], (clip_id, call["text"])
+    assert facts["category"] == expected["category"], (clip_id, call["text"])
+    assert facts["life_threat"] == expected["life_threat"], (clip_id, call["text"])
+    assert facts["vulnerable"] == expected.get("vulnerable", False), (clip_id, call["text"])
+    assert call["segments"] and all(0 < (s["confidence"] or 0) <= 1 for s in call["segments"])
+    assert call["incident_id"]
+
+
+def test_real_model_on_the_16k_wav_clips(real_app, api_headers, yaizu):
+    app = real_app
+    client = app.test_client()
+    calls = _transcribe_all(app, client, api_headers("operator"), [f"{c}.wav" for c in WAV_CLIPS])
+    for call, clip_id in zip(calls, WAV_CLIPS, strict=True):
+        _check(call, clip_id)
+    with session_scope(get_storage(app)) as session:
+        incidents = session.scalars(select(Incident)).all()
+        assert len(incidents) == len(WAV_CLIPS)
+        assert {i.status for i in incidents} == {"unverified"}
+        assert {i.source for i in incidents} == {"call"}
+        assert {i.place_name for i in incidents} == {CALLS[c]["town"] for c in WAV_CLIPS}
+
+
+def test_real_model_on_telephone_and_mp3_encodings(real_app, api_headers, yaizu):
+    app = real_app
+    client = app.test_client()
+    names = [f"{c}{suffix}" for c in TEL_MP3_CLIPS for suffix in ("_tel8k.wav", ".mp3")]
+    calls = _transcribe_all(app, client, api_headers("operator"), names)
+    for call, name in zip(calls, names, strict=True):
+        assert call["codec"] in {"pcm_mulaw", "mp3float", "mp3"}
+        _check(call, name[:3])
+
+
+def test_real_model_through_the_cli(real_app, api_headers, yaizu):
+    from flask.cli import ScriptInfo
+
+    from disaster_ai.cli import build_cli
+
+    app = real_app
+    from click.testing import CliRunner
+
+    result = CliRunner().invoke(
+        build_cli(app),
+        ["transcribe", str(AUDIO / "d06_tel8k.wav"), "--json"],
+        obj=ScriptInfo(create_app=lambda: app, load_dotenv_defaults=False),
+    )
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.output)
+    assert set(row) == {
+        "text",
+        "segments",
+        "language",
+        "duration_s",
+        "engine",
+        "facts",
+        "incident_id",
+    }
+    assert row["engine"] == "faster-whisper" and 4 < row["duration_s"] < 10
+    assert "煙" in row["text"] or "ケムリ" in row["text"] or "けむり" in row["text"]

@@ -1,0 +1,197 @@
+"""The dashboard and its live feed (/dashboard/feed.json): new incidents since an id, the
+notices in force (dai_notices_in_force) and the latest bulletin; each panel degrades on its own
+when its app is disabled."""
+
+from __future__ import annotations
+
+import pytest
+
+from disaster_ai import hookimpl
+
+NOTICE_PLUGINS = ["disaster_ai.apps.notices", "disaster_ai.apps.notices.in_force"]
+
+
+def create(client, headers, **body) -> dict:
+    body.setdefault("district_key", "jichikai-10")
+    response = client.post("/api/v1/incidents", json=body, headers=headers)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+@pytest.fixture
+def desk(app, client, yaizu, login, api_headers):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent / "apps" / "situation"))
+    from test_incidents import ensure_yaizu_layers
+
+    ensure_yaizu_layers(app)
+    login("operator")
+    return api_headers("operator")
+
+
+def test_the_feed_needs_a_login(client):
+    response = client.get("/dashboard/feed.json")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+
+
+def test_the_feed_lists_the_newest_incidents_then_only_new_ones(app, client, desk):
+    made = [create(client, desk, category="fire") for _ in range(12)]
+    first = client.get("/dashboard/feed.json").get_json()
+    incidents = first["incidents"]
+    assert incidents["available"] is True
+    assert [i["id"] for i in incidents["items"]] == [m["id"] for m in made[-10:]]  # oldest first
+    assert incidents["last_id"] == made[-1]["id"]
+    assert incidents["items"][0]["url"] == f"/apps/situation/incidents/{made[2]['id']}"
+    assert incidents["items"][0]["category_label"] == "火災"
+    nothing = client.get(f"/dashboard/feed.json?since_id={incidents['last_id']}").get_json()
+    assert nothing["incidents"]["items"] == []
+    assert nothing["incidents"]["last_id"] == incidents["last_id"]
+    rescue = create(client, desk, category="rescue", life_threat=True, place_name="小川新町三丁目")
+    duplicate = create(client, desk, category="fire")
+    client.post(
+        f"/api/v1/incidents/{duplicate['id']}/merge", json={"into": rescue["id"]}, headers=desk
+    )
+    new = client.get(f"/dashboard/feed.json?since_id={incidents['last_id']}").get_json()
+    assert [i["id"] for i in new["incidents"]["items"]] == [rescue["id"]]  # merged ones left out
+    item = new["incidents"]["items"][0]
+    assert item["life_threat"] is True and item["place_name"] == "小川新町三丁目"
+    assert item["occurred_at"].endswith("+09:00") and len(item["time"]) == 5
+    assert new["incidents"]["last_id"] == rescue["id"]
+    # a since_id that is not a number is ignored: the newest ones again
+    assert client.get("/dashboard/feed.json?since_id=x").get_json()["incidents"]["items"]
+
+
+def test_the_dashboard_renders_the_panels(app, client, desk):
+    create(client, desk, category="rescue", life_threat=True)
+    html = client.get("/").get_data(as_text=True)
+    for marker in (
+        'id="map"',
+        'id="incident-feed"',
+        'id="notices"',
+        'id="latest-bulletin"',
+        'id="jobs"',
+        'data-url="/dashboard/feed.json"',
+    ):
+        assert marker in html, marker
+    assert '<span class="life-badge"><span aria-hidden="true">⚠</span> 命の危険</span>' in html
+    assert "被害状況報はまだ発行されていません。" in html  # the Japanese default
+
+
+class NoticesInForce:
+    @hookimpl
+    def dai_notices_in_force(self, at):
+        return [
+            {
+                "district_key": "jichikai-10",
+                "district_name": "小川第1自治会",
+                "level": 4,
+                "name": "避難指示",
+                "hazard": "inland_flood",
+                "issued_at": "2026-09-23T06:00:00+09:00",
+            },
+            {
+                "district_key": "jichikai-11",
+                "district_name": "小川第2自治会",
+                "level": 5,
+                "name": "緊急安全確保",
+                "hazard": "inland_flood",
+                "issued_at": "2026-09-23T07:00:00+09:00",
+            },
+        ]
+
+
+def test_notices_in_force_come_from_the_hook_highest_level_first(
+    app, client, desk, register_plugin
+):
+    register_plugin(NoticesInForce(), "notices-in-force-test")
+    notices = client.get("/dashboard/feed.json").get_json()["notices"]
+    assert notices["available"] is True
+    assert [(n["level"], n["name"]) for n in notices["items"]] == [
+        (5, "緊急安全確保"),
+        (4, "避難指示"),
+    ]
+    html = client.get("/").get_data(as_text=True)
+    # the level is written out with its number and name, not shown by colour alone
+    assert "警戒レベル5 緊急安全確保" in html or "Alert level 5 緊急安全確保" in html
+    assert "小川第1自治会" in html
+
+
+class BrokenNotices:
+    @hookimpl
+    def dai_notices_in_force(self, at):
+        raise RuntimeError("database away")
+
+
+def test_a_failing_notices_plugin_does_not_break_the_dashboard(app, client, desk, register_plugin):
+    register_plugin(BrokenNotices(), "broken-notices")
+    assert client.get("/").status_code == 200
+    assert client.get("/dashboard/feed.json").get_json()["notices"] == {
+        "available": True,
+        "items": [],
+    }
+
+
+def test_the_latest_bulletin_is_linked(app, client, desk):
+    from disaster_ai.apps.bulletins.models import Bulletin, DisasterEvent
+    from disaster_ai.storage import get_storage, session_scope
+
+    with app.app_context(), session_scope(get_storage(app)) as session:
+        event = DisasterEvent(name="台風第10号")
+        session.add(event)
+        session.flush()
+        for number in (1, 2):
+            session.add(
+                Bulletin(
+                    event_id=event.id,
+                    number=number,
+                    trigger="manual",
+                    snapshot={"bulletin": {"title": f"被害状況 第{number}報"}},
+                )
+            )
+    bulletin = client.get("/dashboard/feed.json").get_json()["bulletin"]
+    assert bulletin["available"] is True and bulletin["item"]["title"] == "被害状況 第2報"
+    assert bulletin["item"]["url"] == f"/apps/bulletins/{bulletin['item']['id']}"
+    assert "被害状況 第2報</a>" in client.get("/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
+def test_each_panel_degrades_when_its_app_is_disabled(make_app, users):
+    from disaster_ai.testing import TEST_PASSWORDS, csrf_token_from
+
+    app = make_app(
+        DISABLED_PLUGINS=[
+            "disaster_ai.apps.bulletins",
+            "disaster_ai.apps.situation",
+            *NOTICE_PLUGINS,
+        ]
+    )
+    client = app.test_client()
+    from disaster_ai.auth import create_user
+    from disaster_ai.storage import get_storage, session_scope
+
+    with app.app_context(), session_scope(get_storage(app)) as session:
+        from sqlalchemy import select
+
+        from disaster_ai.storage.models import User
+
+        if session.scalar(select(User).where(User.username == "operator")) is None:
+            create_user(session, "operator", "operator", TEST_PASSWORDS["operator"])
+    page = client.get("/login").get_data(as_text=True)
+    client.post(
+        "/login",
+        data={
+            "username": "operator",
+            "password": TEST_PASSWORDS["operator"],
+            "csrf_token": csrf_token_from(page),
+        },
+    )
+    feed = client.get("/dashboard/feed.json")
+    assert feed.status_code == 200
+    assert feed.get_json()["incidents"] == {"available": False}
+    assert feed.get_json()["bulletin"] == {"available": False}
+    assert feed.get_json()["notices"] == {"available": False}
+    html = client.get("/").get_data(as_text=True)
+    assert 'id="jobs"' in html and 'id="map"' in html
+    assert html.count("data-unavailable") == 3
