@@ -606,21 +606,41 @@ def list_incidents(session: Session, f: IncidentFilter) -> tuple[list[Incident],
     return list(session.scalars(query.limit(f.limit).offset(f.offset))), total
 
 
-def incident_dict(incident: Incident, index: DistrictIndex | None = None) -> dict:
+_LABEL_CACHE: dict[str, dict] = {}
+
+
+def current_labels() -> dict[str, dict[str, str]]:
+    """Category, source and status labels in the current language, resolved once per locale:
+    a list of thousands of incidents would otherwise translate the same few words thousands
+    of times."""
+    from flask_babel import get_locale
+
+    locale = str(get_locale())
+    if locale not in _LABEL_CACHE:
+        _LABEL_CACHE[locale] = {
+            "category": {k: str(v) for k, v in CATEGORY_LABELS.items()},
+            "source": {k: str(v) for k, v in SOURCE_LABELS.items()},
+            "status": {k: str(v) for k, v in STATUS_LABELS.items()},
+        }
+    return _LABEL_CACHE[locale]
+
+
+def incident_dict(
+    incident: Incident, index: DistrictIndex | None = None, labels: dict | None = None
+) -> dict:
     names = index.names if index is not None else {}
+    labels = labels or current_labels()
     return {
         "id": incident.id,
         "category": incident.category,
-        "category_label": str(CATEGORY_LABELS[incident.category])
-        if incident.category in CATEGORY_LABELS
-        else incident.category,
+        "category_label": labels["category"].get(incident.category, incident.category),
         "life_threat": incident.life_threat,
         "people": incident.people,
         "vulnerable": incident.vulnerable,
         "source": incident.source,
-        "source_label": str(SOURCE_LABELS.get(incident.source, incident.source)),
+        "source_label": labels["source"].get(incident.source, incident.source),
         "status": incident.status,
-        "status_label": str(STATUS_LABELS.get(incident.status, incident.status)),
+        "status_label": labels["status"].get(incident.status, incident.status),
         "occurred_at": iso(incident.occurred_at),
         "lon": incident.lon,
         "lat": incident.lat,
@@ -635,10 +655,12 @@ def incident_dict(incident: Incident, index: DistrictIndex | None = None) -> dic
     }
 
 
-def incident_feature(incident: Incident, index: DistrictIndex | None) -> dict:
+def incident_feature(
+    incident: Incident, index: DistrictIndex | None, labels: dict | None = None
+) -> dict:
     """A GeoJSON feature: the point, or the district's representative point (then
     ``properties.location_precision`` is "district"), or no geometry when neither is known."""
-    properties = incident_dict(incident, index)
+    properties = incident_dict(incident, index, labels)
     if incident.lon is not None and incident.lat is not None:
         geometry, precision = (
             {"type": "Point", "coordinates": [incident.lon, incident.lat]},
@@ -659,12 +681,13 @@ def incident_feature(incident: Incident, index: DistrictIndex | None) -> dict:
 def incidents_geojson(session: Session, f: IncidentFilter) -> dict:
     rows, total = list_incidents(session, f)
     index = district_index(session)
+    labels = current_labels()
     return {
         "type": "FeatureCollection",
         "layer": "incidents",
         "total": total,
         "attribution": "",
-        "features": [incident_feature(row, index) for row in rows],
+        "features": [incident_feature(row, index, labels) for row in rows],
     }
 
 
