@@ -174,3 +174,10 @@ def test_every_state_changing_endpoint_requires_a_permission(app):
             continue
         view = app.view_functions[rule.endpoint]
         assert getattr(view, "required_action", None), f"{rule.rule} has no permission check"
+
+
+def test_an_approver_sees_the_desk_navigation_but_not_admin_pages(client, login):
+    login("approver")
+    html = client.get("/").get_data(as_text=True)
+    assert 'href="/apps/notices"' in html and 'href="/apps/situation"' in html
+    assert client.get("/admin/users").status_code == 403

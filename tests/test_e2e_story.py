@@ -174,6 +174,12 @@ def test_the_desk_story_from_a_call_to_the_first_bulletin(app, live_server, brow
     base = live_server
     errors: list[str] = []
     operator_ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    # The call page's <audio preload=metadata> makes chromium drop the recording's download
+    # half-way; werkzeug's dev server then leaves the file open (ResourceWarning → error).
+    # Playwright fetches the recording from the app in full and hands it to the page instead.
+    operator_ctx.route(
+        "**/api/v1/calls/*/audio", lambda route: route.fulfill(response=route.fetch())
+    )
     operator = log_in(operator_ctx, base, "operator", users["operator"])
     operator.on("pageerror", lambda exc: errors.append(str(exc)))
 
@@ -201,6 +207,11 @@ def test_the_desk_story_from_a_call_to_the_first_bulletin(app, live_server, brow
     operator.goto(f"{base}/apps/situation/incidents/{incident_id}")
     assert TOWN in operator.content()
     assert operator.locator("select[name=category]").input_value() == "rescue"
+    # and the situation map draws it (a life-threatening rescue call)
+    operator.goto(f"{base}/apps/situation")
+    operator.wait_for_selector("#situation-map[data-loaded=true]", timeout=20_000)
+    assert operator.locator("#situation-map").get_attribute("data-count-incidents") == "1"
+    assert operator.locator(".leaflet-marker-icon .dai-incident").count() == 1
 
     # 3. Lv4 避難指示 for inland flooding in the incident's district
     operator.goto(f"{base}/apps/notices")
