@@ -158,7 +158,7 @@ def test_hook_dai_desk_menu_items(app, client, login, register_plugin):
         def dai_desk_menu_items(self, actor, request):
             if not actor.has_role("approver"):
                 return []
-            return [MenuItem(f"Shift log ({actor.username})", "/shift-log", order=1)]
+            return [MenuItem(f"Shift log ({actor.username})", "/shift-log", order=-1)]
 
     register_plugin(ShiftLog(), name="shift_log")
     login("operator")
@@ -168,7 +168,9 @@ def test_hook_dai_desk_menu_items(app, client, login, register_plugin):
     login("approver")
     links = nav_links(client.get("/").get_data(as_text=True))
     assert links["Shift log (approver)"] == "/shift-log"
-    assert list(links)[0] == "Shift log (approver)"  # order=1 sorts it before the core entries
+    assert (
+        list(links)[0] == "Shift log (approver)"
+    )  # order=-1 sorts it before the core entries (the dashboard is 0)
 
 
 def test_hook_dai_extra_template_vars(app, client, login, register_plugin):
