@@ -29,25 +29,11 @@ import sqlite3
 import unicodedata
 from dataclasses import asdict, dataclass, field
 
+from disaster_ai.apps.situation.models import INCIDENT_CATEGORIES
 from disaster_ai.apps.transcription.types import PlaceName
 
-CATEGORIES = (
-    "river",
-    "inundation",
-    "road_flooding",
-    "landslide",
-    "storm_surge",
-    "fire",
-    "building_damage",
-    "wind_damage",
-    "infrastructure",
-    "power_outage",
-    "water_outage",
-    "rescue",
-    "welfare_check",
-    "shelter_inquiry",
-    "other",
-)
+# The incident categories are the situation app's; a call's facts must become an incident.
+CATEGORIES = INCIDENT_CATEGORIES
 DEFAULT_THRESHOLD = 0.75
 MIN_READING = 3  # shorter readings (e.g. オシマ after normalisation is 3) must match exactly
 
