@@ -28,6 +28,8 @@ $(STAMP): pyproject.toml plugins/hello_municipality/pyproject.toml
 	# itself without its own requirements (they would pull triton and a CUDA build).
 	$(BIN)/python -m pip install -q -e '.[openai-whisper]'
 	$(BIN)/python -m pip install -q --no-deps openai-whisper==20250625
+	# transformers: the third Whisper engine and the local LLM client for notice polish.
+	$(BIN)/python -m pip install -q -e '.[transformers]'
 	touch $(STAMP)
 
 translations: $(STAMP)
