@@ -96,8 +96,12 @@ def registered_jobs(app) -> dict[str, JobSpec]:
     specs = {f"core.{spec.id}": spec for spec in core_jobs(app)}
     pm = app.extensions["disaster_ai"]
     for plugin_name, spec in collect_by_plugin(pm, "dai_register_jobs", config=app.config):
-        short = plugin_name.rsplit(".", 1)[-1]
-        specs[f"{short}.{spec.id}"] = spec
+        # "<last dotted part>.<id>" reads well in the job list; a second plugin with the same
+        # last part (acme.bulletins beside disaster_ai.apps.bulletins) keeps its full name.
+        job_id = f"{plugin_name.rsplit('.', 1)[-1]}.{spec.id}"
+        if job_id in specs:
+            job_id = f"{plugin_name}.{spec.id}"
+        specs[job_id] = spec
     return specs
 
 

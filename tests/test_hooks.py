@@ -343,6 +343,11 @@ def test_hook_dai_register_jobs(app, register_plugin):
     register_plugin(TidePolling(), name="acme.tide_gauge")
     jobs = registered_jobs(app)
     assert "tide_gauge.poll" in jobs  # "<plugin name's last dotted part>.<job id>"
+
+    # a second plugin whose name ends the same way keeps its own job: nothing is overwritten
+    register_plugin(TidePolling(), name="kaigan.tide_gauge")
+    jobs = registered_jobs(app)
+    assert {"tide_gauge.poll", "kaigan.tide_gauge.poll"} <= set(jobs)
     assert "core.heartbeat" in jobs
     spec = jobs["tide_gauge.poll"]
     assert spec.func is poll_tide_gauges

@@ -377,22 +377,12 @@ def issue_bulletin(
                 detail={"event_id": event_id, "error": failure["error"]},
                 actor=SYSTEM_ACTOR,
             )
+        request = _IssueRequest(
+            event_id, now, trigger, remark, created_by, actor, schedule_id, slot_at, slot_key
+        )
         for attempt in range(MAX_NUMBER_RETRIES):
             try:
-                return _insert(
-                    app,
-                    event_id,
-                    snap,
-                    png,
-                    now,
-                    trigger,
-                    remark,
-                    created_by,
-                    actor,
-                    schedule_id,
-                    slot_at,
-                    slot_key,
-                )
+                return _insert(app, request, snap, png)
             except (IntegrityError, OperationalError) as exc:
                 if isinstance(exc, OperationalError) and not _is_transient(exc):
                     raise
@@ -480,20 +470,23 @@ def _take_snapshot(app, session, event: DisasterEvent, now: datetime, *, with_ma
     return snap, png
 
 
-def _insert(
-    app,
-    event_id,
-    snap,
-    png,
-    now,
-    trigger,
-    remark,
-    created_by,
-    actor,
-    schedule_id,
-    slot_at,
-    slot_key,
-) -> IssueResult:
+@dataclass(frozen=True)
+class _IssueRequest:
+    """What the caller of issue_bulletin asked for, as the insert needs it."""
+
+    event_id: int
+    now: datetime
+    trigger: str
+    remark: str
+    created_by: str
+    actor: Actor
+    schedule_id: int | None
+    slot_at: datetime | None
+    slot_key: str | None
+
+
+def _insert(app, request: _IssueRequest, snap: dict, png: bytes | None) -> IssueResult:
+    event_id, now, slot_key = request.event_id, request.now, request.slot_key
     storage = get_storage(app)
     targets = delivery_targets(app)
     with session_scope(storage) as session:
@@ -507,14 +500,14 @@ def _insert(
             event_id=event_id,
             number=number,
             issued_at=now,
-            trigger=trigger,
-            schedule_id=schedule_id,
-            slot_at=slot_at,
+            trigger=request.trigger,
+            schedule_id=request.schedule_id,
+            slot_at=request.slot_at,
             slot_key=slot_key,
             snapshot=frozen,
             map_png=png,
-            remark=remark,
-            created_by=created_by,
+            remark=request.remark,
+            created_by=request.created_by,
         )
         session.add(bulletin)
         session.flush()
@@ -536,11 +529,11 @@ def _insert(
             detail={
                 "event_id": event_id,
                 "number": number,
-                "trigger": trigger,
+                "trigger": request.trigger,
                 "slot_key": slot_key,
                 "deliveries": len(deliveries),
             },
-            actor=actor,
+            actor=request.actor,
             session=session,
         )
         session.flush()

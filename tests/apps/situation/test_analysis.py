@@ -2,65 +2,21 @@
 
 The layer frames are built here from sample_data/yaizu/*.geojson with the same props the
 importer writes (districts: population; shelters: kind, hazards, capacity; hazard_zones: hazard,
-rank, rank_order). test_summary.py reuses ``yaizu_frames``.
+rank, rank_order); see situation_helpers.py.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from functools import cache
-from zoneinfo import ZoneInfo
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from situation_helpers import IN_FLOOD_AREA, NOW, SAMPLE, yaizu_frames
 
 from disaster_ai.apps.situation import analysis
-from disaster_ai.config import REPO_ROOT
-
-JST = ZoneInfo("Asia/Tokyo")
-SAMPLE = REPO_ROOT / "sample_data" / "yaizu"
-NOW = datetime(2025, 9, 5, 10, 0, tzinfo=JST)
-ATTRIBUTION_A = "出典：焼津市オープンデータカタログ（焼津市）を加工して作成"
-# The five designated shelters that lie inside the inland-flood assumed area (from the real data).
-IN_FLOOD_AREA = {
-    "小川新地コミュニティ防災センター",
-    "小川第13コミュニティ防災センター",
-    "港小学校",
-    "（県）焼津水産高等学校",
-    "港地域交流センター",
-}
-
-
-# --- layer frames from the sample kit ------------------------------------------------------------
-
-
-def _frame(keys, names, kana, props, geometry) -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame(
-        {"key": keys, "name": names, "name_kana": kana, "props": props},
-        geometry=gpd.GeoSeries(geometry, crs=4326),
-        crs=4326,
-    )
-
-
-@cache
-def _read(name: str) -> gpd.GeoDataFrame:
-    return gpd.read_file(SAMPLE / name)
-
-
-@cache
-def _sample_frames() -> dict[str, gpd.GeoDataFrame]:
-    from disaster_ai.apps.situation.importer import read_sample_frames
-
-    return read_sample_frames(SAMPLE)
-
-
-def yaizu_frames() -> dict[str, gpd.GeoDataFrame]:
-    """The Yaizu layers read through the real importer and the kit's mappings (no database):
-    districts ← 自治会 areas; shelters ← 指定避難所 + 指定緊急避難場所; hazard_zones ← 内水浸水想定区域."""
-    return {layer: frame.copy() for layer, frame in _sample_frames().items() if layer != "places"}
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +131,7 @@ def test_designated_shelters_inside_the_inland_flood_area_are_unsafe_when_open(l
     assert (inside["state"] == "unsafe").all()
     assert inside["zone_rank"].notna().all()
     # All 56 designated shelters lie inside the city (and so inside some district).
-    boundary = _read("yaizu_city_boundary.geojson").geometry.values[0]
+    boundary = gpd.read_file(SAMPLE / "yaizu_city_boundary.geojson").geometry.values[0]
     assert shapely.contains_xy(boundary, designated["lon"], designated["lat"]).all()
     # Open but not designated for the hazard, outside the zone: not usable.
     assert set(shelters.loc[~shelters["designated"] & ~shelters["in_zone"], "state"]) == {

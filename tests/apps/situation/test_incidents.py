@@ -1,9 +1,7 @@
 """Incidents and shelter status: the JSON API and its service (disaster_ai.apps.situation.incidents).
 
-The ``yaizu`` fixture loads the real Yaizu kit through ``disaster-ai init --sample yaizu``. Should
-a layer be missing from it (an importer that cannot load it yet), :func:`ensure_yaizu_layers`
-stores it straight from sample_data/yaizu/ with the keys and properties the importer gives it
-(``jichikai-<id>``, ``designated-<no>``, ``hazards``, ``rank``/``rank_order`` …).
+The ``yaizu`` fixture loads the real Yaizu kit through ``disaster-ai init --sample yaizu``;
+:func:`situation_helpers.ensure_yaizu_layers` checks that all four reference layers came in.
 """
 
 from __future__ import annotations
@@ -11,175 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from situation_helpers import OGAWA_3, TOKYO_STATION, ensure_yaizu_layers
 
 from disaster_ai.config import REPO_ROOT
 
 SAMPLE = Path(REPO_ROOT) / "sample_data" / "yaizu"
-DESIGNATED_FLAGS = {
-    "inland_flood": "open_storm_flood",
-    "landslide": "open_landslide",
-    "earthquake": "open_earthquake_tsunami",
-    "tsunami": "open_earthquake_tsunami",
-}
-SITE_FLAGS = {
-    "flood": "hz_flood",
-    "landslide": "hz_landslide",
-    "storm_surge": "hz_storm_surge",
-    "earthquake": "hz_earthquake",
-    "tsunami": "hz_tsunami",
-    "large_fire": "hz_large_fire",
-    "inland_flood": "hz_inland_flooding",
-    "volcano": "hz_volcano",
-}
-INLAND_RANKS = [
-    "0.3m未満の区域",
-    "0.3~0.5m未満の区域",
-    "0.5~1.0m未満の区域",
-    "1.0~3.0m未満の区域",
-    "3.0~5.0m未満の区域",
-    "5.0~10.0m未満の区域",
-]
-
-
-def _frame(keys, names, kana, props, geometry):
-    import geopandas as gpd
-    import shapely
-
-    return gpd.GeoDataFrame(
-        {"key": list(keys), "name": list(names), "name_kana": list(kana), "props": list(props)},
-        geometry=gpd.GeoSeries(shapely.force_2d(geometry.values), crs=4326),
-        crs=4326,
-    )
-
-
-def store_yaizu_layers(app) -> None:
-    """The four reference layers of the Yaizu kit as new active versions."""
-    import geopandas as gpd
-
-    from disaster_ai.apps.situation import layers
-    from disaster_ai.storage import get_storage, session_scope
-
-    def read(name):
-        return gpd.read_file(SAMPLE / name).set_crs(4326, allow_override=True)
-
-    districts = read("yaizu_jichikai_areas.geojson")
-    places = read("yaizu_town_points_geolonia.geojson")
-    designated = read("yaizu_designated_shelters.geojson")
-    sites = read("yaizu_emergency_evacuation_sites.geojson")
-    zones = read("yaizu_inland_flood_assumed_area.geojson")
-    areas = [a if a == a and a else None for a in designated["floor_area_m2"]]  # NaN → None
-    shelter_props = [
-        {
-            "kind": "designated_shelter",
-            "address": r.address,
-            "hazards": [h for h, f in DESIGNATED_FLAGS.items() if r[f]],
-            "floor_area_m2": area,
-            "capacity": int(area // 3.5) if area else None,
-            "capacity_derived": bool(area),
-        }
-        for area, (_, r) in zip(areas, designated.iterrows(), strict=True)
-    ] + [
-        {
-            "kind": "emergency_site",
-            "address": r.address,
-            "hazards": [h for h, f in SITE_FLAGS.items() if r[f]],
-            "capacity": None,
-            "capacity_derived": False,
-        }
-        for _, r in sites.iterrows()
-    ]
-    shelters = _frame(
-        [f"designated-{n}" for n in designated["no"]] + [f"emergency-{n}" for n in sites["no"]],
-        list(designated["name"]) + list(sites["name"]),
-        list(designated["name_kana"]) + list(sites["name_kana"]),
-        shelter_props,
-        gpd.GeoSeries(list(designated.geometry) + list(sites.geometry), crs=4326),
-    )
-    credit = "出典：焼津市オープンデータカタログ（焼津市）を加工して作成"
-    with app.app_context(), session_scope(get_storage(app)) as session:
-        layers.store_layer_version(
-            session,
-            "districts",
-            _frame(
-                [f"jichikai-{i}" for i in districts["id"]],
-                districts["name"],
-                [""] * len(districts),
-                [
-                    {"code": str(i), "population": int(p), "households": int(h)}
-                    for i, p, h in zip(
-                        districts["id"],
-                        districts["pop2015_est"],
-                        districts["hh2015_est"],
-                        strict=True,
-                    )
-                ],
-                districts.geometry,
-            ),
-            source_name="yaizu_jichikai_areas.geojson",
-            attribution=credit + "（自治会区域）",
-        )
-        names = [t + k for t, k in zip(places["town"], places["koaza"], strict=True)]
-        layers.store_layer_version(
-            session,
-            "places",
-            _frame(
-                names,
-                names,
-                [""] * len(places),
-                [{"town": t} for t in places["town"]],
-                places.geometry,
-            ),
-            source_name="yaizu_town_points_geolonia.geojson",
-            attribution="Geolonia 住所データ (CC BY 4.0)",
-        )
-        layers.store_layer_version(
-            session,
-            "shelters",
-            shelters,
-            source_name="yaizu shelters",
-            attribution=credit + "（避難所一覧）",
-        )
-        layers.store_layer_version(
-            session,
-            "hazard_zones",
-            _frame(
-                [f"inland_flood-{i}" for i in range(len(zones))],
-                [f"内水浸水想定区域 {c}" for c in zones["max_depth_class"]],
-                [""] * len(zones),
-                [
-                    {
-                        "hazard": "inland_flood",
-                        "rank": c,
-                        "rank_order": INLAND_RANKS.index(c) + 1,
-                        "fill": f,
-                    }
-                    for c, f in zip(zones["max_depth_class"], zones["fill"], strict=True)
-                ],
-                zones.geometry,
-            ),
-            source_name="yaizu_inland_flood_assumed_area.geojson",
-            attribution=credit + "（内水浸水想定区域）",
-        )
-
-
-def ensure_yaizu_layers(app) -> None:
-    from disaster_ai.apps.situation import layers
-    from disaster_ai.storage import get_storage, session_scope
-
-    with app.app_context(), session_scope(get_storage(app)) as session:
-        missing = [
-            name
-            for name in ("districts", "places", "shelters", "hazard_zones")
-            if layers.active_version(session, name) is None
-        ]
-    if missing:
-        store_yaizu_layers(app)
 
 
 # --- fixtures and helpers --------------------------------------------------------------------
-
-OGAWA_3 = (138.320257, 34.855605)  # 小川新町三丁目 in the places layer
-TOKYO_STATION = (139.767125, 35.681236)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import pytest
 import shapely
-from test_analysis import (  # the layer frames (same folder)
+from situation_helpers import (
     ATTRIBUTION_A,
     IN_FLOOD_AREA,
     JST,
