@@ -42,7 +42,10 @@ def test_admin_opens_an_event_schedules_it_and_closes_it(app, client, login, clo
         "/apps/bulletins/events/1/schedules",
         {"kind": "cron", "cron": "0 9 * * 1-5"},
     )
-    assert bad.status_code == 422 and 'class="error" role="alert"' in bad.get_data(as_text=True)
+    # the error stands next to the cron field, tied to it for screen readers
+    assert bad.status_code == 422
+    assert 'aria-describedby="cron-error"' in bad.get_data(as_text=True)
+    assert 'id="cron-error" role="alert"' in bad.get_data(as_text=True)
     good = form_post(
         client,
         "/apps/bulletins/events/1",
