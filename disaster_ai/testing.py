@@ -268,3 +268,54 @@ def jma_sample():
         return (Path(REPO_ROOT) / "tests" / "fixtures" / "jma" / name).read_bytes()
 
     return read
+
+
+# --- browser tests: the app on a free localhost port, and Debian's chromium ------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(REPO_ROOT) / "docs" / "screenshots"
+
+
+@pytest.fixture
+def live_server(app, yaizu, users):
+    """The app (with the Yaizu kit and the test users) on ``http://127.0.0.1:<free port>``,
+    served by werkzeug from a thread; yields the base URL."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+
+
+@pytest.fixture
+def browser():
+    """Debian's chromium through playwright (never ``playwright install``). Skips when
+    /usr/bin/chromium is absent, unless DISASTER_AI_REQUIRE_SERVICES=1 (then it fails)."""
+    if not CHROMIUM.exists():
+        skip_or_fail(
+            f"{CHROMIUM} is absent: install Debian's chromium (apt-get install chromium) "
+            "for the browser tests"
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()

@@ -24,7 +24,7 @@ def desk(app, client, yaizu, login, api_headers):
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).parent / "apps" / "situation"))
-    from test_incidents import ensure_yaizu_layers
+    from situation_helpers import ensure_yaizu_layers
 
     ensure_yaizu_layers(app)
     login("operator")
@@ -195,3 +195,79 @@ def test_each_panel_degrades_when_its_app_is_disabled(make_app, users):
     html = client.get("/").get_data(as_text=True)
     assert 'id="jobs"' in html and 'id="map"' in html
     assert html.count("data-unavailable") == 3
+
+
+# --- in a real browser: districts shaded by the notice level in force ------------------------
+
+
+def issue_lv4(client, headers_for, district: str) -> dict:
+    operator, approver = headers_for("operator"), headers_for("approver")
+    body = {
+        "hazard": "inland_flood",
+        "action": "発令",
+        "level": 4,
+        "districts": [district],
+        "reason": "大雨により、道路や住宅が浸水するおそれが高まっています。",
+    }
+    created = client.post("/api/v1/notices", json=body, headers=operator)
+    assert created.status_code == 201, created.get_json()
+    nid = created.get_json()["id"]
+    client.post(f"/api/v1/notices/{nid}/submit", headers=operator)
+    ids = [v["id"] for v in created.get_json()["guard"]["violations"]]
+    approved = client.post(
+        f"/api/v1/notices/{nid}/approve", json={"acknowledge": ids}, headers=approver
+    )
+    assert approved.status_code == 200, approved.get_json()
+    issued = client.post(f"/api/v1/notices/{nid}/issue", headers=approver).get_json()
+    assert issued["status"] == "issued", issued
+    return issued
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
+def test_the_dashboard_shades_a_district_once_a_lv4_notice_is_issued(
+    app, client, live_server, browser, users, api_headers
+):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page = context.new_page()
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{live_server}/login")
+    page.fill("#username", "operator")
+    page.fill("#password", users["operator"])
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server}/")
+    page.wait_for_selector("#map[data-loaded]", timeout=20_000)
+    page.evaluate("window.__notReloaded = true")
+    assert page.get_attribute("#map", "data-shaded-districts") == "0"
+    legend = page.locator("#level-legend").inner_text()
+    for text in ("警戒レベル5 緊急安全確保", "警戒レベル4 避難指示", "警戒レベル3 高齢者等避難"):
+        assert text in legend  # number and name, never colour alone
+
+    notice = issue_lv4(client, api_headers, "高新田自治会")
+    key = notice["districts"][0]["key"]
+    # the feed poll (every 5 s) shades it without a reload
+    path = page.locator(f'#map path[data-district="{key}"][data-notice-level="4"]')
+    path.wait_for(timeout=20_000)
+    assert page.evaluate("window.__notReloaded === true")
+    assert path.get_attribute("fill") == "#aa00aa"
+    label = page.evaluate(
+        "(key) => document.getElementById('map').daiDistrictLevels[key].label", key
+    )
+    assert label == "警戒レベル4 避難指示 (内水氾濫)"
+    assert page.get_attribute("#map", "data-shaded-districts") == "1"
+    # a fresh dashboard shades it from the map data straight away
+    page.reload()
+    page.wait_for_selector(
+        f'#map path[data-district="{key}"][data-notice-level="4"]', timeout=20_000
+    )
+    tooltip = page.evaluate(
+        "(key) => { let text = ''; document.getElementById('map').daiDistrictLayers.eachLayer("
+        "(l) => { if (l.feature.properties.key === key) text = l.getTooltip().getContent(); });"
+        " return text; }",
+        key,
+    )
+    assert "警戒レベル4 避難指示 (内水氾濫)" in tooltip
+    assert errors == []
+    context.close()

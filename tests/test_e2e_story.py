@@ -1,7 +1,8 @@
 """The whole desk story in a real browser (issue 7, "End-to-end tests").
 
 Debian's chromium via playwright drives the real app, served on a free localhost port from a
-thread (werkzeug), on a fresh SQLite database with the Yaizu kit and the real faster-whisper
+thread (werkzeug; the shared ``live_server`` and ``browser`` fixtures of disaster_ai.testing),
+on a fresh SQLite database with the Yaizu kit and the real faster-whisper
 model (assembled and loaded once per session). The in-process job runner's threads run the
 transcription and bulletin jobs. Every step is a real click in the browser:
 
@@ -28,17 +29,8 @@ from pathlib import Path
 import pytest
 
 from disaster_ai.config import REPO_ROOT
-from disaster_ai.testing import skip_or_fail
+from disaster_ai.testing import SCREENSHOTS
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOTS = Path(REPO_ROOT) / "docs" / "screenshots"
 CLIP = Path(REPO_ROOT) / "sample_data" / "calls" / "audio" / "d02.wav"
 CAP_XSD = Path(REPO_ROOT) / "disaster_ai" / "schemas" / "CAP-v1.2.xsd"
 TOWN = "小川新町三丁目"
@@ -66,31 +58,10 @@ def app(make_app, whisper_dir, whisper_model):
 
 
 @pytest.fixture
-def browser():
-    if not CHROMIUM.exists():
-        skip_or_fail(
-            f"{CHROMIUM} is absent: install Debian's chromium (apt-get install chromium) for the browser tests"
-        )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture
-def live_server(app, yaizu, users):
-    """The app on http://127.0.0.1:<free port>, with a thread running the queued jobs."""
-    from werkzeug.serving import make_server
-
+def job_runner(app, live_server):
+    """A thread running the queued jobs (transcription, bulletins) next to the live server."""
     from disaster_ai.jobs.service import runner_for
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
     stop = threading.Event()
 
     def run_jobs():
@@ -104,13 +75,10 @@ def live_server(app, yaizu, users):
     jobs = threading.Thread(target=run_jobs, name="live-jobs", daemon=True)
     jobs.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        yield
     finally:
         stop.set()
         jobs.join(timeout=60)
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
 
 
 def log_in(context, base: str, role: str, password: str):
@@ -168,7 +136,9 @@ def inland_flood_zone_and_shelters(app):
 @pytest.mark.browser
 @pytest.mark.slow
 @pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
-def test_the_desk_story_from_a_call_to_the_first_bulletin(app, live_server, browser, users):
+def test_the_desk_story_from_a_call_to_the_first_bulletin(
+    app, live_server, job_runner, browser, users
+):
     from lxml import etree
 
     base = live_server

@@ -116,8 +116,13 @@ def switch_language(code: str):
 @bp.get("/")
 @requires("desk.view")
 def dashboard():
+    from disaster_ai.web import levels
+
     return render_template(
-        "dashboard.html", feed=dashboard_feed_data(None), feed_seconds=FEED_POLL_SECONDS
+        "dashboard.html",
+        feed=dashboard_feed_data(None),
+        feed_seconds=FEED_POLL_SECONDS,
+        level_legend=levels.legend(),
     )
 
 
@@ -216,6 +221,7 @@ def _feed_notices() -> dict:
             {
                 "level": level,
                 "name": str(entry.get("name") or NOTICE_LEVEL_NAMES.get(level, "")),
+                "district_key": str(entry.get("district_key") or ""),
                 "district_name": str(entry.get("district_name") or entry.get("district_key") or ""),
                 "hazard": str(entry.get("hazard") or ""),
                 "hazard_label": _hazard_label(str(entry.get("hazard") or "")),

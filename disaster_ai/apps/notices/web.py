@@ -2,16 +2,31 @@
 
 - ``GET  /apps/notices``                   the drafting form and the notices (history)
 - ``POST /apps/notices/preview``           every channel side by side, the shelters, the guard
+- ``POST /apps/notices/preview.json``      the same as JSON, for the form's live preview (CSRF)
 - ``POST /apps/notices/save``              save the previewed scenario as a draft
 - ``GET  /apps/notices/<id>``              one notice: texts, guard, workflow buttons, CAP
 - ``POST /apps/notices/<id>/<step>``       submit | approve | issue | cancel
 
 Views call service.py only. The notice texts come from the Japanese templates, not gettext.
+
+The form works without JavaScript (the district list, the preview button). The desk script
+``notice_form.js`` adds the district picker on the map, the live preview of every channel and
+the copy buttons; its strings come from the template, translated.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 
 from disaster_ai.apps.notices import facts as f
@@ -68,15 +83,62 @@ def _warning_text(code: str) -> str:
     return code
 
 
+def _district_history(notices: list[dict]) -> list[dict]:
+    """Per district: the notice in force there now (the highest level) and the issued and
+    cancelled notices that named it, newest first (from the notices listed on the page)."""
+    from disaster_ai.storage.base import now
+    from disaster_ai.web import levels
+
+    in_force = {}
+    for notice in service.in_force(db(), now()):
+        for district in notice.districts:
+            current = in_force.get(district["key"])
+            if current is None or notice.level >= current.level:
+                in_force[district["key"]] = notice
+    rows: dict[str, dict] = {}
+    for notice in notices:
+        if notice["status"] not in ("issued", "cancelled"):
+            continue
+        for district in notice["districts"]:
+            row = rows.setdefault(
+                district["key"], {"key": district["key"], "name": district["name"], "notices": []}
+            )
+            row["notices"].append(notice)
+    for key, row in rows.items():
+        current = in_force.get(key)
+        row["in_force"] = (
+            {
+                "id": current.id,
+                "level": current.level,
+                "label": levels.level_label(
+                    current.level, f.LEVEL_NAMES[current.level], f.HAZARDS[current.hazard][0]
+                ),
+                "colours": levels.LEVEL_COLOURS[current.level],
+            }
+            if current is not None
+            else None
+        )
+    return sorted(rows.values(), key=lambda r: (-(r["in_force"] or {}).get("level", 0), r["name"]))
+
+
 def _page(**context):
+    from disaster_ai.web import levels
+
     context.setdefault("scenario", {})
+    notices = [service.notice_json(n, full=False) for n in service.list_notices(db())]
     return render_template(
         "notices/index.html",
         hazards=[(code, words[0]) for code, words in f.HAZARDS.items()],
         levels=f.LEVEL_NAMES,
         reasons=f.REASONS,
         district_choices=_district_choices(),
-        notices=[service.notice_json(n, full=False) for n in service.list_notices(db())],
+        notices=notices,
+        district_history=_district_history(notices),
+        level_legend=levels.legend(),
+        map_url=url_for("situation_web.map_data", layers="hazard_zones,districts")
+        if "situation_web" in current_app.blueprints
+        and is_allowed(current_actor(), "situation.view")
+        else None,
         warning_text=_warning_text,
         **context,
     )
@@ -97,6 +159,30 @@ def preview():
     except service.NoticeError as exc:
         return _page(scenario=scenario, error=exc), 422
     return _page(scenario=scenario, result=result)
+
+
+@bp.post("/preview.json")
+@requires("notices.draft")
+def preview_json():
+    """The live preview: the form's fields in, every channel, the shelters, the warnings (as
+    text in the desk language) and the guard report out; 422 with the field on a bad scenario."""
+    scenario = _scenario_from_form(request.form)
+    try:
+        result = service.draft(db(), scenario)
+    except service.NoticeError as exc:
+        return jsonify(
+            {
+                "ok": False,
+                "error": {
+                    "field": exc.field,
+                    "message": f"{_('The scenario was refused')} ({exc.field or ''}): {exc.message}",
+                },
+            }
+        ), 422
+    result = dict(result)
+    result["warnings_text"] = [_warning_text(code) for code in result.get("warnings") or []]
+    result["districts"] = [d["name"] for d in result["scenario"]["districts"]]
+    return jsonify({"ok": True, "result": result})
 
 
 @bp.post("/save")

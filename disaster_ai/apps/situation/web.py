@@ -21,7 +21,6 @@ from flask import (
     Blueprint,
     current_app,
     flash,
-    jsonify,
     redirect,
     render_template,
     request,
@@ -30,6 +29,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from sqlalchemy import func, select
 from wtforms import IntegerField, RadioField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, StopValidation, ValidationError
@@ -39,6 +39,7 @@ from disaster_ai.apps.situation import layers
 from disaster_ai.auth import current_actor, is_allowed, requires
 from disaster_ai.storage.engine import db
 from disaster_ai.types import LayerSource
+from disaster_ai.web import levels
 
 bp = Blueprint(
     "situation_web",
@@ -103,7 +104,81 @@ def build_map_layers(session, only: tuple[str, ...] = MAP_LAYERS) -> list[dict]:
 
 
 def _districts_geojson(session) -> dict:
-    return layers.layer_geojson(session, "districts")
+    """The districts, each with the highest notice level in force there (``notice_level``,
+    ``notice_name``, ``notice_label`` such as 「警戒レベル4 避難指示 (洪水)」 and the fill and
+    text colours), from ``dai_notices_in_force``."""
+    collection, _encoded = _district_base(session)
+    by_key = district_levels()
+    return dict(
+        collection,
+        features=[
+            _with_level(feature, by_key.get(feature["properties"]["key"]))
+            for feature in collection["features"]
+        ],
+    )
+
+
+def _district_base(session) -> tuple[dict, list[str]]:
+    """The active districts layer as GeoJSON and each feature's JSON text, cached per layer
+    version (it changes only on an import). Callers copy before changing anything."""
+    version = layers.active_version(session, "districts")
+    cache = current_app.extensions.setdefault("disaster_ai.situation.cache", {})
+    key = ("districts.geojson", version.id if version is not None else None)
+    if key not in cache:
+        service.forget_other_versions(cache, key)
+        collection = layers.layer_geojson(session, "districts")
+        cache[key] = (collection, [_dumps(f) for f in collection["features"]])
+    return cache[key]
+
+
+def district_levels() -> dict[str, dict]:
+    """district key → the notice in force with the highest level there (the latest one when two
+    share that level), from the ``dai_notices_in_force`` hook; empty without the notices app."""
+    from disaster_ai.plugins import safe_collect
+
+    pm = current_app.extensions["disaster_ai"]
+    if not pm.hook.dai_notices_in_force.get_hookimpls():
+        return {}
+    best: dict[str, dict] = {}
+    for entry in safe_collect(pm, "dai_notices_in_force", at=service.now()):
+        if not isinstance(entry, dict) or not entry.get("district_key"):
+            continue
+        try:
+            level = int(entry.get("level") or 0)
+        except (TypeError, ValueError):
+            continue
+        if level not in levels.LEVEL_COLOURS:
+            continue
+        key = str(entry["district_key"])
+        rank = (level, str(entry.get("issued_at") or ""))
+        if key not in best or rank > best[key]["rank"]:
+            hazard = str(entry.get("hazard") or "")
+            hazard_label = str(service.HAZARD_LABELS.get(hazard, hazard))
+            name = str(entry.get("name") or levels.LEVEL_NAMES[level])
+            best[key] = {
+                "rank": rank,
+                "notice_level": level,
+                "notice_name": name,
+                "notice_hazard": hazard,
+                "notice_hazard_label": hazard_label,
+                "notice_label": levels.level_label(level, name, hazard_label),
+                "notice_issued_at": str(entry.get("issued_at") or ""),
+                "notice_fill": levels.LEVEL_COLOURS[level]["fill"],
+                "notice_text": levels.LEVEL_COLOURS[level]["text"],
+            }
+    return best
+
+
+def _with_level(feature: dict, level: dict | None) -> dict:
+    if level is None:
+        return feature
+    properties = dict(feature["properties"])
+    properties.update({k: v for k, v in level.items() if k != "rank"})
+    return dict(feature, properties=properties)
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _hazard_geojson(session) -> dict:
@@ -166,13 +241,226 @@ def _shelters_geojson(session) -> dict:
     }
 
 
-def _incidents_geojson(session) -> dict:
-    open_only = service.IncidentFilter(
-        statuses=("unverified", "confirmed"), limit=MAX_MAP_INCIDENTS
+INCIDENT_COLUMNS = (
+    "id",
+    "category",
+    "life_threat",
+    "people",
+    "vulnerable",
+    "source",
+    "status",
+    "occurred_at",
+    "lon",
+    "lat",
+    "district_key",
+    "place_name",
+    "description",
+    "merged_into",
+    "created_by",
+    "created_at",
+    "updated_at",
+)
+
+
+OPEN_INCIDENTS = service.IncidentFilter(
+    statuses=("unverified", "confirmed"), limit=MAX_MAP_INCIDENTS
+)
+
+
+def _open_incidents_query(columns):
+    from disaster_ai.apps.situation.models import Incident
+
+    return (
+        service._filtered(select(*columns), OPEN_INCIDENTS)
+        .order_by(Incident.occurred_at.desc(), Incident.id.desc())
+        .limit(OPEN_INCIDENTS.limit)
     )
-    collection = service.incidents_geojson(session, open_only)
-    collection["features"] = [f for f in collection["features"] if f["geometry"] is not None]
-    return collection
+
+
+def _open_incidents_total(session) -> int:
+    from disaster_ai.apps.situation.models import Incident
+
+    return session.scalar(service._filtered(select(func.count(Incident.id)), OPEN_INCIDENTS)) or 0
+
+
+def _incident_feature(row, index, labels) -> dict | None:
+    """``incidents.incident_feature`` for a row of INCIDENT_COLUMNS; None when the incident
+    has no point and no district to stand in for one (nothing to draw)."""
+    if row.lon is not None and row.lat is not None:
+        geometry = {"type": "Point", "coordinates": [row.lon, row.lat]}
+        precision = "point"
+    else:
+        anchor = index.anchor(row.district_key) if index is not None and row.district_key else None
+        if not anchor:
+            return None
+        geometry = {"type": "Point", "coordinates": list(anchor)}
+        precision = "district"
+    names = index.names if index is not None else {}
+    category, source, status = labels["category"], labels["source"], labels["status"]
+    return {
+        "type": "Feature",
+        "id": row.id,
+        "geometry": geometry,
+        "properties": {
+            "id": row.id,
+            "category": row.category,
+            "category_label": category.get(row.category, row.category),
+            "life_threat": row.life_threat,
+            "people": row.people,
+            "vulnerable": row.vulnerable,
+            "source": row.source,
+            "source_label": source.get(row.source, row.source),
+            "status": row.status,
+            "status_label": status.get(row.status, row.status),
+            "occurred_at": _iso(row.occurred_at),
+            "lon": row.lon,
+            "lat": row.lat,
+            "district_key": row.district_key,
+            "district_name": names.get(row.district_key or "", None),
+            "place_name": row.place_name,
+            "description": row.description,
+            "merged_into": row.merged_into,
+            "created_by": row.created_by,
+            "created_at": _iso(row.created_at),
+            "updated_at": _iso(row.updated_at),
+            "location_precision": precision,
+        },
+    }
+
+
+def _iso(moment):
+    # The column type already returns Asia/Tokyo-aware times: incidents.iso without astimezone.
+    return None if moment is None else moment.replace(microsecond=0).isoformat()
+
+
+def _incidents_geojson(session) -> dict:
+    """The open incidents (at most MAX_MAP_INCIDENTS, newest first) as the same features as
+    ``incidents.incident_feature``, read as plain columns (SQLAlchemy Core): thousands of ORM
+    objects cost more than the rest of the map together."""
+    from disaster_ai.apps.situation.models import Incident
+
+    index = service.district_index(session)
+    labels = service.current_labels()
+    rows = session.execute(_open_incidents_query([getattr(Incident, c) for c in INCIDENT_COLUMNS]))
+    features = [_incident_feature(row, index, labels) for row in rows]
+    return {
+        "type": "FeatureCollection",
+        "layer": "incidents",
+        "total": _open_incidents_total(session),
+        "attribution": "",
+        "features": [f for f in features if f is not None],
+    }
+
+
+# --- the map data as JSON text: the static layers are encoded once per version ---------------
+
+
+def _layer_entry(name: str, geojson: dict) -> dict:
+    return {
+        "id": name,
+        "kind": name,
+        "title": str(LAYER_TITLES[name]),
+        "attribution": geojson.get("attribution") or "",
+        "geojson": geojson,
+    }
+
+
+def _join(head: dict, key: str, raw: str) -> str:
+    """``head`` as JSON with ``key`` set to the already-encoded ``raw``."""
+    text = _dumps(head)
+    return f"{text[:-1]}{',' if len(text) > 2 else ''}{_dumps(key)}:{raw}}}"
+
+
+def _encoded_hazard_layer(session) -> str:
+    from flask_babel import get_locale
+
+    version = layers.active_version(session, "hazard_zones")
+    if version is None:
+        return _dumps(_layer_entry("hazard_zones", _hazard_geojson(session)))
+    cache = current_app.extensions.setdefault("disaster_ai.situation.cache", {})
+    key = ("hazard_zones.encoded", version.id, str(get_locale()))
+    if key not in cache:
+        for stale in [k for k in cache if k[0] == key[0] and k[1] != version.id]:
+            cache.pop(stale, None)
+        cache[key] = _dumps(_layer_entry("hazard_zones", _hazard_geojson(session)))
+    return cache[key]
+
+
+def _encoded_district_layer(session) -> str:
+    collection, encoded = _district_base(session)
+    by_key = district_levels()
+    features = (
+        text
+        if (level := by_key.get(f["properties"]["key"])) is None
+        else _dumps(_with_level(f, level))
+        for f, text in zip(collection["features"], encoded, strict=True)
+    )
+    head = {k: v for k, v in collection.items() if k != "features"}
+    geojson = _join(head, "features", "[" + ",".join(features) + "]")
+    entry = _layer_entry("districts", collection)
+    del entry["geojson"]
+    return _join(entry, "geojson", geojson)
+
+
+def encoded_map_layers(session, only: tuple[str, ...] = MAP_LAYERS) -> list[str]:
+    """``build_map_layers`` as JSON text, one string per layer (the map-data endpoint)."""
+    encoded = []
+    for name in MAP_LAYERS:
+        if name not in only:
+            continue
+        if name == "hazard_zones":
+            encoded.append(_encoded_hazard_layer(session))
+        elif name == "districts":
+            encoded.append(_encoded_district_layer(session))
+        elif name == "incidents":
+            encoded.append(_encoded_incident_layer(session))
+        else:
+            encoded.append(_dumps(_layer_entry(name, _shelters_geojson(session))))
+    return encoded
+
+
+def _encoded_incident_layer(session) -> str:
+    """The incidents layer as JSON text. Each incident's feature is encoded once and kept
+    until its ``updated_at`` moves (every write through incidents.py sets it), per language and
+    districts version: a poll reads only (id, updated_at) of the open incidents, and an edit
+    re-encodes that incident alone."""
+    from flask_babel import get_locale
+
+    from disaster_ai.apps.situation.models import Incident
+
+    index = service.district_index(session)
+    locale = str(get_locale())
+    key = ("incidents.features", index.version_id if index is not None else None, locale)
+    cache = current_app.extensions.setdefault("disaster_ai.situation.cache", {})
+    if key not in cache:
+        for stale in [k for k in cache if k[0] == key[0] and k[2] == locale]:
+            cache.pop(stale, None)
+        cache[key] = {}
+    encoded: dict = cache[key]
+    current = session.execute(_open_incidents_query([Incident.id, Incident.updated_at])).all()
+    changed = [i for i, stamp in current if encoded.get(i, (None,))[0] != stamp]
+    if changed:
+        labels = service.current_labels()
+        columns = [getattr(Incident, c) for c in INCIDENT_COLUMNS]
+        for start in range(0, len(changed), 500):
+            chunk = changed[start : start + 500]
+            for row in session.execute(select(*columns).where(Incident.id.in_(chunk))):
+                feature = _incident_feature(row, index, labels)
+                encoded[row.id] = (
+                    row.updated_at,
+                    None if feature is None else _dumps(feature),
+                )
+    if len(encoded) > 2 * MAX_MAP_INCIDENTS:  # forget the incidents that left the map
+        keep = {i for i, _stamp in current}
+        for stale in [i for i in encoded if i not in keep]:
+            del encoded[stale]
+    texts = [encoded[i][1] for i, _stamp in current if encoded.get(i, (None, None))[1]]
+    head = {"type": "FeatureCollection", "layer": "incidents", "attribution": ""}
+    head["total"] = _open_incidents_total(session)
+    geojson = _join(head, "features", "[" + ",".join(texts) + "]")
+    entry = _layer_entry("incidents", {})
+    del entry["geojson"]
+    return _join(entry, "geojson", geojson)
 
 
 def _other_plugin_layers(exclude: set[str]) -> list[dict]:
@@ -246,11 +534,16 @@ def map_data():
     live refresh); without it, every layer plus those of other plugins."""
     asked = request.args.get("layers")
     wanted = tuple(n for n in (asked or "").split(",") if n in MAP_LAYERS) or MAP_LAYERS
-    built = build_map_layers(db(), wanted)
+    encoded = encoded_map_layers(db(), wanted)
     if asked is None:
-        built = _other_plugin_layers({layer["id"] for layer in built}) + built
-    return jsonify(
-        {"layers": built, "tiles": tile_config(), "generated_at": service.iso(service.now())}
+        default = getattr(current_app.json, "default", str)  # dates, decimals … as jsonify does
+        encoded = [
+            json.dumps(layer, ensure_ascii=False, separators=(",", ":"), default=default)
+            for layer in _other_plugin_layers(set(wanted))
+        ] + encoded
+    head = {"tiles": tile_config(), "generated_at": service.iso(service.now())}
+    return current_app.response_class(
+        _join(head, "layers", "[" + ",".join(encoded) + "]"), mimetype="application/json"
     )
 
 

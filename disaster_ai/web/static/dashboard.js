@@ -9,6 +9,72 @@
     mapEl.previousElementSibling.textContent = mapEl.dataset.emptyText;
   }
 
+  // --- districts shaded by the notice level in force (STANDARDS.md §2.1 colours) -----------
+  // The map-data JSON carries each district's level (notice_level, notice_label …); the feed
+  // polls keep it current without reloading the geometry. Tooltips and the legend under the
+  // map write the level number and name, so colour is never the only signal.
+  const levelData = (() => {
+    const node = document.getElementById("dashboard-levels");
+    try { return node ? JSON.parse(node.textContent) : { levels: [] }; } catch (e) { return { levels: [] }; }
+  })();
+  const levelStyle = {};
+  (levelData.levels || []).forEach((lv) => { levelStyle[lv.level] = lv; });
+  let districtController = null;
+
+  function escapeText(text) {
+    return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+  }
+
+  function levelsFromFeatures(features) {
+    const out = {};
+    (features || []).forEach((f) => {
+      const p = f.properties || {};
+      if (p.notice_level) out[p.key] = { level: p.notice_level, label: p.notice_label || "" };
+    });
+    return out;
+  }
+
+  function levelsFromNotices(items, strings) {
+    const out = {};
+    (items || []).forEach((n) => {
+      if (!n.district_key || !levelStyle[n.level]) return;
+      const current = out[n.district_key];
+      if (current && current.level >= n.level) return;
+      const head = `${strings.level.replace("{level}", n.level)} ${n.name}`;
+      out[n.district_key] = { level: n.level, label: n.hazard_label ? `${head} (${n.hazard_label})` : head };
+    });
+    return out;
+  }
+
+  function shadeDistricts(byKey) {
+    const drawn = districtController && districtController.drawn && districtController.drawn.districts;
+    if (!drawn) return;
+    let shaded = 0;
+    drawn.leaflet.eachLayer((layer) => {
+      const p = layer.feature.properties;
+      const entry = byKey[p.key];
+      const style = entry && levelStyle[entry.level];
+      layer.setStyle(style
+        ? { fillColor: style.fill, fillOpacity: 0.45, color: "#1f2937", weight: 2 }
+        : { fillColor: "#93c5fd", fillOpacity: 0.08, color: "#1f2937", weight: 1.5 });
+      const name = escapeText(p.name || p.key);
+      const text = entry ? `<strong>${name}</strong>${escapeText(entry.label)}` : `<strong>${name}</strong>${escapeText(levelData.none || "")}`;
+      if (layer.getTooltip()) layer.setTooltipContent(text);
+      else layer.bindTooltip(text, { sticky: true, className: "dai-district-tip" });
+      p.notice_level = entry ? entry.level : null;
+      p.notice_label = entry ? entry.label : "";
+      const path = layer.getElement && layer.getElement();
+      if (path) {
+        path.setAttribute("data-district", p.key);
+        path.setAttribute("data-notice-level", entry ? String(entry.level) : "0");
+      }
+      if (entry) shaded += 1;
+    });
+    mapEl.dataset.shadedDistricts = String(shaded);
+    mapEl.daiDistrictLevels = byKey;
+    mapEl.daiDistrictLayers = drawn.leaflet;
+  }
+
   if (window.DaiSituationMap) {
     // The situation app's layered map: districts, hazard zones, shelters, incidents (with
     // popups, legend and layer toggles) plus every other plugin's layers.
@@ -21,6 +87,10 @@
       const layers = body.layers.map((layer) => Object.assign({ kind: (layer.style && layer.style.kind) || "other" }, layer));
       if (!layers.some((layer) => (layer.geojson.features || []).length)) showEmpty();
       controller.setLayers(layers);
+      districtController = controller;
+      mapEl.daiMap = controller.map;
+      const districts = layers.find((layer) => layer.kind === "districts");
+      shadeDistricts(levelsFromFeatures(districts && districts.geojson.features));
       const seconds = Number(d.refreshSeconds) || 0;
       if (seconds > 0 && d.liveUrl) {
         setInterval(() => {
@@ -175,6 +245,7 @@
           feedRoot.dataset.lastId = String(lastId);
         }
         renderNotices(body.notices);
+        if (body.notices && body.notices.available) shadeDistricts(levelsFromNotices(body.notices.items, S));
         renderBulletin(body.bulletin);
         feedRoot.dataset.polled = String(Number(feedRoot.dataset.polled || 0) + 1);
       })

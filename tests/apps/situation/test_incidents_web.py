@@ -7,15 +7,12 @@ Debian's chromium and saves docs/screenshots/incidents.png and dashboard.png."""
 from __future__ import annotations
 
 import re
-import threading
-from pathlib import Path
 
 import pytest
+from situation_helpers import OGAWA_3, TOKYO_STATION, ensure_yaizu_layers
 from sqlalchemy import func, select
-from test_incidents import OGAWA_3, TOKYO_STATION, ensure_yaizu_layers
 
-from disaster_ai.config import REPO_ROOT
-from disaster_ai.testing import csrf_token_from, skip_or_fail
+from disaster_ai.testing import SCREENSHOTS, csrf_token_from
 
 BASE = "/apps/situation/incidents"
 
@@ -393,49 +390,13 @@ def test_an_unknown_incident_is_a_404(client, desk):
 
 # --- in a real browser ---------------------------------------------------------------------
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOTS = Path(REPO_ROOT) / "docs" / "screenshots"
 
-
-@pytest.fixture
-def live_server(app, yaizu, users):
-    """The app on http://127.0.0.1:<free port>, served from a thread."""
-    from werkzeug.serving import make_server
-
-    ensure_yaizu_layers(app)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-
-
-@pytest.fixture
-def browser():
-    if not CHROMIUM.exists():
-        skip_or_fail(
-            f"{CHROMIUM} is absent: install Debian's chromium (apt-get install chromium) "
-            "for the browser tests"
-        )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+@pytest.fixture(autouse=True)
+def _yaizu_layers(request):
+    """Browser tests: every Yaizu layer is active before the live server serves a page."""
+    if "live_server" in request.fixturenames:
+        request.getfixturevalue("yaizu")
+        ensure_yaizu_layers(request.getfixturevalue("app"))
 
 
 @pytest.mark.browser

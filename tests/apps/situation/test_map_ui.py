@@ -1,66 +1,28 @@
 """The situation map and the shelter page in a real browser (Debian's chromium via playwright).
 
-The app runs on a free localhost port in a thread (werkzeug), on SQLite with the Yaizu kit.
+The app runs on a free localhost port in a thread (werkzeug), on SQLite with the Yaizu kit
+(the shared ``live_server`` and ``browser`` fixtures of disaster_ai.testing).
 Screenshots land in docs/screenshots/. Without /usr/bin/chromium the tests skip, unless
 DISASTER_AI_REQUIRE_SERVICES=1 (then they fail).
 """
 
 from __future__ import annotations
 
-import threading
-from pathlib import Path
-
 import pytest
-from test_incidents import OGAWA_3, ensure_yaizu_layers
+from situation_helpers import OGAWA_3, ensure_yaizu_layers
 
-from disaster_ai.config import REPO_ROOT
-from disaster_ai.testing import skip_or_fail
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOTS = Path(REPO_ROOT) / "docs" / "screenshots"
+from disaster_ai.testing import SCREENSHOTS
 
 # Pages, not storage, are under test here: SQLite only.
 pytestmark = pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
 
 
-@pytest.fixture
-def live_server(app, yaizu, users):
-    """The app on http://127.0.0.1:<free port>, served from a thread."""
-    from werkzeug.serving import make_server
-
-    ensure_yaizu_layers(app)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-
-
-@pytest.fixture
-def browser():
-    if not CHROMIUM.exists():
-        skip_or_fail(
-            f"{CHROMIUM} is absent: install Debian's chromium (apt-get install chromium) for the browser tests"
-        )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+@pytest.fixture(autouse=True)
+def _yaizu_layers(request):
+    """Browser tests: every Yaizu layer is active before the live server serves a page."""
+    if "live_server" in request.fixturenames:
+        request.getfixturevalue("yaizu")
+        ensure_yaizu_layers(request.getfixturevalue("app"))
 
 
 def log_in(page, base: str, role: str, password: str) -> None:
@@ -254,6 +216,60 @@ def test_place_point_is_on_the_map(client, login, yaizu, app, api_headers):
     (feature,) = body["layers"][1]["geojson"]["features"]
     assert feature["geometry"]["coordinates"] == list(OGAWA_3)
     assert body["tiles"] is None
+
+
+def test_map_data_reads_the_same_incident_features_as_the_incidents_service(
+    client, login, yaizu, app, api_headers
+):
+    """The map data reads the incidents as plain columns (fast); the features must be the
+    ones ``incidents.incident_feature`` builds from ORM rows."""
+    from disaster_ai.apps.situation import incidents as service
+    from disaster_ai.storage import get_storage, session_scope
+
+    ensure_yaizu_layers(app)
+    add_incidents(client, api_headers("operator"))
+    resolved = client.post(
+        "/api/v1/incidents",
+        json={"category": "fire", "district_key": "jichikai-11"},
+        headers=api_headers("operator"),
+    ).get_json()
+    client.patch(
+        f"/api/v1/incidents/{resolved['id']}",
+        json={"status": "resolved"},
+        headers=api_headers("operator"),
+    )
+    login("operator")
+
+    def same_as_the_service(count):
+        body = client.get("/apps/situation/map-data.json?layers=incidents").get_json()
+        (layer,) = body["layers"]
+        with app.test_request_context(), session_scope(get_storage(app)) as session:
+            expected = service.incidents_geojson(
+                session, service.IncidentFilter(statuses=("unverified", "confirmed"), limit=5000)
+            )
+        expected_features = [f for f in expected["features"] if f["geometry"] is not None]
+        assert layer["geojson"]["features"] == expected_features
+        assert len(expected_features) == count
+        assert layer["geojson"]["total"] == expected["total"]
+        assert layer["kind"] == "incidents" and layer["title"]
+        return expected_features
+
+    features = same_as_the_service(3)
+    # an edit shows at once (each incident's JSON is kept only until its updated_at moves)
+    edited = client.patch(
+        f"/api/v1/incidents/{features[0]['id']}",
+        json={"people": 7, "status": "confirmed"},
+        headers=api_headers("operator"),
+    )
+    assert edited.status_code == 200, edited.get_json()
+    features = same_as_the_service(3)
+    assert features[0]["properties"]["people"] == 7
+    client.patch(
+        f"/api/v1/incidents/{features[1]['id']}",
+        json={"status": "resolved"},
+        headers=api_headers("operator"),
+    )
+    same_as_the_service(2)
 
 
 def _shelter_form_fields(html: str, key: str) -> dict:

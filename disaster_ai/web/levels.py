@@ -1,0 +1,61 @@
+"""The 警戒レベル colours of the desk (STANDARDS.md §2.1: Lv5 black, Lv4 purple, Lv3 red), with
+a text colour for each fill that meets WCAG AA (contrast ≥ 4.5:1), and the label that goes with
+the colour everywhere: colour is never the only signal, the number and the name are written out.
+
+The 避難情報 names stay in Japanese in every language (they are the official names).
+"""
+
+from __future__ import annotations
+
+from flask_babel import gettext as _
+
+LEVEL_NAMES = {5: "緊急安全確保", 4: "避難指示", 3: "高齢者等避難"}
+
+# fill: the standard colour; text: the colour of anything written on that fill.
+# Lv3's standard red (#ff2800) gives white text only 3.8:1, so Lv3 text is black (5.6:1).
+LEVEL_COLOURS = {
+    5: {"fill": "#0c000c", "text": "#ffffff"},
+    4: {"fill": "#aa00aa", "text": "#ffffff"},
+    3: {"fill": "#ff2800", "text": "#000000"},
+}
+
+
+def _channel(value: int) -> float:
+    c = value / 255
+    return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+
+def relative_luminance(colour: str) -> float:
+    colour = colour.lstrip("#")
+    r, g, b = (int(colour[i : i + 2], 16) for i in (0, 2, 4))
+    return 0.2126 * _channel(r) + 0.7152 * _channel(g) + 0.0722 * _channel(b)
+
+
+def contrast_ratio(a: str, b: str) -> float:
+    """WCAG 2.x contrast ratio of two #rrggbb colours (1 to 21)."""
+    la, lb = sorted((relative_luminance(a), relative_luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def level_text(level: int, name: str | None = None) -> str:
+    """「警戒レベル4 避難指示」 (Japanese) or "Alert level 4 避難指示"."""
+    return f"{_('Alert level %(level)s', level=level)} {name or LEVEL_NAMES.get(level, '')}".strip()
+
+
+def level_label(level: int, name: str | None = None, hazard_label: str = "") -> str:
+    """「警戒レベル4 避難指示 (洪水)」: the level, its name and the hazard."""
+    text = level_text(level, name)
+    return f"{text} ({hazard_label})" if hazard_label else text
+
+
+def legend() -> list[dict]:
+    """The map legend, highest level first: number, name, label and colours."""
+    return [
+        {
+            "level": level,
+            "name": LEVEL_NAMES[level],
+            "label": level_text(level),
+            **LEVEL_COLOURS[level],
+        }
+        for level in (5, 4, 3)
+    ]

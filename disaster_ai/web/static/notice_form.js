@@ -1,0 +1,290 @@
+// The notice drafting form, progressively enhanced (the form works without this script):
+// - a district picker on a Leaflet map, kept in step with the district list both ways (the list
+//   stays the keyboard and no-JS way to choose);
+// - the hazard zone of the chosen hazard, drawn for context;
+// - a live preview of every channel, side by side, fetched ~400 ms after the last change from
+//   POST preview.json (the form's own CSRF token travels with the fields);
+// - copy buttons on every channel text, with a visible confirmation.
+// Every string comes translated from the page (#notice-form-strings).
+(function () {
+  "use strict";
+  const form = document.getElementById("notice-form");
+  if (!form) return;
+  const S = JSON.parse(document.getElementById("notice-form-strings").textContent);
+  const select = form.querySelector("select[name=districts]");
+  const hazardSelect = form.querySelector("select[name=hazard]");
+  const pickedEl = document.getElementById("district-picked");
+  const live = document.getElementById("live-preview");
+  const liveStatus = document.getElementById("live-preview-status");
+  const liveBody = document.getElementById("live-preview-body");
+  const levelFill = {};
+  (S.levels || []).forEach((lv) => { levelFill[lv.level] = lv; });
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function escapeHtml(text) {
+    return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+  }
+
+  function selectedKeys() {
+    return Array.from(select.selectedOptions).map((o) => o.value);
+  }
+
+  function optionFor(key) {
+    return Array.from(select.options).find((o) => o.value === key);
+  }
+
+  // --- copy buttons ---------------------------------------------------------------------
+  function selectText(node) {
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    const selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+  }
+
+  function copyFallback(pre) {
+    selectText(pre);
+    try {
+      return document.execCommand("copy");
+    } catch (e) {
+      return false;
+    }
+  }
+
+  function addCopyButton(article) {
+    const pre = article.querySelector("pre[data-copy]");
+    const head = article.querySelector(".channel-head") || article;
+    if (!pre || head.querySelector(".copy-button")) return;
+    const title = (head.querySelector("h3") || {}).textContent || "";
+    const button = el("button", "copy-button", S.copy);
+    button.type = "button";
+    button.setAttribute("aria-label", S.copy_label.replace("{channel}", title));
+    const done = el("span", "copy-done");
+    done.setAttribute("role", "status");
+    done.setAttribute("aria-live", "polite");
+    let timer = null;
+    function confirm(ok) {
+      done.textContent = ok ? S.copied : S.copy_failed;
+      article.dataset.copied = ok ? "true" : "false";
+      clearTimeout(timer);
+      timer = setTimeout(() => { done.textContent = ""; }, 4000);
+    }
+    button.addEventListener("click", () => {
+      const text = pre.textContent;
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(text).then(() => confirm(true), () => confirm(copyFallback(pre)));
+      } else {
+        confirm(copyFallback(pre));
+      }
+    });
+    head.append(button, done);
+  }
+
+  function enhanceCopy(root) {
+    root.querySelectorAll("article.channel").forEach(addCopyButton);
+  }
+  document.querySelectorAll("section.preview").forEach(enhanceCopy);
+
+  // --- live preview -----------------------------------------------------------------------
+  let timer = null;
+  let sequence = 0;
+  let controller = null;
+
+  function channelArticle(key, text) {
+    const article = el("article", "channel");
+    article.dataset.channel = key;
+    const head = el("div", "channel-head");
+    head.appendChild(el("h3", null, S[key]));
+    article.appendChild(head);
+    const pre = el("pre", null, text);
+    pre.setAttribute("data-copy", "");
+    article.appendChild(pre);
+    addCopyButton(article);
+    return article;
+  }
+
+  function renderResult(result) {
+    const parts = [];
+    (result.warnings_text || []).forEach((text) => {
+      const p = el("p", "warning", text);
+      p.setAttribute("role", "status");
+      parts.push(p);
+    });
+    if (result.fallback) {
+      const p = el("p", "warning", S.fallback);
+      p.setAttribute("role", "alert");
+      parts.push(p);
+    }
+    parts.push(el("h3", null, S.shelters));
+    const shelters = el("ul", "live-shelters");
+    (result.shelters.length ? result.shelters : [null]).forEach((s) => {
+      shelters.appendChild(el("li", null, s ? `${s.name} — ${s.why}` : S.none));
+    });
+    parts.push(shelters);
+    const channels = el("div", "channels");
+    channels.append(
+      channelArticle("radio", result.radio),
+      channelArticle("mail", `${result.mail.title}\n\n${result.mail.body}`),
+      channelArticle("web_long", result.web.long),
+      channelArticle("web_short", result.web.short),
+      channelArticle("en", result.en),
+      channelArticle("easy_ja", result.easy_ja),
+      channelArticle("cap", result.cap),
+    );
+    parts.push(channels);
+    parts.push(el("h3", null, S.guard));
+    if (result.guard.ok) {
+      parts.push(el("p", "guard-ok", S.no_violation));
+    } else {
+      const list = el("ul", "guard-violations");
+      (result.guard.violations || []).forEach((v) => list.appendChild(el("li", "error", `${v.channel} / ${v.rule}: ${v.message}`)));
+      parts.push(list);
+    }
+    liveBody.replaceChildren(...parts);
+  }
+
+  function showLive() {
+    live.hidden = false;
+    // The server-rendered preview (after a full-page preview) is now out of date.
+    document.querySelectorAll("section.preview").forEach((section) => { section.hidden = true; });
+  }
+
+  function refresh() {
+    if (!selectedKeys().length) {
+      live.hidden = false;
+      liveStatus.textContent = S.choose_district;
+      return;
+    }
+    const mine = ++sequence;
+    if (controller) controller.abort();
+    controller = window.AbortController ? new AbortController() : null;
+    live.setAttribute("aria-busy", "true");
+    liveStatus.textContent = S.updating;
+    fetch(form.dataset.previewUrl, {
+      method: "POST", body: new FormData(form), credentials: "same-origin",
+      headers: { Accept: "application/json" }, signal: controller ? controller.signal : undefined,
+    })
+      .then((r) => r.json().then((body) => ({ status: r.status, body })))
+      .then(({ status, body }) => {
+        if (mine !== sequence) return;
+        live.removeAttribute("aria-busy");
+        showLive();
+        if (body.ok) {
+          renderResult(body.result);
+          liveStatus.textContent = S.updated;
+          live.dataset.updates = String(Number(live.dataset.updates || 0) + 1);
+        } else {
+          const p = el("p", "error", (body.error && body.error.message) || `HTTP ${status}`);
+          p.setAttribute("role", "alert");
+          liveBody.replaceChildren(p);
+          liveStatus.textContent = "";
+        }
+      })
+      .catch((e) => {
+        if (mine !== sequence || (e && e.name === "AbortError")) return;
+        live.removeAttribute("aria-busy");
+        liveStatus.textContent = S.failed;
+      });
+  }
+
+  function schedule() {
+    clearTimeout(timer);
+    timer = setTimeout(refresh, 400);
+  }
+  form.addEventListener("input", schedule);
+  form.addEventListener("change", schedule);
+
+  // --- the district picker on the map --------------------------------------------------------
+  const mapEl = document.getElementById("notice-map");
+  if (!mapEl || !window.L) return;
+  mapEl.hidden = false;
+  const hint = document.getElementById("notice-map-hint");
+  if (hint) hint.hidden = false;
+  const map = L.map(mapEl, { zoomControl: true, zoomSnap: 0.25 }).setView([34.87, 138.3], 11);
+  map.attributionControl.setPrefix("Leaflet");
+  map.createPane("dai-zones").style.zIndex = 390;
+  mapEl.daiMap = map;
+  const byKey = {};
+  let zones = null;
+  let zoneFeatures = [];
+
+  function styleFor(key) {
+    const option = optionFor(key);
+    const chosen = option && option.selected;
+    return chosen
+      ? { color: "#1d4ed8", weight: 4, fillColor: "#2563eb", fillOpacity: 0.45, dashArray: null }
+      : { color: "#1f2937", weight: 1.2, fillColor: "#93c5fd", fillOpacity: 0.12, dashArray: null };
+  }
+
+  function describePicked() {
+    if (!pickedEl) return;
+    const names = Array.from(select.selectedOptions).map((o) => o.textContent.trim());
+    pickedEl.textContent = names.length ? S.selected.replace("{names}", names.join("、")) : S.none_selected;
+  }
+
+  function restyle() {
+    Object.keys(byKey).forEach((key) => {
+      const layer = byKey[key];
+      layer.setStyle(styleFor(key));
+      const path = layer.getElement && layer.getElement();
+      if (path) path.setAttribute("data-selected", optionFor(key) && optionFor(key).selected ? "true" : "false");
+    });
+    mapEl.dataset.selected = selectedKeys().join(",");
+    describePicked();
+  }
+
+  function drawZones() {
+    if (zones) map.removeLayer(zones);
+    const hazard = hazardSelect ? hazardSelect.value : "";
+    const shown = zoneFeatures.filter((f) => f.properties && f.properties.hazard === hazard);
+    zones = L.geoJSON({ type: "FeatureCollection", features: shown }, {
+      pane: "dai-zones", interactive: false,
+      style: () => ({ color: "#0e7490", weight: 0.5, fillColor: "#67e8f9", fillOpacity: 0.35 }),
+    }).addTo(map);
+    mapEl.dataset.zoneFeatures = String(shown.length);
+  }
+
+  function toggle(key) {
+    const option = optionFor(key);
+    if (!option) return;
+    option.selected = !option.selected;
+    select.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+
+  select.addEventListener("change", restyle);
+  if (hazardSelect) hazardSelect.addEventListener("change", drawZones);
+
+  fetch(mapEl.dataset.url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+    .then((r) => (r.ok ? r.json() : Promise.reject(r.status)))
+    .then((body) => {
+      const districts = body.layers.find((l) => l.kind === "districts");
+      const hazards = body.layers.find((l) => l.kind === "hazard_zones");
+      zoneFeatures = (hazards && hazards.geojson.features) || [];
+      if (!districts) return;
+      const credits = [districts.attribution, hazards && hazards.attribution].filter(Boolean).join(" / ");
+      const drawn = L.geoJSON(districts.geojson, {
+        attribution: escapeHtml(credits),
+        filter: (f) => Boolean(optionFor(f.properties.key)),
+        style: (f) => styleFor(f.properties.key),
+        onEachFeature: (f, layer) => {
+          const p = f.properties;
+          byKey[p.key] = layer;
+          const level = p.notice_level ? `<br>${escapeHtml(p.notice_label || "")}` : "";
+          layer.bindTooltip(`<strong>${escapeHtml(p.name || p.key)}</strong>${level}`, { sticky: true });
+          layer.on("click", () => toggle(p.key));
+        },
+      }).addTo(map);
+      const bounds = drawn.getBounds();
+      if (bounds.isValid()) map.fitBounds(bounds, { padding: [8, 8] });
+      drawZones();
+      restyle();
+      mapEl.dataset.loaded = "true";
+    })
+    .catch(() => { mapEl.dataset.loaded = "failed"; });
+})();
