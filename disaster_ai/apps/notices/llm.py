@@ -9,6 +9,12 @@ says which rules the AI text broke. With no client (the default), nothing happen
 ``OpenAICompatibleClient`` talks to an OpenAI-style ``/v1/chat/completions`` endpoint (an
 on-premise model or a government AI platform) through the egress policy (``egress.py``):
 loopback is always allowed, any other host needs ``ALLOW_EXTERNAL_AI`` and the allowlist.
+``local_llm.LocalTransformersClient`` runs a causal-LM folder on this machine
+(``NOTICE_LLM_LOCAL_PATH``, e.g. the converted packaged Gemma 3 270M base model).
+
+Prompts: a client with a ``build_prompt(text)`` method builds its own (the local client writes a
+few-shot prompt for base models); any other client gets ``PROMPT`` + the text, an instruction
+for chat/instruction-tuned models.
 """
 
 from __future__ import annotations
@@ -35,6 +41,11 @@ def client_for(purpose: str = PURPOSE):
     return current_app.extensions["disaster_ai"].hook.dai_llm_client(purpose=purpose)
 
 
+def build_prompt(client, text: str) -> str:
+    builder = getattr(client, "build_prompt", None)
+    return builder(text) if callable(builder) else PROMPT + text
+
+
 def polish(out: dict, facts: NoticeFacts, universe=None, client=None) -> dict:
     client = client or client_for()
     if client is None:
@@ -46,7 +57,7 @@ def polish(out: dict, facts: NoticeFacts, universe=None, client=None) -> dict:
     texts = guard.channel_texts(out)
     results = {}
     for channel in POLISHED:
-        prompt = PROMPT + texts[channel]
+        prompt = build_prompt(client, texts[channel])
         started = time.perf_counter()
         try:
             candidate = (client.complete(prompt, max_tokens=512) or "").strip()
@@ -113,10 +124,18 @@ class OpenAICompatibleClient:
 
 
 def default_client(config, purpose: str):
-    """The core default: an OpenAI-compatible client when NOTICE_LLM_URL is set, else None."""
-    url = config.get("NOTICE_LLM_URL")
-    if not url or not purpose.startswith("notices."):
+    """The core default, chosen by config: NOTICE_LLM_URL → an OpenAI-compatible client;
+    else NOTICE_LLM_LOCAL_PATH → a local transformers client; neither → None (no polish)."""
+    if not purpose.startswith("notices."):
         return None
-    return OpenAICompatibleClient(
-        url, config.get("NOTICE_LLM_MODEL") or "default", config.get("NOTICE_LLM_API_KEY")
-    )
+    url = config.get("NOTICE_LLM_URL")
+    if url:
+        return OpenAICompatibleClient(
+            url, config.get("NOTICE_LLM_MODEL") or "default", config.get("NOTICE_LLM_API_KEY")
+        )
+    local_path = config.get("NOTICE_LLM_LOCAL_PATH")
+    if local_path:
+        from disaster_ai.apps.notices.local_llm import LocalTransformersClient
+
+        return LocalTransformersClient(local_path, threads=config.get("NOTICE_LLM_LOCAL_THREADS"))
+    return None
