@@ -175,6 +175,17 @@ def dai_notice_templates(locale):
 
 
 @hookspec
+def dai_notice_hazards():
+    """Return a list of :class:`disaster_ai.types.NoticeHazard`: hazards an evacuation notice
+    can be about (code, Japanese/English/やさしい日本語 words, reason phrases, per-level action
+    wording, CAP category and eventCode, the situation hazard whose shelter designations and
+    zones apply). The notices app's own implementation (``trylast``) gives 洪水, 内水氾濫,
+    土砂災害, 高潮 and 津波; a plugin's definition with the same code replaces the built-in one.
+    A definition that fails the vocabulary check (a forbidden legacy term, a required phrase
+    missing from its sentence …) is refused and logged; a failing implementation is skipped."""
+
+
+@hookspec
 def dai_review_notice(draft):
     """Check a notice before it is approved; return a list of problem strings (empty: fine).
     ``draft`` is the notice as the API shows it (a dict: level, name, hazard, districts,

@@ -121,3 +121,47 @@ class SampleContext:
     name: str
     directory: str
     manifest: dict
+
+
+@dataclass(frozen=True)
+class NoticeAction:
+    """A hazard's own wording for one level's action (``NoticeHazard.actions[level]``).
+
+    An empty field keeps the level's fixed guideline wording. ``required*`` is the phrase the
+    fact guard demands in every 発令 text of that language, so it must be a substring of the
+    matching ``sentence*`` (or of the default sentence when that one is left empty)."""
+
+    # the short line said twice on radio and, with 「してください」, the shortest mail
+    # (「危険な場所から全員避難」); it must contain ``required`` too
+    attention: str = ""
+    sentence: str = ""  # the full action sentence (Japanese channels)
+    required: str = ""
+    sentence_en: str = ""
+    required_en: str = ""
+    sentence_easy: str = ""  # やさしい日本語
+    required_easy: str = ""
+
+
+@dataclass(frozen=True)
+class NoticeHazard:
+    """A hazard an evacuation notice (避難情報) can be about, from ``dai_notice_hazards``.
+
+    ``code`` is the machine name (API, storage, the CAP eventCode ``JP_HAZARD``); ``ja`` is the
+    word every Japanese channel and the guard use (火山), ``en`` the English words, ``easy_ja``
+    the やさしい日本語 form. ``reasons`` are the phrases the form offers. ``cap_category`` is a CAP
+    1.2 category (Geo, Met …); ``cap_event_code`` the ``JP_HAZARD`` eventCode value (default:
+    ``code``). ``zone_hazard`` is the situation app's hazard code whose shelter designations
+    and hazard-zone layer decide shelter suitability (default: ``code``). ``actions`` maps a
+    level (3, 4, 5) to a :class:`NoticeAction` when the hazard words that level's action
+    differently; the level and its name never change."""
+
+    code: str
+    ja: str
+    en: str
+    easy_ja: str
+    reasons: tuple[str, ...] = ()
+    cap_category: str = "Met"
+    cap_event_code: str = ""
+    zone_hazard: str = ""
+    actions: dict = field(default_factory=dict, hash=False)
+    order: int = 100  # position in the form's hazard list

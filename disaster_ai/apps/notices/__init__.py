@@ -1,7 +1,8 @@
 """Evacuation-notice drafting (避難情報). Registered as a core plugin.
 
 Module map (api → service → model, STYLE.md §5):
-  facts.py       the fixed vocabulary (levels, names, action phrases) and NoticeFacts
+  facts.py       the fixed vocabulary (levels, names, action phrases), the hazard registry
+                 (dai_notice_hazards) and NoticeFacts
   models.py      the notices table (editions chained by supersedes/chain_id)
   renderers/     radio, areamail, web, english, easy_ja (Jinja2 templates), cap (CAP 1.2 + XSD)
   guard.py       the fact guard over any text (AI output or manual edit)
@@ -65,3 +66,12 @@ def dai_notices_in_force(at):
     from disaster_ai.apps.notices.in_force import notices_in_force
 
     return notices_in_force(at)
+
+
+@hookimpl(trylast=True)
+def dai_notice_hazards():
+    """The five built-in hazards (洪水, 内水氾濫, 土砂災害, 高潮, 津波); a plugin's definition with
+    the same code replaces one, and plugins add others."""
+    from disaster_ai.apps.notices.facts import BUILTIN_HAZARDS
+
+    return list(BUILTIN_HAZARDS)

@@ -4,6 +4,7 @@
 - ``POST /api/v1/notices``                   save a draft (with optional manual edits)
 - ``GET  /api/v1/notices``                   notices, newest first (``?status=issued``)
 - ``GET  /api/v1/notices/in-force``          notices in force, per district
+- ``GET  /api/v1/notices/hazards``           the hazards a notice can be about (plugins' too)
 - ``GET  /api/v1/notices/<id>``              one notice: facts, texts, guard, history fields
 - ``GET  /api/v1/notices/<id>/cap.xml``      its CAP 1.2 document
 - ``GET  /api/v1/notices/<id>/cap-cancel.xml``  the CAP Cancel, once an issued notice is cancelled
@@ -18,6 +19,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Blueprint, Response, jsonify, request
+from flask_babel import gettext as _
 from pydantic import BaseModel, ConfigDict, Field
 
 from disaster_ai.api.framework import api_doc, parse_body
@@ -30,12 +32,23 @@ from disaster_ai.storage.engine import db
 bp = Blueprint("notices_api", __name__, url_prefix="/api/v1/notices")
 
 
+def _hazard_enum(schema: dict) -> None:
+    """The OpenAPI enum of ``hazard``: the merged registry's codes and words (plugins' too),
+    read when the document is built; outside an app, the built-ins."""
+    from disaster_ai.apps.notices import facts
+
+    registry = facts.hazards()
+    schema["enum"] = [*registry, *(h.ja for h in registry.values())]
+
+
 class ScenarioIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     hazard: str = Field(
         max_length=32,
-        description="flood, inland_flood, landslide, storm_surge, tsunami (or 洪水 …)",
+        description="a hazard code or its Japanese word (GET /api/v1/notices/hazards): flood, "
+        "inland_flood, landslide, storm_surge, tsunami (洪水 …) and any a plugin adds",
+        json_schema_extra=_hazard_enum,
     )
     action: str = Field(default="発令", max_length=8, description="発令 or 解除")
     level: int | str = Field(description="3, 4 or 5")
@@ -71,10 +84,13 @@ class CancelIn(BaseModel):
 
 
 def api_error(exc: service.NoticeError) -> ApiError:
+    """The core error format; ``code`` and the ``fields`` key stay machine-readable, the
+    message is in the request's language (service messages go through gettext)."""
+    message = str(exc.message)
     details = dict(exc.details)
     if exc.field:
-        details["fields"] = {exc.field: exc.message}
-    return ApiError(exc.status, exc.code, exc.message, details)
+        details["fields"] = {exc.field: message}
+    return ApiError(exc.status, exc.code, message, details)
 
 
 def _scenario(body: ScenarioIn) -> dict:
@@ -130,6 +146,15 @@ def index():
     )
 
 
+@bp.get("/hazards")
+@requires("notices.draft")
+@api_doc(tag="notices")
+def hazards():
+    """The hazards a notice can be about, in the form's order: the built-in five and any a
+    plugin adds (``dai_notice_hazards``), with their words and reason phrases."""
+    return jsonify({"hazards": service.hazard_choices()})
+
+
 @bp.get("/in-force")
 @requires("notices.draft")
 @api_doc(tag="notices")
@@ -177,7 +202,7 @@ def cap_cancel_xml(notice_id: int):
     notice = _notice(notice_id)
     xml = (notice.texts or {}).get("cap_cancel")
     if not xml:
-        raise ApiError(404, "not_found", "This notice was not cancelled after it was issued.")
+        raise ApiError(404, "not_found", _("This notice was not cancelled after it was issued."))
     return Response(
         xml,
         mimetype="application/xml",
@@ -234,6 +259,6 @@ def cancel(notice_id: int):
         current_actor(), "notices.approve"
     ):
         raise ApiError(
-            403, "forbidden", "Only an approver may cancel an approved or issued notice."
+            403, "forbidden", _("Only an approver may cancel an approved or issued notice.")
         )
     return _transition(service.cancel, notice_id, body.reason)

@@ -6,10 +6,14 @@ the level, its name and its action phrases are fixed here and never come from a 
 
 from __future__ import annotations
 
+import logging
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from disaster_ai.storage.base import JST
+from disaster_ai.types import NoticeAction, NoticeHazard
 
 ISSUE = "発令"
 LIFT = "解除"
@@ -58,22 +62,225 @@ FALLBACK_EN = (
 )
 FALLBACK_EASY = "外(そと)が 危(あぶ)ない ときは、近(ちか)くの 安全(あんぜん)な 場所(ばしょ)か、建物(たてもの)の 高(たか)い 階(かい)へ 行(い)って ください。"
 
-# Hazards a notice can be about: situation hazard code -> Japanese word, English, やさしい日本語.
-HAZARDS = {
-    "flood": ("洪水", "flooding", "洪水(こうずい)"),
-    "inland_flood": ("内水氾濫", "inland flooding", "内水氾濫(みずが あふれる こと)"),
-    "landslide": ("土砂災害", "landslides", "土砂災害(がけ くずれ など)"),
-    "storm_surge": ("高潮", "storm surge", "高潮(たかしお)"),
-    "tsunami": ("津波", "tsunami", "津波(つなみ)"),
-}
-# Per-hazard reason phrases the form offers (free text is allowed too).
-REASONS = {
-    "flood": ["河川の水位が上昇し、氾濫するおそれが高まっています。"],
-    "inland_flood": ["大雨により、道路や住宅が浸水するおそれが高まっています。"],
-    "landslide": ["土砂災害警戒情報が発表され、土砂災害の危険性が高まっています。"],
-    "storm_surge": ["台風の接近により、高潮による浸水のおそれが高まっています。"],
-    "tsunami": ["津波警報が発表されています。"],
-}
+# Hazards a notice can be about. The built-in five are given by the notices plugin's own
+# ``dai_notice_hazards`` (core-as-plugins); a plugin adds others (火山, ため池決壊 …) or replaces
+# one with the same code. Read the merged registry with :func:`hazards` / :func:`hazard`.
+BUILTIN_HAZARDS = (
+    NoticeHazard(
+        "flood", "洪水", "flooding", "洪水(こうずい)",
+        reasons=("河川の水位が上昇し、氾濫するおそれが高まっています。",), order=10,
+    ),
+    NoticeHazard(
+        "inland_flood", "内水氾濫", "inland flooding", "内水氾濫(みずが あふれる こと)",
+        reasons=("大雨により、道路や住宅が浸水するおそれが高まっています。",), order=20,
+    ),
+    NoticeHazard(
+        "landslide", "土砂災害", "landslides", "土砂災害(がけ くずれ など)",
+        reasons=("土砂災害警戒情報が発表され、土砂災害の危険性が高まっています。",),
+        cap_category="Geo", order=30,
+    ),
+    NoticeHazard(
+        "storm_surge", "高潮", "storm surge", "高潮(たかしお)",
+        reasons=("台風の接近により、高潮による浸水のおそれが高まっています。",), order=40,
+    ),
+    NoticeHazard(
+        "tsunami", "津波", "tsunami", "津波(つなみ)",
+        reasons=("津波警報が発表されています。",), cap_category="Geo", order=50,
+    ),
+)  # fmt: skip
+CAP_CATEGORIES = ("Geo", "Met", "Safety", "Security", "Rescue", "Fire", "Health", "Env",
+                  "Transport", "Infra", "CBRNE", "Other")  # fmt: skip
+HAZARD_CODE = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
+_REGISTRY_KEY = "disaster_ai.notices.hazards"
+log = logging.getLogger(__name__)
+
+
+def hazard_problems(h: NoticeHazard) -> list[str]:
+    """The vocabulary check of one hazard definition (empty: fine)."""
+    problems = []
+    if not isinstance(h, NoticeHazard):
+        return [f"not a NoticeHazard: {h!r}"]
+    if not HAZARD_CODE.match(h.code or ""):
+        problems.append(f"code {h.code!r} must be 2-32 of a-z, 0-9 and _ (starting with a letter)")
+    for attr in ("ja", "en", "easy_ja"):
+        if not str(getattr(h, attr) or "").strip():
+            problems.append(f"{attr} is empty")
+    if h.cap_category not in CAP_CATEGORIES:
+        problems.append(f"cap_category {h.cap_category!r} is not a CAP 1.2 category")
+    if h.cap_event_code and re.search(r"[\s<&]", h.cap_event_code):
+        problems.append("cap_event_code has a space, < or &")
+    if h.ja and any(h.ja in name or name in h.ja for name in LEVEL_NAMES.values()):
+        problems.append(f"the hazard word {h.ja} overlaps a level name")
+    # the guard flags another hazard's word in a text: the fixed wording must not contain it
+    fixed = _fixed_wording()
+    for word in (h.ja, h.en):
+        if word and word in fixed:
+            problems.append(f"the hazard word {word!r} occurs in the fixed notice wording")
+    texts = [h.ja, h.en, h.easy_ja, *h.reasons]
+    actions = h.actions if isinstance(h.actions, dict) else None
+    if actions is None:
+        problems.append("actions must be a dict {level: NoticeAction}")
+        actions = {}
+    for level, action in actions.items():
+        if level not in LEVEL_NAMES:
+            problems.append(f"actions: level {level!r} is not 3, 4 or 5")
+            continue
+        if not isinstance(action, NoticeAction):
+            problems.append(f"actions[{level}] is not a NoticeAction")
+            continue
+        texts.extend(vars(action).values())
+        for suffix, sentences, phrases in (
+            ("", ACTION_SENTENCE, REQUIRED_PHRASE),
+            ("_en", ACTION_SENTENCE_EN, REQUIRED_PHRASE_EN),
+            ("_easy", ACTION_SENTENCE_EASY, REQUIRED_PHRASE_EASY),
+        ):
+            sentence = getattr(action, "sentence" + suffix) or sentences[level]
+            required = getattr(action, "required" + suffix) or phrases[level]
+            if required not in sentence:
+                problems.append(
+                    f"actions[{level}]: the required phrase {required!r} is not in the sentence"
+                    f" {sentence!r}"
+                )
+        # the shortest mail and the radio's attention line say only the attention phrase
+        attention = action.attention or ATTENTION[level]
+        required = action.required or REQUIRED_PHRASE[level]
+        if required not in attention:
+            problems.append(
+                f"actions[{level}]: the required phrase {required!r} is not in the attention"
+                f" line {attention!r}"
+            )
+    for text in texts:
+        for term in FORBIDDEN:
+            if term in str(text):
+                problems.append(f"forbidden legacy term {term} in {text!r}")
+    return problems
+
+
+_FIXED: list[str] = []
+
+
+def _fixed_wording() -> str:
+    """The level names, action phrases, fallbacks and the package templates' own text."""
+    if not _FIXED:
+        from pathlib import Path
+
+        tables = (LEVEL_NAMES, LEVEL_NAMES_EN, ATTENTION, ACTION_SENTENCE, ACTION_SENTENCE_EN,
+                  ACTION_SENTENCE_EASY)  # fmt: skip
+        parts = [text for table in tables for text in table.values()]
+        parts += [FALLBACK, FALLBACK_EN, FALLBACK_EASY]
+        folder = Path(__file__).resolve().parent / "templates" / "text"
+        for path in sorted(folder.glob("*.txt")):
+            parts.append(re.sub(r"\{[{%#].*?[}%#]\}", "\n", path.read_text(encoding="utf-8")))
+        _FIXED.append("\n".join(parts))
+    return _FIXED[0]
+
+
+def collect_hazards(pm) -> tuple[dict[str, NoticeHazard], list[dict]]:
+    """Call every ``dai_notice_hazards`` implementation (plugins before the trylast core one):
+    the first valid definition of a code wins. Returns (registry in form order, problems)."""
+    merged: dict[str, NoticeHazard] = {}
+    problems: list[dict] = []
+    words: dict[str, str] = {}
+    for impl in reversed(pm.hook.dai_notice_hazards.get_hookimpls()):
+        try:
+            result = impl.function() or []
+        except Exception as exc:  # an optional collector: logged and skipped
+            log.exception("plugin %s failed in dai_notice_hazards; skipped", impl.plugin_name)
+            problems.append(
+                {
+                    "plugin": impl.plugin_name,
+                    "hazard": "",
+                    "problem": f"{type(exc).__name__}: {exc}",
+                }
+            )
+            continue
+        for item in result:
+            code = getattr(item, "code", "")
+            found = hazard_problems(item)
+            if not found and code not in merged and words.get(item.ja, code) != code:
+                found = [f"the word {item.ja} is already hazard {words[item.ja]}"]
+            if found:
+                log.error("hazard %r of plugin %s refused: %s", code, impl.plugin_name, found)
+                problems.extend(
+                    {"plugin": impl.plugin_name, "hazard": code, "problem": p} for p in found
+                )
+                continue
+            if code in merged:
+                continue  # an earlier (plugin) definition replaced this one
+            merged[code] = item
+            words[item.ja] = code
+    ordered = dict(sorted(merged.items(), key=lambda kv: (kv[1].order, kv[0])))
+    return ordered, problems
+
+
+def _registry() -> dict | None:
+    from flask import current_app, has_app_context
+
+    if not has_app_context() or "disaster_ai" not in current_app.extensions:
+        return None
+    pm = current_app.extensions["disaster_ai"]
+    key = frozenset(id(p) for p in pm.get_plugins())
+    cached = current_app.extensions.get(_REGISTRY_KEY)
+    if cached is None or cached["key"] != key:
+        registry, problems = collect_hazards(pm)
+        cached = {"key": key, "hazards": registry, "problems": problems}
+        current_app.extensions[_REGISTRY_KEY] = cached
+    return cached
+
+
+def hazards() -> dict[str, NoticeHazard]:
+    """The merged hazard registry, code → :class:`NoticeHazard`, in the form's order: every
+    ``dai_notice_hazards`` implementation of the current app (outside an app: the built-ins)."""
+    registry = _registry()
+    if registry is None:
+        return {h.code: h for h in BUILTIN_HAZARDS}
+    return dict(registry["hazards"])
+
+
+def hazard(code: str) -> NoticeHazard | None:
+    return hazards().get(code)
+
+
+def hazard_registry_problems() -> list[dict]:
+    """Hazard definitions refused by the vocabulary check (``{plugin, hazard, problem}``)."""
+    registry = _registry()
+    return list(registry["problems"]) if registry else []
+
+
+def hazard_choices() -> list[tuple[str, str]]:
+    """``[(code, Japanese word)]`` for a form's hazard list, in order (plugins' hazards too)."""
+    return [(code, h.ja) for code, h in hazards().items()]
+
+
+class _HazardWords(Mapping):
+    """Compatibility read: ``HAZARDS[code] == (ja, en, easy_ja)`` over the merged registry."""
+
+    def __getitem__(self, code):
+        h = hazards()[code]
+        return (h.ja, h.en, h.easy_ja)
+
+    def __iter__(self):
+        return iter(hazards())
+
+    def __len__(self):
+        return len(hazards())
+
+
+class _HazardReasons(Mapping):
+    """Compatibility read: ``REASONS[code] == [reason phrases]`` over the merged registry."""
+
+    def __getitem__(self, code):
+        return list(hazards()[code].reasons)
+
+    def __iter__(self):
+        return iter(hazards())
+
+    def __len__(self):
+        return len(hazards())
+
+
+HAZARDS = _HazardWords()
+REASONS = _HazardReasons()
 
 # Forbidden in every output (STANDARDS.md §2.2) → error; 避難準備 alone → warning.
 FORBIDDEN = ("避難勧告", "避難準備・高齢者等避難開始", "避難準備情報", "災害発生情報")
@@ -232,22 +439,61 @@ class NoticeFacts:
     expires: datetime | None = None
     warnings: tuple[str, ...] = field(default=())
     cancel: bool = False  # the CAP Cancel of an issued notice withdrawn as erroneous
+    # the hazard's definition (service.build_facts sets it from the registry; None: look it up)
+    hazard_info: NoticeHazard | None = None
+    # a 解除 of only some districts of the notice in force: the names that stay in force
+    remaining: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
         return LEVEL_NAMES[self.level]
 
     @property
+    def hazard_def(self) -> NoticeHazard:
+        found = self.hazard_info or hazard(self.hazard)
+        if found is None:
+            return NoticeHazard(self.hazard, self.hazard, self.hazard, self.hazard)
+        return found
+
+    @property
     def hazard_ja(self) -> str:
-        return HAZARDS.get(self.hazard, (self.hazard, self.hazard, self.hazard))[0]
+        return self.hazard_def.ja
 
     @property
     def hazard_en(self) -> str:
-        return HAZARDS.get(self.hazard, (self.hazard, self.hazard, self.hazard))[1]
+        return self.hazard_def.en
 
     @property
     def hazard_easy(self) -> str:
-        return HAZARDS.get(self.hazard, (self.hazard, self.hazard, self.hazard))[2]
+        return self.hazard_def.easy_ja
+
+    def _action(self, attr: str, default: dict) -> str:
+        action = self.hazard_def.actions.get(self.level)
+        return (getattr(action, attr) if action is not None else "") or default[self.level]
+
+    @property
+    def attention(self) -> str:
+        return self._action("attention", ATTENTION)
+
+    @property
+    def action_sentence(self) -> str:
+        return self._action("sentence", ACTION_SENTENCE)
+
+    @property
+    def action_sentence_en(self) -> str:
+        return self._action("sentence_en", ACTION_SENTENCE_EN)
+
+    @property
+    def action_sentence_easy(self) -> str:
+        return self._action("sentence_easy", ACTION_SENTENCE_EASY)
+
+    def required_phrase(self, channel: str = "") -> str:
+        """The action phrase the guard demands in a 発令 text of this channel."""
+        if channel == "en":
+            return self._action("required_en", REQUIRED_PHRASE_EN)
+        if channel == "easy_ja":
+            return self._action("required_easy", REQUIRED_PHRASE_EASY)
+        return self._action("required", REQUIRED_PHRASE)
 
     @property
     def lifted(self) -> bool:
@@ -259,6 +505,6 @@ class NoticeFacts:
 
     @property
     def msg_type(self) -> str:
-        if self.lifted or self.cancel:
+        if self.cancel or (self.lifted and not self.remaining):
             return "Cancel"
         return "Update" if self.references else "Alert"

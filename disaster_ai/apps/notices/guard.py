@@ -69,6 +69,8 @@ class Universe:
     district_names: tuple[str, ...] = ()
     district_names_en: tuple[str, ...] = ()
     shelter_names: tuple[str, ...] = ()
+    # every hazard of the registry (dai_notice_hazards); empty: the current registry
+    hazards: tuple[f.NoticeHazard, ...] = ()
 
 
 def _strip(text: str, names) -> str:
@@ -216,20 +218,16 @@ def check(
     hazard_word = facts.hazard_en if english else facts.hazard_ja
     if hazard_word not in text:
         bad("hazard", f"the hazard is missing: {hazard_word}")
-    for code, words in f.HAZARDS.items():
-        word = words[1] if english else words[0]
-        if code != facts.hazard and word not in hazard_word and word in text:
+    # the operator's reason is a fact of its own: it may mention another hazard
+    rest_h = text.replace(facts.reason, "\u3000") if facts.reason else text
+    for other in universe.hazards or tuple(f.hazards().values()):
+        word = other.en if english else other.ja
+        if other.code != facts.hazard and word and word not in hazard_word and word in rest_h:
             bad("hazard", f"another hazard appears: {word}")
 
     # action phrase and 発令/解除
     if not facts.lifted:
-        phrase = (
-            f.REQUIRED_PHRASE_EN
-            if english
-            else f.REQUIRED_PHRASE_EASY
-            if easy
-            else f.REQUIRED_PHRASE
-        )[facts.level]
+        phrase = facts.required_phrase("en" if english else "easy_ja" if easy else channel)
     else:
         phrase = LIFT_PHRASE.get(channel, "を解除しました")
     if phrase not in text:

@@ -12,6 +12,7 @@ from datetime import datetime
 
 import pandas as pd
 import shapely
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -29,7 +30,11 @@ EDITABLE_CHANNELS = guard.JA_CHANNELS + ("en",)
 
 
 class NoticeError(Exception):
-    """A request the notices app refuses: HTTP status, a code, the field at fault, a message."""
+    """A request the notices app refuses: HTTP status, a code, the field at fault, a message.
+
+    ``code`` and ``field`` are machine-readable and never translated; ``message`` is built with
+    flask_babel's gettext where it is raised, so it follows the request's language (Japanese
+    by default, English with ``?lang=en`` or an English user; the CLI uses the default)."""
 
     def __init__(self, status: int, code: str, message: str, field: str | None = None, **details):
         super().__init__(message)
@@ -79,7 +84,7 @@ def reference_layers(session: Session):
         raise NoticeError(
             409,
             "no_districts",
-            "No district layer is loaded: import one (disaster-ai init --sample yaizu).",
+            _("No district layer is loaded: import one (disaster-ai init --sample yaizu)."),
             "districts",
         )
     key = (
@@ -137,7 +142,12 @@ def municipality(session: Session) -> dict:
 def universe(layers) -> guard.Universe:
     d, s = layers.districts, layers.shelters
     en = tuple(f.kana_to_romaji(k) for k in d["name_kana"] if k)
-    return guard.Universe(tuple(d["name"]), en, tuple(n for n in s["name"] if n))
+    return guard.Universe(
+        tuple(d["name"]),
+        en,
+        tuple(n for n in s["name"] if n),
+        tuple(f.hazards().values()),
+    )
 
 
 def district_ring(geometry, max_points: int = 100) -> tuple:
@@ -174,16 +184,20 @@ def district_ring(geometry, max_points: int = 100) -> tuple:
 def parse_scenario(data: dict) -> Scenario:
     """Check a scenario's own fields (no database): hazard, action, level/name, time."""
     if not isinstance(data, dict):
-        raise NoticeError(400, "bad_request", "The scenario must be a JSON object.", "body")
+        raise NoticeError(400, "bad_request", _("The scenario must be a JSON object."), "body")
     hazard = str(data.get("hazard") or "").strip()
-    by_word = {words[0]: code for code, words in f.HAZARDS.items()}
+    registry = f.hazards()
+    by_word = {h.ja: code for code, h in registry.items()}
     hazard = by_word.get(hazard, hazard)
-    if hazard not in f.HAZARDS:
+    if hazard not in registry:
         raise NoticeError(
             422,
             "unknown_hazard",
-            f"Unknown hazard {data.get('hazard')!r}: use one of "
-            + ", ".join(f"{c} ({w[0]})" for c, w in f.HAZARDS.items()),
+            _(
+                "Unknown hazard %(hazard)s: use one of %(choices)s.",
+                hazard=repr(data.get("hazard")),
+                choices=", ".join(f"{c} ({h.ja})" for c, h in registry.items()),
+            ),
             "hazard",
         )
     action = {"issue": f.ISSUE, "lift": f.LIFT}.get(
@@ -191,48 +205,61 @@ def parse_scenario(data: dict) -> Scenario:
     )
     if action not in f.ACTIONS:
         raise NoticeError(
-            422, "invalid_action", f"action must be 発令 or 解除, not {action!r}", "action"
+            422,
+            "invalid_action",
+            _("action must be 発令 or 解除, not %(action)s.", action=repr(action)),
+            "action",
         )
     level = data.get("level")
     if isinstance(level, str) and level.strip().isdigit():
         level = int(level)
     if isinstance(level, bool) or not isinstance(level, int) or level not in f.LEVEL_NAMES:
-        hint = (
-            " Level 1 and 2 are JMA information, not a municipal evacuation notice."
-            if level in (1, 2)
-            else ""
-        )
-        raise NoticeError(
-            422,
-            "invalid_level",
-            f"level must be 3 (高齢者等避難), 4 (避難指示) or 5 (緊急安全確保), not {level!r}.{hint}",
-            "level",
-        )
+        if level in (1, 2):
+            message = _(
+                "level must be 3 (高齢者等避難), 4 (避難指示) or 5 (緊急安全確保), not "
+                "%(level)s: levels 1 and 2 are JMA information, not a municipal evacuation notice.",
+                level=repr(level),
+            )
+        else:
+            message = _(
+                "level must be 3 (高齢者等避難), 4 (避難指示) or 5 (緊急安全確保), not %(level)s.",
+                level=repr(level),
+            )
+        raise NoticeError(422, "invalid_level", message, "level")
     name = data.get("name")
     if name and name != f.LEVEL_NAMES[level]:
-        raise NoticeError(
-            422,
-            "level_name_mismatch",
-            f"Level {level} is {f.LEVEL_NAMES[level]}, not {name}"
-            + ("(a pre-2021 name that is no longer used)" if name in f.FORBIDDEN else ""),
-            "name",
-        )
+        if name in f.FORBIDDEN:
+            message = _(
+                "Level %(level)s is %(name)s, not %(given)s (a pre-2021 name that is no longer "
+                "used).",
+                level=level,
+                name=f.LEVEL_NAMES[level],
+                given=name,
+            )
+        else:
+            message = _(
+                "Level %(level)s is %(name)s, not %(given)s.",
+                level=level,
+                name=f.LEVEL_NAMES[level],
+                given=name,
+            )
+        raise NoticeError(422, "level_name_mismatch", message, "name")
     districts = data.get("districts")
     if isinstance(districts, str):
         districts = [districts]
     if not districts or not isinstance(districts, list):
-        raise NoticeError(422, "no_districts", "Name at least one district.", "districts")
+        raise NoticeError(422, "no_districts", _("Name at least one district."), "districts")
     issued_at = data.get("issued_at")
     if isinstance(issued_at, str) and issued_at:
         try:
             issued_at = datetime.fromisoformat(issued_at)
         except ValueError:
             raise NoticeError(
-                422, "invalid_time", "issued_at is not ISO 8601.", "issued_at"
+                422, "invalid_time", _("issued_at is not ISO 8601."), "issued_at"
             ) from None
     if issued_at is not None and (not isinstance(issued_at, datetime) or issued_at.tzinfo is None):
         raise NoticeError(
-            422, "invalid_time", "issued_at needs a UTC offset, e.g. +09:00.", "issued_at"
+            422, "invalid_time", _("issued_at needs a UTC offset, e.g. +09:00."), "issued_at"
         )
     shelters = data.get("shelters")
     if isinstance(shelters, str):
@@ -272,6 +299,34 @@ def _match(frame: pd.DataFrame, wanted: list[str], suffix: str) -> tuple[list[in
     return positions, unknown
 
 
+def zone_hazard(hazard: str) -> str:
+    """The situation hazard whose shelter designations and hazard zones decide whether a
+    shelter suits a notice about ``hazard`` (``NoticeHazard.zone_hazard``, default the code)."""
+    found = f.hazard(hazard)
+    return (found.zone_hazard or found.code) if found is not None else hazard
+
+
+def hazard_word(hazard: str) -> str:
+    found = f.hazard(hazard)
+    return found.ja if found is not None else hazard
+
+
+def hazard_choices() -> list[dict]:
+    """The merged hazard registry for forms and the API: code, words, reasons (in order)."""
+    return [
+        {
+            "code": h.code,
+            "ja": h.ja,
+            "en": h.en,
+            "easy_ja": h.easy_ja,
+            "reasons": list(h.reasons),
+            "cap_category": h.cap_category,
+            "zone_hazard": h.zone_hazard or h.code,
+        }
+        for h in f.hazards().values()
+    ]
+
+
 def suggest_shelters(layers, status: pd.DataFrame, hazard: str, districts: list[int]) -> dict:
     """The nearest shelter for each target district that is open, designated for the hazard and
     outside that hazard's zone. When none is open, the nearest designated one outside the zone
@@ -281,7 +336,7 @@ def suggest_shelters(layers, status: pd.DataFrame, hazard: str, districts: list[
 
     config = _config()
     allow_closed = bool(config.get("NOTICE_SUGGEST_CLOSED_SHELTERS", True))
-    assessment = analysis.shelter_assessment(layers, status, hazard)
+    assessment = analysis.shelter_assessment(layers, status, zone_hazard(hazard))
     usable = (assessment["state"] == "usable").to_numpy()
     safe_closed = (
         assessment["designated"].to_numpy(dtype=bool)
@@ -292,7 +347,9 @@ def suggest_shelters(layers, status: pd.DataFrame, hazard: str, districts: list[
     nearest_closed = analysis.nearest_shelters(layers, safe_closed)
     chosen: dict[int, dict] = {}
     warnings: list[str] = []
-    hazard_ja = f.HAZARDS[hazard][0]
+    hazard_ja = hazard_word(hazard)
+    if zone_hazard(hazard) != hazard:  # e.g. ため池決壊 judged by the inland-flood layers
+        hazard_ja += f" (as {hazard_word(zone_hazard(hazard))})"
     designated_any = bool(assessment["designated"].any())
     for position in districts:
         district = layers.districts.iloc[position]
@@ -350,11 +407,11 @@ def operator_shelters(layers, status, hazard: str, wanted: list[str]) -> dict:
         raise NoticeError(
             422,
             "unknown_shelter",
-            "Unknown shelter(s): " + "、".join(unknown),
+            _("Unknown shelter(s): %(names)s", names="、".join(unknown)),
             "shelters",
             unknown=unknown,
         )
-    assessment = analysis.shelter_assessment(layers, status, hazard)
+    assessment = analysis.shelter_assessment(layers, status, zone_hazard(hazard))
     shelters, warnings = [], []
     for pick in positions:
         row = assessment.iloc[pick]
@@ -401,7 +458,7 @@ def templates() -> Templates:
         pm = current_app.extensions["disaster_ai"]
         for result in reversed(pm.hook.dai_notice_templates(locale="ja")):
             sources.update(result or {})
-        cached = Templates(folder, sources)
+        cached = Templates(folder, sources, hazard_problems=f.hazard_registry_problems)
         current_app.extensions["disaster_ai.notices.templates"] = cached
     return cached
 
@@ -410,38 +467,82 @@ def limits() -> Limits:
     return Limits.from_config(_config())
 
 
-def _predecessor(session: Session, scenario: Scenario, district_keys: list[str]) -> Notice | None:
+def _predecessor(session: Session, scenario: Scenario, district_keys: list[str]) -> InForce | None:
+    """The chain in force that this scenario updates or lifts (its head edition is the one the
+    new edition supersedes), or None for a first 発令. A 解除 must name only districts in force in
+    that chain; naming some of them is a partial 解除 (the others stay in force)."""
+    chains = in_force(session)
     if scenario.supersedes is not None:
-        notice = session.get(Notice, scenario.supersedes)
-        if notice is None or notice.status != "issued" or notice.action != f.ISSUE:
+        state = next((c for c in chains if c.head.id == scenario.supersedes), None)
+        if state is None:
             raise NoticeError(
                 422,
                 "nothing_to_lift" if scenario.action == f.LIFT else "not_in_force",
-                f"Notice {scenario.supersedes} is not an issued notice in force.",
+                _("Notice %(id)s is not an issued notice in force.", id=scenario.supersedes),
                 "supersedes",
             )
-        if notice.hazard != scenario.hazard:
+        if state.base.hazard != scenario.hazard:
             raise NoticeError(
                 422,
                 "hazard_mismatch",
-                f"Notice {notice.id} is about {notice.hazard}, not {scenario.hazard}.",
+                _(
+                    "Notice %(id)s is about %(notice_hazard)s, not %(hazard)s.",
+                    id=state.head.id,
+                    notice_hazard=hazard_word(state.base.hazard),
+                    hazard=hazard_word(scenario.hazard),
+                ),
                 "hazard",
             )
-        return notice
-    if scenario.action != f.LIFT:
+    elif scenario.action != f.LIFT:
         return None
-    wanted = set(district_keys)
-    for notice in in_force(session):
-        keys = {d["key"] for d in notice.districts}
-        if notice.hazard == scenario.hazard and notice.level == scenario.level and wanted & keys:
-            return notice
-    raise NoticeError(
-        422,
-        "nothing_to_lift",
-        f"No issued {f.LEVEL_NAMES[scenario.level]} for {f.HAZARDS[scenario.hazard][0]} is in "
-        "force in these districts, so there is nothing to lift (解除).",
-        "action",
-    )
+    else:
+        wanted = set(district_keys)
+        state = next(
+            (
+                c
+                for c in chains
+                if c.base.hazard == scenario.hazard
+                and c.base.level == scenario.level
+                and wanted & set(c.keys)
+            ),
+            None,
+        )
+        if state is None:
+            raise NoticeError(
+                422,
+                "nothing_to_lift",
+                _(
+                    "No issued %(name)s for %(hazard)s is in force in these districts, so there "
+                    "is nothing to lift (解除).",
+                    name=f.LEVEL_NAMES[scenario.level],
+                    hazard=hazard_word(scenario.hazard),
+                ),
+                "action",
+            )
+    if scenario.action == f.LIFT:
+        outside = [k for k in district_keys if k not in state.keys]
+        if outside:
+            names = [d["name"] for d in _district_rows(session, outside)]
+            raise NoticeError(
+                422,
+                "nothing_to_lift",
+                _(
+                    "%(districts)s: notice %(id)s is not in force there, so there is nothing "
+                    "to lift (解除).",
+                    districts="、".join(names),
+                    id=state.head.id,
+                ),
+                "districts",
+                districts=outside,
+            )
+    return state
+
+
+def _district_rows(session: Session, keys: list[str]) -> list[dict]:
+    layers = reference_layers(session)
+    frame = layers.districts
+    names = dict(zip(frame["key"].astype(str), frame["name"].astype(str), strict=True))
+    return [{"key": k, "name": names.get(k, k)} for k in keys]
 
 
 def chain_references(session: Session, notice: Notice, sender: str) -> tuple[str, ...]:
@@ -469,7 +570,7 @@ def build_facts(
         raise NoticeError(
             422,
             "unknown_district",
-            "Unknown district(s): " + "、".join(unknown),
+            _("Unknown district(s): %(names)s", names="、".join(unknown)),
             "districts",
             unknown=unknown,
         )
@@ -489,7 +590,12 @@ def build_facts(
             )
         )
     district_keys = [d.key for d in districts]
-    predecessor = _predecessor(session, scenario, district_keys)
+    state = _predecessor(session, scenario, district_keys)
+    predecessor = state.head if state is not None else None
+    remaining: tuple[str, ...] = ()
+    if state is not None and scenario.action == f.LIFT:
+        lifted = set(district_keys)
+        remaining = tuple(d["name"] for d in state.districts if d["key"] not in lifted)
     status = shelter_status(session)
     warnings: list[str] = []
     if scenario.action == f.LIFT:
@@ -529,8 +635,16 @@ def build_facts(
         sender=sender,
         references=references,
         warnings=tuple(warnings),
+        hazard_info=f.hazard(scenario.hazard),
+        remaining=remaining,
     )
-    return facts, {"predecessor": predecessor, "universe": universe(layers), "warnings": warnings}
+    extra = {
+        "predecessor": predecessor,
+        "universe": universe(layers),
+        "warnings": warnings,
+        "remaining": list(remaining),
+    }
+    return facts, extra
 
 
 def render(facts: f.NoticeFacts, edits: dict | None = None, universe=None) -> dict:
@@ -544,15 +658,30 @@ def render(facts: f.NoticeFacts, edits: dict | None = None, universe=None) -> di
             )
     except RenderError as exc:
         raise NoticeError(
-            422, "render_failed", exc.message, exc.channel, channel=exc.channel
+            422,
+            "render_failed",
+            _(
+                "The %(channel)s text cannot be rendered: %(problem)s",
+                channel=exc.channel,
+                problem=exc.message,
+            ),
+            exc.channel,
+            channel=exc.channel,
         ) from None
     texts = guard.channel_texts(out)
     for channel, text in (edits or {}).items():
         if channel not in EDITABLE_CHANNELS:
-            raise NoticeError(422, "invalid_edit", f"{channel} cannot be edited by hand", "edits")
+            raise NoticeError(
+                422,
+                "invalid_edit",
+                _("%(channel)s cannot be edited by hand.", channel=channel),
+                "edits",
+            )
         texts[channel] = text
     report = guard.check_all(texts, facts, universe, limits())
-    report["cap_lint"] = cap_renderer.lint(out["cap"])
+    report["cap_lint"] = cap_renderer.lint(
+        out["cap"], int(config.get("NOTICE_POLYGON_MAX_POINTS", cap_renderer.MAX_POLYGON_POINTS))
+    )
     report["warnings"].extend(
         {"channel": "cap", "rule": w["rule"], "message": w["message"]}
         for w in report["cap_lint"]
@@ -637,7 +766,7 @@ def _get(session: Session, notice_id: int, lock: bool = False) -> Notice:
         query = query.with_for_update()
     notice = session.scalar(query)
     if notice is None:
-        raise NoticeError(404, "not_found", f"No notice {notice_id}.")
+        raise NoticeError(404, "not_found", _("No notice %(id)s.", id=notice_id))
     return notice
 
 
@@ -715,7 +844,11 @@ def _refresh(session: Session, notice: Notice) -> dict:
 def submit(session: Session, notice_id: int, actor: Actor) -> Notice:
     notice = _get(session, notice_id, lock=True)
     if notice.status != "draft":
-        raise NoticeError(409, "wrong_state", f"Only a draft can be submitted ({notice.status}).")
+        raise NoticeError(
+            409,
+            "wrong_state",
+            _("Only a draft can be submitted (it is %(status)s).", status=notice.status),
+        )
     _refresh(session, notice)
     notice.status = "submitted"
     notice.submitted_at = now()
@@ -731,16 +864,24 @@ def approve(
     notice = _get(session, notice_id, lock=True)
     if notice.status != "submitted":
         raise NoticeError(
-            409, "wrong_state", f"Only a submitted notice can be approved ({notice.status})."
+            409,
+            "wrong_state",
+            _("Only a submitted notice can be approved (it is %(status)s).", status=notice.status),
         )
     if actor.username == notice.created_by:
         raise NoticeError(
-            403, "own_notice", "The author of a notice can never approve it: ask another approver."
+            403,
+            "own_notice",
+            _("The author of a notice can never approve it: ask another approver."),
         )
     _refresh(session, notice)
     errors = [w for w in notice.guard.get("cap_lint", []) if w["level"] == "error"]
     if errors:
-        raise NoticeError(409, "cap_errors", "The CAP document has errors: " + errors[0]["message"])
+        raise NoticeError(
+            409,
+            "cap_errors",
+            _("The CAP document has errors: %(error)s", error=errors[0]["message"]),
+        )
     pending = [
         v["id"] for v in notice.guard.get("violations", []) if v["id"] not in set(acknowledge or [])
     ]
@@ -748,14 +889,21 @@ def approve(
         raise NoticeError(
             409,
             "unacknowledged_violations",
-            "Each guard violation of the manual edits must be acknowledged: " + ", ".join(pending),
+            _(
+                "Each guard violation of the manual edits must be acknowledged: %(ids)s",
+                ids=", ".join(pending),
+            ),
             "acknowledge",
             violations=pending,
         )
     review = review_problems(notice)
     if review:
         raise NoticeError(
-            409, "review_failed", "A review check failed: " + review[0], "review", problems=review
+            409,
+            "review_failed",
+            _("A review check failed: %(problem)s", problem=review[0]),
+            "review",
+            problems=review,
         )
     notice.acknowledged = list(acknowledge or [])
     notice.status = "approved"
@@ -795,14 +943,20 @@ def issue(session: Session, notice_id: int, actor: Actor) -> Notice:
     notice = _get(session, notice_id, lock=True)
     if notice.status != "approved":
         raise NoticeError(
-            409, "wrong_state", f"Only an approved notice can be issued ({notice.status})."
+            409,
+            "wrong_state",
+            _("Only an approved notice can be issued (it is %(status)s).", status=notice.status),
         )
     predecessor = session.get(Notice, notice.supersedes_id) if notice.supersedes_id else None
     if predecessor is not None and predecessor.status != "issued":
         raise NoticeError(
             409,
             "predecessor_not_in_force",
-            f"Notice {predecessor.id} is no longer in force ({predecessor.status}).",
+            _(
+                "Notice %(id)s is no longer in force (it is %(status)s).",
+                id=predecessor.id,
+                status=predecessor.status,
+            ),
             "supersedes",
         )
     notice.status = "issued"
@@ -830,7 +984,9 @@ def issue(session: Session, notice_id: int, actor: Actor) -> Notice:
 def cancel(session: Session, notice_id: int, actor: Actor, reason: str = "") -> Notice:
     notice = _get(session, notice_id, lock=True)
     if notice.status in ("cancelled", "superseded"):
-        raise NoticeError(409, "wrong_state", f"The notice is already {notice.status}.")
+        raise NoticeError(
+            409, "wrong_state", _("The notice is already %(status)s.", status=notice.status)
+        )
     was = notice.status
     if was == "issued":
         notice.texts = {**(notice.texts or {}), "cap_cancel": cancel_cap(session, notice)}
@@ -864,26 +1020,90 @@ def cancel_cap(session: Session, notice: Notice) -> str:
     return render_all(facts, templates(), limits())["cap"]
 
 
-def in_force(session: Session, at: datetime | None = None) -> list[Notice]:
-    query = select(Notice).where(Notice.status == "issued", Notice.action == f.ISSUE)
+@dataclass(frozen=True)
+class InForce:
+    """One chain of editions with districts still in force: ``head`` is its latest issued
+    edition (what an update or 解除 supersedes), ``base`` the 発令 edition whose level and hazard
+    apply, ``districts`` the ``{key, name, …}`` still under it (a partial 解除 removes some)."""
+
+    head: Notice
+    base: Notice
+    districts: tuple[dict, ...]
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(d["key"] for d in self.districts)
+
+    # read like the Notice in force (the desk's per-district history reads these)
+    @property
+    def id(self) -> int:
+        return self.base.id
+
+    @property
+    def level(self) -> int:
+        return self.base.level
+
+    @property
+    def hazard(self) -> str:
+        return self.base.hazard
+
+    @property
+    def action(self) -> str:
+        return self.base.action
+
+    @property
+    def issued_at(self) -> datetime:
+        return self.base.issued_at
+
+
+def in_force(session: Session, at: datetime | None = None) -> list[InForce]:
+    """The chains in force at ``at`` (default: now), replaying each chain's issued editions in
+    order: a 発令 (first or update) sets its districts, a 解除 removes the districts it names.
+    A chain whose latest edition was cancelled is withdrawn as a whole."""
+    query = select(Notice).where(Notice.published_at.is_not(None))
     if at is not None:
         query = query.where(Notice.published_at <= at)
-    return list(session.scalars(query.order_by(Notice.id)).all())
+    chains: dict[int, list[Notice]] = {}
+    for row in session.scalars(query.order_by(Notice.id)).all():
+        chains.setdefault(row.chain_id or row.id, []).append(row)
+    out = []
+    for editions in chains.values():
+        editions.sort(key=lambda n: (n.edition, n.id))
+        head = editions[-1]
+        if head.cancelled_at is not None and (at is None or head.cancelled_at <= at):
+            continue
+        base: Notice | None = None
+        current: dict[str, dict] = {}
+        for edition in editions:
+            if edition.action == f.ISSUE:
+                base = edition
+                current = {d["key"]: d for d in edition.districts}
+            else:
+                for district in edition.districts:
+                    current.pop(district["key"], None)
+        if base is not None and current:
+            out.append(InForce(head=head, base=base, districts=tuple(current.values())))
+    return out
 
 
 def in_force_entries(session: Session, at: datetime) -> list[dict]:
-    """For dai_notices_in_force: one dict per district of each issued notice in force."""
+    """For dai_notices_in_force: one dict per district still in force (a partial 解除 leaves
+    the other districts of its notice in force)."""
     out = []
-    for notice in in_force(session, at):
-        for district in notice.districts:
+    for state in in_force(session, at):
+        base = state.base
+        for district in state.districts:
             out.append(
                 {
                     "district_key": district["key"],
                     "district_name": district["name"],
-                    "level": notice.level,
-                    "name": f.LEVEL_NAMES[notice.level],
-                    "hazard": notice.hazard,
-                    "issued_at": cap_renderer.cap_time(notice.issued_at),
+                    "level": base.level,
+                    "name": f.LEVEL_NAMES[base.level],
+                    "hazard": base.hazard,
+                    "hazard_name": hazard_word(base.hazard),
+                    "issued_at": cap_renderer.cap_time(base.issued_at),
+                    "notice_id": base.id,  # the 発令 in force
+                    "supersede_id": state.head.id,  # what an update or 解除 supersedes
                 }
             )
     return out
@@ -904,7 +1124,7 @@ def notice_json(notice: Notice, full: bool = True) -> dict:
         "supersedes": notice.supersedes_id,
         "status": notice.status,
         "hazard": notice.hazard,
-        "hazard_ja": f.HAZARDS.get(notice.hazard, (notice.hazard,))[0],
+        "hazard_ja": hazard_word(notice.hazard),
         "action": notice.action,
         "level": notice.level,
         "name": f.LEVEL_NAMES[notice.level],

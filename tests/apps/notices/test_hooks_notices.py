@@ -203,3 +203,126 @@ def test_the_default_llm_client_talks_to_an_openai_compatible_endpoint(make_app,
     path, auth, body = received[0]
     assert path == "/v1/chat/completions" and auth == "Bearer k"
     assert body["model"] == "local-model" and body["messages"][0]["content"] == "元の文"
+
+
+# --- hazards added by plugins ----------------------------------------------------------------
+
+
+def _volcano_plugin():
+    from disaster_ai.types import NoticeAction, NoticeHazard
+
+    class Hazards:
+        @hookimpl
+        def dai_notice_hazards(self):
+            return [
+                NoticeHazard(
+                    code="volcano",
+                    ja="火山",
+                    en="volcanic eruption",
+                    easy_ja="火山(かざん)の 噴火(ふんか)",
+                    reasons=("火口周辺で噴火が発生するおそれが高まっています。",),
+                    cap_category="Geo",
+                    actions={
+                        4: NoticeAction(
+                            sentence="火口周辺の危険な場所にいる方は、速やかに全員避難を開始してください。"
+                        )
+                    },
+                ),
+                NoticeHazard(
+                    code="pond_breach",
+                    ja="ため池決壊",
+                    en="irrigation pond breach",
+                    easy_ja="ため池決壊(ためいけの ていぼうが こわれる こと)",
+                    reasons=("ため池の堤体から漏水が確認され、決壊するおそれがあります。",),
+                    # Yaizu maps ponds' inundation with the inland-flood layer and designations
+                    zone_hazard="inland_flood",
+                ),
+                # refused by the vocabulary check: a forbidden legacy term
+                NoticeHazard(
+                    code="legacy",
+                    ja="旧災害",
+                    en="legacy",
+                    easy_ja="旧災害",
+                    actions={
+                        3: NoticeAction(sentence="避難勧告に従ってください。", required="避難勧告")
+                    },
+                ),
+            ]
+
+    return Hazards()
+
+
+@sqlite_only
+def test_hook_dai_notice_hazards(
+    app, yaizu, client, api_headers, register_plugin, open_shelters, runner
+):
+    from lxml import etree
+
+    from disaster_ai.apps.notices import facts as f
+    from disaster_ai.apps.notices import service
+    from disaster_ai.apps.notices.renderers import cap as cap_renderer
+
+    operator = api_headers("operator")
+    scenario = {
+        **SCENARIO,
+        "hazard": "火山",
+        "reason": "火口周辺で噴火が発生するおそれが高まっています。",
+    }
+    before = client.post("/api/v1/notices/drafts", json=scenario, headers=operator)
+    assert before.status_code == 422 and before.get_json()["error"]["code"] == "unknown_hazard"
+
+    register_plugin(_volcano_plugin(), name="volcano_hazards")
+    listed = client.get("/api/v1/notices/hazards", headers=operator).get_json()["hazards"]
+    codes = [h["code"] for h in listed]
+    assert codes[:5] == ["flood", "inland_flood", "landslide", "storm_surge", "tsunami"]
+    assert {"volcano", "pond_breach"} <= set(codes) and "legacy" not in codes
+    with app.app_context():
+        assert ("volcano", "火山") in f.hazard_choices()
+        assert f.HAZARDS["volcano"] == ("火山", "volcanic eruption", "火山(かざん)の 噴火(ふんか)")
+        assert f.REASONS["volcano"] == ["火口周辺で噴火が発生するおそれが高まっています。"]
+        assert {p["hazard"] for p in f.hazard_registry_problems()} == {"legacy"}
+    spec = client.get("/api/v1/openapi.json").get_json()
+    enum = spec["components"]["schemas"]["ScenarioIn"]["properties"]["hazard"]["enum"]
+    assert "volcano" in enum and "火山" in enum and "legacy" not in enum
+    # the form's hazard word (火山) and its code both work
+    response = client.post("/api/v1/notices/drafts", json=scenario, headers=operator)
+    assert response.status_code == 200, response.get_json()
+    data = response.get_json()
+    assert data["scenario"]["hazard"] == "volcano" and data["scenario"]["hazard_ja"] == "火山"
+    assert "高新田自治会に、火山に関する警戒レベル4、避難指示を発令しました。" in data["radio"]
+    assert "火口周辺の危険な場所にいる方は、速やかに全員避難" in data["radio"]  # its own sentence
+    for text in (data["mail"]["body"], data["web"]["long"], data["web"]["short"]):
+        assert "火山" in text
+    assert "volcanic eruption" in data["en"] and "火山(かざん)の 噴火(ふんか)" in data["easy_ja"]
+    assert data["guard"]["ok"], data["guard"]["violations"]
+    # no shelter in Yaizu is designated for volcanoes: the fallback, nothing invented
+    assert data["shelters"] == [] and data["fallback"]
+    cap_renderer.validate(data["cap"])
+    root = etree.fromstring(data["cap"].encode())
+    ns = {"c": cap_renderer.NS}
+    assert {c.text for c in root.iterfind("c:info/c:category", ns)} == {"Geo"}
+    assert {v.text for v in root.iterfind("c:info/c:eventCode/c:value", ns)} == {"volcano"}
+    assert "volcanic eruption" in root.findtext("c:info[2]/c:headline", namespaces=ns)
+
+    # ため池決壊 uses the inland-flood designations and zones for its shelters
+    with app.app_context(), session_scope(get_storage(app)) as session:
+        layers = service.reference_layers(session)
+        flood_keys = [
+            key
+            for key, hazards in zip(layers.shelters["key"], layers.shelters["hazards"], strict=True)
+            if hazards is not None and "inland_flood" in list(hazards)
+        ]
+    open_shelters(flood_keys)
+    pond = client.post(
+        "/api/v1/notices/drafts",
+        json={**SCENARIO, "hazard": "pond_breach", "districts": ["高新田自治会"]},
+        headers=operator,
+    ).get_json()
+    assert pond["shelters"] and {s["key"] for s in pond["shelters"]} <= set(flood_keys)
+    assert all("ため池決壊" in s["why"] for s in pond["shelters"])
+    assert "ため池決壊に関する警戒レベル4" in pond["radio"] and pond["guard"]["ok"]
+    cap_renderer.validate(pond["cap"])
+
+    # the refused definition is reported by the template check
+    result = runner.invoke(["notices", "check-templates"])
+    assert result.exit_code != 0 and "hazard:legacy (volcano_hazards)" in result.output

@@ -5,12 +5,14 @@ except for the one workflow test that runs on both."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 
 import pytest
 from lxml import etree
 
 from disaster_ai.apps.notices.renderers import cap as cap_renderer
 from disaster_ai.storage import get_storage, session_scope
+from disaster_ai.storage.base import JST
 
 sqlite_only = pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
 KEYS = {"radio", "mail", "web", "cap", "en", "easy_ja", "shelters", "guard"}
@@ -351,3 +353,126 @@ def test_cancelling_an_issued_notice_emits_a_cap_cancel(app, yaizu, client, api_
     assert notice["identifier"] in root.findtext("c:references", namespaces=ns)
     assert "<msgType>Alert</msgType>" in original  # the issued document itself is unchanged
     assert client.get("/api/v1/notices/in-force", headers=operator).get_json()["items"] == []
+
+
+def _issue(client, operator, approver, data) -> dict:
+    notice = client.post("/api/v1/notices", json=data, headers=operator).get_json()
+    for step, headers in (("submit", operator), ("approve", approver), ("issue", approver)):
+        response = client.post(f"/api/v1/notices/{notice['id']}/{step}", headers=headers)
+        assert response.status_code == 200, response.get_json()
+    return client.get(f"/api/v1/notices/{notice['id']}", headers=operator).get_json()
+
+
+@sqlite_only
+def test_a_partial_lift_keeps_the_other_districts_in_force(app, yaizu, client, api_headers):
+    operator, approver = api_headers("operator"), api_headers("approver")
+    ns = {"c": cap_renderer.NS}
+    first = _issue(client, operator, approver, scenario(level=4))
+    assert {d["name"] for d in first["districts"]} == {"高新田自治会", "焼津第6自治会"}
+
+    # 解除 for 高新田 only: it references the notice, and 焼津第6 stays at Lv4
+    lift_a = scenario(
+        action="解除", districts=["高新田自治会"], issued_at="2026-07-02T06:00:00+09:00"
+    )
+    draft = client.post("/api/v1/notices/drafts", json=lift_a, headers=operator).get_json()
+    assert draft["guard"]["ok"], draft["guard"]["violations"]
+    assert "高新田自治会に発令していた" in draft["radio"] and "焼津第6" not in draft["radio"]
+    lifted = _issue(client, operator, approver, lift_a)
+    assert lifted["supersedes"] == first["id"] and lifted["chain_id"] == first["id"]
+    xml = client.get(f"/api/v1/notices/{lifted['id']}/cap.xml", headers=operator).get_data(
+        as_text=True
+    )
+    cap_renderer.validate(xml)
+    root = etree.fromstring(xml.encode())
+    assert root.findtext("c:msgType", namespaces=ns) == "Update"  # not a Cancel of everything
+    assert first["identifier"] in root.findtext("c:references", namespaces=ns)
+    assert "焼津第6自治会の警戒レベル4 避難指示は継続中" in root.findtext("c:note", namespaces=ns)
+    assert [a.text for a in root.iterfind("c:info[1]/c:area/c:areaDesc", ns)] == ["高新田自治会"]
+    assert {c.text for c in root.iterfind("c:info/c:responseType", ns)} == {"AllClear"}
+
+    in_force = client.get("/api/v1/notices/in-force", headers=operator).get_json()["items"]
+    assert [(i["district_name"], i["level"], i["name"], i["notice_id"]) for i in in_force] == [
+        ("焼津第6自治会", 4, "避難指示", first["id"])
+    ]
+    assert in_force[0]["supersede_id"] == lifted["id"]
+    with app.app_context():
+        hooked = [
+            entry
+            for entries in app.extensions["disaster_ai"].hook.dai_notices_in_force(
+                at=datetime.now(JST)
+            )
+            for entry in entries
+        ]
+    assert [(e["district_name"], e["level"]) for e in hooked] == [("焼津第6自治会", 4)]
+    # as of before the 解除 was issued, both districts were in force
+    with app.app_context(), session_scope(get_storage(app)) as session:
+        from disaster_ai.apps.notices import service
+        from disaster_ai.apps.notices.models import Notice
+
+        published = session.get(Notice, lifted["id"]).published_at
+        before = service.in_force_entries(session, published - timedelta(microseconds=1))
+        assert {e["district_name"] for e in before} == {"高新田自治会", "焼津第6自治会"}
+
+    # 高新田 is no longer in force: lifting it again is a 解除 of nothing
+    again = client.post("/api/v1/notices/drafts", json=lift_a, headers=operator)
+    assert again.status_code == 422
+    assert again.get_json()["error"]["code"] == "nothing_to_lift"
+    # lifting a district the notice never named, through the chain, is refused and names it
+    wrong = client.post(
+        "/api/v1/notices/drafts",
+        json=scenario(action="解除", districts=["高新田自治会"], supersedes=lifted["id"]),
+        headers=operator,
+    )
+    assert (
+        wrong.status_code == 422 and "districts" in wrong.get_json()["error"]["details"]["fields"]
+    )
+
+    # the last district's 解除 supersedes the partial one and ends the chain: a CAP Cancel
+    lift_b = scenario(action="解除", districts=["焼津第6"], issued_at="2026-07-02T07:00:00+09:00")
+    last = _issue(client, operator, approver, lift_b)
+    assert last["supersedes"] == lifted["id"] and last["edition"] == 3
+    xml = client.get(f"/api/v1/notices/{last['id']}/cap.xml", headers=operator).get_data()
+    root = etree.fromstring(xml)
+    assert root.findtext("c:msgType", namespaces=ns) == "Cancel"
+    references = root.findtext("c:references", namespaces=ns)
+    assert first["identifier"] in references and lifted["identifier"] in references
+    assert client.get("/api/v1/notices/in-force", headers=operator).get_json()["items"] == []
+
+
+@sqlite_only
+def test_api_errors_are_japanese_by_default_and_english_on_request(app, yaizu, client, api_headers):
+    operator = api_headers("operator")
+
+    def error(data, query=""):
+        response = client.post(f"/api/v1/notices/drafts{query}", json=data, headers=operator)
+        assert response.status_code == 422
+        return response.get_json()["error"]
+
+    level = error(scenario(level=2))
+    assert level["code"] == "invalid_level" and list(level["details"]["fields"]) == ["level"]
+    assert level["message"].startswith(
+        "警戒レベルは 3（高齢者等避難）、4（避難指示）、5（緊急安全確保）"
+    )
+    assert "レベル1・2は気象庁の情報" in level["message"]
+    assert level["details"]["fields"]["level"] == level["message"]
+    district = error(scenario(districts=["存在しない町"]))
+    assert district["code"] == "unknown_district"
+    assert district["message"] == "登録されていない地区: 存在しない町"
+    assert district["details"]["unknown"] == ["存在しない町"]
+    name = error(scenario(level=4, name="緊急安全確保"))
+    assert name["message"] == "警戒レベル4は「避難指示」です。「緊急安全確保」ではありません。"
+    nothing = error(scenario(action="解除"))
+    assert (
+        nothing["code"] == "nothing_to_lift" and "解除できるものがありません" in nothing["message"]
+    )
+
+    # English on request (?lang=en; a user whose locale is en gets it too); codes unchanged
+    legacy = error(scenario(level=4, name="避難勧告"), "?lang=en")
+    assert legacy["code"] == "level_name_mismatch" and list(legacy["details"]["fields"]) == ["name"]
+    assert legacy["message"] == (
+        "Level 4 is 避難指示, not 避難勧告 (a pre-2021 name that is no longer used)."
+    )
+    district = error(scenario(districts=["存在しない町"]))  # the choice stays in the session
+    assert district["message"] == "Unknown district(s): 存在しない町"
+    level = error(scenario(level=2))
+    assert "levels 1 and 2 are JMA information" in level["message"]

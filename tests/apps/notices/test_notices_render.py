@@ -218,3 +218,177 @@ def test_rendering_all_channels_is_fast():
     out = render_all(facts)
     assert out["render_ms"] < 100
     assert re.search(r"<identifier>JP-222127-2026-0042</identifier>", out["cap"])
+
+
+# --- CAP lint rules beyond the schema (STANDARDS.md §1.8) -------------------------------------
+
+
+def _square(lon: float, lat: float, size: float = 0.01) -> tuple:
+    return ((lon, lat), (lon + size, lat), (lon + size, lat + size), (lon, lat + size), (lon, lat))
+
+
+def _facts_with_rings(*rings):
+    from dataclasses import replace
+
+    facts = make_facts(n_districts=len(rings))
+    districts = tuple(replace(d, ring=ring) for d, ring in zip(facts.districts, rings, strict=True))
+    return replace(facts, districts=districts)
+
+
+def _rules(xml: str, level: str | None = None) -> list[str]:
+    return [w["rule"] for w in cap_renderer.lint(xml) if level is None or w["level"] == level]
+
+
+def test_cap_lint_warns_when_areas_overlap_beyond_1000_square_metres():
+    lon, lat = 138.30, 34.86
+    overlapping = render_all(_facts_with_rings(_square(lon, lat), _square(lon + 0.005, lat)))
+    cap_renderer.validate(overlapping["cap"])
+    warnings = [w for w in cap_renderer.lint(overlapping["cap"]) if w["rule"] == "cap.area_overlap"]
+    assert len(warnings) == 1 and warnings[0]["level"] == "warn"  # once, not once per <info>
+    names = [d.name for d in make_facts(n_districts=2).districts]
+    assert names[0] in warnings[0]["message"] and names[1] in warnings[0]["message"]
+    # about 0.005° × 0.01° ≈ 457 m × 1,106 m ≈ 0.5 km²
+    square_m = float(re.search(r"by (\d+) m²", warnings[0]["message"]).group(1))
+    assert 450_000 < square_m < 560_000
+    # neighbours that share a border, and a sliver under the tolerance, are fine
+    touching = render_all(_facts_with_rings(_square(lon, lat), _square(lon + 0.01, lat)))
+    assert "cap.area_overlap" not in _rules(touching["cap"])
+    sliver = render_all(_facts_with_rings(_square(lon, lat), _square(lon + 0.009995, lat)))
+    assert "cap.area_overlap" not in _rules(sliver["cap"])  # ≈ 0.46 m × 1.1 km ≈ 510 m²
+
+
+def _edit(xml: str, change) -> str:
+    root = etree.fromstring(xml.encode())
+    change(root)
+    return etree.tostring(root, encoding="unicode")
+
+
+def test_cap_lint_circle_radius_references_event_code_onset_and_simplified_polygons():
+    out = render_all(make_facts(n_districts=1))
+    base = out["cap"]
+    assert _rules(base, "error") == []
+
+    def circle(radius):
+        def change(root):
+            for area in root.iterfind("c:info/c:area", NS):
+                area.remove(area.find("c:polygon", NS))
+                element = etree.Element(f"{{{cap_renderer.NS}}}circle")
+                element.text = f"34.8600,138.3200 {radius}"
+                area.insert(1, element)
+
+        return change
+
+    assert "cap.circle" in _rules(_edit(base, circle("0")), "error")
+    assert "cap.circle" not in _rules(_edit(base, circle("0.5")))
+
+    def self_reference(root):
+        references = etree.Element(f"{{{cap_renderer.NS}}}references")
+        sender = root.findtext("c:sender", namespaces=NS)
+        identifier = root.findtext("c:identifier", namespaces=NS)
+        references.text = f"{sender},{identifier},2026-07-01T20:05:00+09:00 not-a-triplet"
+        root.find("c:info", NS).addprevious(references)
+
+    rules = _rules(_edit(base, self_reference), "error")
+    assert "cap.references_self" in rules and "cap.references" in rules
+
+    def references_after_info(root):
+        references = etree.SubElement(root, f"{{{cap_renderer.NS}}}references")
+        references.text = "a@b.example,JP-1,2026-07-01T20:05:00+09:00"
+
+    assert "cap.references_order" in _rules(_edit(base, references_after_info), "error")
+
+    def other_event_code(root):
+        infos = root.findall("c:info", NS)
+        infos[1].find("c:eventCode/c:value", NS).text = "flood"
+
+    assert "cap.info_event_code" in _rules(_edit(base, other_event_code), "error")
+
+    def utc_onset(root):
+        info = root.find("c:info", NS)
+        onset = etree.Element(f"{{{cap_renderer.NS}}}onset")
+        onset.text = "2026-07-01T11:05:00Z"
+        info.find("c:expires", NS).addprevious(onset)
+
+    assert "cap.time_offset" in _rules(_edit(base, utc_onset), "error")
+
+    import math
+
+    ring = [
+        (
+            138.32 + 0.01 * math.cos(2 * math.pi * i / 150),
+            34.86 + 0.01 * math.sin(2 * math.pi * i / 150),
+        )
+        for i in range(150)
+    ]
+    dense = render_all(_facts_with_rings((*ring, ring[0])))
+    problems = [w for w in cap_renderer.lint(dense["cap"]) if w["rule"] == "cap.polygon"]
+    assert problems and "not simplified" in problems[0]["message"]
+    assert cap_renderer.lint(dense["cap"], max_polygon_points=200) == []
+
+
+# --- hazard definitions (dai_notice_hazards) ---------------------------------------------------
+
+
+def test_hazard_definitions_pass_the_vocabulary_check():
+    from disaster_ai.types import NoticeAction, NoticeHazard
+
+    assert [f.hazard_problems(h) for h in f.BUILTIN_HAZARDS] == [[]] * 5
+    assert list(f.hazards()) == ["flood", "inland_flood", "landslide", "storm_surge", "tsunami"]
+    ok = NoticeHazard("pond_breach", "ため池決壊", "pond breach", "ため池決壊(ためいけ)")
+    assert f.hazard_problems(ok) == []
+
+    def problems(**over):
+        from dataclasses import replace
+
+        return " | ".join(f.hazard_problems(replace(ok, **over)))
+
+    assert "forbidden legacy term 避難勧告" in problems(reasons=("避難勧告の基準に達しました。",))
+    assert "code" in problems(code="Pond Breach")
+    assert "cap_category" in problems(cap_category="Weather")
+    assert "overlaps a level name" in problems(ja="避難指示")
+    # the guard would flag the word in every other notice's fixed wording
+    assert "fixed notice wording" in problems(en="Alert")
+    assert "level 2" in problems(actions={2: NoticeAction(sentence="…")})
+    # the guard demands the required phrase: it must be in the sentence and the attention line
+    assert "not in the sentence" in problems(actions={4: NoticeAction(sentence="逃げてください。")})
+    assert "not in the attention" in problems(actions={4: NoticeAction(attention="すぐ避難")})
+    good = NoticeAction(sentence="ため池の下流にいる方は、全員避難してください。")
+    assert problems(actions={4: good}) == ""
+
+
+def test_a_plugin_hazard_renders_every_channel_with_its_own_action_sentence():
+    from dataclasses import replace
+
+    from disaster_ai.types import NoticeAction, NoticeHazard
+
+    volcano = NoticeHazard(
+        "volcano",
+        "火山",
+        "volcanic eruption",
+        "火山(かざん)の 噴火(ふんか)",
+        cap_category="Geo",
+        actions={
+            5: NoticeAction(
+                sentence="命の危険があります。火口から離れ、直ちに安全確保してください。"
+            )
+        },
+    )
+    facts = replace(
+        make_facts(level=5, reason="噴火が発生しました。"), hazard="volcano", hazard_info=volcano
+    )
+    out = render_all(facts)
+    cap_renderer.validate(out["cap"])
+    assert "火口から離れ、直ちに安全確保してください。" in out["radio"]
+    assert "火山に関する警戒レベル5" in out["radio"] and "volcanic eruption" in out["en"]
+    report = guard.check_all(
+        guard.channel_texts(out),
+        facts,
+        guard.Universe(universe().district_names, (), universe().shelter_names, (volcano,)),
+    )
+    assert report["ok"], report["violations"]
+    # another registered hazard's word in the text is caught, but not inside the reason
+    other = guard.check(out["web"]["long"] + "洪水", facts, "web_long", universe())
+    assert {v["rule"] for v in other["violations"]} == {"hazard"}
+    in_reason = replace(facts, reason="洪水と噴火が同時に発生しました。")
+    text = render_all(in_reason)["web"]["long"]
+    assert guard.check(text, in_reason, "web_long", universe())["ok"]

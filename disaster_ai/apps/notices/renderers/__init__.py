@@ -65,7 +65,12 @@ def full_width_length(text: str) -> int:
 class Templates:
     """A Jinja2 environment over the three template sources, with the forbidden-term check."""
 
-    def __init__(self, instance_dir: str | Path | None = None, plugin_sources: dict | None = None):
+    def __init__(
+        self,
+        instance_dir: str | Path | None = None,
+        plugin_sources: dict | None = None,
+        hazard_problems=None,
+    ):
         loaders: list[jinja2.BaseLoader] = []
         if instance_dir is not None and Path(instance_dir).is_dir():
             loaders.append(jinja2.FileSystemLoader(str(instance_dir)))
@@ -81,15 +86,26 @@ class Templates:
             undefined=jinja2.StrictUndefined,
         )
         self._checked: dict[str, str] = {}
+        # a callable giving the hazard definitions refused by the vocabulary check
+        self._hazard_problems = hazard_problems
 
     def source(self, name: str) -> str:
         return self.env.loader.get_source(self.env, name)[0]
 
     def check(self) -> list[dict]:
-        """Every template reachable in this environment that contains a forbidden term."""
+        """Every template reachable in this environment that contains a forbidden term, and
+        every hazard definition (``dai_notice_hazards``) refused by the vocabulary check
+        (``template`` is then ``hazard:<code> (<plugin>)``)."""
         problems = []
         for name in sorted(set(self.env.list_templates())):
             problems.extend(_template_problems(name, self.source(name)))
+        for problem in self._hazard_problems() if self._hazard_problems else ():
+            problems.append(
+                {
+                    "template": f"hazard:{problem['hazard']} ({problem['plugin']})",
+                    "term": problem["problem"],
+                }
+            )
         return problems
 
     def template(self, channel: str, hazard: str, level: int) -> jinja2.Template:
@@ -159,10 +175,10 @@ def base_context(facts: f.NoticeFacts) -> dict:
         "level": facts.level,
         "name": facts.name,
         "name_en": f.LEVEL_NAMES_EN[facts.level],
-        "attention": f.ATTENTION[facts.level],
-        "action_sentence": f.ACTION_SENTENCE[facts.level],
-        "action_en": f.ACTION_SENTENCE_EN[facts.level],
-        "action_easy": f.ACTION_SENTENCE_EASY[facts.level],
+        "attention": facts.attention,
+        "action_sentence": facts.action_sentence,
+        "action_en": facts.action_sentence_en,
+        "action_easy": facts.action_sentence_easy,
         "hazard": facts.hazard,
         "hazard_ja": facts.hazard_ja,
         "hazard_en": facts.hazard_en,
