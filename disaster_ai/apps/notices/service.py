@@ -151,31 +151,54 @@ def universe(layers) -> guard.Universe:
 
 
 def district_ring(geometry, max_points: int = 100) -> tuple:
-    """The outer ring of the largest part, simplified until it has ≤ max_points, as (lon, lat)
-    rounded to 5 decimals (≈ 1 m), closed and simple."""
+    """One district's ring (see :func:`district_rings`)."""
+    return district_rings([geometry], max_points)[0]
+
+
+def district_rings(geometries, max_points: int = 100) -> list[tuple]:
+    """The outer ring of each district's largest part, as (lon, lat) rounded to 5 decimals
+    (≈ 1 m), closed and simple, with ≤ max_points points each.
+
+    The districts are simplified together as a coverage (shapely.coverage_simplify) with one
+    tolerance, so neighbours keep one shared edge: simplified one by one they would overlap by
+    hundreds of m², and CAP consumers would count the overlap as both areas."""
+    polygons = [_largest_polygon(g) for g in geometries]
+    present = [i for i, g in enumerate(polygons) if g is not None]
+    rings: list[tuple] = [()] * len(polygons)
+    tolerance = 0.00005
+    for _attempt in range(12):
+        simplified = shapely.coverage_simplify([polygons[i] for i in present], tolerance)
+        candidates = [_clean_ring(_largest_polygon(g)) for g in simplified]
+        if all(r and len(r) <= max_points for r in candidates):
+            for i, ring in zip(present, candidates, strict=True):
+                rings[i] = ring
+            return rings
+        tolerance *= 2
+    for i in present:  # never reached on real districts; a closed, simple ring all the same
+        hull = polygons[i].convex_hull.exterior.coords
+        rings[i] = tuple((round(x, 5), round(y, 5)) for x, y in hull)
+    return rings
+
+
+def _largest_polygon(geometry):
     if geometry is None or geometry.is_empty:
-        return ()
+        return None
     if geometry.geom_type == "MultiPolygon":
         geometry = max(geometry.geoms, key=lambda g: g.area)
     if geometry.geom_type != "Polygon":
+        return None
+    return shapely.Polygon(geometry.exterior)  # holes are not part of a CAP area
+
+
+def _clean_ring(polygon) -> tuple:
+    """Rounded, without repeated points; () when that leaves no closed simple ring."""
+    if polygon is None or polygon.is_empty:
         return ()
-    tolerance = 0.00005
-    ring = geometry.exterior
-    for _attempt in range(12):
-        simple = shapely.Polygon(ring).simplify(tolerance, preserve_topology=True)
-        if simple.geom_type == "Polygon" and not simple.is_empty:
-            coords = [(round(x, 5), round(y, 5)) for x, y in simple.exterior.coords]
-            dedup = [c for i, c in enumerate(coords) if i == 0 or c != coords[i - 1]]
-            if (
-                len(dedup) <= max_points
-                and len(dedup) >= 4
-                and dedup[0] == dedup[-1]
-                and shapely.LinearRing(dedup).is_simple
-            ):
-                return tuple(dedup)
-        tolerance *= 2
-    hull = geometry.convex_hull.exterior.coords
-    return tuple((round(x, 5), round(y, 5)) for x, y in hull)
+    coords = [(round(x, 5), round(y, 5)) for x, y in polygon.exterior.coords]
+    ring = [c for i, c in enumerate(coords) if i == 0 or c != coords[i - 1]]
+    if len(ring) < 4 or ring[0] != ring[-1] or not shapely.LinearRing(ring).is_simple:
+        return ()
+    return tuple(ring)
 
 
 # --- scenario validation ----------------------------------------------------------------------
@@ -576,9 +599,10 @@ def build_facts(
         )
     config = _config()
     max_points = int(config.get("NOTICE_POLYGON_MAX_POINTS", 100))
+    rows = layers.districts.iloc[positions]
+    rings = district_rings(list(rows.geometry), max_points)
     districts = []
-    for position in positions:
-        row = layers.districts.iloc[position]
+    for (_index, row), ring in zip(rows.iterrows(), rings, strict=True):
         population = row["population"]
         districts.append(
             f.District(
@@ -586,7 +610,7 @@ def build_facts(
                 name=str(row["name"]),
                 name_kana=str(row["name_kana"] or ""),
                 population=None if pd.isna(population) else float(population),
-                ring=district_ring(row.geometry, max_points),
+                ring=ring,
             )
         )
     district_keys = [d.key for d in districts]

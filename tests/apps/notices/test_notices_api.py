@@ -476,3 +476,26 @@ def test_api_errors_are_japanese_by_default_and_english_on_request(app, yaizu, c
     assert district["message"] == "Unknown district(s): 存在しない町"
     level = error(scenario(level=2))
     assert "levels 1 and 2 are JMA information" in level["message"]
+
+
+@sqlite_only
+def test_neighbouring_districts_give_cap_areas_that_do_not_overlap(app, yaizu, client, api_headers):
+    """Simplified together, neighbours keep one shared edge: no cap.area_overlap warning."""
+    import geopandas as gpd
+
+    from disaster_ai.config import REPO_ROOT
+
+    districts = gpd.read_file(REPO_ROOT / "sample_data" / "yaizu" / "yaizu_jichikai_areas.geojson")
+    first = districts.geometry.iloc[
+        12
+    ]  # 大富第20自治会: simplified alone, neighbours overlapped 28,000 m²
+    neighbours = districts[districts.geometry.intersects(first)]
+    names = [n for n in neighbours["name"] if n][:8]
+    assert len(names) >= 4  # a real cluster of touching districts
+    response = client.post(
+        "/api/v1/notices/drafts", json=scenario(districts=names), headers=api_headers("operator")
+    )
+    assert response.status_code == 200, response.get_json()
+    rules = {w["rule"] for w in response.get_json()["guard"]["cap_lint"]}
+    assert "cap.area_overlap" not in rules
+    cap_renderer.validate(response.get_json()["cap"])
