@@ -372,7 +372,11 @@ def suggest_shelters(layers, status: pd.DataFrame, hazard: str, districts: list[
     warnings: list[str] = []
     hazard_ja = hazard_word(hazard)
     if zone_hazard(hazard) != hazard:  # e.g. ため池決壊 judged by the inland-flood layers
-        hazard_ja += f" (as {hazard_word(zone_hazard(hazard))})"
+        hazard_ja = _(
+            "%(hazard)s (judged as %(zone)s)",
+            hazard=hazard_ja,
+            zone=hazard_word(zone_hazard(hazard)),
+        )
     designated_any = bool(assessment["designated"].any())
     for position in districts:
         district = layers.districts.iloc[position]
@@ -395,11 +399,22 @@ def suggest_shelters(layers, status: pd.DataFrame, hazard: str, districts: list[
             str(layers.districts.loc[layers.districts["key"] == k, "name"].iloc[0])
             for k in entry["districts"]
         ]
-        state = "designated but not open yet" if entry["must_open"] else "open"
-        why = (
-            f"nearest {state} shelter designated for {hazard_ja}, outside its hazard zone, "
-            f"for {'、'.join(served)} ({round(min(entry['distance_m']))} m)"
+        why_text = (
+            _(
+                "Nearest shelter designated for %(hazard)s outside its hazard zone, not open yet,"
+                " for %(districts)s (%(distance)s m)"
+            )
+            if entry["must_open"]
+            else _(
+                "Nearest open shelter designated for %(hazard)s outside its hazard zone,"
+                " for %(districts)s (%(distance)s m)"
+            )
         )
+        why = why_text % {
+            "hazard": hazard_ja,
+            "districts": "、".join(served),
+            "distance": round(min(entry["distance_m"])),
+        }
         if entry["must_open"]:
             warnings.append(f"shelter_must_open:{row['name']}")
         shelters.append(
@@ -440,20 +455,20 @@ def operator_shelters(layers, status, hazard: str, wanted: list[str]) -> dict:
         row = assessment.iloc[pick]
         notes = []
         if not row["designated"]:
-            notes.append("not designated for this hazard")
+            notes.append(_("not designated for this hazard"))
             warnings.append(f"shelter_not_designated:{row['name']}")
         if row["in_zone"]:
-            notes.append("inside the hazard zone")
+            notes.append(_("inside the hazard zone"))
             warnings.append(f"shelter_in_zone:{row['name']}")
         if not row["is_open"]:
-            notes.append("not open yet")
+            notes.append(_("not open yet"))
             warnings.append(f"shelter_must_open:{row['name']}")
         shelters.append(
             f.ShelterChoice(
                 key=str(row["key"]),
                 name=str(row["name"]),
                 name_kana=str(row["name_kana"] or ""),
-                why="chosen by the operator" + (f" ({', '.join(notes)})" if notes else ""),
+                why=_("Chosen by the operator") + (" (" + "; ".join(notes) + ")" if notes else ""),
                 must_open=not bool(row["is_open"]),
                 chosen_by="operator",
             )

@@ -60,6 +60,7 @@ def test_draft_has_every_channel_and_suggests_open_designated_shelters(
     assert data["shelters"] and not data["fallback"]
     for shelter in data["shelters"]:
         assert "内水氾濫" in shelter["why"] and not shelter["must_open"]
+        assert "開設中" in shelter["why"] and "想定区域外" in shelter["why"]  # said in Japanese
         assert shelter["name"] in data["radio"]
     served = {k for s in data["shelters"] for k in s["districts"]}
     assert len(served) == 2
