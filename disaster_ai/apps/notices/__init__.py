@@ -7,7 +7,8 @@ Module map (api → service → model, STYLE.md §5):
   renderers/     radio, areamail, web, english, easy_ja (Jinja2 templates), cap (CAP 1.2 + XSD)
   guard.py       the fact guard over any text (AI output or manual edit)
   llm.py         optional AI polish behind the guard (dai_llm_client)
-  service.py     scenario validation, shelter suggestion, drafting, workflow, notices in force
+  service.py     scenario validation, shelter suggestion, drafting, workflow, notices in force,
+                 the ``notices.polish`` job (AI polish of a saved draft)
   api.py         /api/v1/notices…
   web.py         /apps/notices desk pages
   cli.py         ``disaster-ai notices draft|list|check-templates``
@@ -16,7 +17,7 @@ Module map (api → service → model, STYLE.md §5):
 from flask_babel import lazy_gettext as _l
 
 from disaster_ai import hookimpl
-from disaster_ai.types import AppSpec, PermissionSpec
+from disaster_ai.types import AppSpec, JobHandler, PermissionSpec
 
 DESK = frozenset({"operator", "approver", "admin"})
 
@@ -50,6 +51,15 @@ def dai_register_commands(cli):
     from disaster_ai.apps.notices.cli import notices_group
 
     cli.add_command(notices_group)
+
+
+@hookimpl
+def dai_job_handlers():
+    from disaster_ai.apps.notices import service
+
+    # a local model takes ~15 s per channel; a retry polishes the same draft again, and a
+    # draft changed meanwhile is left alone (its fingerprint)
+    return [JobHandler(service.POLISH_JOB, service.polish_job, max_attempts=2, timeout_seconds=900)]
 
 
 @hookimpl(trylast=True)

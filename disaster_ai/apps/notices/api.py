@@ -8,6 +8,7 @@
 - ``GET  /api/v1/notices/<id>``              one notice: facts, texts, guard, history fields
 - ``GET  /api/v1/notices/<id>/cap.xml``      its CAP 1.2 document
 - ``GET  /api/v1/notices/<id>/cap-cancel.xml``  the CAP Cancel, once an issued notice is cancelled
+- ``POST /api/v1/notices/<id>/polish``       queue the AI polish of a draft (a job; 202)
 - ``POST /api/v1/notices/<id>/submit``       draft → submitted (desk)
 - ``POST /api/v1/notices/<id>/approve``      submitted → approved (an approver, never the author)
 - ``POST /api/v1/notices/<id>/issue``        approved → issued (approver)
@@ -219,6 +220,43 @@ def _transition(func, notice_id: int, *args):
         session.rollback()
         raise api_error(exc) from None
     return jsonify(service.notice_json(notice))
+
+
+@bp.post("/<int:notice_id>/polish")
+@requires("notices.draft")
+@api_doc(
+    tag="notices",
+    responses={
+        202: "Queued (or already queued or running): the job id, its state and job_url",
+        404: "No such notice",
+        409: "The notice is not a draft, or AI polish is not configured",
+    },
+)
+def polish(notice_id: int):
+    """Queue the AI polish of a saved draft (``notices.polish`` job; poll ``job_url``).
+
+    Each accepted channel text becomes the draft's edit; a rejected one keeps its text, and
+    ``guard.polish`` on the notice names the violated rules. A second request while the job is
+    queued or running returns the same job."""
+    from disaster_ai.jobs import job_to_dict
+
+    session = db()
+    try:
+        job, created = service.request_polish(session, notice_id, current_actor())
+        session.commit()
+    except service.NoticeError as exc:
+        session.rollback()
+        raise api_error(exc) from None
+    return jsonify(
+        {
+            "job_id": job.id,
+            "state": job.state,
+            "created": created,
+            "job_url": f"/api/v1/jobs/{job.id}",
+            "job": job_to_dict(job),
+            "notice_id": notice_id,
+        }
+    ), 202
 
 
 @bp.post("/<int:notice_id>/submit")

@@ -22,6 +22,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
+
 from disaster_ai.apps.notices import facts as f
 from disaster_ai.apps.notices.renderers import (
     Limits,
@@ -114,29 +116,29 @@ def check(
     if channel in ("mail_title", "easy_ja"):
         level_word = f"レベル{facts.level}"
     if level_word not in text:
-        bad("level", f"the level is missing: {level_word}")
+        bad("level", _("the level is missing: %(value)s", value=level_word))
     if name not in text:
-        bad("level", f"the level name is missing: {name}")
+        bad("level", _("the level name is missing: %(value)s", value=name))
     names = f.LEVEL_NAMES_EN if english else f.LEVEL_NAMES
     for other, other_name in names.items():
         if other != facts.level and other_name in text:
-            bad("level", f"another level's name appears: {other_name}")
+            bad("level", _("another level's name appears: %(value)s", value=other_name))
     level_re = r"Alert Level\s*(\d)" if english else r"レベル\s*(\d)"
     for number in re.findall(level_re, text):
         if int(number) != facts.level:
-            bad("level", f"another level appears: {number}")
+            bad("level", _("another level appears: %(value)s", value=number))
 
     # forbidden terms and the exercise mark
     for term in f.FORBIDDEN:
         if term in text:
-            bad("forbidden", f"forbidden legacy term: {term}")
+            bad("forbidden", _("forbidden legacy term: %(value)s", value=term))
     for term in f.DISCOURAGED:
         if term in text and not any(t in text for t in f.FORBIDDEN):
-            warn("forbidden", f"{term} recalls a pre-2021 name")
+            warn("forbidden", _("%(value)s recalls a pre-2021 name", value=term))
     if facts.exercise and f.EXERCISE_MARK not in text:
-        bad("exercise", "exercise mode but 【訓練】 is missing")
+        bad("exercise", _("exercise mode but 【訓練】 is missing"))
     if not facts.exercise and ("訓練" in text or "EXERCISE" in text.upper().split()):
-        bad("exercise", "a real notice must not say 訓練")
+        bad("exercise", _("a real notice must not say 訓練"))
 
     # length
     limit = {
@@ -145,7 +147,14 @@ def check(
         "web_short": limits.web_short,
     }.get(channel)
     if limit is not None and full_width_length(text) > limit:
-        bad("length", f"{full_width_length(text)} characters, the limit is {limit}")
+        bad(
+            "length",
+            _(
+                "%(count)s characters, the limit is %(limit)s",
+                count=full_width_length(text),
+                limit=limit,
+            ),
+        )
 
     if channel == "mail_title":
         _issue_lift(text, facts, english, bad, title=True)
@@ -161,18 +170,18 @@ def check(
             shortened = True
     if shortened:
         if targets[0] not in text:
-            bad("districts", f"district missing: {targets[0]}")
+            bad("districts", _("district missing: %(value)s", value=targets[0]))
     else:
         for target in targets:
             if target not in text:
-                bad("districts", f"district missing: {target}")
+                bad("districts", _("district missing: %(value)s", value=target))
     for match in re.findall(r"ほか(\d+)地区", text):
         if int(match) != len(targets) - 1:
-            bad("districts", f"wrong district count: ほか{match}地区")
+            bad("districts", _("wrong district count: ほか%(value)s地区", value=match))
     rest = _strip(text, targets)
     for other in all_names:
         if other and other not in targets and other in rest:
-            bad("districts", f"a district that is not targeted appears: {other}")
+            bad("districts", _("a district that is not targeted appears: %(value)s", value=other))
 
     # shelters (destinations), only in 発令 texts
     if not facts.lifted:
@@ -183,47 +192,52 @@ def check(
         if not english:
             allowed.add(short_list(chosen, "か所"))
         if chosen and not found and channel not in SHORTENING:
-            bad("shelters", f"the chosen shelters are not named: {join_ja(chosen)}")
+            bad(
+                "shelters", _("the chosen shelters are not named: %(value)s", value=join_ja(chosen))
+            )
         for segment in found:
             if segment not in allowed:
-                bad("shelters", f"destination differs from the chosen shelters: {segment}")
+                bad(
+                    "shelters",
+                    _("destination differs from the chosen shelters: %(value)s", value=segment),
+                )
         rest_s = _strip(text, chosen)
         for other in universe.shelter_names:
             if other and other not in chosen and other in rest_s:
-                bad("shelters", f"a shelter that was not chosen appears: {other}")
+                bad("shelters", _("a shelter that was not chosen appears: %(value)s", value=other))
 
     # time
     if english:
         expected = facts.issued_at.astimezone(f.JST).strftime("%H:%M")
         expected_date = f.en_datetime(facts.issued_at).split(",")[0]
         if expected not in text:
-            bad("time", f"the time is missing or changed: {expected}")
+            bad("time", _("the time is missing or changed: %(value)s", value=expected))
         for found_time in TIME_EN.findall(text):
             if found_time != expected:
-                bad("time", f"another time appears: {found_time}")
+                bad("time", _("another time appears: %(value)s", value=found_time))
         for found_date in DATE_EN.findall(text):
             if found_date != expected_date:
-                bad("time", f"another date appears: {found_date}")
+                bad("time", _("another date appears: %(value)s", value=found_date))
     else:
         expected = f.reading_time(facts.issued_at)
         if expected not in text:
-            bad("time", f"the time is missing or changed: {expected}")
+            bad("time", _("the time is missing or changed: %(value)s", value=expected))
         for found_time in TIME_JA.findall(text):
             if found_time.replace(" ", "") != expected and not expected.startswith(
                 found_time.replace(" ", "")
             ):
-                bad("time", f"another time appears: {found_time}")
+                bad("time", _("another time appears: %(value)s", value=found_time))
 
     # hazard
     hazard_word = facts.hazard_en if english else facts.hazard_ja
     if hazard_word not in text:
-        bad("hazard", f"the hazard is missing: {hazard_word}")
+        bad("hazard", _("the hazard is missing: %(value)s", value=hazard_word))
     # the operator's reason is a fact of its own: it may mention another hazard
     rest_h = text.replace(facts.reason, "\u3000") if facts.reason else text
     for other in universe.hazards or tuple(f.hazards().values()):
         word = other.en if english else other.ja
         if other.code != facts.hazard and word and word not in hazard_word and word in rest_h:
-            bad("hazard", f"another hazard appears: {word}")
+            bad("hazard", _("another hazard appears: %(value)s", value=word))
 
     # action phrase and 発令/解除
     if not facts.lifted:
@@ -231,13 +245,13 @@ def check(
     else:
         phrase = LIFT_PHRASE.get(channel, "を解除しました")
     if phrase not in text:
-        bad("action", f"the action phrase is missing: {phrase}")
+        bad("action", _("the action phrase is missing: %(value)s", value=phrase))
     _issue_lift(text, facts, english, bad)
 
     # issuer
     issuer = (facts.issuer_en or facts.issuer) if english else facts.issuer
     if issuer not in text:
-        bad("issuer", f"the issuer is missing: {issuer}")
+        bad("issuer", _("the issuer is missing: %(value)s", value=issuer))
     return _report(channel, violations, warnings)
 
 
@@ -249,14 +263,14 @@ def _issue_lift(text, facts, english, bad, title=False):
         said_lift = "解除" in text
     if facts.lifted:
         if said_issue:
-            bad("issue_lift", "a 解除 text says 発令")
+            bad("issue_lift", _("a 解除 text says 発令"))
         if not said_lift and not title:
-            bad("issue_lift", "the 解除 is not stated")
+            bad("issue_lift", _("the 解除 is not stated"))
     else:
         if said_lift:
-            bad("issue_lift", "a 発令 text says 解除")
+            bad("issue_lift", _("a 発令 text says 解除"))
         if not said_issue and not title:
-            bad("issue_lift", "the 発令 is not stated")
+            bad("issue_lift", _("the 発令 is not stated"))
 
 
 def _report(channel, violations, warnings) -> dict:

@@ -46,7 +46,9 @@ def build_prompt(client, text: str) -> str:
     return builder(text) if callable(builder) else PROMPT + text
 
 
-def polish(out: dict, facts: NoticeFacts, universe=None, client=None) -> dict:
+def polish(out: dict, facts: NoticeFacts, universe=None, client=None, progress=None) -> dict:
+    """Polish ``POLISHED`` channels of ``out`` behind the guard; ``progress(index, total,
+    channel)``, when given, is called before each channel (the polish job reports it)."""
     client = client or client_for()
     if client is None:
         out["polish"] = {"used": False, "reason": "no dai_llm_client"}
@@ -56,7 +58,9 @@ def polish(out: dict, facts: NoticeFacts, universe=None, client=None) -> dict:
 
     texts = guard.channel_texts(out)
     results = {}
-    for channel in POLISHED:
+    for index, channel in enumerate(POLISHED):
+        if progress is not None:
+            progress(index, len(POLISHED), channel)
         prompt = build_prompt(client, texts[channel])
         started = time.perf_counter()
         try:

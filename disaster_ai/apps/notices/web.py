@@ -5,6 +5,7 @@
 - ``POST /apps/notices/preview.json``      the same as JSON, for the form's live preview (CSRF)
 - ``POST /apps/notices/save``              save the previewed scenario as a draft
 - ``GET  /apps/notices/<id>``              one notice: texts, guard, workflow buttons, CAP
+- ``POST /apps/notices/<id>/polish``       queue the AI polish of a draft (a job), back to the page
 - ``POST /apps/notices/<id>/<step>``       submit | approve | issue | cancel
 
 Views call service.py only. The notice texts come from the Japanese templates, not gettext.
@@ -28,6 +29,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from disaster_ai.apps.notices import facts as f
 from disaster_ai.apps.notices import service
@@ -81,6 +83,42 @@ def _warning_text(code: str) -> str:
             "%(name)s has no kana reading: the English text keeps the Japanese name.", name=subject
         )
     return code
+
+
+# The fact guard's rules (guard.RULES) and the polished channels, as the desk names them.
+RULE_LABELS = {
+    "level": _l("Alert level and its name"),
+    "districts": _l("District names"),
+    "shelters": _l("Shelters named"),
+    "time": _l("Time stated"),
+    "hazard": _l("Hazard word"),
+    "action": _l("Action phrase"),
+    "issue_lift": _l("Issue or lift"),
+    "forbidden": _l("Discontinued terms"),
+    "exercise": _l("Exercise mark"),
+    "issuer": _l("Issuing municipality"),
+    "length": _l("Length limit"),
+}
+CHANNEL_LABELS = {
+    "radio": _l("Radio script"),
+    "mail_title": _l("Emergency area mail (title)"),
+    "mail_body": _l("Emergency area mail (body)"),
+    "web_long": _l("Web"),
+    "web_short": _l("SNS"),
+    "en": _l("English"),
+    "easy_ja": _l("Easy Japanese"),
+    "cap": _l("CAP 1.2"),
+}
+
+
+def _rule_label(rule: str) -> str:
+    label = RULE_LABELS.get(rule)
+    return str(label) if label is not None else rule
+
+
+def _channel_label(channel: str) -> str:
+    label = CHANNEL_LABELS.get(channel)
+    return str(label) if label is not None else channel
 
 
 def _district_history(notices: list[dict]) -> list[dict]:
@@ -140,6 +178,8 @@ def _page(**context):
         and is_allowed(current_actor(), "situation.view")
         else None,
         warning_text=_warning_text,
+        rule_label=_rule_label,
+        channel_label=_channel_label,
         **context,
     )
 
@@ -182,7 +222,25 @@ def preview_json():
     result = dict(result)
     result["warnings_text"] = [_warning_text(code) for code in result.get("warnings") or []]
     result["districts"] = [d["name"] for d in result["scenario"]["districts"]]
+    result["guard"] = _labelled(result["guard"])
     return jsonify({"ok": True, "result": result})
+
+
+def _labelled(report: dict) -> dict:
+    """The guard report with each finding's channel and rule named in the desk language."""
+
+    def label(item: dict) -> dict:
+        return dict(
+            item,
+            channel_label=_channel_label(item["channel"]),
+            rule_label=_rule_label(item["rule"]),
+        )
+
+    return dict(
+        report,
+        violations=[label(v) for v in report.get("violations", [])],
+        warnings=[label(w) for w in report.get("warnings", [])],
+    )
 
 
 @bp.post("/save")
@@ -209,9 +267,19 @@ def show(notice_id: int):
         abort(404)
     actor = current_actor()
     approver = is_allowed(actor, "notices.approve")
+    jobs = service.polish_jobs(db(), notice.id, limit=50)
     return render_template(
         "notices/notice.html",
         notice=service.notice_json(notice),
+        can_polish=notice.status == "draft"
+        and is_allowed(actor, "notices.draft")
+        and service.polish_available(),
+        polish_job=jobs[0] if jobs else None,
+        polish_running=bool(jobs) and jobs[0].state in service.ACTIVE_JOB_STATES,
+        polish_message=service.polish_job_message(jobs[0]) if jobs else "",
+        polish_report=(notice.guard or {}).get("polish"),
+        rule_label=_rule_label,
+        channel_label=_channel_label,
         can_approve=approver
         and notice.created_by != actor.username
         and notice.status == "submitted",
@@ -221,6 +289,28 @@ def show(notice_id: int):
         or (approver and notice.status in ("approved", "issued")),
         own=notice.created_by == actor.username,
     )
+
+
+@bp.post("/<int:notice_id>/polish")
+@requires("notices.draft")
+def polish(notice_id: int):
+    """Queue the AI polish of a draft; the page then shows the job's progress and report."""
+    session = db()
+    try:
+        _job, created = service.request_polish(session, notice_id, current_actor())
+        session.commit()
+    except service.NoticeError as exc:
+        session.rollback()
+        if exc.status == 404:
+            abort(404)
+        flash(_("Not done: %(message)s", message=exc.message))
+    else:
+        flash(
+            _("AI polish requested: the texts are checked by the fact guard when it is done.")
+            if created
+            else _("AI polish is already running for this draft.")
+        )
+    return redirect(url_for("notices_web.show", notice_id=notice_id))
 
 
 STEPS = {

@@ -143,7 +143,7 @@
       parts.push(el("p", "guard-ok", S.no_violation));
     } else {
       const list = el("ul", "guard-violations");
-      (result.guard.violations || []).forEach((v) => list.appendChild(el("li", "error", `${v.channel} / ${v.rule}: ${v.message}`)));
+      (result.guard.violations || []).forEach((v) => list.appendChild(el("li", "error", `${v.channel_label || v.channel} / ${v.rule_label || v.rule}: ${v.message}`)));
       parts.push(list);
     }
     liveBody.replaceChildren(...parts);

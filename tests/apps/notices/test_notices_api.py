@@ -143,6 +143,9 @@ def test_manual_edits_are_guarded(app, yaizu, client, api_headers):
     assert not data["guard"]["ok"]
     assert {v["rule"] for v in data["guard"]["violations"]} == {"level"}
     assert data["radio"] == edited
+    # the operator reads why in Japanese (the rule code stays machine-readable)
+    messages = [v["message"] for v in data["guard"]["violations"]]
+    assert "別の警戒レベルがあります: 3" in messages
 
 
 def test_workflow_draft_submit_approve_issue_and_lift(
