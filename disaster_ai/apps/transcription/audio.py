@@ -189,7 +189,20 @@ def _with_flush(frames):
     yield None  # flushes the resampler
 
 
-def decode(path: str, *, max_seconds: float) -> np.ndarray:
-    """The whole clip as one 16 kHz mono float32 array."""
-    chunks = list(iter_decode(path, max_seconds=max_seconds))
-    return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+def decode(path: str, *, max_seconds: float, expected_seconds: float | None = None) -> np.ndarray:
+    """The whole clip as one 16 kHz mono float32 array.
+
+    The chunks are copied into one buffer sized from ``expected_seconds`` (the probed
+    duration), so a long clip is held once (3.8 MB per minute), not as chunks plus their
+    concatenation; the buffer grows only when the estimate was short."""
+    capacity = int(((expected_seconds or 60.0) + 1.0) * SAMPLE_RATE)
+    buffer = np.empty(min(capacity, int(max_seconds * SAMPLE_RATE) + SAMPLE_RATE), np.float32)
+    used = 0
+    for chunk in iter_decode(path, max_seconds=max_seconds, chunk_seconds=5.0):
+        if used + chunk.size > buffer.size:
+            grown = np.empty(max(2 * buffer.size, used + chunk.size), np.float32)
+            grown[:used] = buffer[:used]
+            buffer = grown
+        buffer[used : used + chunk.size] = chunk
+        used += chunk.size
+    return buffer[:used]

@@ -9,6 +9,7 @@ life_threat, people, vulnerable}`` and ``incident_id``. Callback numbers are mas
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -75,9 +76,9 @@ def transcribe_command(files, as_json):
                 stored = service.store_uploads(app, [(path.name, "", stream)], CLI_ACTOR)[0]
         except service.CallError as exc:
             raise click.ClickException(exc.message) from None
-        if not as_json:
-            click.echo(f"{path.name}: {stored['duration_s']:.1f} s, transcribing…", err=True)
-        state = execute_job(app, stored["job_id"])
+        click.echo(f"{path.name}: {stored['duration_s']:.1f} s, transcribing…", err=True)
+        with _progress_on_stderr(app, path.name):
+            state = execute_job(app, stored["job_id"])
         with session_scope(get_storage(app)) as session:
             call = service.call_dict(session.get(CallRecording, stored["id"]))
         if state != "succeeded" or call["status"] != "done":
@@ -94,6 +95,25 @@ def transcribe_command(files, as_json):
             )
     if as_json:
         click.echo(json.dumps(results, ensure_ascii=False, indent=2))
+
+
+@contextmanager
+def _progress_on_stderr(app, name: str):
+    """Print the job's progress to stderr (never stdout, which ``--json`` owns) while it runs:
+    a line when the stage changes or at least 5 more percent are done."""
+    shown = {"percent": -100, "message": None}
+
+    def listener(call_id, percent, message):
+        if message != shown["message"] or percent >= shown["percent"] + 5:
+            shown.update(percent=percent, message=message)
+            click.echo(f"{name}: {percent:3d} % {message}", err=True)
+
+    listeners = app.extensions.setdefault(service.PROGRESS_LISTENERS, [])
+    listeners.append(listener)
+    try:
+        yield
+    finally:
+        listeners.remove(listener)
 
 
 @click.group("models")
@@ -117,26 +137,39 @@ def assemble_command(force):
 
 
 @models_group.command("convert-whisper")
-@click.option("--force", is_flag=True, help="convert again even when the checkpoint exists")
+@click.option("--force", is_flag=True, help="convert again even when the output exists")
 @with_appcontext
 def convert_whisper_command(force):
-    """Convert the packaged CTranslate2 Whisper weights into an openai-whisper checkpoint
-    (needs the [openai-whisper] extra: torch)."""
-    from disaster_ai.apps.transcription.convert import convert_openai_whisper
+    """Convert the packaged CTranslate2 Whisper weights into an openai-whisper checkpoint and
+    a transformers folder (needs torch; the folder also needs the [transformers] extra)."""
+    from disaster_ai.apps.transcription import convert
 
     app = current_app._get_current_object()
     try:
         source = models_assembly.assemble(app.instance_path)
     except models_assembly.ModelError as exc:
         raise click.ClickException(str(exc)) from None
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise click.ClickException(
+            "torch is not installed: install the [openai-whisper] or [transformers] extra first"
+        ) from None
     target = Path(service.openai_checkpoint(app))
     if target.is_file() and not force:
         click.echo(f"openai-whisper checkpoint: {target} (exists; --force to redo)")
-        return
+    else:
+        convert.convert_openai_whisper(source, target)
+        click.echo(f"openai-whisper checkpoint: {target}")
+    # always the default folder: TRANSFORMERS_WHISPER_DIR may name a model of the user's own
+    folder = models_assembly.models_dir(app.instance_path) / "whisper-base-hf"
     try:
-        convert_openai_whisper(source, target)
+        import transformers  # noqa: F401
     except ImportError:
-        raise click.ClickException(
-            "torch is not installed: install the [openai-whisper] extra first"
-        ) from None
-    click.echo(f"openai-whisper checkpoint: {target}")
+        click.echo("transformers folder: skipped (the [transformers] extra is not installed)")
+        return
+    if (folder / "model.safetensors").is_file() and not force:
+        click.echo(f"transformers folder: {folder} (exists; --force to redo)")
+        return
+    convert.convert_transformers(source, folder, force=True)
+    click.echo(f"transformers folder: {folder}")

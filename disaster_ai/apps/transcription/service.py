@@ -19,6 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO
 
+import numpy as np
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -199,6 +200,22 @@ def openai_checkpoint(app) -> str:
     )
 
 
+def transformers_dir(app) -> str:
+    return app.config["TRANSFORMERS_WHISPER_DIR"] or str(
+        models_assembly.models_dir(app.instance_path) / "whisper-base-hf"
+    )
+
+
+def engine_model_path(app) -> str:
+    """The model file or folder of the configured engine."""
+    engine = app.config["TRANSCRIPTION_ENGINE"]
+    if engine == "openai-whisper":
+        return openai_checkpoint(app)
+    if engine == "transformers":
+        return transformers_dir(app)
+    return model_dir(app)
+
+
 def gazetteer(app) -> facts.Gazetteer | None:
     """The municipality's place names with readings, cached per app until the layers change."""
     from disaster_ai.apps.providers.sample import loaded_municipality_name
@@ -248,7 +265,10 @@ def transcribe_options(
     app, *, duration_s: float = 0.0, biasing: bool | None = None
 ) -> TranscribeOptions:
     config = app.config
-    prompt = PROMPT_HEAD
+    # No prompt by default. Measured on the dev clips (docs/benchmarks.md): even the one
+    # sentence PROMPT_HEAD made faster-whisper with word timings ~4× slower (it re-decodes the
+    # tail of each window) and raised CER (15.5 → 18.4 % on telephone audio).
+    prompt = ""
     if config["WHISPER_GAZETTEER_PROMPT"] if biasing is None else biasing:
         prompt = gazetteer_prompt(gazetteer(app))
     factor = config["WHISPER_COMPUTE_LIMIT_FACTOR"]
@@ -256,16 +276,17 @@ def transcribe_options(
         language=config["WHISPER_LANGUAGE"],
         beam_size=int(config["WHISPER_BEAM_SIZE"]),
         vad=bool(config["WHISPER_VAD"]),
+        word_timestamps=bool(config["WHISPER_WORD_TIMESTAMPS"]),
         initial_prompt=prompt,
         max_new_tokens=config["WHISPER_MAX_NEW_TOKENS"],
         max_seconds_compute=(max(30.0, duration_s * factor) if factor else None),
         engine=config["TRANSCRIPTION_ENGINE"],
-        model_name=models_assembly.WHISPER_BASE.name,
-        model_path=(
-            openai_checkpoint(app)
-            if config["TRANSCRIPTION_ENGINE"] == "openai-whisper"
-            else model_dir(app)
+        model_name=(
+            os.path.basename(os.path.normpath(transformers_dir(app)))
+            if config["TRANSCRIPTION_ENGINE"] == "transformers"
+            else models_assembly.WHISPER_BASE.name
         ),
+        model_path=engine_model_path(app),
         compute_type=config["WHISPER_COMPUTE_TYPE"],
         cpu_threads=int(config["WHISPER_CPU_THREADS"]),
     )
@@ -288,7 +309,9 @@ def run_engine(app, samples, options: TranscribeOptions, actor: Actor | None = N
             app=APP,
             engine=transcript.engine,
             model=transcript.model or options.model_name,
-            input_text=hashlib.sha256(samples.tobytes()).hexdigest(),
+            input_text=hashlib.sha256(
+                memoryview(np.ascontiguousarray(samples)).cast("B")
+            ).hexdigest(),
             output=facts.mask_phone(transcript.text),
             duration_ms=elapsed,
             actor=actor,
@@ -299,7 +322,24 @@ def run_engine(app, samples, options: TranscribeOptions, actor: Actor | None = N
 
 def default_transcribe(samples, options: TranscribeOptions) -> Transcript | None:
     """The ``trylast`` core engines: faster-whisper with the assembled packaged weights (the
-    default), and openai-whisper with a converted checkpoint when that extra is installed."""
+    default); openai-whisper with a converted checkpoint and transformers with any Whisper
+    folder, when their extras are installed."""
+    if options.engine == "transformers":
+        try:
+            import torch  # noqa: F401
+            import transformers  # noqa: F401
+
+            from disaster_ai.apps.transcription.engines import transformers_whisper
+        except ImportError:
+            raise CallError(
+                500,
+                "no_engine",
+                "transformers is not installed (see docs/transcription.md, the [transformers] extra)",
+            ) from None
+        loaded = transformers_whisper.load_model(
+            options.model_path, cpu_threads=options.cpu_threads
+        )
+        return transformers_whisper.transcribe(loaded, samples, options, progress=options.progress)
     if options.engine == "openai-whisper":
         try:
             import torch  # noqa: F401
@@ -343,17 +383,19 @@ def transcribe_job(ctx) -> dict:
         path = audio_path(app, call)
         duration = call.duration_s
         actor = Actor(id=None, username=ctx.created_by, roles=frozenset({"operator"}), via="system")
-    ctx.progress(5, "decoding")
+    report = JobProgress(app, ctx)
+    report(5, "decoding")
     try:
-        samples = audio.decode(str(path), max_seconds=app.config["CALL_MAX_SECONDS"])
+        samples = audio.decode(
+            str(path), max_seconds=app.config["CALL_MAX_SECONDS"], expected_seconds=duration
+        )
     except (audio.AudioError, FileNotFoundError) as exc:
         _fail(app, call_id, str(exc))
         raise JobGiveUp(str(exc)) from None
-    ctx.progress(10, "transcribing")
+    report(10, "transcribing")
     options = transcribe_options(app, duration_s=duration)
-    options = replace(
-        options, progress=lambda pct: ctx.progress(10 + int(pct * 0.85), "transcribing")
-    )
+    # the engines report the share of the audio done (segment end / duration), 0–99
+    options = replace(options, progress=lambda pct: report(10 + int(pct * 0.85), "transcribing"))
     try:
         transcript = run_engine(app, samples, options, actor)
     except CallError as exc:  # no engine: retrying cannot help
@@ -365,11 +407,36 @@ def transcribe_job(ctx) -> dict:
     except Exception as exc:
         _fail(app, call_id, f"{type(exc).__name__}: {exc}")
         raise
-    ctx.progress(96, "facts")
+    del samples
+    report(96, "facts")
     with app.app_context(), session_scope(storage) as session:
         call = session.get(CallRecording, call_id)
         result = apply_transcript(app, session, call, transcript, actor)
+    report(100, "done")
     return result
+
+
+PROGRESS_LISTENERS = "disaster_ai.transcription.progress_listeners"
+
+
+class JobProgress:
+    """Reports a transcription job's progress (percent, message) to the job row, which the
+    desk's job queue and the call page show, and to the listeners in
+    ``app.extensions[PROGRESS_LISTENERS]`` (the CLI prints them to stderr). Never goes
+    backwards, and writes the row only when the percent or the message changes."""
+
+    def __init__(self, app, ctx):
+        self.app, self.ctx = app, ctx
+        self.percent, self.message = -1, None
+
+    def __call__(self, percent: int, message: str) -> None:
+        percent = max(int(percent), self.percent)
+        if (percent, message) == (self.percent, self.message):
+            return
+        self.percent, self.message = percent, message
+        self.ctx.progress(percent, message)
+        for listener in list(self.app.extensions.get(PROGRESS_LISTENERS, ())):
+            listener(self.ctx.payload.get("call_id"), percent, message)
 
 
 def _fail(app, call_id: int, error: str) -> None:

@@ -17,6 +17,7 @@ class TranscribeOptions:
     language: str = "ja"
     beam_size: int = 5
     vad: bool = True
+    word_timestamps: bool = True  # word timings and probabilities (faster-whisper only)
     initial_prompt: str = ""
     hotwords: str = ""
     max_new_tokens: int | None = 200

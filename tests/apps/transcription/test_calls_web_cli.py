@@ -84,7 +84,7 @@ def test_cli_transcribe_json_has_exactly_the_documented_keys(app, runner, yaizu,
         ["transcribe", str(AUDIO / "d03_tel8k.wav"), str(AUDIO / "d08.mp3"), "--json"]
     )
     assert result.exit_code == 0, result.output
-    rows = json.loads(result.output)
+    rows = json.loads(result.stdout)
     assert len(rows) == 2
     for row in rows:
         assert set(row) == CLI_KEYS
@@ -94,6 +94,9 @@ def test_cli_transcribe_json_has_exactly_the_documented_keys(app, runner, yaizu,
     assert rows[0]["facts"]["place"]["name"] == "高崎"
     assert rows[1]["facts"]["place"]["name"] == "西小川五丁目"
     assert rows[0]["incident_id"] and rows[1]["incident_id"] != rows[0]["incident_id"]
+    # progress goes to stderr, one line per stage, never into the JSON on stdout
+    assert "d03_tel8k.wav:  10 % transcribing" in result.stderr
+    assert "d08.mp3: 100 % done" in result.stderr
     text = runner.invoke(["transcribe", str(AUDIO / "d03.wav")])
     assert text.exit_code == 0 and "place=" in text.output
 

@@ -67,7 +67,7 @@ def test_openai_whisper_engine_end_to_end(make_app, whisper_dir, openai_checkpoi
         obj=ScriptInfo(create_app=lambda: app, load_dotenv_defaults=False),
     )
     assert result.exit_code == 0, result.output
-    (row,) = json.loads(result.output)
+    (row,) = json.loads(result.stdout)
     assert row["engine"] == "openai-whisper"
     assert row["facts"]["place"]["name"] == CALLS["d03"]["town"]
     assert row["facts"]["category"] == CALLS["d03"]["category"]

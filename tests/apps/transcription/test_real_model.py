@@ -98,7 +98,7 @@ def test_real_model_through_the_cli(real_app, api_headers, yaizu):
         obj=ScriptInfo(create_app=lambda: app, load_dotenv_defaults=False),
     )
     assert result.exit_code == 0, result.output
-    (row,) = json.loads(result.output)
+    (row,) = json.loads(result.stdout)
     assert set(row) == {
         "text",
         "segments",

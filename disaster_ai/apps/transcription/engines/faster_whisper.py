@@ -20,6 +20,53 @@ _models: dict[tuple, object] = {}
 _lock = threading.Lock()
 
 
+BLOCK_FRAMES = 3000  # 30 s of log-mel frames per block
+
+
+def _block_features(extractor, waveform: np.ndarray, padding: int = 160, chunk_length=None):
+    """faster-whisper's ``FeatureExtractor.__call__``, computed 30 s at a time.
+
+    The original takes the STFT of the whole clip at once: about 0.8 MB of transient memory per
+    second of audio (500 MB for 10 minutes), for a result of 20 MB. Each STFT frame depends only
+    on its 400 samples, so the frames are computed per block and joined; the clip-wide
+    normalisation (the maximum minus 8) is applied at the end, as before. Same output."""
+    if chunk_length is not None:
+        extractor.n_samples = chunk_length * extractor.sampling_rate
+        extractor.nb_max_frames = extractor.n_samples // extractor.hop_length
+    waveform = np.asarray(waveform, dtype=np.float32)
+    if padding:
+        waveform = np.pad(waveform, (0, padding))
+    n_fft, hop = extractor.n_fft, extractor.hop_length
+    padded = np.pad(waveform, n_fft // 2, mode="reflect")  # what center=True does
+    frames = 1 + (padded.size - n_fft) // hop
+    window = np.hanning(n_fft + 1)[:-1].astype("float32")
+    blocks = []
+    for first in range(0, frames, BLOCK_FRAMES):
+        last = min(frames, first + BLOCK_FRAMES)
+        piece = padded[first * hop : (last - 1) * hop + n_fft]
+        stft = extractor.stft(
+            piece, n_fft, hop, window=window, center=False, return_complex=True
+        ).astype("complex64")
+        mel = extractor.mel_filters @ (np.abs(stft) ** 2)
+        blocks.append(np.log10(np.clip(mel, a_min=1e-10, a_max=None)))
+    log_spec = np.concatenate(blocks, axis=-1)[..., :-1]  # the original drops the last frame
+    del blocks
+    np.maximum(log_spec, log_spec.max() - 8.0, out=log_spec)
+    log_spec += 4.0
+    log_spec /= 4.0
+    return log_spec
+
+
+def _bounded_extractor(model) -> None:
+    """Make the model compute its features block by block (bounded memory on long clips)."""
+    from faster_whisper.feature_extractor import FeatureExtractor
+
+    class BlockFeatureExtractor(FeatureExtractor):
+        __call__ = _block_features
+
+    model.feature_extractor.__class__ = BlockFeatureExtractor
+
+
 def load_model(folder: str, *, compute_type: str = "int8", cpu_threads: int = 2):
     """The WhisperModel for this folder, loaded once per process."""
     key = (str(folder), compute_type, int(cpu_threads))
@@ -36,6 +83,7 @@ def load_model(folder: str, *, compute_type: str = "int8", cpu_threads: int = 2)
             model = WhisperModel(
                 str(folder), device="cpu", compute_type=compute_type, cpu_threads=cpu_threads
             )
+            _bounded_extractor(model)
             _models[key] = model
     return model
 
@@ -52,7 +100,7 @@ def transcribe(model, audio: np.ndarray, options, *, progress=None) -> Transcrip
         condition_on_previous_text=False,
         initial_prompt=options.initial_prompt or None,
         hotwords=options.hotwords or None,
-        word_timestamps=True,
+        word_timestamps=options.word_timestamps,
         max_new_tokens=options.max_new_tokens or None,
         compression_ratio_threshold=2.4,
     )
