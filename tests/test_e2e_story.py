@@ -100,8 +100,8 @@ def reload_until(page, predicate, timeout: float = 60.0) -> None:
 
 
 def state(page) -> str:
-    """The notice page's state line: 状態: <strong>submitted</strong> …"""
-    return page.locator("h1 + p strong").first.inner_text().strip()
+    """The notice page's state line: 状態: <strong data-status="submitted">承認待ち</strong> …"""
+    return (page.locator("h1 + p strong").first.get_attribute("data-status") or "").strip()
 
 
 def shot(page, name: str) -> None:

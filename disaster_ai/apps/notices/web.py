@@ -47,18 +47,168 @@ def _district_choices():
     return list(zip(layers.districts["key"], layers.districts["name"], strict=True))
 
 
-def _scenario_from_form(form) -> dict:
-    shelters = [s for s in form.getlist("shelters") if s]
+# The form's controls, as the error summary names them (the service's ``field`` codes).
+FIELD_LABELS = {
+    "hazard": _l("Hazard"),
+    "action": _l("Action"),
+    "level": _l("Level"),
+    "districts": _l("Districts"),
+    "reason": _l("Reason"),
+    "shelters": _l("Shelters"),
+    "issued_at": _l("Issued at (Japan time)"),
+    "exercise": _l("Exercise (訓練)"),
+}
+# A notice's workflow states (models.STATUSES), as the desk names them.
+STATUS_LABELS = {
+    "draft": _l("Draft"),
+    "submitted": _l("Submitted for approval"),
+    "approved": _l("Approved"),
+    "issued": _l("Issued to the public"),
+    "superseded": _l("Superseded by a newer edition"),
+    "cancelled": _l("Cancelled"),
+}
+NOT_A_TIME = _l("Write the time as YYYY-MM-DD HH:MM.")
+
+
+def _status_label(status: str) -> str:
+    label = STATUS_LABELS.get(status)
+    return str(label) if label is not None else status
+
+
+def _form_values(form) -> dict:
+    """What the operator typed, as typed (the page fills the form again from it)."""
+    seen: list[str] = []
+    for value in form.getlist("shelters"):
+        value = value.strip()
+        if value and value not in seen:
+            seen.append(value)
     return {
         "hazard": form.get("hazard", ""),
         "action": form.get("action", f.ISSUE),
         "level": form.get("level", ""),
         "districts": form.getlist("districts"),
         "reason": form.get("reason", ""),
-        "shelters": shelters or None,
-        "issued_at": form.get("issued_at") or None,
+        "shelters": seen,
+        "shelters_suggested": [s for s in form.getlist("shelters_suggested") if s],
+        "shelters_reset": form.get("shelters_reset") == "y",
+        "issued_at": form.get("issued_at", "").strip(),
         "exercise": form.get("exercise") == "y",
         "supersedes": form.get("supersedes") or None,
+    }
+
+
+def _issued_at(text: str) -> str | None:
+    """``<input type=datetime-local>`` (Japan time, as the incidents form reads it) → ISO 8601
+    with ``+09:00``; empty → None (the service uses now)."""
+    import unicodedata
+    from datetime import datetime
+
+    from disaster_ai.storage.base import JST
+
+    text = unicodedata.normalize("NFKC", text or "").strip()
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace(" ", "T"))
+    except ValueError:
+        raise service.NoticeError(422, "invalid_time", str(NOT_A_TIME), "issued_at") from None
+    moment = moment.replace(tzinfo=JST) if moment.tzinfo is None else moment
+    return moment.astimezone(JST).isoformat()
+
+
+def _chosen_shelters(values: dict) -> list[str] | None:
+    """The operator's shelters, or None to let the app suggest: nothing ticked, the reset
+    asked for, or exactly the app's last suggestion ticked (then the suggestion follows the
+    districts and the hazard)."""
+    chosen = values["shelters"]
+    if values["shelters_reset"] or not chosen:
+        return None
+    suggested = values["shelters_suggested"]
+    if suggested and set(chosen) == set(suggested):
+        return None
+    return chosen
+
+
+def _scenario(values: dict) -> dict:
+    """The service's scenario from the form's values (NoticeError on a bad time)."""
+    return {
+        "hazard": values["hazard"],
+        "action": values["action"] or f.ISSUE,
+        "level": values["level"],
+        "districts": values["districts"],
+        "reason": values["reason"],
+        "shelters": _chosen_shelters(values),
+        "issued_at": _issued_at(values["issued_at"]),
+        "exercise": values["exercise"],
+        "supersedes": values["supersedes"],
+    }
+
+
+def _fingerprint(values: dict, result: dict) -> str:
+    """What a preview showed: the typed scenario and the shelters it named. Save compares it
+    with what it would store, so it stores exactly what was previewed."""
+    import hashlib
+    import json
+
+    shown = {
+        key: values[key]
+        for key in ("hazard", "action", "level", "reason", "issued_at", "exercise", "supersedes")
+    }
+    shown["districts"] = sorted(values["districts"])
+    shown["shelters"] = [s["key"] for s in result.get("shelters") or []]
+    raw = json.dumps(shown, ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def _layer_shelters() -> list[tuple[str, str]]:
+    try:
+        layers = service.reference_layers(db())
+    except service.NoticeError:
+        return []
+    frame = layers.shelters
+    if frame is None or not len(frame):
+        return []
+    return sorted(
+        zip((str(k) for k in frame["key"]), (str(n) for n in frame["name"]), strict=True),
+        key=lambda item: item[1],
+    )
+
+
+def _shelter_choice(values: dict, result: dict | None) -> dict | None:
+    """The shelters fieldset (after a preview): the shelters the notice names, ticked; the app's
+    unticked suggestions; any other shelter of the layer to add. None before a preview."""
+    if result is None and not values["shelters"] and not values["shelters_suggested"]:
+        return None
+    everything = _layer_shelters()
+    names = dict(everything)
+    items: list[dict] = []
+    if result is not None:
+        shown = result.get("shelters") or []
+        operator = any(s.get("chosen_by") == "operator" for s in shown)
+        suggested = values["shelters_suggested"] if operator else [s["key"] for s in shown]
+        for s in shown:
+            items.append({"key": s["key"], "name": s["name"], "checked": True, "why": s["why"]})
+    else:  # refused: everything the operator ticked stays ticked, known or not
+        suggested = values["shelters_suggested"]
+        for key in values["shelters"]:
+            items.append({"key": key, "name": names.get(key, key), "checked": True, "why": ""})
+    listed = {item["key"] for item in items}
+    for key in suggested:
+        if key not in listed:
+            items.append(
+                {
+                    "key": key,
+                    "name": names.get(key, key),
+                    "checked": False,
+                    "why": _("Suggested by the app"),
+                }
+            )
+            listed.add(key)
+    return {
+        "items": items,
+        "others": [(k, n) for k, n in everything if k not in listed],
+        "suggested": suggested,
+        "fingerprint": _fingerprint(values, result) if result is not None else "",
     }
 
 
@@ -159,13 +309,33 @@ def _district_history(notices: list[dict]) -> list[dict]:
     return sorted(rows.values(), key=lambda r: (-(r["in_force"] or {}).get("level", 0), r["name"]))
 
 
-def _page(**context):
+def _field_label(field: str | None) -> str | None:
+    label = FIELD_LABELS.get(field or "")
+    return str(label) if label is not None else None
+
+
+def _error_summary(exc: service.NoticeError) -> str:
+    """The line at the top of the form: the field by its label (the message is beside it)."""
+    label = _field_label(exc.field)
+    if label is None:
+        return _("The notice could not be drafted: %(message)s", message=exc.message)
+    return _("The notice could not be drafted: check %(field)s.", field=label)
+
+
+def _page(values: dict | None = None, result: dict | None = None, **context):
     from disaster_ai.web import levels
 
-    context.setdefault("scenario", {})
-    notices = [service.notice_json(n, full=False) for n in service.list_notices(db())]
+    values = values or {}
+    context.setdefault("error", None)
+    notices = [service.notice_json(n, full=False) for n in service.list_notices(db(), limit=100)]
+    error = context["error"]
     return render_template(
         "notices/index.html",
+        scenario=values,
+        result=result,
+        shelter_choice=_shelter_choice(values, result) if values else None,
+        field_error=error.field if error is not None and _field_label(error.field) else None,
+        error_summary=_error_summary(error) if error is not None else "",
         hazards=[(code, words[0]) for code, words in f.HAZARDS.items()],
         levels=f.LEVEL_NAMES,
         reasons=f.REASONS,
@@ -180,6 +350,7 @@ def _page(**context):
         warning_text=_warning_text,
         rule_label=_rule_label,
         channel_label=_channel_label,
+        status_label=_status_label,
         **context,
     )
 
@@ -193,29 +364,32 @@ def index():
 @bp.post("/preview")
 @requires("notices.draft")
 def preview():
-    scenario = _scenario_from_form(request.form)
+    values = _form_values(request.form)
     try:
-        result = service.draft(db(), scenario)
+        result = service.draft(db(), _scenario(values))
     except service.NoticeError as exc:
-        return _page(scenario=scenario, error=exc), 422
-    return _page(scenario=scenario, result=result)
+        return _page(values, error=exc), 422
+    return _page(values, result)
 
 
 @bp.post("/preview.json")
 @requires("notices.draft")
 def preview_json():
-    """The live preview: the form's fields in, every channel, the shelters, the warnings (as
-    text in the desk language) and the guard report out; 422 with the field on a bad scenario."""
-    scenario = _scenario_from_form(request.form)
+    """The live preview: the form's fields in, every channel, the shelters (and the shelters
+    fieldset, rendered here like the page's), the warnings (as text in the desk language) and
+    the guard report out; 422 with the field, its label and the message on a bad scenario."""
+    values = _form_values(request.form)
     try:
-        result = service.draft(db(), scenario)
+        result = service.draft(db(), _scenario(values))
     except service.NoticeError as exc:
         return jsonify(
             {
                 "ok": False,
                 "error": {
                     "field": exc.field,
-                    "message": f"{_('The scenario was refused')} ({exc.field or ''}): {exc.message}",
+                    "field_label": _field_label(exc.field),
+                    "message": exc.message,
+                    "summary": _error_summary(exc),
                 },
             }
         ), 422
@@ -223,6 +397,9 @@ def preview_json():
     result["warnings_text"] = [_warning_text(code) for code in result.get("warnings") or []]
     result["districts"] = [d["name"] for d in result["scenario"]["districts"]]
     result["guard"] = _labelled(result["guard"])
+    choice = _shelter_choice(values, result)
+    result["fingerprint"] = choice["fingerprint"]
+    result["shelters_html"] = render_template("notices/_shelters.html", choice=choice)
     return jsonify({"ok": True, "result": result})
 
 
@@ -246,14 +423,23 @@ def _labelled(report: dict) -> dict:
 @bp.post("/save")
 @requires("notices.draft")
 def save():
-    scenario = _scenario_from_form(request.form)
+    """Save the previewed scenario. The form carries the preview's fingerprint: when what would
+    be stored differs from what was previewed (the form changed since, or the suggested
+    shelters did), nothing is saved and the page shows the new preview to check."""
+    values = _form_values(request.form)
     session = db()
     try:
+        scenario = _scenario(values)
+        previewed = request.form.get("preview_fingerprint")
+        if previewed is not None:
+            result = service.draft(session, scenario)
+            if previewed != _fingerprint(values, result):
+                return _page(values, result, preview_changed=True), 409
         notice = service.save_draft(session, scenario, current_actor())
         session.commit()
     except service.NoticeError as exc:
         session.rollback()
-        return _page(scenario=scenario, error=exc), 422
+        return _page(values, error=exc), 422
     flash(_("Draft saved."))
     return redirect(url_for("notices_web.show", notice_id=notice.id))
 
@@ -280,6 +466,7 @@ def show(notice_id: int):
         polish_report=(notice.guard or {}).get("polish"),
         rule_label=_rule_label,
         channel_label=_channel_label,
+        status_label=_status_label,
         can_approve=approver
         and notice.created_by != actor.username
         and notice.status == "submitted",

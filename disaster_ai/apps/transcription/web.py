@@ -1,7 +1,9 @@
 """Desk pages of the transcription app (Japanese first; every string through flask_babel).
 
 - ``GET  /apps/calls``                 recent calls and the upload form (several files)
-- ``POST /apps/calls/upload``          store the files and queue their jobs
+- ``POST /apps/calls/upload``          store the files and queue their jobs (from calls.js with
+                                       upload progress: JSON ``{"redirect": url}`` instead of a
+                                       redirect, so the flash message survives for that page)
 - ``GET  /apps/calls/<id>``            audio player, transcript (click a segment to seek; words
                                        below LOW_CONFIDENCE_WORD highlighted), facts, progress
 - ``POST /apps/calls/<id>/confirm``    confirm or correct the facts → confirmed incident
@@ -9,7 +11,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -77,26 +88,34 @@ def upload():
     form = UploadForm()
     if not form.validate_on_submit():
         flash(_("The form expired. Reload and try again."), "error")
-        return redirect(url_for("calls_web.index"))
+        return _go(url_for("calls_web.index"))
     files = request.files.getlist("files")
     uploads = [(f.filename, f.mimetype, f.stream) for f in files if f.filename]
     if not uploads:
         flash(_("Choose one or more recordings."), "error")
-        return redirect(url_for("calls_web.index"))
+        return _go(url_for("calls_web.index"))
     try:
         stored = service.store_uploads(current_app._get_current_object(), uploads, current_actor())
     except service.CallError as exc:
         from disaster_ai.apps.transcription.api import refusal_message
 
         flash(refusal_message(exc), "error")
-        return redirect(url_for("calls_web.index"))
+        return _go(url_for("calls_web.index"))
     finally:
         for upload_file in files:  # werkzeug spools big parts to temporary files
             upload_file.close()
     flash(_("%(count)d recordings queued for transcription.", count=len(stored)), "success")
     if len(stored) == 1:
-        return redirect(url_for("calls_web.call_page", call_id=stored[0]["id"]))
-    return redirect(url_for("calls_web.index"))
+        return _go(url_for("calls_web.call_page", call_id=stored[0]["id"]))
+    return _go(url_for("calls_web.index"))
+
+
+def _go(url: str):
+    """A redirect; for calls.js (which shows the upload progress) the URL as JSON, so that
+    the browser, not the script, loads the page that shows the flash message."""
+    if request.headers.get("X-Requested-With") == "XMLHttpRequest":
+        return jsonify({"redirect": url})
+    return redirect(url)
 
 
 @bp.get("/<int:call_id>")

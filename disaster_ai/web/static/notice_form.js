@@ -149,6 +149,61 @@
     liveBody.replaceChildren(...parts);
   }
 
+  // --- errors beside the fields, and the shelters fieldset -----------------------------------
+  const saveButton = document.getElementById("notice-save");
+  const shelterSlot = document.getElementById("shelter-choice-slot");
+
+  function controlsOf(field) {
+    const box = form.querySelector(`[data-field="${field}"]`);
+    return box ? Array.from(box.querySelectorAll("input:not([type=hidden]), select, textarea")) : [];
+  }
+
+  function clearFieldErrors() {
+    form.querySelectorAll(".field-error").forEach((p) => { p.textContent = ""; p.hidden = true; });
+    form.querySelectorAll("[data-field].has-error").forEach((box) => box.classList.remove("has-error"));
+    form.querySelectorAll("[aria-invalid]").forEach((control) => {
+      control.removeAttribute("aria-invalid");
+      const hint = control.dataset.hint;
+      if (hint) control.setAttribute("aria-describedby", hint);
+      else control.removeAttribute("aria-describedby");
+    });
+    const summary = document.getElementById("notice-error-summary");
+    if (summary) summary.hidden = true;
+  }
+
+  // Shows the message beside the control the service named; false when the form has none.
+  function showFieldError(error) {
+    const slot = error && error.field ? document.getElementById(`err-${error.field}`) : null;
+    if (!slot) return false;
+    slot.textContent = error.message;
+    slot.hidden = false;
+    const box = form.querySelector(`[data-field="${error.field}"]`);
+    if (box) box.classList.add("has-error");
+    controlsOf(error.field).forEach((control) => {
+      const before = (control.getAttribute("aria-describedby") || "").split(" ").filter((id) => id && id !== slot.id);
+      if (!("hint" in control.dataset)) control.dataset.hint = before.join(" ");
+      control.setAttribute("aria-invalid", "true");
+      control.setAttribute("aria-describedby", [slot.id].concat(before).join(" "));
+    });
+    return true;
+  }
+
+  // The server renders the fieldset (ticks, suggestions, the other shelters, the fingerprint
+  // that lets Save store exactly this preview); keep the focus where the operator was.
+  function replaceShelters(html) {
+    if (!shelterSlot || typeof html !== "string") return;
+    const active = document.activeElement;
+    let focus = null;
+    if (active && shelterSlot.contains(active)) {
+      focus = active.id ? `#${active.id}` : `input[name="${active.name}"][value="${CSS.escape(active.value)}"]`;
+    }
+    shelterSlot.innerHTML = html;
+    if (focus) {
+      const again = shelterSlot.querySelector(focus);
+      if (again) again.focus();
+    }
+  }
+
   function showLive() {
     live.hidden = false;
     // The server-rendered preview (after a full-page preview) is now out of date.
@@ -176,13 +231,21 @@
         live.removeAttribute("aria-busy");
         showLive();
         if (body.ok) {
+          clearFieldErrors();
+          replaceShelters(body.result.shelters_html);
           renderResult(body.result);
+          if (saveButton) saveButton.hidden = false;
           liveStatus.textContent = S.updated;
           live.dataset.updates = String(Number(live.dataset.updates || 0) + 1);
         } else {
-          const p = el("p", "error", (body.error && body.error.message) || `HTTP ${status}`);
+          clearFieldErrors();
+          const error = body.error || {};
+          const beside = showFieldError(error);
+          const text = beside ? error.summary : (error.summary || error.message || `HTTP ${status}`);
+          const p = el("p", "error", text || `HTTP ${status}`);
           p.setAttribute("role", "alert");
           liveBody.replaceChildren(p);
+          if (saveButton) saveButton.hidden = true;  // nothing valid to save
           liveStatus.textContent = "";
         }
       })

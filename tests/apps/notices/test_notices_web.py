@@ -182,6 +182,200 @@ def test_level_colours_meet_wcag_aa():
     assert levels.contrast_ratio("#ff2800", "#ffffff") < 4.5
 
 
+# --- the operator's shelters, the issued-at time, errors beside the fields, the status words ---
+
+
+def shelter_names(app, hazard: str) -> tuple[dict[str, str], list[str]]:
+    """Every shelter of the layer (key → name) and the keys NOT designated for ``hazard``."""
+    from disaster_ai.apps.notices import service
+
+    with app.app_context(), session_scope(get_storage(app)) as session:
+        layers = service.reference_layers(session)
+        frame = layers.shelters
+        names = dict(zip(frame["key"].astype(str), frame["name"].astype(str), strict=True))
+        other = [
+            str(key)
+            for key, hazards in zip(frame["key"], frame["hazards"], strict=True)
+            if hazards is None or hazard not in list(hazards)
+        ]
+    return names, other
+
+
+def hidden_values(html: str, name: str) -> list[str]:
+    return re.findall(rf'<input type="hidden" name="{name}" value="([^"]*)">', html)
+
+
+def field_error(html: str, field: str) -> str:
+    """The text of the error beside the control named by the service's ``field`` ("" if none)."""
+    match = re.search(
+        rf'<p class="error field-error" id="err-{field}"( hidden)?>(.*?)</p>', html, re.S
+    )
+    assert match, f"no error slot for {field}"
+    return "" if match.group(1) else match.group(2).strip()
+
+
+def radio_text(html: str) -> str:
+    match = re.search(
+        r'<article class="channel" data-channel="radio">.*?<pre data-copy>(.*?)</pre>', html, re.S
+    )
+    assert match, "no radio script in the page"
+    return match.group(1)
+
+
+@sqlite_only
+def test_an_operator_chosen_shelter_not_designated_is_named_and_warned_about(
+    app, yaizu, client, login
+):
+    login("operator")
+    html = client.get("/apps/notices").get_data(as_text=True)
+    assert 'id="shelter-choice"' not in html  # the shelters come with the first preview
+    first = client.post("/apps/notices/preview", data=form_data(html)).get_data(as_text=True)
+    assert 'id="shelter-choice"' in first and 'id="shelter-add"' in first
+    suggested = hidden_values(first, "shelters_suggested")
+    assert suggested  # a shelter outside the inland-flood zone is proposed
+    for key in suggested:  # the suggestion, ticked
+        assert f'name="shelters" value="{key}" checked' in first
+    names, not_designated = shelter_names(app, "inland_flood")
+    key = next(k for k in not_designated if k not in suggested)
+    assert f'<option value="{key}">{names[key]}</option>' in first  # any layer shelter can be added
+
+    chosen = form_data(html, shelters=["", key], shelters_suggested=suggested)  # "" = the list
+    page = client.post("/apps/notices/preview", data=chosen)
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200, text
+    assert f"{names[key]}はこの災害種別の指定を受けていません。" in text  # the warning
+    assert names[key] in radio_text(text)
+    for other in suggested:  # the app's suggestion stays offered, unticked
+        assert names[other] not in radio_text(text)
+        assert f'name="shelters" value="{other}">' in text
+    assert f'name="shelters" value="{key}" checked' in text
+    # the live preview says the same, with the fieldset to swap in
+    body = client.post("/apps/notices/preview.json", data=chosen).get_json()["result"]
+    assert [s["key"] for s in body["shelters"]] == [key]
+    assert body["shelters"][0]["chosen_by"] == "operator"
+    assert any(names[key] in w and "指定" in w for w in body["warnings_text"])
+    assert f'value="{key}" checked' in body["shelters_html"]
+    assert f'value="{body["fingerprint"]}"' in body["shelters_html"]
+    # the reset lets the app suggest again
+    again = client.post("/apps/notices/preview.json", data=dict(chosen, shelters_reset="y"))
+    assert [s["key"] for s in again.get_json()["result"]["shelters"]] == suggested
+
+
+@sqlite_only
+def test_an_unknown_shelter_is_refused_beside_the_shelters_and_nothing_typed_is_lost(
+    app, yaizu, client, login
+):
+    login("operator")
+    html = client.get("/apps/notices").get_data(as_text=True)
+    data = form_data(
+        html,
+        districts=["jichikai-10", "jichikai-11"],
+        shelters=["どこにもない避難所"],
+        shelters_suggested=["x"],
+        issued_at="2026-07-01T20:05",
+        exercise="y",
+        level="5",
+    )
+    page = client.post("/apps/notices/preview", data=data)
+    text = page.get_data(as_text=True)
+    assert page.status_code == 422
+    assert "登録されていない避難所: どこにもない避難所" in field_error(text, "shelters")
+    assert (
+        'value="どこにもない避難所" checked aria-invalid="true" aria-describedby="err-shelters"'
+        in text
+    )
+    summary = re.search(r'<div class="error-summary" role="alert"[^>]*>(.*?)</div>', text, re.S)
+    assert summary and "「避難所」を確認してください" in summary.group(1)
+    assert "(shelters)" not in text and "(shelters)" not in summary.group(1)
+    assert field_error(text, "districts") == ""  # only the field at fault
+    # everything typed is still there
+    for key in ("jichikai-10", "jichikai-11"):
+        assert f'<option value="{key}" selected>' in text
+    assert f'value="{REASON}"' in text
+    assert 'value="2026-07-01T20:05"' in text
+    assert re.search(r'name="exercise" id="exercise" value="y" checked', text)
+    assert re.search(r'<option value="5" selected>', text)
+    assert hidden_values(text, "shelters_suggested") == ["x"]
+    # the live preview names the field, and its label for the summary
+    refused = client.post("/apps/notices/preview.json", data=data)
+    error = refused.get_json()["error"]
+    assert refused.status_code == 422 and error["field"] == "shelters"
+    assert error["field_label"] == "避難所" and "どこにもない避難所" in error["message"]
+    assert "shelters" not in error["summary"]
+
+
+@sqlite_only
+def test_the_issued_at_time_typed_in_the_form_is_read_aloud_and_a_bad_one_is_refused_beside_it(
+    app, yaizu, client, login
+):
+    login("operator")
+    html = client.get("/apps/notices").get_data(as_text=True)
+    assert '<input type="datetime-local" name="issued_at" id="issued_at"' in html
+    page = client.post("/apps/notices/preview", data=form_data(html, issued_at="2026-07-01T20:05"))
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "午後8時5分" in radio_text(text)
+    assert "2026-07-01T20:05:00+09:00" in text  # CAP: Japan time with its offset
+    assert 'value="2026-07-01T20:05"' in text
+    body = client.post(
+        "/apps/notices/preview.json", data=form_data(html, issued_at="2026-07-01T20:05")
+    )
+    assert body.get_json()["result"]["scenario"]["issued_at"] == "2026-07-01T20:05:00+09:00"
+
+    bad = client.post("/apps/notices/preview", data=form_data(html, issued_at="7月1日の夜"))
+    text = bad.get_data(as_text=True)
+    assert bad.status_code == 422
+    assert "YYYY-MM-DD HH:MM" in field_error(text, "issued_at")
+    assert 'aria-invalid="true" aria-describedby="err-issued_at issued_at-hint"' in text
+    assert 'value="7月1日の夜"' in text and f'value="{REASON}"' in text
+    refused = client.post(
+        "/apps/notices/preview.json", data=form_data(html, issued_at="7月1日の夜")
+    )
+    assert refused.status_code == 422 and refused.get_json()["error"]["field"] == "issued_at"
+
+
+@sqlite_only
+def test_save_stores_the_previewed_shelters_and_the_history_says_the_state_in_japanese(
+    app, yaizu, client, login, api_headers
+):
+    login("operator")
+    html = client.get("/apps/notices").get_data(as_text=True)
+    first = client.post("/apps/notices/preview", data=form_data(html)).get_data(as_text=True)
+    suggested = hidden_values(first, "shelters_suggested")
+    names, not_designated = shelter_names(app, "inland_flood")
+    key = next(k for k in not_designated if k not in suggested)
+    chosen = form_data(
+        html, shelters=[key], shelters_suggested=suggested, issued_at="2026-07-01T20:05"
+    )
+    preview = client.post("/apps/notices/preview", data=chosen).get_data(as_text=True)
+    assert 'id="notice-save"' in preview and 'id="notice-save" hidden' not in preview
+    (fingerprint,) = hidden_values(preview, "preview_fingerprint")
+
+    # a form changed after its preview is not saved: the new preview is shown to check
+    changed = client.post(
+        "/apps/notices/save", data=dict(chosen, reason="別の理由", preview_fingerprint=fingerprint)
+    )
+    assert changed.status_code == 409
+    assert "保存していません" in changed.get_data(as_text=True)
+
+    saved = client.post("/apps/notices/save", data=dict(chosen, preview_fingerprint=fingerprint))
+    assert saved.status_code == 302, saved.get_data(as_text=True)
+    notice_id = int(saved.headers["Location"].rsplit("/", 1)[1])
+    notice = client.get(f"/api/v1/notices/{notice_id}", headers=api_headers("operator")).get_json()
+    assert [s["key"] for s in notice["shelters"]] == [key]
+    assert notice["issued_at"] == "2026-07-01T20:05:00+09:00"
+    assert names[key] in notice["texts"]["radio"]
+
+    issued = issue_notice(client, api_headers, ["jichikai-11"])
+    login("operator")
+    page = client.get("/apps/notices").get_data(as_text=True)
+    assert '<td data-status="draft">下書き</td>' in page
+    assert '<td data-status="issued">発出済み</td>' in page
+    assert '<span data-status="issued">発出済み</span>' in page  # the notices per district
+    shown = client.get(f"/apps/notices/{issued['id']}").get_data(as_text=True)
+    assert '<strong data-status="issued">発出済み</strong>' in shown
+
+
 # --- in a real browser ---------------------------------------------------------------------------
 
 
@@ -286,4 +480,87 @@ def test_a_district_clicked_on_the_form_map_is_chosen_and_named_in_the_live_prev
     page.screenshot(path=str(SCREENSHOTS / "notice_form_live.png"), full_page=True)
     assert errors == []
     assert all(url.startswith(live_server) for url in requested)
+    context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@sqlite_only
+def test_unticking_the_suggested_shelter_and_adding_another_updates_the_live_preview(
+    app, live_server, browser, users
+):
+    names, not_designated = shelter_names(app, "inland_flood")
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    errors: list[str] = []
+    page = context.new_page()
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{live_server}/login")
+    page.fill("#username", "operator")
+    page.fill("#password", users["operator"])
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server}/")
+    page.goto(f"{live_server}/apps/notices")
+    page.evaluate("window.__notReloaded = true")
+    assert page.locator("#notice-save").is_hidden()  # nothing previewed yet
+    page.select_option("select[name=hazard]", "inland_flood")
+    page.select_option("select[name=level]", "4")
+    page.fill("input[name=reason]", REASON)
+    page.select_option("select[name=districts]", ["jichikai-10"])
+
+    suggested = page.locator("#shelter-choice input[name=shelters][type=checkbox]:checked")
+    suggested.first.wait_for(timeout=20_000)
+    old_key = suggested.first.get_attribute("value")
+    radio = "#live-preview article[data-channel=radio] pre"
+    page.wait_for_function(
+        "([sel, name]) => { const p = document.querySelector(sel); return p && p.textContent.includes(name); }",
+        arg=[radio, names[old_key]],
+        timeout=20_000,
+    )
+    assert page.locator("#notice-save").is_visible()
+    new_key = next(k for k in not_designated if k != old_key)
+
+    page.uncheck(f"#shelter-choice input[name=shelters][value='{old_key}']")
+    page.select_option("#shelter-add", new_key)
+    page.wait_for_function(
+        "([sel, name, old]) => { const p = document.querySelector(sel);"
+        " return p && p.textContent.includes(name) && !p.textContent.includes(old); }",
+        arg=[radio, names[new_key], names[old_key]],
+        timeout=20_000,
+    )
+    assert page.evaluate("window.__notReloaded === true")  # no page reload
+    # the fieldset follows: the choice ticked, the suggestion offered again, unticked
+    assert page.locator(f"#shelter-choice input[name=shelters][value='{new_key}']").is_checked()
+    assert not page.locator(f"#shelter-choice input[name=shelters][value='{old_key}']").is_checked()
+    warning = page.locator("#live-preview .warning", has_text=names[new_key]).first
+    assert "指定を受けていません" in warning.inner_text()
+
+    # a shelter the layer does not have (a tampered form): the message beside the shelters,
+    # gone with the next good preview
+    page.evaluate(
+        "() => { const s = document.getElementById('shelter-add'); s.add(new Option('x', 'どこにもない避難所'));"
+        " s.value = 'どこにもない避難所'; s.dispatchEvent(new Event('change', { bubbles: true })); }"
+    )
+    page.wait_for_selector("#err-shelters:not([hidden])", timeout=20_000)
+    assert "どこにもない避難所" in page.locator("#err-shelters").inner_text()
+    assert page.get_attribute("#shelter-add", "aria-invalid") == "true"
+    assert "「避難所」" in page.locator("#live-preview-body").inner_text()
+    assert page.locator("#notice-save").is_hidden()
+    page.select_option("#shelter-add", "")
+    page.fill("#issued_at", "2026-07-01T20:05")
+    page.wait_for_function(
+        "([sel]) => { const p = document.querySelector(sel); return p && p.textContent.includes('午後8時5分'); }",
+        arg=[radio],
+        timeout=20_000,
+    )
+    assert page.locator("#err-shelters").is_hidden()
+    assert page.get_attribute("#shelter-add", "aria-invalid") is None
+    assert names[new_key] in page.locator(radio).inner_text()
+
+    # Save stores exactly the previewed shelters
+    page.wait_for_timeout(600)  # no other preview on its way
+    page.click("#notice-save")
+    page.wait_for_url(re.compile(r"/apps/notices/\d+$"))
+    assert names[new_key] in page.locator("body").inner_text()
+    assert page.locator("h1 + p strong").first.get_attribute("data-status") == "draft"
+    assert errors == []
     context.close()

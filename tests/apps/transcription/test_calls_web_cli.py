@@ -78,6 +78,32 @@ def test_failed_upload_page_says_why(app, client, login):
     assert "x.wav" in response.get_data(as_text=True)
 
 
+def test_upload_with_progress_gets_the_page_to_open_and_keeps_its_message(
+    app, client, login, yaizu, stub_engine
+):
+    """calls.js posts with XMLHttpRequest to show a progress bar: the answer is the page to
+    open, and the flash message waits for that page (not eaten by the script's request)."""
+    stub_engine.texts = [CALLS["d03"]["text"]]
+    login("operator")
+    html = client.get("/apps/calls").get_data(as_text=True)
+    assert 'id="upload-progress"' in html and "calls.js" in html
+    body, content_type = multipart(
+        {
+            "csrf_token": csrf_token_from(html),
+            "files": [(io.BytesIO(audio_bytes("d03.wav")), "d03.wav")],
+        }
+    )
+    response = client.post(
+        "/apps/calls/upload",
+        data=body,
+        content_type=content_type,
+        headers={"X-Requested-With": "XMLHttpRequest"},
+    )
+    assert response.status_code == 200 and response.get_json() == {"redirect": "/apps/calls/1"}
+    page = client.get("/apps/calls/1").get_data(as_text=True)
+    assert "1件の録音を文字起こしの待ち行列に入れました。" in page  # the flash, on that page
+
+
 def test_cli_transcribe_json_has_exactly_the_documented_keys(app, runner, yaizu, stub_engine):
     stub_engine.texts = [CALLS["d03"]["text"], CALLS["d08"]["text"]]
     result = runner.invoke(
