@@ -319,3 +319,13 @@ def browser():
             yield chromium
         finally:
             chromium.close()
+
+
+def browser_login(page, base: str, username: str, password: str):
+    """Log ``page`` in through the real login form and wait for the dashboard."""
+    page.goto(f"{base}/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+    return page

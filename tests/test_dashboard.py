@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from disaster_ai import hookimpl
+from disaster_ai.testing import browser_login
 
 NOTICE_PLUGINS = ["disaster_ai.apps.notices", "disaster_ai.apps.notices.in_force"]
 
@@ -233,11 +234,7 @@ def test_the_dashboard_shades_a_district_once_a_lv4_notice_is_issued(
     errors: list[str] = []
     page = context.new_page()
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{live_server}/login")
-    page.fill("#username", "operator")
-    page.fill("#password", users["operator"])
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}/")
+    browser_login(page, live_server, "operator", users["operator"])
     page.wait_for_selector("#map[data-loaded]", timeout=20_000)
     page.evaluate("window.__notReloaded = true")
     assert page.get_attribute("#map", "data-shaded-districts") == "0"

@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from disaster_ai.config import REPO_ROOT
-from disaster_ai.testing import SCREENSHOTS
+from disaster_ai.testing import SCREENSHOTS, browser_login
 
 CLIP = Path(REPO_ROOT) / "sample_data" / "calls" / "audio" / "d02.wav"
 CAP_XSD = Path(REPO_ROOT) / "disaster_ai" / "schemas" / "CAP-v1.2.xsd"
@@ -83,11 +83,7 @@ def job_runner(app, live_server):
 
 def log_in(context, base: str, role: str, password: str):
     page = context.new_page()
-    page.goto(f"{base}/login")
-    page.fill("#username", role)
-    page.fill("#password", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
+    browser_login(page, base, role, password)
     return page
 
 

@@ -11,7 +11,7 @@ import re
 import pytest
 
 from disaster_ai.storage import get_storage, session_scope
-from disaster_ai.testing import SCREENSHOTS, csrf_token_from
+from disaster_ai.testing import SCREENSHOTS, browser_login, csrf_token_from
 
 sqlite_only = pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
 REASON = "大雨により、道路や住宅が浸水するおそれが高まっています。"
@@ -404,11 +404,7 @@ def test_a_district_clicked_on_the_form_map_is_chosen_and_named_in_the_live_prev
     context.on("request", lambda request: requested.append(request.url))
     page = context.new_page()
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{live_server}/login")
-    page.fill("#username", "operator")
-    page.fill("#password", users["operator"])
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}/")
+    browser_login(page, live_server, "operator", users["operator"])
     page.goto(f"{live_server}/apps/notices")
     page.wait_for_selector("#notice-map[data-loaded=true]", timeout=20_000)
     page.evaluate("window.__notReloaded = true")
@@ -494,11 +490,7 @@ def test_unticking_the_suggested_shelter_and_adding_another_updates_the_live_pre
     errors: list[str] = []
     page = context.new_page()
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{live_server}/login")
-    page.fill("#username", "operator")
-    page.fill("#password", users["operator"])
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}/")
+    browser_login(page, live_server, "operator", users["operator"])
     page.goto(f"{live_server}/apps/notices")
     page.evaluate("window.__notReloaded = true")
     assert page.locator("#notice-save").is_hidden()  # nothing previewed yet

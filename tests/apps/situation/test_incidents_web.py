@@ -12,7 +12,7 @@ import pytest
 from situation_helpers import OGAWA_3, TOKYO_STATION, ensure_yaizu_layers
 from sqlalchemy import func, select
 
-from disaster_ai.testing import SCREENSHOTS, csrf_token_from
+from disaster_ai.testing import SCREENSHOTS, browser_login, csrf_token_from
 
 BASE = "/apps/situation/incidents"
 
@@ -411,11 +411,7 @@ def test_an_incident_clicked_on_the_map_appears_in_the_dashboard_feed(
     context.on("request", lambda request: requested.append(request.url))
     dashboard = context.new_page()
     dashboard.on("pageerror", lambda exc: errors.append(str(exc)))
-    dashboard.goto(f"{live_server}/login")
-    dashboard.fill("#username", "operator")
-    dashboard.fill("#password", users["operator"])
-    dashboard.click("button[type=submit]")
-    dashboard.wait_for_url(f"{live_server}/")
+    browser_login(dashboard, live_server, "operator", users["operator"])
     dashboard.wait_for_selector("#map[data-loaded]", timeout=20_000)
     dashboard.evaluate("window.__notReloaded = true")
     assert dashboard.locator("#incident-feed li").count() == 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from situation_helpers import OGAWA_3, ensure_yaizu_layers
 
-from disaster_ai.testing import SCREENSHOTS
+from disaster_ai.testing import SCREENSHOTS, browser_login
 
 # Pages, not storage, are under test here: SQLite only.
 pytestmark = pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
@@ -23,14 +23,6 @@ def _yaizu_layers(request):
     if "live_server" in request.fixturenames:
         request.getfixturevalue("yaizu")
         ensure_yaizu_layers(request.getfixturevalue("app"))
-
-
-def log_in(page, base: str, role: str, password: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("#username", role)
-    page.fill("#password", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
 
 
 def add_incidents(client, headers) -> None:
@@ -67,7 +59,7 @@ def test_the_situation_map_draws_every_layer_and_toggles_them(
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     requested = []
     page.on("request", lambda request: requested.append(request.url))
-    log_in(page, live_server, "operator", users["operator"])
+    browser_login(page, live_server, "operator", users["operator"])
     page.goto(f"{live_server}/apps/situation")
     page.wait_for_selector("#situation-map[data-loaded=true]", timeout=20_000)
     the_map = page.locator("#situation-map")
@@ -127,7 +119,7 @@ def test_the_dashboard_map_uses_the_same_layers(live_server, browser, client, ap
     page = browser.new_page(viewport={"width": 1280, "height": 860})
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    log_in(page, live_server, "operator", users["operator"])
+    browser_login(page, live_server, "operator", users["operator"])
     page.wait_for_selector("#map[data-loaded]", timeout=20_000)
     assert page.locator("#map path.dai-district").count() == 35
     assert page.locator("#map .leaflet-marker-icon .dai-shelter").count() == 87
@@ -146,7 +138,7 @@ def test_the_shelter_page_works_on_a_375_px_phone(app, live_server, browser, use
         device_scale_factor=2,
     )
     page = context.new_page()
-    log_in(page, live_server, "operator", users["operator"])
+    browser_login(page, live_server, "operator", users["operator"])
     page.goto(f"{live_server}/apps/situation/shelters")
     assert page.evaluate("document.documentElement.scrollWidth") <= 375  # no sideways scrolling
     page.fill("[data-shelter-filter]", "二区コミュニティ")
