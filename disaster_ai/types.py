@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,12 +62,19 @@ class PermissionSpec:
 
 @dataclass(frozen=True)
 class JobHandler:
-    """A kind of slow work the job runner can execute: ``func(ctx: JobContext) -> dict | None``."""
+    """A kind of slow work the job runner can execute: ``func(ctx: JobContext) -> dict | None``.
+
+    ``title`` names the work on the desk's job queue and ``stages`` names the progress messages
+    the handler reports (``ctx.progress(40, "transcribing")``); give both as lazy gettext
+    strings so each user reads them in their own language. Without them the desk shows the
+    raw kind and message."""
 
     kind: str
     func: Callable[[Any], dict | None]
     max_attempts: int = 3
     timeout_seconds: int = 600
+    title: Any = ""
+    stages: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ from werkzeug.exceptions import NotFound
 from disaster_ai import hookimpl
 from disaster_ai.cli import build_cli
 from disaster_ai.config import REPO_ROOT
+from disaster_ai.storage import get_storage, session_scope
+from disaster_ai.storage.models import Job
 from disaster_ai.testing import TEST_PASSWORDS, csrf_token_from
 from disaster_ai.types import (
     Actor,
@@ -305,7 +307,16 @@ def test_hook_dai_job_handlers(app, client, api_headers, register_plugin):
     class TideJobs:
         @hookimpl
         def dai_job_handlers(self):
-            return [JobHandler("tide.fetch", fetch_tide, max_attempts=1, timeout_seconds=30)]
+            return [
+                JobHandler(
+                    "tide.fetch",
+                    fetch_tide,
+                    max_attempts=1,
+                    timeout_seconds=30,
+                    title="潮位の取得",  # a real plugin passes lazy_gettext strings
+                    stages={"reading the gauge": "潮位計を読んでいます"},
+                )
+            ]
 
     register_plugin(TideJobs(), name="tide_jobs")
     with app.app_context():
@@ -314,6 +325,14 @@ def test_hook_dai_job_handlers(app, client, api_headers, register_plugin):
     job = client.get(f"/api/v1/jobs/{job_id}", headers=api_headers("operator")).get_json()
     assert (job["kind"], job["state"], job["progress"]) == ("tide.fetch", "succeeded", 100)
     assert job["result"] == {"station": "焼津港", "level_cm": 142}
+    # the desk's job queue shows the plugin's words and the state in Japanese
+    assert (job["title"], job["state_label"]) == ("潮位の取得", "完了")
+    with app.app_context():
+        job_id = enqueue("tide.fetch", {"station": "焼津港"})
+    with app.app_context(), session_scope(get_storage(app)) as session:  # as a worker leaves it
+        session.get(Job, job_id).message = "reading the gauge"
+    job = client.get(f"/api/v1/jobs/{job_id}", headers=api_headers("operator")).get_json()
+    assert (job["stage"], job["state_label"]) == ("潮位計を読んでいます", "待機中")
 
 
 def poll_tide_gauges(station: str) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -69,6 +70,12 @@ def get_handlers(app=None) -> dict[str, JobHandler]:
         cache = {h.kind: h for h in safe_collect(app.extensions["disaster_ai"], "dai_job_handlers")}
         app.extensions["disaster_ai.job_handlers"] = cache
     return cache
+
+
+def _handler_or_none(kind: str) -> JobHandler | None:
+    from flask import has_app_context
+
+    return get_handlers().get(kind) if has_app_context() else None
 
 
 def enqueue(kind: str, payload: dict | None = None, *, actor=None, app=None) -> int:
@@ -328,13 +335,29 @@ def due_job_ids(app, limit: int = 20, overdue_seconds: float = 0) -> list[int]:
         return list(session.scalars(query))
 
 
+# What the desk calls each state of a job.
+STATE_LABELS = {
+    "queued": _l("Waiting"),
+    "running": _l("Running"),
+    "succeeded": _l("Finished"),
+    "failed": _l("Failed"),
+}
+
+
 def job_to_dict(job: Job) -> dict:
+    """The job as the API gives it: the raw kind, state and message, and the same in the
+    user's language (``title``, ``state_label``, ``stage``) from its handler's labels."""
+    handler = _handler_or_none(job.kind)
+    stage = handler.stages.get(job.message or "") if handler is not None else None
     return {
         "id": job.id,
         "kind": job.kind,
+        "title": str(handler.title) if handler is not None and handler.title else job.kind,
         "state": job.state,
+        "state_label": str(STATE_LABELS.get(job.state, job.state)),
         "progress": job.progress,
         "message": job.message,
+        "stage": str(stage) if stage is not None else (job.message or ""),
         "error": job.error,
         "result": job.result,
         "attempts": job.attempts,

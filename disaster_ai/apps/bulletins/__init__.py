@@ -58,12 +58,19 @@ def dai_job_handlers():
     from disaster_ai.apps.bulletins import service
 
     return [
-        JobHandler(service.ISSUE_JOB, service.issue_job, max_attempts=3, timeout_seconds=300),
+        JobHandler(
+            service.ISSUE_JOB,
+            service.issue_job,
+            max_attempts=3,
+            timeout_seconds=300,
+            title=_l("Issue a bulletin"),
+        ),
         JobHandler(
             service.DELIVER_JOB,
             service.deliver_job,
             max_attempts=DELIVERY_JOB_ATTEMPTS,
             timeout_seconds=120,
+            title=_l("Deliver a bulletin"),
         ),
     ]
 

@@ -59,7 +59,15 @@ def dai_job_handlers():
 
     # a local model takes ~15 s per channel; a retry polishes the same draft again, and a
     # draft changed meanwhile is left alone (its fingerprint)
-    return [JobHandler(service.POLISH_JOB, service.polish_job, max_attempts=2, timeout_seconds=900)]
+    return [
+        JobHandler(
+            service.POLISH_JOB,
+            service.polish_job,
+            max_attempts=2,
+            timeout_seconds=900,
+            title=_l("AI polish of a notice draft"),
+        )
+    ]
 
 
 @hookimpl(trylast=True)

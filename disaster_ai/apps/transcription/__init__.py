@@ -63,13 +63,27 @@ def dai_register_commands(cli):
             existing.add_command(command)
 
 
+# The transcription job's stages (service.transcribe_job reports them as the job message).
+STAGE_LABELS = {
+    "decoding": _l("Decoding the audio"),
+    "transcribing": _l("Transcribing"),
+    "facts": _l("Extracting the facts"),
+    "done": _l("Done"),
+}
+
+
 @hookimpl
 def dai_job_handlers():
     from disaster_ai.apps.transcription import service
 
     return [
         JobHandler(
-            service.TRANSCRIBE_JOB, service.transcribe_job, max_attempts=2, timeout_seconds=1800
+            service.TRANSCRIBE_JOB,
+            service.transcribe_job,
+            max_attempts=2,
+            timeout_seconds=1800,
+            title=_l("Transcribe a call"),
+            stages=STAGE_LABELS,
         )
     ]
 

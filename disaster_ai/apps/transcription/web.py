@@ -28,7 +28,7 @@ from flask_wtf.file import MultipleFileField
 from wtforms import BooleanField, IntegerField, SelectField, StringField
 from wtforms.validators import Length, NumberRange, Optional
 
-from disaster_ai.apps.transcription import service
+from disaster_ai.apps.transcription import STAGE_LABELS, service
 from disaster_ai.apps.transcription.facts import CATEGORIES
 from disaster_ai.auth import current_actor, is_allowed, requires
 from disaster_ai.storage.engine import db
@@ -146,6 +146,7 @@ def call_page(call_id: int):
         job=job,
         form=form,
         labels=STATUS_LABELS,
+        stages=STAGE_LABELS,
         low=current_app.config["LOW_CONFIDENCE_WORD"],
         categories=dict(_category_choices()),
     )

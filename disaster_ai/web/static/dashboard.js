@@ -137,11 +137,11 @@
           const li = document.createElement("li");
           li.className = "job job--" + job.state;
           const text = document.createElement("span");
-          text.textContent = `#${job.id} ${job.kind} — ${job.state} ${job.progress}% ${job.message || ""}`;
+          text.textContent = `#${job.id} ${job.title || job.kind} — ${job.state_label || job.state} ${job.progress}% ${job.stage || job.message || ""}`;
           const bar = document.createElement("progress");
           bar.max = 100;
           bar.value = Number(job.progress) || 0;
-          bar.setAttribute("aria-label", `#${job.id} ${job.kind}`);
+          bar.setAttribute("aria-label", `#${job.id} ${job.title || job.kind}`);
           li.append(text, bar);
           jobsEl.appendChild(li);
         });

@@ -104,6 +104,27 @@ def test_upload_with_progress_gets_the_page_to_open_and_keeps_its_message(
     assert "1件の録音を文字起こしの待ち行列に入れました。" in page  # the flash, on that page
 
 
+def test_the_call_page_names_the_job_stage_in_japanese(app, client, login, yaizu, stub_engine):
+    from disaster_ai.storage.models import Job
+
+    login("operator")
+    html = client.get("/apps/calls").get_data(as_text=True)
+    body, content_type = multipart(
+        {
+            "csrf_token": csrf_token_from(html),
+            "files": [(io.BytesIO(audio_bytes("d03.wav")), "d03.wav")],
+        }
+    )
+    assert (
+        client.post("/apps/calls/upload", data=body, content_type=content_type).status_code == 302
+    )
+    with session_scope(get_storage(app)) as session:  # the job as a worker leaves it mid-way
+        job = session.scalars(select(Job)).one()
+        job.progress, job.message = 5, "decoding"
+    page = client.get("/apps/calls/1").get_data(as_text=True)
+    assert "音声を読み込み中" in page and "decoding" not in page
+
+
 def test_cli_transcribe_json_has_exactly_the_documented_keys(app, runner, yaizu, stub_engine):
     stub_engine.texts = [CALLS["d03"]["text"], CALLS["d08"]["text"]]
     result = runner.invoke(
