@@ -59,3 +59,24 @@ def legend() -> list[dict]:
         }
         for level in (5, 4, 3)
     ]
+
+
+def highest_by_district(entries) -> dict[str, dict]:
+    """district key → the ``dai_notices_in_force`` entry with the highest level there (the
+    latest one when two share that level). Entries without a district or a known level are
+    skipped: a plugin's malformed entry never breaks a page."""
+    best: dict[str, tuple[tuple[int, str], dict]] = {}
+    for entry in entries:
+        if not isinstance(entry, dict) or not entry.get("district_key"):
+            continue
+        try:
+            level = int(entry.get("level") or 0)
+        except (TypeError, ValueError):
+            continue
+        if level not in LEVEL_COLOURS:
+            continue
+        key = str(entry["district_key"])
+        rank = (level, str(entry.get("issued_at") or ""))
+        if key not in best or rank > best[key][0]:
+            best[key] = (rank, dict(entry, level=level))
+    return {key: entry for key, (_rank, entry) in best.items()}

@@ -13,6 +13,7 @@ from datetime import datetime
 import pandas as pd
 import shapely
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -883,14 +884,19 @@ def _refresh(session: Session, notice: Notice) -> dict:
     return out
 
 
-def submit(session: Session, notice_id: int, actor: Actor) -> Notice:
+def _locked_in_state(session: Session, notice_id: int, expected: str, message) -> Notice:
+    """The notice, locked for the transition, when it is in the ``expected`` state; else a 409
+    ``wrong_state`` with ``message`` (a lazy string with ``%(status)s``)."""
     notice = _get(session, notice_id, lock=True)
-    if notice.status != "draft":
-        raise NoticeError(
-            409,
-            "wrong_state",
-            _("Only a draft can be submitted (it is %(status)s).", status=notice.status),
-        )
+    if notice.status != expected:
+        raise NoticeError(409, "wrong_state", str(message) % {"status": notice.status})
+    return notice
+
+
+def submit(session: Session, notice_id: int, actor: Actor) -> Notice:
+    notice = _locked_in_state(
+        session, notice_id, "draft", _l("Only a draft can be submitted (it is %(status)s).")
+    )
     _refresh(session, notice)
     notice.status = "submitted"
     notice.submitted_at = now()
@@ -903,13 +909,12 @@ def submit(session: Session, notice_id: int, actor: Actor) -> Notice:
 def approve(
     session: Session, notice_id: int, actor: Actor, acknowledge: list[str] | None = None
 ) -> Notice:
-    notice = _get(session, notice_id, lock=True)
-    if notice.status != "submitted":
-        raise NoticeError(
-            409,
-            "wrong_state",
-            _("Only a submitted notice can be approved (it is %(status)s).", status=notice.status),
-        )
+    notice = _locked_in_state(
+        session,
+        notice_id,
+        "submitted",
+        _l("Only a submitted notice can be approved (it is %(status)s)."),
+    )
     if actor.username == notice.created_by:
         raise NoticeError(
             403,
@@ -982,13 +987,12 @@ def review_problems(notice: Notice) -> list[str]:
 
 
 def issue(session: Session, notice_id: int, actor: Actor) -> Notice:
-    notice = _get(session, notice_id, lock=True)
-    if notice.status != "approved":
-        raise NoticeError(
-            409,
-            "wrong_state",
-            _("Only an approved notice can be issued (it is %(status)s).", status=notice.status),
-        )
+    notice = _locked_in_state(
+        session,
+        notice_id,
+        "approved",
+        _l("Only an approved notice can be issued (it is %(status)s)."),
+    )
     predecessor = session.get(Notice, notice.supersedes_id) if notice.supersedes_id else None
     if predecessor is not None and predecessor.status != "issued":
         raise NoticeError(
@@ -1075,27 +1079,6 @@ class InForce:
     @property
     def keys(self) -> tuple[str, ...]:
         return tuple(d["key"] for d in self.districts)
-
-    # read like the Notice in force (the desk's per-district history reads these)
-    @property
-    def id(self) -> int:
-        return self.base.id
-
-    @property
-    def level(self) -> int:
-        return self.base.level
-
-    @property
-    def hazard(self) -> str:
-        return self.base.hazard
-
-    @property
-    def action(self) -> str:
-        return self.base.action
-
-    @property
-    def issued_at(self) -> datetime:
-        return self.base.issued_at
 
 
 def in_force(session: Session, at: datetime | None = None) -> list[InForce]:
@@ -1260,13 +1243,9 @@ def request_polish(session: Session, notice_id: int, actor: Actor):
     from disaster_ai.jobs import enqueue
     from disaster_ai.storage.models import Job
 
-    notice = _get(session, notice_id, lock=True)
-    if notice.status != "draft":
-        raise NoticeError(
-            409,
-            "wrong_state",
-            _("Only a draft can be polished by AI (it is %(status)s).", status=notice.status),
-        )
+    notice = _locked_in_state(
+        session, notice_id, "draft", _l("Only a draft can be polished by AI (it is %(status)s).")
+    )
     if not polish_available():
         raise NoticeError(
             409, "polish_not_configured", _("AI polish is not configured: see docs/notices.md")

@@ -277,12 +277,7 @@ def _district_history(notices: list[dict]) -> list[dict]:
     from disaster_ai.storage.base import now
     from disaster_ai.web import levels
 
-    in_force = {}
-    for notice in service.in_force(db(), now()):
-        for district in notice.districts:
-            current = in_force.get(district["key"])
-            if current is None or notice.level >= current.level:
-                in_force[district["key"]] = notice
+    in_force = levels.highest_by_district(service.in_force_entries(db(), now()))
     rows: dict[str, dict] = {}
     for notice in notices:
         if notice["status"] not in ("issued", "cancelled"):
@@ -296,12 +291,12 @@ def _district_history(notices: list[dict]) -> list[dict]:
         current = in_force.get(key)
         row["in_force"] = (
             {
-                "id": current.id,
-                "level": current.level,
+                "id": current["notice_id"],
+                "level": current["level"],
                 "label": levels.level_label(
-                    current.level, f.LEVEL_NAMES[current.level], f.HAZARDS[current.hazard][0]
+                    current["level"], current["name"], current["hazard_name"]
                 ),
-                "colours": levels.LEVEL_COLOURS[current.level],
+                "colours": levels.LEVEL_COLOURS[current["level"]],
             }
             if current is not None
             else None

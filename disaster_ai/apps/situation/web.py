@@ -139,41 +139,34 @@ def district_levels() -> dict[str, dict]:
     pm = current_app.extensions["disaster_ai"]
     if not pm.hook.dai_notices_in_force.get_hookimpls():
         return {}
-    best: dict[str, dict] = {}
-    for entry in safe_collect(pm, "dai_notices_in_force", at=service.now()):
-        if not isinstance(entry, dict) or not entry.get("district_key"):
-            continue
-        try:
-            level = int(entry.get("level") or 0)
-        except (TypeError, ValueError):
-            continue
-        if level not in levels.LEVEL_COLOURS:
-            continue
-        key = str(entry["district_key"])
-        rank = (level, str(entry.get("issued_at") or ""))
-        if key not in best or rank > best[key]["rank"]:
-            hazard = str(entry.get("hazard") or "")
-            hazard_label = str(service.HAZARD_LABELS.get(hazard, hazard))
-            name = str(entry.get("name") or levels.LEVEL_NAMES[level])
-            best[key] = {
-                "rank": rank,
-                "notice_level": level,
-                "notice_name": name,
-                "notice_hazard": hazard,
-                "notice_hazard_label": hazard_label,
-                "notice_label": levels.level_label(level, name, hazard_label),
-                "notice_issued_at": str(entry.get("issued_at") or ""),
-                "notice_fill": levels.LEVEL_COLOURS[level]["fill"],
-                "notice_text": levels.LEVEL_COLOURS[level]["text"],
-            }
-    return best
+    entries = safe_collect(pm, "dai_notices_in_force", at=service.now())
+    return {
+        key: _level_properties(entry) for key, entry in levels.highest_by_district(entries).items()
+    }
+
+
+def _level_properties(entry: dict) -> dict:
+    level = entry["level"]
+    hazard = str(entry.get("hazard") or "")
+    hazard_label = str(service.HAZARD_LABELS.get(hazard, hazard))
+    name = str(entry.get("name") or levels.LEVEL_NAMES[level])
+    return {
+        "notice_level": level,
+        "notice_name": name,
+        "notice_hazard": hazard,
+        "notice_hazard_label": hazard_label,
+        "notice_label": levels.level_label(level, name, hazard_label),
+        "notice_issued_at": str(entry.get("issued_at") or ""),
+        "notice_fill": levels.LEVEL_COLOURS[level]["fill"],
+        "notice_text": levels.LEVEL_COLOURS[level]["text"],
+    }
 
 
 def _with_level(feature: dict, level: dict | None) -> dict:
     if level is None:
         return feature
     properties = dict(feature["properties"])
-    properties.update({k: v for k, v in level.items() if k != "rank"})
+    properties.update(level)
     return dict(feature, properties=properties)
 
 
