@@ -38,8 +38,8 @@ sys.path.insert(0, str(ROOT))
 
 from disaster_ai.apps.notices import facts as f  # noqa: E402
 from disaster_ai.apps.notices import guard  # noqa: E402
+from disaster_ai.apps.notices.reference import district_ring  # noqa: E402
 from disaster_ai.apps.notices.renderers import render_all  # noqa: E402
-from disaster_ai.apps.notices.service import district_ring  # noqa: E402
 from disaster_ai.storage.base import JST  # noqa: E402
 
 YAIZU = ROOT / "sample_data" / "yaizu"

@@ -1,14 +1,20 @@
 """Evacuation-notice drafting (避難情報). Registered as a core plugin.
 
-Module map (api → service → model, STYLE.md §5):
+Module map (api → service modules → model, STYLE.md §5), one responsibility each:
   facts.py       the fixed vocabulary (levels, names, action phrases), the hazard registry
                  (dai_notice_hazards) and NoticeFacts
   models.py      the notices table (editions chained by supersedes/chain_id)
+  base.py        the app's name, config and NoticeError
+  reference.py   the reference layers (districts, shelters, zones), municipality, CAP area rings
+  scenario.py    a scenario and its validation; hazard words
+  shelters.py    which shelters a notice names (suggested or chosen by the operator)
+  drafting.py    scenario → NoticeFacts → every channel, guard report, CAP lint
+  in_force.py    what is in force per chain and per district: the one source for every surface
+  workflow.py    draft → submitted → approved → issued / cancelled, audited
+  polish.py      the ``notices.polish`` job (AI polish of a saved draft)
   renderers/     radio, areamail, web, english, easy_ja (Jinja2 templates), cap (CAP 1.2 + XSD)
   guard.py       the fact guard over any text (AI output or manual edit)
   llm.py         optional AI polish behind the guard (dai_llm_client)
-  service.py     scenario validation, shelter suggestion, drafting, workflow, notices in force,
-                 the ``notices.polish`` job (AI polish of a saved draft)
   api.py         /api/v1/notices…
   web.py         /apps/notices desk pages
   cli.py         ``disaster-ai notices draft|list|check-templates``
@@ -55,14 +61,14 @@ def dai_register_commands(cli):
 
 @hookimpl
 def dai_job_handlers():
-    from disaster_ai.apps.notices import service
+    from disaster_ai.apps.notices import polish
 
     # a local model takes ~15 s per channel; a retry polishes the same draft again, and a
     # draft changed meanwhile is left alone (its fingerprint)
     return [
         JobHandler(
-            service.POLISH_JOB,
-            service.polish_job,
+            polish.POLISH_JOB,
+            polish.polish_job,
             max_attempts=2,
             timeout_seconds=900,
             title=_l("AI polish of a notice draft"),

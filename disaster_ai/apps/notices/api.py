@@ -24,7 +24,9 @@ from flask_babel import gettext as _
 from pydantic import BaseModel, ConfigDict, Field
 
 from disaster_ai.api.framework import api_doc, parse_body
-from disaster_ai.apps.notices import service
+from disaster_ai.apps.notices import base, drafting, scenario, workflow
+from disaster_ai.apps.notices import in_force as chains
+from disaster_ai.apps.notices import polish as ai_polish
 from disaster_ai.auth import current_actor, requires
 from disaster_ai.errors import ApiError
 from disaster_ai.storage.base import now
@@ -84,7 +86,7 @@ class CancelIn(BaseModel):
     reason: str = Field(default="", max_length=500)
 
 
-def api_error(exc: service.NoticeError) -> ApiError:
+def api_error(exc: base.NoticeError) -> ApiError:
     """The core error format; ``code`` and the ``fields`` key stay machine-readable, the
     message is in the request's language (service messages go through gettext)."""
     message = str(exc.message)
@@ -111,8 +113,8 @@ def draft():
     """Draft every channel from a scenario (nothing is saved)."""
     body = parse_body(ScenarioIn)
     try:
-        return jsonify(service.draft(db(), _scenario(body), body.edits, body.polish))
-    except service.NoticeError as exc:
+        return jsonify(drafting.draft(db(), _scenario(body), body.edits, body.polish))
+    except base.NoticeError as exc:
         raise api_error(exc) from None
 
 
@@ -124,12 +126,12 @@ def create():
     body = parse_body(ScenarioIn)
     session = db()
     try:
-        notice = service.save_draft(session, _scenario(body), current_actor(), body.edits)
+        notice = workflow.save_draft(session, _scenario(body), current_actor(), body.edits)
         session.commit()
-    except service.NoticeError as exc:
+    except base.NoticeError as exc:
         session.rollback()
         raise api_error(exc) from None
-    return jsonify(service.notice_json(notice)), 201
+    return jsonify(workflow.notice_json(notice)), 201
 
 
 @bp.get("")
@@ -141,7 +143,7 @@ def index():
     return jsonify(
         {
             "notices": [
-                service.notice_json(n, full=False) for n in service.list_notices(db(), status)
+                workflow.notice_json(n, full=False) for n in workflow.list_notices(db(), status)
             ]
         }
     )
@@ -153,7 +155,7 @@ def index():
 def hazards():
     """The hazards a notice can be about, in the form's order: the built-in five and any a
     plugin adds (``dai_notice_hazards``), with their words and reason phrases."""
-    return jsonify({"hazards": service.hazard_choices()})
+    return jsonify({"hazards": scenario.hazard_choices()})
 
 
 @bp.get("/in-force")
@@ -161,13 +163,13 @@ def hazards():
 @api_doc(tag="notices")
 def in_force():
     """Evacuation notices in force now, one entry per district."""
-    return jsonify({"items": service.in_force_entries(db(), now())})
+    return jsonify({"items": chains.in_force_entries(db(), now())})
 
 
 def _notice(notice_id: int):
     try:
-        return service._get(db(), notice_id)
-    except service.NoticeError as exc:
+        return workflow.get_notice(db(), notice_id)
+    except base.NoticeError as exc:
         raise api_error(exc) from None
 
 
@@ -176,7 +178,7 @@ def _notice(notice_id: int):
 @api_doc(tag="notices")
 def show(notice_id: int):
     """One notice with its texts and guard report."""
-    return jsonify(service.notice_json(_notice(notice_id)))
+    return jsonify(workflow.notice_json(_notice(notice_id)))
 
 
 @bp.get("/<int:notice_id>/cap.xml")
@@ -216,10 +218,10 @@ def _transition(func, notice_id: int, *args):
     try:
         notice = func(session, notice_id, current_actor(), *args)
         session.commit()
-    except service.NoticeError as exc:
+    except base.NoticeError as exc:
         session.rollback()
         raise api_error(exc) from None
-    return jsonify(service.notice_json(notice))
+    return jsonify(workflow.notice_json(notice))
 
 
 @bp.post("/<int:notice_id>/polish")
@@ -242,9 +244,9 @@ def polish(notice_id: int):
 
     session = db()
     try:
-        job, created = service.request_polish(session, notice_id, current_actor())
+        job, created = ai_polish.request_polish(session, notice_id, current_actor())
         session.commit()
-    except service.NoticeError as exc:
+    except base.NoticeError as exc:
         session.rollback()
         raise api_error(exc) from None
     return jsonify(
@@ -264,7 +266,7 @@ def polish(notice_id: int):
 @api_doc(tag="notices")
 def submit(notice_id: int):
     """Submit a draft for approval."""
-    return _transition(service.submit, notice_id)
+    return _transition(workflow.submit, notice_id)
 
 
 @bp.post("/<int:notice_id>/approve")
@@ -273,7 +275,7 @@ def submit(notice_id: int):
 def approve(notice_id: int):
     """Approve a submitted notice (never one's own); acknowledge each guard violation."""
     body = _optional_body(ApproveIn)
-    return _transition(service.approve, notice_id, body.acknowledge)
+    return _transition(workflow.approve, notice_id, body.acknowledge)
 
 
 @bp.post("/<int:notice_id>/issue")
@@ -281,7 +283,7 @@ def approve(notice_id: int):
 @api_doc(tag="notices")
 def issue(notice_id: int):
     """Issue an approved notice: it becomes immutable and in force."""
-    return _transition(service.issue, notice_id)
+    return _transition(workflow.issue, notice_id)
 
 
 @bp.post("/<int:notice_id>/cancel")
@@ -299,4 +301,4 @@ def cancel(notice_id: int):
         raise ApiError(
             403, "forbidden", _("Only an approver may cancel an approved or issued notice.")
         )
-    return _transition(service.cancel, notice_id, body.reason)
+    return _transition(workflow.cancel, notice_id, body.reason)

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
-from disaster_ai.apps.notices import service
+from disaster_ai.apps.notices import base, drafting, workflow
 from disaster_ai.apps.notices.renderers import check_templates
 from disaster_ai.storage import get_storage, session_scope
 
@@ -37,8 +37,8 @@ def draft_command(scenario: Path, as_json: bool):
         raise click.ClickException(f"{scenario} is not JSON: {exc}") from None
     try:
         with session_scope(get_storage()) as session:
-            result = service.draft(session, data)
-    except service.NoticeError as exc:
+            result = drafting.draft(session, data)
+    except base.NoticeError as exc:
         raise click.ClickException(f"{exc.field or 'scenario'}: {exc.message}") from None
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))
@@ -62,7 +62,7 @@ def draft_command(scenario: Path, as_json: bool):
 def list_command(status, as_json):
     """Notices, newest first."""
     with session_scope(get_storage()) as session:
-        rows = [service.notice_json(n, full=False) for n in service.list_notices(session, status)]
+        rows = [workflow.notice_json(n, full=False) for n in workflow.list_notices(session, status)]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
@@ -76,7 +76,7 @@ def list_command(status, as_json):
 @with_appcontext
 def check_templates_command():
     """Fail when any notice template contains a forbidden legacy term."""
-    problems = check_templates(service.templates())
+    problems = check_templates(drafting.templates())
     for problem in problems:
         click.echo(f"{problem['template']}: {problem['term']}", err=True)
     if problems:

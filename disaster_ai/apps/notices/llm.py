@@ -54,7 +54,7 @@ def polish(out: dict, facts: NoticeFacts, universe=None, client=None, progress=N
         out["polish"] = {"used": False, "reason": "no dai_llm_client"}
         return out
     from disaster_ai import audit
-    from disaster_ai.apps.notices.service import apply_texts
+    from disaster_ai.apps.notices.drafting import apply_texts
 
     texts = guard.channel_texts(out)
     results = {}

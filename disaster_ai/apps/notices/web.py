@@ -8,7 +8,7 @@
 - ``POST /apps/notices/<id>/polish``       queue the AI polish of a draft (a job), back to the page
 - ``POST /apps/notices/<id>/<step>``       submit | approve | issue | cancel
 
-Views call service.py only. The notice texts come from the Japanese templates, not gettext.
+Views call the service modules (drafting, workflow, in_force…) only. The notice texts come from the Japanese templates, not gettext.
 
 The form works without JavaScript (the district list, the preview button). The desk script
 ``notice_form.js`` adds the district picker on the map, the live preview of every channel and
@@ -31,8 +31,10 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from disaster_ai.apps.notices import base, drafting, reference, workflow
 from disaster_ai.apps.notices import facts as f
-from disaster_ai.apps.notices import service
+from disaster_ai.apps.notices import in_force as chains
+from disaster_ai.apps.notices import polish as ai_polish
 from disaster_ai.auth import current_actor, is_allowed, requires
 from disaster_ai.storage.engine import db
 
@@ -41,8 +43,8 @@ bp = Blueprint("notices_web", __name__, url_prefix="/apps/notices", template_fol
 
 def _district_choices():
     try:
-        layers = service.reference_layers(db())
-    except service.NoticeError:
+        layers = reference.reference_layers(db())
+    except base.NoticeError:
         return []
     return list(zip(layers.districts["key"], layers.districts["name"], strict=True))
 
@@ -111,7 +113,7 @@ def _issued_at(text: str) -> str | None:
     try:
         moment = datetime.fromisoformat(text.replace(" ", "T"))
     except ValueError:
-        raise service.NoticeError(422, "invalid_time", str(NOT_A_TIME), "issued_at") from None
+        raise base.NoticeError(422, "invalid_time", str(NOT_A_TIME), "issued_at") from None
     moment = moment.replace(tzinfo=JST) if moment.tzinfo is None else moment
     return moment.astimezone(JST).isoformat()
 
@@ -162,8 +164,8 @@ def _fingerprint(values: dict, result: dict) -> str:
 
 def _layer_shelters() -> list[tuple[str, str]]:
     try:
-        layers = service.reference_layers(db())
-    except service.NoticeError:
+        layers = reference.reference_layers(db())
+    except base.NoticeError:
         return []
     frame = layers.shelters
     if frame is None or not len(frame):
@@ -277,7 +279,7 @@ def _district_history(notices: list[dict]) -> list[dict]:
     from disaster_ai.storage.base import now
     from disaster_ai.web import levels
 
-    in_force = levels.highest_by_district(service.in_force_entries(db(), now()))
+    in_force = levels.highest_by_district(chains.in_force_entries(db(), now()))
     rows: dict[str, dict] = {}
     for notice in notices:
         if notice["status"] not in ("issued", "cancelled"):
@@ -309,7 +311,7 @@ def _field_label(field: str | None) -> str | None:
     return str(label) if label is not None else None
 
 
-def _error_summary(exc: service.NoticeError) -> str:
+def _error_summary(exc: base.NoticeError) -> str:
     """The line at the top of the form: the field by its label (the message is beside it)."""
     label = _field_label(exc.field)
     if label is None:
@@ -322,7 +324,7 @@ def _page(values: dict | None = None, result: dict | None = None, **context):
 
     values = values or {}
     context.setdefault("error", None)
-    notices = [service.notice_json(n, full=False) for n in service.list_notices(db(), limit=100)]
+    notices = [workflow.notice_json(n, full=False) for n in workflow.list_notices(db(), limit=100)]
     error = context["error"]
     return render_template(
         "notices/index.html",
@@ -361,8 +363,8 @@ def index():
 def preview():
     values = _form_values(request.form)
     try:
-        result = service.draft(db(), _scenario(values))
-    except service.NoticeError as exc:
+        result = drafting.draft(db(), _scenario(values))
+    except base.NoticeError as exc:
         return _page(values, error=exc), 422
     return _page(values, result)
 
@@ -375,8 +377,8 @@ def preview_json():
     the guard report out; 422 with the field, its label and the message on a bad scenario."""
     values = _form_values(request.form)
     try:
-        result = service.draft(db(), _scenario(values))
-    except service.NoticeError as exc:
+        result = drafting.draft(db(), _scenario(values))
+    except base.NoticeError as exc:
         return jsonify(
             {
                 "ok": False,
@@ -427,12 +429,12 @@ def save():
         scenario = _scenario(values)
         previewed = request.form.get("preview_fingerprint")
         if previewed is not None:
-            result = service.draft(session, scenario)
+            result = drafting.draft(session, scenario)
             if previewed != _fingerprint(values, result):
                 return _page(values, result, preview_changed=True), 409
-        notice = service.save_draft(session, scenario, current_actor())
+        notice = workflow.save_draft(session, scenario, current_actor())
         session.commit()
-    except service.NoticeError as exc:
+    except base.NoticeError as exc:
         session.rollback()
         return _page(values, error=exc), 422
     flash(_("Draft saved."))
@@ -443,21 +445,21 @@ def save():
 @requires("notices.draft")
 def show(notice_id: int):
     try:
-        notice = service._get(db(), notice_id)
-    except service.NoticeError:
+        notice = workflow.get_notice(db(), notice_id)
+    except base.NoticeError:
         abort(404)
     actor = current_actor()
     approver = is_allowed(actor, "notices.approve")
-    jobs = service.polish_jobs(db(), notice.id, limit=50)
+    jobs = ai_polish.polish_jobs(db(), notice.id, limit=50)
     return render_template(
         "notices/notice.html",
-        notice=service.notice_json(notice),
+        notice=workflow.notice_json(notice),
         can_polish=notice.status == "draft"
         and is_allowed(actor, "notices.draft")
-        and service.polish_available(),
+        and ai_polish.polish_available(),
         polish_job=jobs[0] if jobs else None,
-        polish_running=bool(jobs) and jobs[0].state in service.ACTIVE_JOB_STATES,
-        polish_message=service.polish_job_message(jobs[0]) if jobs else "",
+        polish_running=bool(jobs) and jobs[0].state in ai_polish.ACTIVE_JOB_STATES,
+        polish_message=ai_polish.polish_job_message(jobs[0]) if jobs else "",
         polish_report=(notice.guard or {}).get("polish"),
         rule_label=_rule_label,
         channel_label=_channel_label,
@@ -479,9 +481,9 @@ def polish(notice_id: int):
     """Queue the AI polish of a draft; the page then shows the job's progress and report."""
     session = db()
     try:
-        _job, created = service.request_polish(session, notice_id, current_actor())
+        _job, created = ai_polish.request_polish(session, notice_id, current_actor())
         session.commit()
-    except service.NoticeError as exc:
+    except base.NoticeError as exc:
         session.rollback()
         if exc.status == 404:
             abort(404)
@@ -496,10 +498,10 @@ def polish(notice_id: int):
 
 
 STEPS = {
-    "submit": ("notices.draft", service.submit),
-    "approve": ("notices.approve", service.approve),
-    "issue": ("notices.approve", service.issue),
-    "cancel": ("notices.draft", service.cancel),
+    "submit": ("notices.draft", workflow.submit),
+    "approve": ("notices.approve", workflow.approve),
+    "issue": ("notices.approve", workflow.issue),
+    "cancel": ("notices.draft", workflow.cancel),
 }
 
 
@@ -516,12 +518,12 @@ def step(notice_id: int, step: str):
     args = [request.form.getlist("acknowledge")] if step == "approve" else []
     try:
         if step == "cancel":
-            notice = service._get(session, notice_id)
+            notice = workflow.get_notice(session, notice_id)
             if notice.status in ("approved", "issued") and not is_allowed(actor, "notices.approve"):
                 abort(403)
         func(session, notice_id, actor, *args)
         session.commit()
-    except service.NoticeError as exc:
+    except base.NoticeError as exc:
         session.rollback()
         flash(_("Not done: %(message)s", message=exc.message))
     return redirect(url_for("notices_web.show", notice_id=notice_id))

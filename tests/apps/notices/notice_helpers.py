@@ -11,7 +11,7 @@ import shapely
 
 from disaster_ai.apps.notices import facts as f
 from disaster_ai.apps.notices import guard
-from disaster_ai.apps.notices.service import district_ring
+from disaster_ai.apps.notices.reference import district_ring
 from disaster_ai.config import REPO_ROOT
 from disaster_ai.storage.base import JST
 

@@ -259,7 +259,7 @@ def test_hook_dai_notice_hazards(
     from lxml import etree
 
     from disaster_ai.apps.notices import facts as f
-    from disaster_ai.apps.notices import service
+    from disaster_ai.apps.notices import reference
     from disaster_ai.apps.notices.renderers import cap as cap_renderer
 
     operator = api_headers("operator")
@@ -306,7 +306,7 @@ def test_hook_dai_notice_hazards(
 
     # ため池決壊 uses the inland-flood designations and zones for its shelters
     with app.app_context(), session_scope(get_storage(app)) as session:
-        layers = service.reference_layers(session)
+        layers = reference.reference_layers(session)
         flood_keys = [
             key
             for key, hazards in zip(layers.shelters["key"], layers.shelters["hazards"], strict=True)

@@ -33,10 +33,10 @@ def scenario(**over):
 
 
 def designated_keys(app, hazard):
-    from disaster_ai.apps.notices import service
+    from disaster_ai.apps.notices import reference
 
     with app.app_context(), session_scope(get_storage(app)) as session:
-        layers = service.reference_layers(session)
+        layers = reference.reference_layers(session)
         return [
             key
             for key, hazards in zip(layers.shelters["key"], layers.shelters["hazards"], strict=True)
@@ -410,11 +410,11 @@ def test_a_partial_lift_keeps_the_other_districts_in_force(app, yaizu, client, a
     assert [(e["district_name"], e["level"]) for e in hooked] == [("焼津第6自治会", 4)]
     # as of before the 解除 was issued, both districts were in force
     with app.app_context(), session_scope(get_storage(app)) as session:
-        from disaster_ai.apps.notices import service
+        from disaster_ai.apps.notices import in_force
         from disaster_ai.apps.notices.models import Notice
 
         published = session.get(Notice, lifted["id"]).published_at
-        before = service.in_force_entries(session, published - timedelta(microseconds=1))
+        before = in_force.in_force_entries(session, published - timedelta(microseconds=1))
         assert {e["district_name"] for e in before} == {"高新田自治会", "焼津第6自治会"}
 
     # 高新田 is no longer in force: lifting it again is a 解除 of nothing

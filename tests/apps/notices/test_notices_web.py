@@ -187,10 +187,10 @@ def test_level_colours_meet_wcag_aa():
 
 def shelter_names(app, hazard: str) -> tuple[dict[str, str], list[str]]:
     """Every shelter of the layer (key → name) and the keys NOT designated for ``hazard``."""
-    from disaster_ai.apps.notices import service
+    from disaster_ai.apps.notices import reference
 
     with app.app_context(), session_scope(get_storage(app)) as session:
-        layers = service.reference_layers(session)
+        layers = reference.reference_layers(session)
         frame = layers.shelters
         names = dict(zip(frame["key"].astype(str), frame["name"].astype(str), strict=True))
         other = [

@@ -60,11 +60,11 @@ def save_draft(client, headers) -> dict:
 
 
 def polish_jobs(app, notice_id):
-    from disaster_ai.apps.notices import service
+    from disaster_ai.apps.notices import polish
 
     with app.app_context(), session_scope(get_storage(app)) as session:
         return [
-            (j.id, j.state, j.message, j.result) for j in service.polish_jobs(session, notice_id)
+            (j.id, j.state, j.message, j.result) for j in polish.polish_jobs(session, notice_id)
         ]
 
 

@@ -1,0 +1,27 @@
+"""What every notices module shares: the app's name, its config and the error it raises."""
+
+from __future__ import annotations
+
+APP = "notices"
+
+
+class NoticeError(Exception):
+    """A request the notices app refuses: HTTP status, a code, the field at fault, a message.
+
+    ``code`` and ``field`` are machine-readable and never translated; ``message`` is built with
+    flask_babel's gettext where it is raised, so it follows the request's language (Japanese
+    by default, English with ``?lang=en`` or an English user; the CLI uses the default)."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None, **details):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+        self.details = details
+
+
+def app_config():
+    from flask import current_app, has_app_context
+
+    return current_app.config if has_app_context() else {}

@@ -1,0 +1,176 @@
+"""The reference data a notice is drafted against: the situation app's district,
+shelter and hazard-zone layers, shelter status, the municipality, the guard's universe, and the
+CAP area rings of districts.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import shapely
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from disaster_ai.apps.notices import facts as f
+from disaster_ai.apps.notices import guard
+from disaster_ai.apps.notices.base import NoticeError, app_config
+
+
+def reference_layers(session: Session):
+    """The situation app's prepared layers (cached per active layer versions, shared with it)."""
+    from disaster_ai.apps.situation import analysis
+    from disaster_ai.apps.situation import layers as layer_store
+    from disaster_ai.apps.situation.summary import Settings, _cache
+
+    config = app_config()
+    settings = Settings.from_config(config or None)
+    versions = {
+        name: layer_store.active_version(session, name)
+        for name in ("districts", "shelters", "hazard_zones")
+    }
+    if versions["districts"] is None:
+        raise NoticeError(
+            409,
+            "no_districts",
+            _("No district layer is loaded: import one (disaster-ai init --sample yaizu)."),
+            "districts",
+        )
+    key = (
+        tuple((name, v.id if v else None) for name, v in versions.items()),
+        settings.crs,
+        settings.cell_m,
+    )
+    cache = _cache()
+    prepared = cache.get(key) if cache is not None else None
+    if prepared is None:
+        frames = {name: layer_store.load_layer(session, name) for name in versions}
+        prepared = analysis.prepare_layers(
+            frames["districts"],
+            frames["shelters"],
+            frames["hazard_zones"],
+            crs=settings.crs,
+            cell_m=settings.cell_m,
+        )
+        if cache is not None:
+            cache.clear()
+            cache[key] = prepared
+    return prepared
+
+
+def shelter_status(session: Session) -> pd.DataFrame:
+    from disaster_ai.apps.situation.models import ShelterStatus
+
+    rows = session.execute(
+        select(
+            ShelterStatus.shelter_key,
+            ShelterStatus.is_open,
+            ShelterStatus.occupancy,
+            ShelterStatus.updated_at,
+        )
+    ).all()
+    return pd.DataFrame.from_records(
+        rows, columns=["shelter_key", "is_open", "occupancy", "updated_at"]
+    )
+
+
+def municipality(session: Session) -> dict:
+    from disaster_ai.storage.models import Municipality
+
+    row = session.scalar(select(Municipality).order_by(Municipality.id.desc()).limit(1))
+    config = app_config()
+    name = config.get("NOTICE_ISSUER") or config.get("MUNICIPALITY_NAME") or (row and row.name)
+    return {
+        "name": name or "",
+        "name_en": config.get("NOTICE_ISSUER_EN") or (row.name_en if row else "") or "",
+        "lg_code": row.lg_code if row else "000000",
+        "jis_code": row.jis_code if row else "",
+    }
+
+
+def universe(layers) -> guard.Universe:
+    d, s = layers.districts, layers.shelters
+    en = tuple(f.kana_to_romaji(k) for k in d["name_kana"] if k)
+    return guard.Universe(
+        tuple(d["name"]),
+        en,
+        tuple(n for n in s["name"] if n),
+        tuple(f.hazards().values()),
+    )
+
+
+def district_ring(geometry, max_points: int = 100) -> tuple:
+    """One district's ring (see :func:`district_rings`)."""
+    return district_rings([geometry], max_points)[0]
+
+
+def district_rings(geometries, max_points: int = 100) -> list[tuple]:
+    """The outer ring of each district's largest part, as (lon, lat) rounded to 5 decimals
+    (≈ 1 m), closed and simple, with ≤ max_points points each.
+
+    The districts are simplified together as a coverage (shapely.coverage_simplify) with one
+    tolerance, so neighbours keep one shared edge: simplified one by one they would overlap by
+    hundreds of m², and CAP consumers would count the overlap as both areas."""
+    polygons = [_largest_polygon(g) for g in geometries]
+    present = [i for i, g in enumerate(polygons) if g is not None]
+    rings: list[tuple] = [()] * len(polygons)
+    tolerance = 0.00005
+    for _attempt in range(12):
+        simplified = shapely.coverage_simplify([polygons[i] for i in present], tolerance)
+        candidates = [_clean_ring(_largest_polygon(g)) for g in simplified]
+        if all(r and len(r) <= max_points for r in candidates):
+            for i, ring in zip(present, candidates, strict=True):
+                rings[i] = ring
+            return rings
+        tolerance *= 2
+    for i in present:  # never reached on real districts; a closed, simple ring all the same
+        hull = polygons[i].convex_hull.exterior.coords
+        rings[i] = tuple((round(x, 5), round(y, 5)) for x, y in hull)
+    return rings
+
+
+def _largest_polygon(geometry):
+    if geometry is None or geometry.is_empty:
+        return None
+    if geometry.geom_type == "MultiPolygon":
+        geometry = max(geometry.geoms, key=lambda g: g.area)
+    if geometry.geom_type != "Polygon":
+        return None
+    return shapely.Polygon(geometry.exterior)  # holes are not part of a CAP area
+
+
+def _clean_ring(polygon) -> tuple:
+    """Rounded, without repeated points; () when that leaves no closed simple ring."""
+    if polygon is None or polygon.is_empty:
+        return ()
+    coords = [(round(x, 5), round(y, 5)) for x, y in polygon.exterior.coords]
+    ring = [c for i, c in enumerate(coords) if i == 0 or c != coords[i - 1]]
+    if len(ring) < 4 or ring[0] != ring[-1] or not shapely.LinearRing(ring).is_simple:
+        return ()
+    return tuple(ring)
+
+
+def match_names(frame: pd.DataFrame, wanted: list[str], suffix: str) -> tuple[list[int], list[str]]:
+    keys = list(frame["key"])
+    names = list(frame["name"])
+    positions, unknown = [], []
+    for item in wanted:
+        item = item.strip()
+        candidates = [i for i, k in enumerate(keys) if k == item]
+        candidates = candidates or [i for i, n in enumerate(names) if n == item]
+        candidates = candidates or [i for i, n in enumerate(names) if n == item + suffix]
+        candidates = candidates or [
+            i for i, n in enumerate(names) if suffix and n.removesuffix(suffix) == item
+        ]
+        if len(candidates) == 1:
+            if candidates[0] not in positions:
+                positions.append(candidates[0])
+        else:
+            unknown.append(item)
+    return positions, unknown
+
+
+def district_rows(session: Session, keys: list[str]) -> list[dict]:
+    layers = reference_layers(session)
+    frame = layers.districts
+    names = dict(zip(frame["key"].astype(str), frame["name"].astype(str), strict=True))
+    return [{"key": k, "name": names.get(k, k)} for k in keys]
