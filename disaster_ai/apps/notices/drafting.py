@@ -105,10 +105,14 @@ def build_facts(
     district_keys = [d.key for d in districts]
     state = predecessor_chain(session, scenario, district_keys)
     predecessor = state.head if state is not None else None
-    remaining: tuple[str, ...] = ()
+    remaining: tuple[f.District, ...] = ()
     if state is not None and scenario.action == f.LIFT:
         lifted = set(district_keys)
-        remaining = tuple(d["name"] for d in state.districts if d["key"] not in lifted)
+        remaining = tuple(
+            f.District(key=d["key"], name=d["name"], name_kana=d.get("name_kana") or "")
+            for d in state.districts
+            if d["key"] not in lifted
+        )
     status = shelter_status(session)
     warnings: list[str] = []
     if scenario.action == f.LIFT:
@@ -155,7 +159,7 @@ def build_facts(
         "predecessor": predecessor,
         "universe": universe(layers),
         "warnings": warnings,
-        "remaining": list(remaining),
+        "remaining": [d.name for d in remaining],
     }
     return facts, extra
 

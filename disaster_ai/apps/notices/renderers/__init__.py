@@ -195,6 +195,10 @@ def base_context(facts: f.NoticeFacts) -> dict:
         "fallback_en": f.FALLBACK_EN,
         "fallback_easy": f.FALLBACK_EASY,
         "reason": facts.reason,
+        # a partial 解除: the districts of the same chain that stay under this level
+        "remaining": facts.remaining,
+        "remaining_text": join_ja([d.name for d in facts.remaining]),
+        "remaining_en": join_en([district_en(d) for d in facts.remaining]),
     }
 
 

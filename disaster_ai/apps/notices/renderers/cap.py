@@ -138,7 +138,7 @@ def build(facts: f.NoticeFacts, channels: dict, expires_hours: int = 24) -> etre
         # a partial 解除: the Update says which districts stay under the earlier notice
         note += (
             f"{join_ja([d.name for d in facts.districts])}の{facts.name}を解除。"
-            f"{join_ja(list(facts.remaining))}の警戒レベル{facts.level} {facts.name}は継続中。"
+            f"{join_ja([d.name for d in facts.remaining])}の警戒レベル{facts.level} {facts.name}は継続中。"
         )
     if note:
         _sub(alert, "note", note)
