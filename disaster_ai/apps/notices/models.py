@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from disaster_ai.storage.base import AwareDateTime, Base, JSONText, now
@@ -35,11 +35,17 @@ class Notice(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     exercise: Mapped[bool] = mapped_column(Boolean, default=False)
     issued_at: Mapped[datetime] = mapped_column(AwareDateTime)  # the time stated in the notice
+    # True: the operator set ``issued_at`` (a future time is kept at 発令); False: the texts
+    # are re-rendered with the moment of 発令
+    time_explicit: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     identifier: Mapped[str] = mapped_column(String(64), default="")  # CAP identifier
     texts: Mapped[dict] = mapped_column(JSONText, default=dict)  # channel -> text (approved)
     edits: Mapped[dict] = mapped_column(JSONText, default=dict)  # channel -> manual edit
     guard: Mapped[dict] = mapped_column(JSONText, default=dict)  # the last guard report
     acknowledged: Mapped[list] = mapped_column(JSONText, default=list)  # violation ids
+    # what the approver confirmed explicitly, e.g. naming shelters that are not open:
+    # [{"kind": "unopened_shelters", "shelters": [keys], "reason", "by", "at"}]
+    confirmations: Mapped[list] = mapped_column(JSONText, default=list, server_default="[]")
     created_by: Mapped[str] = mapped_column(String(64), default="system")
     created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=now)
     submitted_at: Mapped[datetime | None] = mapped_column(AwareDateTime, nullable=True)
