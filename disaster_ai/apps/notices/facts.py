@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from disaster_ai.storage.base import JST
@@ -388,21 +388,57 @@ def kana_to_romaji(kana: str) -> str:
 # --- the facts ----------------------------------------------------------------------------
 
 
+class _Named:
+    """A district's or shelter's name as other channels say it (readings.py): its reading from
+    the layer's kana, else Japan Post's data for the municipality, else a marked guess.
+    ``municipality`` and ``jis_code`` choose the postal data; NoticeFacts sets them from its
+    issuer."""
+
+    @property
+    def reading(self):
+        from disaster_ai.apps.notices import readings
+
+        return readings.resolve(self.name, self.name_kana, self.municipality, self.jis_code)
+
+    @property
+    def name_en(self) -> str:
+        """The name as English texts write it, word by word: 「Yaizu Bunka Kaikan」."""
+        return self.reading.english or self.name
+
+    @property
+    def romaji(self) -> str:
+        return self.name_en
+
+    @property
+    def reading_kana(self) -> str:
+        """The reading in hiragana, words spaced (empty: the name needs or has none)."""
+        return self.reading.furigana
+
+    @property
+    def reading_source(self) -> str:
+        """data | postal | fixed | guessed | none (readings.py)."""
+        return self.reading.source
+
+    @property
+    def reading_guessed(self) -> bool:
+        """True when the reading (and so the English form) is not from data: the desk shows
+        「読みは推定」 and the reading, for a person to check."""
+        return self.reading.guessed
+
+
 @dataclass(frozen=True)
-class District:
+class District(_Named):
     key: str
     name: str
     name_kana: str = ""
     population: float | None = None
     ring: tuple[tuple[float, float], ...] = ()  # simplified outer ring, (lon, lat), closed
-
-    @property
-    def romaji(self) -> str:
-        return kana_to_romaji(self.name_kana) if self.name_kana else ""
+    municipality: str = field(default="", compare=False, repr=False)
+    jis_code: str = field(default="", compare=False, repr=False)
 
 
 @dataclass(frozen=True)
-class ShelterChoice:
+class ShelterChoice(_Named):
     key: str
     name: str
     name_kana: str = ""
@@ -411,10 +447,8 @@ class ShelterChoice:
     must_open: bool = False  # designated and safe but not open yet
     distance_m: float | None = None
     chosen_by: str = "suggested"  # suggested | operator
-
-    @property
-    def romaji(self) -> str:
-        return kana_to_romaji(self.name_kana) if self.name_kana else ""
+    municipality: str = field(default="", compare=False, repr=False)
+    jis_code: str = field(default="", compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -444,6 +478,19 @@ class NoticeFacts:
     # a 解除 of only some districts of the notice in force: the names that stay in force
     # a partial 解除: the districts of the chain that stay under the level (District)
     remaining: tuple = ()
+
+    def __post_init__(self):
+        # names are read with the postal data of the issuing municipality (readings.py)
+        for attr in ("districts", "shelters", "remaining"):
+            items = getattr(self, attr)
+            if any(isinstance(i, _Named) and not (i.municipality or i.jis_code) for i in items):
+                bound = tuple(
+                    replace(i, municipality=self.issuer, jis_code=self.jis_code)
+                    if isinstance(i, _Named) and not (i.municipality or i.jis_code)
+                    else i
+                    for i in items
+                )
+                object.__setattr__(self, attr, bound)
 
     @property
     def name(self) -> str:
