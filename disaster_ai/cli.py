@@ -1,24 +1,31 @@
 """`disaster-ai`: one console script on Flask's CLI. Every command that prints data takes --json.
 
-Plugins add commands through dai_register_commands(cli)."""
+Plugins add commands through dai_register_commands(cli). Every command, a plugin's included,
+runs inside ``DeskGroup.invoke``: a database that is not initialised, not migrated or not
+reachable, and a model that is not in place (``disaster_ai.errors.ModelMissing``), end the
+command with one Japanese sentence naming the command to run, exit code 2 and no traceback."""
 
 from __future__ import annotations
 
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import click
 from flask import current_app
-from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
+from flask.cli import FlaskGroup, ScriptInfo, routes_command, shell_command, with_appcontext
+from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from disaster_ai import audit
 from disaster_ai.auth import create_user, issue_token, validate_new_user
 from disaster_ai.config import REPO_ROOT
+from disaster_ai.errors import ModelMissing
 from disaster_ai.storage import get_storage, session_scope
 from disaster_ai.storage.models import User
 from disaster_ai.types import ROLES, SYSTEM_ACTOR, SampleContext
@@ -108,22 +115,113 @@ def _create_demo_users() -> list[dict]:
     return created
 
 
-def _require_migrated() -> None:
+class DeskError(click.ClickException):
+    """A problem the operator fixes by running a command: its sentence alone, exit code 2."""
+
+    exit_code = 2
+
+    def show(self, file=None) -> None:
+        click.echo(self.format_message(), err=True)
+
+
+def database_problem(app) -> str | None:
+    """None when the database is at the newest revision; else the sentence that says what to do
+    (in the desk's language; Japanese by default)."""
     from alembic.script import ScriptDirectory
 
-    storage = get_storage()
-    head = ScriptDirectory.from_config(storage.alembic_config()).get_current_head()
+    storage = get_storage(app)
+    with app.app_context():
+        try:
+            current = storage.current_revision()
+        except SQLAlchemyError as exc:
+            return _(
+                "The database %(database)s cannot be reached (%(error)s). Check "
+                "DISASTER_AI_DATABASE_URL, then run `disaster-ai init`.",
+                database=storage.url.split("@")[-1],
+                error=type(getattr(exc, "orig", None) or exc).__name__,
+            )
+        if current is None:
+            return _("The database is not initialised. Run `disaster-ai init`.")
+        head = ScriptDirectory.from_config(storage.alembic_config()).get_current_head()
+        if current != head:
+            return _(
+                "The database is not up to date (revision %(current)s; this version needs "
+                "%(head)s). Run `disaster-ai init` to migrate it.",
+                current=current,
+                head=head,
+            )
+    return None
+
+
+def _require_migrated() -> None:
+    problem = database_problem(current_app._get_current_object())
+    if problem:
+        raise DeskError(problem)
+
+
+def _causes(exc: BaseException):
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def explain(app, exc: BaseException) -> str | None:
+    """The operator's sentence for an exception a command raised, or None (a real bug: the
+    traceback stays)."""
+    for cause in _causes(exc):
+        if isinstance(cause, ModelMissing):
+            with app.app_context():
+                return _(
+                    "The model %(path)s is not in place. Run `%(command)s`.",
+                    path=cause.path,
+                    command=cause.command,
+                )
+    if any(isinstance(cause, SQLAlchemyError) for cause in _causes(exc)):
+        return database_problem(app)
+    return None
+
+
+class DeskGroup(FlaskGroup):
+    """The top-level group: the operator's errors (see the module doc) and, after a command that
+    drew a map or a PDF, the warning when no Japanese font exists."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            app = _loaded_app(ctx)
+            sentence = explain(app, exc) if app is not None else None
+            if sentence is None:
+                raise
+            raise DeskError(sentence) from None
+        finally:
+            _font_warning(ctx)
+
+
+def _loaded_app(ctx):
+    info = ctx.find_object(ScriptInfo)
     try:
-        current = storage.current_revision()
-    except Exception as exc:
-        raise click.ClickException(
-            f"cannot reach the database {storage.url.split('@')[-1]}: {exc}"
-        ) from exc
-    if current != head:
-        raise click.ClickException(
-            f"the database is at revision {current or 'none'}, the code needs {head}: "
-            "run `disaster-ai init` first"
-        )
+        return info.load_app() if info is not None else None
+    except Exception:
+        return None
+
+
+def _font_warning(ctx) -> None:
+    from disaster_ai import fonts
+
+    if not fonts.japanese_font.cache_info().currsize:  # this command drew no map nor PDF
+        return
+    app = _loaded_app(ctx)
+    if app is None:
+        return
+    with app.app_context():
+        message = fonts.missing_message()
+    if message:
+        click.echo(message, err=True)
 
 
 @click.command("run")
@@ -136,28 +234,60 @@ def _require_migrated() -> None:
 @click.option("--threads", default=8, show_default=True)
 @with_appcontext
 def run_command(host, port, worker, scheduler, threads):
-    """Serve the desk (waitress) with the in-process worker and a scheduler child process."""
+    """Serve the desk (waitress) with the in-process worker and a scheduler child process.
+
+    SIGTERM and SIGINT stop it cleanly: the server stops accepting, the worker threads finish
+    their job, and the scheduler child is stopped (SIGTERM, then SIGKILL after 10 s) before the
+    process exits."""
     _require_migrated()
-    from waitress import serve
+    from waitress import create_server
 
     app = current_app._get_current_object()
     host = host or app.config["HOST"]
     port = port or app.config["PORT"]
-    child = None
-    if worker and app.config["JOB_RUNNER"] == "inprocess":
-        from disaster_ai.jobs.service import runner_for
+    server = create_server(app, host=host, port=port, threads=threads, ident="disaster-ai")
+    runner = child = None
+    previous = {}
 
-        runner_for(app).start()
-    if scheduler:
-        # Its own process, never a thread of the web server (see docs/architecture.md).
-        child = subprocess.Popen([sys.executable, "-m", "disaster_ai.cli", "scheduler"])
-    click.echo(f"disaster-ai serving on http://{host}:{port}")
+    def stop(signum, _frame):
+        # waitress's loop ends on SystemExit; the finally below then stops the children
+        raise SystemExit(0)
+
     try:
-        serve(app, host=host, port=port, threads=threads, ident="disaster-ai")
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            previous[signum] = signal.signal(signum, stop)
+        if worker and app.config["JOB_RUNNER"] == "inprocess":
+            from disaster_ai.jobs.service import runner_for
+
+            runner = runner_for(app)
+            runner.start()
+        if scheduler:
+            # Its own process, never a thread of the web server (see docs/architecture.md).
+            child = subprocess.Popen([sys.executable, "-m", "disaster_ai.cli", "scheduler"])
+        click.echo(f"disaster-ai serving on http://{host}:{server.effective_port}")
+        server.run()
     finally:
+        # a second signal during the stop must not cut it short
+        for signum in previous:
+            signal.signal(signum, signal.SIG_IGN)
+        server.close()
         if child is not None:
-            child.terminate()
-            child.wait(10)
+            _stop_child(child)
+        if runner is not None:
+            runner.stop()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        click.echo("disaster-ai stopped", err=True)
+
+
+def _stop_child(child: subprocess.Popen, timeout: float = 10) -> None:
+    if child.poll() is None:
+        child.terminate()
+    try:
+        child.wait(timeout)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
 
 
 @click.command("worker")
@@ -314,7 +444,7 @@ def plugins_list(as_json):
 
 
 def build_cli(app) -> click.Group:
-    cli = FlaskGroup(
+    cli = DeskGroup(
         name="disaster-ai",
         create_app=lambda: app,
         add_default_commands=False,

@@ -5,8 +5,10 @@
 - ``app`` / ``make_app``: a migrated app on a fresh database (PostgreSQL: a fresh schema).
 - ``client``, ``runner``, ``register_plugin``, ``users``, ``login``, ``api_headers``, ``yaizu``.
 
-PostgreSQL tests skip with a clear message when the server is absent, unless
-DISASTER_AI_REQUIRE_SERVICES=1 (set by .ci/run), which turns the skip into a failure.
+PostgreSQL tests skip with a clear message when the server is absent, and so do tests that need
+a system tool (``require_tool``: chromium, poppler's pdftotext) or an optional Python package
+(``pytest.importorskip``). DISASTER_AI_REQUIRE_SERVICES=1 (set by .ci/run, whose machine has
+all of them) turns every skip into a failure: a test that did not run must not look green there.
 """
 
 from __future__ import annotations
@@ -35,10 +37,88 @@ def services_required() -> bool:
     return os.environ.get("DISASTER_AI_REQUIRE_SERVICES") == "1"
 
 
+STRICT_NOTE = "DISASTER_AI_REQUIRE_SERVICES=1 turns this skip into a failure"
+
+
 def skip_or_fail(message: str):
     if services_required():
-        pytest.fail(f"{message} (DISASTER_AI_REQUIRE_SERVICES=1 turns this skip into a failure)")
+        pytest.fail(f"{message} ({STRICT_NOTE})")
     pytest.skip(message)
+
+
+def require_tool(command: str, debian_package: str, purpose: str) -> str:
+    """The absolute path of ``command``; when it is not on PATH, skip naming the Debian package
+    that brings it (a failure under DISASTER_AI_REQUIRE_SERVICES=1)."""
+    import shutil
+
+    path = shutil.which(command)
+    if path is None:
+        skip_or_fail(f"{command} is not installed: apt-get install {debian_package} ({purpose})")
+    return path
+
+
+# A machine without system fonts, for a subprocess: fontconfig (Pango, WeasyPrint, fc-list) reads
+# an empty configuration, and matplotlib's font manager keeps only the DejaVu files it ships.
+EMPTY_FONTCONFIG = """<?xml version="1.0"?>
+<!DOCTYPE fontconfig SYSTEM "urn:fontconfig:fonts.dtd">
+<fontconfig><cachedir>{cache}</cachedir></fontconfig>
+"""
+WITHOUT_SYSTEM_FONTS = """
+import os as _os
+import matplotlib as _mpl
+from matplotlib import font_manager as _fm
+_own = _os.path.join(_mpl.get_data_path(), "fonts")
+_fm.fontManager.ttflist = [f for f in _fm.fontManager.ttflist if f.fname.startswith(_own)]
+_fm.FontManager._findfont_cached.cache_clear()
+"""
+
+
+def run_without_system_fonts(code: str, tmp_path, *args: str, timeout: float = 300, env=None):
+    """Run ``code`` in a fresh Python whose fontconfig and matplotlib see no system font (the
+    fonts of a Python package stay visible); returns the CompletedProcess (text)."""
+    import subprocess
+    import sys
+
+    folder = Path(tmp_path) / "no-system-fonts"
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "fonts.conf"
+    config.write_text(EMPTY_FONTCONFIG.format(cache=folder / "cache"), encoding="utf-8")
+    script = folder / "script.py"
+    script.write_text(WITHOUT_SYSTEM_FONTS + "\n" + code, encoding="utf-8")
+    environment = {**os.environ, **(env or {}), "FONTCONFIG_FILE": str(config)}
+    environment.pop("FONTCONFIG_PATH", None)
+    return subprocess.run(
+        [sys.executable, str(script), *args],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _strict_report(report) -> None:
+    """Under DISASTER_AI_REQUIRE_SERVICES=1, a skipped test or module (``pytest.skip``,
+    ``skipif``, ``pytest.importorskip`` of an optional engine) is reported as a failure."""
+    if not services_required() or not report.skipped or hasattr(report, "wasxfail"):
+        return
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+    report.outcome = "failed"
+    report.longrepr = f"skipped: {reason} ({STRICT_NOTE})"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    _strict_report(report)
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector):
+    report = yield
+    _strict_report(report)
+    return report
 
 
 _reachable: dict[str, str | None] = {}

@@ -50,6 +50,13 @@ def municipality_name() -> str:
         return ""
 
 
+def font_warning() -> str | None:
+    """Said on every desk page when maps and PDFs cannot show Japanese (disaster_ai/fonts.py)."""
+    from disaster_ai.fonts import missing_message
+
+    return missing_message()
+
+
 def template_context() -> dict:
     actor = current_actor()
     pm = current_app.extensions["disaster_ai"]
@@ -64,5 +71,6 @@ def template_context() -> dict:
         "locale": str(get_locale()),
         "municipality_name": municipality_name(),
         "can": lambda action: is_allowed(actor, action),
+        "font_warning": font_warning() if actor is not None else None,
         **extra,
     }

@@ -1,6 +1,7 @@
 """Renderers: snapshot (+ map PNG) in, bytes out. Pure functions of the stored bulletin.
 
-HTML (Jinja2, Japanese), plain text, JSON and PDF (WeasyPrint, font "Noto Sans CJK JP"). A
+HTML (Jinja2, Japanese), plain text, JSON and PDF (WeasyPrint; the font from disaster_ai.fonts:
+the system's "Noto Sans CJK JP", else the packaged IPAexGothic). A
 bulletin is an official Japanese document, so its text is Japanese whatever the reader's UI
 language, and nothing here reads the clock, the request or the live tables: bulletin N always
 renders to the same HTML, text and JSON bytes.
@@ -129,11 +130,18 @@ def render_html(
 def render_pdf(snapshot: dict, map_png: bytes | None) -> bytes:
     import logging
 
-    from weasyprint import HTML
+    from weasyprint import CSS, HTML
+
+    from disaster_ai import fonts
 
     # WeasyPrint logs every layout step at INFO; the desk's logs want only its problems.
     logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
-    return HTML(string=render_html(snapshot, map_png, standalone=True)).write_pdf()
+    # The packaged Japanese font (or, with none at all, a visible note) comes as a stylesheet of
+    # its own, so the HTML stays free of server paths and the same on every machine.
+    extra = fonts.weasyprint_css()
+    return HTML(string=render_html(snapshot, map_png, standalone=True)).write_pdf(
+        stylesheets=[CSS(string=extra)] if extra else None
+    )
 
 
 # --- plain text ------------------------------------------------------------------------------

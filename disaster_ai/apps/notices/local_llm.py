@@ -119,9 +119,13 @@ def load(path: str | os.PathLike):
             from transformers import AutoModelForCausalLM, AutoTokenizer
 
             if not (Path(key) / "config.json").is_file():
-                raise FileNotFoundError(
+                from disaster_ai.errors import ModelMissing
+
+                raise ModelMissing(
+                    key,
+                    "disaster-ai notices convert-model",
                     f"no model at {key}: run `disaster-ai notices convert-model` "
-                    "or set NOTICE_LLM_LOCAL_PATH to a causal-LM folder"
+                    "or set NOTICE_LLM_LOCAL_PATH to a causal-LM folder",
                 )
             tokenizer = AutoTokenizer.from_pretrained(key, local_files_only=True)
             model = AutoModelForCausalLM.from_pretrained(key, dtype=_dtype(), local_files_only=True)

@@ -1,4 +1,4 @@
-"""Core health checks: database, job runner, scheduler heartbeat."""
+"""Core health checks: database, job runner, scheduler heartbeat, the Japanese font."""
 
 from __future__ import annotations
 
@@ -17,7 +17,18 @@ def core_checks(app) -> list[HealthCheck]:
     if checks[0].ok:
         checks.append(_job_runner(app))
         checks.append(_scheduler(app))
+    checks.append(_fonts())
     return checks
+
+
+def _fonts() -> HealthCheck:
+    """Not critical: without a Japanese font the maps and PDFs still render, with boxes."""
+    from disaster_ai import fonts
+
+    font = fonts.japanese_font()
+    if font.missing:
+        return HealthCheck("fonts", False, fonts.MISSING_NOTE, critical=False)
+    return HealthCheck("fonts", True, f"{font.family} ({font.source}): {font.path}", critical=False)
 
 
 def _database(app) -> HealthCheck:

@@ -961,7 +961,6 @@ def _join_counts(counts: dict, unit: str, translate: bool = True) -> str:
 # --- PNG map -------------------------------------------------------------------------------------
 
 
-CJK_FONTS = ("Noto Sans CJK JP", "Noto Sans JP", "IPAexGothic", "IPAGothic", "TakaoGothic")
 STATE_STYLE = {
     "unsafe": ("#d7191c", "X", 140),
     "usable": ("#1a9641", "o", 60),
@@ -976,19 +975,6 @@ STATE_LABEL = {
     "open": "避難所：開設",
     "closed": "避難所：未開設",
 }
-
-
-def cjk_font() -> str | None:
-    from matplotlib import font_manager
-    from matplotlib.font_manager import FontProperties
-
-    for name in CJK_FONTS:
-        try:
-            font_manager.findfont(FontProperties(family=name), fallback_to_default=False)
-            return name
-        except ValueError:
-            continue
-    return None
 
 
 def _polygon_path(geometries):
@@ -1014,24 +1000,24 @@ def _polygon_path(geometries):
 def render_png(source: Situation | dict, path_or_file, *, dpi: int = 150) -> None:
     """A static map: district outlines, hazard zones by rank, shelters by state, incidents by
     category, hotspots, legend and every dataset's attribution. Given only a document, it draws
-    what the document holds (shelters and hotspots). Never fails for want of a Japanese font."""
+    what the document holds (shelters and hotspots). The Japanese font comes from fonts.py (the
+    system's Noto Sans CJK, else the packaged IPAexGothic); with neither, the map still renders
+    and says so in a red line at the top."""
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    from disaster_ai import fonts
+
     situation = source if isinstance(source, Situation) else None
     doc = situation.doc if situation else source
-    font = cjk_font()
     rc = {
         "font.family": "sans-serif",
-        "font.sans-serif": [font, "DejaVu Sans"] if font else ["DejaVu Sans"],
+        "font.sans-serif": fonts.matplotlib_families(),
         "svg.hashsalt": "disaster-ai",
         "path.simplify": True,
     }
-    if font is None:
-        log.warning(
-            "no CJK font found (install fonts-noto-cjk); the map's Japanese text will not render"
-        )
+    missing = fonts.japanese_font().missing
     with matplotlib.rc_context(rc), warnings.catch_warnings():
         warnings.filterwarnings(
             "ignore", message=r"Glyph .* missing from font", category=UserWarning
@@ -1053,6 +1039,8 @@ def render_png(source: Situation | dict, path_or_file, *, dpi: int = 150) -> Non
         credits = "出典：" + "／".join(doc.get("attribution") or ["（レイヤーの出典情報なし）"])
         credits += "\n地図の距離は直線距離。推計人口は地区人口の面積按分。背景地図なし。"
         fig.text(0.04, 0.02, _wrap(credits, 95), fontsize=6.5, va="bottom", ha="left")
+        if missing:
+            fig.text(0.04, 0.985, fonts.MISSING_NOTE, fontsize=9, color="#b00000", va="top")
         fig.savefig(path_or_file, format="png", dpi=dpi, metadata={"Software": None})
 
 

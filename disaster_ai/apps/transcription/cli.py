@@ -68,6 +68,7 @@ def transcribe_command(files, as_json):
     from disaster_ai.jobs import execute_job
 
     app = current_app._get_current_object()
+    service.require_model(app)  # before anything is stored; the CLI says which command makes it
     results = []
     for name in files:
         path = Path(name)

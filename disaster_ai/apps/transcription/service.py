@@ -216,6 +216,28 @@ def engine_model_path(app) -> str:
     return model_dir(app)
 
 
+def require_model(app) -> None:
+    """Raise ModelMissing (with the command that makes it) when only the core engines can
+    answer and the configured one's model is not in place (what their loaders check). A
+    plugin's own engine answers for itself."""
+    from disaster_ai.errors import ModelMissing
+
+    core = __name__.rsplit(".", 1)[0]  # disaster_ai.apps.transcription
+    impls = app.extensions["disaster_ai"].hook.dai_transcribe.get_hookimpls()
+    if any(getattr(impl.plugin, "__name__", None) != core for impl in impls):
+        return
+    engine = app.config["TRANSCRIPTION_ENGINE"]
+    if engine == "openai-whisper":
+        if not Path(openai_checkpoint(app)).is_file():
+            raise ModelMissing(openai_checkpoint(app), "disaster-ai models convert-whisper")
+    elif engine == "transformers":
+        if not (Path(transformers_dir(app)) / "config.json").is_file():
+            raise ModelMissing(transformers_dir(app), "disaster-ai models convert-whisper")
+    elif engine == "faster-whisper":
+        if not (Path(model_dir(app)) / "model.bin").is_file():
+            raise ModelMissing(model_dir(app), "disaster-ai models assemble")
+
+
 def gazetteer(app) -> facts.Gazetteer | None:
     """The municipality's place names with readings, cached per app until the layers change."""
     from disaster_ai.apps.providers.sample import loaded_municipality_name

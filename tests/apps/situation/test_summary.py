@@ -284,12 +284,19 @@ def test_png_map_is_a_valid_png(situation_app, tmp_path):
 
 @SQLITE
 def test_png_without_a_cjk_font_still_renders(situation_app, monkeypatch, caplog):
-    monkeypatch.setattr(summary, "CJK_FONTS", ("No Such Font JP",))
-    with situation_app.app_context(), session_scope(get_storage(situation_app)) as session:
-        result = summary.compute_situation(session, "inland_flood", SINCE, NOW)
-    data = summary.png_bytes(result)
+    from disaster_ai import fonts
+
+    monkeypatch.setattr(fonts, "SYSTEM_FAMILIES", ("No Such Font JP",))
+    monkeypatch.setattr(fonts, "bundled_font_path", lambda: None)
+    fonts.japanese_font.cache_clear()
+    try:
+        with situation_app.app_context(), session_scope(get_storage(situation_app)) as session:
+            result = summary.compute_situation(session, "inland_flood", SINCE, NOW)
+        data = summary.png_bytes(result)
+    finally:
+        fonts.japanese_font.cache_clear()
     assert _png_size(data) == (1350, 1650)
-    assert "no CJK font" in caplog.text
+    assert "no Japanese font found" in caplog.text
 
 
 @SQLITE

@@ -77,8 +77,12 @@ def load_model(folder: str, *, compute_type: str = "int8", cpu_threads: int = 2)
             from faster_whisper import WhisperModel
 
             if not os.path.isfile(os.path.join(folder, "model.bin")):
-                raise FileNotFoundError(
-                    f"no Whisper model in {folder}: run `disaster-ai models assemble`"
+                from disaster_ai.errors import ModelMissing
+
+                raise ModelMissing(
+                    folder,
+                    "disaster-ai models assemble",
+                    f"no Whisper model in {folder}: run `disaster-ai models assemble`",
                 )
             model = WhisperModel(
                 str(folder), device="cpu", compute_type=compute_type, cpu_threads=cpu_threads

@@ -30,9 +30,13 @@ def load_model(checkpoint: str, *, cpu_threads: int = 2):
         model = _models.get(key)
         if model is None:
             if not os.path.isfile(checkpoint):
-                raise FileNotFoundError(
+                from disaster_ai.errors import ModelMissing
+
+                raise ModelMissing(
+                    checkpoint,
+                    "disaster-ai models convert-whisper",
                     f"no openai-whisper checkpoint at {checkpoint}: run "
-                    "`disaster-ai models convert-whisper`"
+                    "`disaster-ai models convert-whisper`",
                 )
             import torch
             import whisper

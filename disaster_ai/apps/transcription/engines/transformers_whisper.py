@@ -46,9 +46,13 @@ def load_model(folder: str, *, cpu_threads: int = 2):
         if loaded is None:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             if not os.path.isfile(os.path.join(folder, "config.json")):
-                raise FileNotFoundError(
+                from disaster_ai.errors import ModelMissing
+
+                raise ModelMissing(
+                    folder,
+                    "disaster-ai models convert-whisper",
                     f"no transformers Whisper model in {folder}: run "
-                    "`disaster-ai models convert-whisper` or set TRANSFORMERS_WHISPER_DIR"
+                    "`disaster-ai models convert-whisper` or set TRANSFORMERS_WHISPER_DIR",
                 )
             import torch
             from transformers import WhisperForConditionalGeneration, WhisperProcessor
