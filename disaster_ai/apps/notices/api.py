@@ -78,6 +78,18 @@ class ApproveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     acknowledge: list[str] = Field(default_factory=list, description="guard violation ids")
+    confirm_unopened_reason: str | None = Field(
+        default=None,
+        max_length=500,
+        description="why the notice may name shelters that are not open (kept and audited); "
+        "without it, such a notice is refused with 409 shelters_not_open",
+    )
+    seen: str | None = Field(
+        default=None,
+        max_length=64,
+        description="texts_digest of the notice as the approver read it: refused with 409 "
+        "texts_changed when the re-rendered texts differ",
+    )
 
 
 class CancelIn(BaseModel):
@@ -219,7 +231,10 @@ def _transition(func, notice_id: int, *args):
         notice = func(session, notice_id, current_actor(), *args)
         session.commit()
     except base.NoticeError as exc:
-        session.rollback()
+        if exc.persist:  # e.g. the notice went back for approval: keep that
+            session.commit()
+        else:
+            session.rollback()
         raise api_error(exc) from None
     return jsonify(workflow.notice_json(notice))
 
@@ -271,18 +286,42 @@ def submit(notice_id: int):
 
 @bp.post("/<int:notice_id>/approve")
 @requires("notices.approve")
-@api_doc(body=ApproveIn, tag="notices")
+@api_doc(
+    body=ApproveIn,
+    tag="notices",
+    responses={
+        200: "The approved notice",
+        403: "The author of a notice can never approve it",
+        404: "No such notice",
+        409: "wrong_state, texts_changed, cap_errors, unacknowledged_violations, "
+        "review_failed or shelters_not_open (the code says which)",
+    },
+)
 def approve(notice_id: int):
-    """Approve a submitted notice (never one's own); acknowledge each guard violation."""
+    """Approve a submitted notice (never one's own); acknowledge each guard violation.
+
+    A notice that names shelters that are not open needs ``confirm_unopened_reason``: the
+    reason is kept on the notice and audited."""
     body = _optional_body(ApproveIn)
-    return _transition(workflow.approve, notice_id, body.acknowledge)
+    return _transition(
+        workflow.approve, notice_id, body.acknowledge, body.confirm_unopened_reason, body.seen
+    )
 
 
 @bp.post("/<int:notice_id>/issue")
 @requires("notices.approve")
-@api_doc(tag="notices")
+@api_doc(
+    tag="notices",
+    responses={
+        200: "The issued notice, its texts stating the time of issue",
+        404: "No such notice",
+        409: "wrong_state, predecessor_not_in_force, shelters_not_open, or reapproval_needed "
+        "(the texts changed since approval: the notice is back to submitted)",
+    },
+)
 def issue(notice_id: int):
-    """Issue an approved notice: it becomes immutable and in force."""
+    """Issue an approved notice: every channel is rendered again with the time of issue (or
+    the later time the operator set), it becomes immutable and in force."""
     return _transition(workflow.issue, notice_id)
 
 

@@ -12,12 +12,23 @@ class NoticeError(Exception):
     flask_babel's gettext where it is raised, so it follows the request's language (Japanese
     by default, English with ``?lang=en`` or an English user; the CLI uses the default)."""
 
-    def __init__(self, status: int, code: str, message: str, field: str | None = None, **details):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        persist: bool = False,
+        **details,
+    ):
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.field = field
+        # True: the refusal changed the notice on purpose (e.g. it went back for approval);
+        # the caller commits instead of rolling back
+        self.persist = persist
         self.details = details
 
 

@@ -129,6 +129,16 @@ def build_facts(
         if not district.name_kana:
             warnings.append(f"no_reading:{district.name}")
     town = municipality(session)
+    if f.issuer_placeholder(town["name"]):
+        raise NoticeError(
+            409,
+            "no_issuer",
+            _(
+                "The municipality is not configured, so no notice can say who issues it: set "
+                "MUNICIPALITY_NAME in instance/config.py (see docs/notices.md), then draft again."
+            ),
+            "issuer",
+        )
     issued_at = scenario.issued_at or now().astimezone(JST).replace(microsecond=0)
     sender = config.get("NOTICE_CAP_SENDER") or "bousai@example.lg.jp"
     serial = f"{identifier_serial:04d}" if identifier_serial else "DRAFT"

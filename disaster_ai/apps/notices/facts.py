@@ -310,6 +310,25 @@ def en_datetime(at: datetime) -> str:
     return at.strftime("%-d %B %Y, %H:%M") + " JST"
 
 
+_PLACEHOLDER_ISSUER = re.compile(
+    r"^[\s、。,.・○〇●×＊*?？_\-－ー（）()「」\[\]]*$"  # nothing but punctuation or marks
+    r"|^[○〇●×＊*?？]+[市区町村]$"  # ○○市, ××町
+    r"|^(?:市区町村名?|自治体名?|municipality|city|town|example|未設定|\(?未設定\)?|test)$",
+    re.IGNORECASE,
+)
+
+
+def issuer_placeholder(name: str | None) -> bool:
+    """True when ``name`` is not a real municipality name: empty, punctuation only, or a
+    placeholder such as 「○○市」「市区町村名」「未設定」 (a notice must say who issues it)."""
+    text = (name or "").strip()
+    return not text or bool(_PLACEHOLDER_ISSUER.match(text)) or text.strip("()（）") == "未設定"
+
+
+# every way a template writes the stated time (a manual edit is moved to the time of issue)
+TIME_FORMATS = (reading_time, en_datetime)
+
+
 # --- kana → Hepburn (small, deterministic; no dictionary) ---------------------------------
 
 _BASE = {

@@ -74,6 +74,25 @@ def predecessor_chain(
                 ),
                 "action",
             )
+    if scenario.action != f.LIFT:
+        # an update (level up or down) replaces the chain's districts: it must name every
+        # district still in force, or those would silently fall out of force
+        dropped = [k for k in state.keys if k not in set(district_keys)]
+        if dropped:
+            names = [d["name"] for d in state.districts if d["key"] in set(dropped)]
+            raise NoticeError(
+                422,
+                "update_drops_districts",
+                _(
+                    "An update of notice %(id)s must name every district still under it "
+                    "(%(districts)s). To change the level of some districts only, issue a new "
+                    "notice for them; to end it somewhere, lift (解除) it there.",
+                    id=state.head.id,
+                    districts="、".join(names),
+                ),
+                "districts",
+                districts=dropped,
+            )
     if scenario.action == f.LIFT:
         outside = [k for k in district_keys if k not in state.keys]
         if outside:
@@ -142,8 +161,11 @@ def in_force_entries(session: Session, at: datetime) -> list[dict]:
     """For dai_notices_in_force: one dict per district still in force (a partial 解除 leaves
     the other districts of its notice in force)."""
     out = []
+    open_keys = _open_shelter_keys(session)
     for state in in_force(session, at):
         base = state.base
+        # a 発令 in force that sends people to a shelter that is not open: shown while it lasts
+        closed = [s["name"] for s in base.shelters or [] if s["key"] not in open_keys]
         for district in state.districts:
             out.append(
                 {
@@ -156,9 +178,62 @@ def in_force_entries(session: Session, at: datetime) -> list[dict]:
                     "issued_at": cap_renderer.cap_time(base.issued_at),
                     "notice_id": base.id,  # the 発令 in force
                     "supersede_id": state.head.id,  # what an update or 解除 supersedes
+                    "closed_shelters": closed,
                 }
             )
     return out
+
+
+def _open_shelter_keys(session: Session) -> set[str]:
+    from disaster_ai.apps.notices.reference import shelter_status
+
+    status = shelter_status(session)
+    return {
+        str(k)
+        for k, is_open in zip(status["shelter_key"], status["is_open"], strict=True)
+        if is_open
+    }
+
+
+def edition_kind(notice: Notice) -> str:
+    """発令 (the first edition), 更新 (a later 発令 edition) or 解除."""
+    if notice.action == f.LIFT:
+        return f.LIFT
+    return f.ISSUE if (notice.edition or 1) == 1 else "更新"
+
+
+def district_history(session: Session, at: datetime) -> list[dict]:
+    """Per district: what is in force there now (the highest level, from
+    :func:`in_force_entries`, like every other surface) and the whole chain of every published
+    notice that named it (発令, 更新, 解除, and a cancelled edition), newest first. A district
+    that stays under a notice after a partial 解除 keeps its row and its 発令."""
+    from disaster_ai.web.levels import highest_by_district
+
+    current = highest_by_district(in_force_entries(session, at))
+    published = session.scalars(
+        select(Notice).where(Notice.published_at.is_not(None)).order_by(Notice.id)
+    ).all()
+    chains: dict[int, list[Notice]] = {}
+    for row in published:
+        chains.setdefault(row.chain_id or row.id, []).append(row)
+    rows: dict[str, dict] = {}
+    for editions in chains.values():
+        named: dict[str, str] = {}
+        for edition in editions:
+            for d in edition.districts:
+                named.setdefault(d["key"], d["name"])
+        for key, name in named.items():
+            rows.setdefault(key, {"key": key, "name": name, "editions": []})["editions"].extend(
+                editions
+            )
+    for key, entry in current.items():
+        rows.setdefault(key, {"key": key, "name": entry["district_name"], "editions": []})
+    out = []
+    for key, row in rows.items():
+        row["editions"] = sorted(row["editions"], key=lambda n: n.id, reverse=True)
+        row["in_force"] = current.get(key)
+        out.append(row)
+    return sorted(out, key=lambda r: (-(r["in_force"] or {}).get("level", 0), r["name"]))
 
 
 def notices_in_force(at) -> list[dict]:

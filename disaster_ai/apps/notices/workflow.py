@@ -5,6 +5,7 @@ each transition locked, checked and audited.
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -22,6 +23,7 @@ from disaster_ai.apps.notices.drafting import (
     templates,
 )
 from disaster_ai.apps.notices.models import Notice
+from disaster_ai.apps.notices.reference import shelter_status
 from disaster_ai.apps.notices.renderers import cap as cap_renderer
 from disaster_ai.apps.notices.renderers import render_all
 from disaster_ai.apps.notices.scenario import Scenario, hazard_word, parse_scenario
@@ -56,6 +58,7 @@ def scenario_of(notice: Notice) -> Scenario:
 
 def save_draft(session: Session, data: dict, actor: Actor, edits: dict | None = None) -> Notice:
     scenario = parse_scenario(data)
+    time_explicit = scenario.issued_at is not None
     facts, extra = build_facts(session, scenario)
     if scenario.issued_at is None:
         scenario = replace(scenario, issued_at=facts.issued_at)
@@ -72,6 +75,7 @@ def save_draft(session: Session, data: dict, actor: Actor, edits: dict | None = 
         reason=facts.reason,
         exercise=facts.exercise,
         issued_at=facts.issued_at,
+        time_explicit=time_explicit,
         supersedes_id=predecessor.id if predecessor is not None else None,
         chain_id=(predecessor.chain_id or predecessor.id) if predecessor is not None else None,
         edition=(predecessor.edition + 1) if predecessor is not None else 1,
@@ -94,12 +98,14 @@ def save_draft(session: Session, data: dict, actor: Actor, edits: dict | None = 
     return notice
 
 
-def refresh(session: Session, notice: Notice) -> dict:
-    """Render the notice from its stored facts (with its edits) and keep texts and guard."""
-    facts, extra = build_facts(session, scenario_of(notice), identifier_serial=notice.id)
-    out = render(facts, notice.edits or None, extra["universe"])
-    notice.identifier = facts.identifier
-    notice.texts = {
+def render_facts(session: Session, notice: Notice, at: datetime, edits: dict | None) -> dict:
+    """The notice's stored facts at the stated time ``at`` rendered with ``edits``:
+    ``{"facts", "out", "texts"}`` (texts as stored on the notice)."""
+    facts, extra = build_facts(
+        session, replace(scenario_of(notice), issued_at=at), identifier_serial=notice.id
+    )
+    out = render(facts, edits or None, extra["universe"])
+    texts = {
         "radio": out["radio"],
         "mail": {"title": out["mail"]["title"], "body": out["mail"]["body"]},
         "web": out["web"],
@@ -107,6 +113,15 @@ def refresh(session: Session, notice: Notice) -> dict:
         "easy_ja": out["easy_ja"],
         "cap": out["cap"],
     }
+    return {"facts": facts, "out": out, "texts": texts}
+
+
+def refresh(session: Session, notice: Notice) -> dict:
+    """Render the notice from its stored facts (with its edits) and keep texts and guard."""
+    result = render_facts(session, notice, notice.issued_at, notice.edits)
+    out = result["out"]
+    notice.identifier = result["facts"].identifier
+    notice.texts = result["texts"]
     previous = (notice.guard or {}).get("polish")
     notice.guard = out["guard"]
     if previous is not None:  # the last AI polish report stays visible
@@ -136,9 +151,65 @@ def submit(session: Session, notice_id: int, actor: Actor) -> Notice:
     return notice
 
 
+def texts_digest(texts: dict | None) -> str:
+    """A digest of a notice's texts: what an approver saw (the desk posts it with 承認)."""
+    import hashlib
+    import json
+
+    raw = json.dumps(texts or {}, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def unopened_shelters(session: Session, notice: Notice) -> list[dict]:
+    """The shelters a 発令 names that are not open now (``{key, name}``)."""
+    if notice.action != f.ISSUE or not notice.shelters:
+        return []
+    status = shelter_status(session)
+    open_keys = {
+        str(k)
+        for k, is_open in zip(status["shelter_key"], status["is_open"], strict=True)
+        if is_open
+    }
+    return [
+        {"key": s["key"], "name": s["name"]} for s in notice.shelters if s["key"] not in open_keys
+    ]
+
+
+def confirmed_unopened(notice: Notice) -> set[str]:
+    """The shelter keys an approver confirmed, with a reason, to name while not open."""
+    return {
+        key
+        for c in notice.confirmations or []
+        if c.get("kind") == "unopened_shelters"
+        for key in c.get("shelters", [])
+    }
+
+
+def _shelters_not_open_error(closed: list[dict]) -> NoticeError:
+    return NoticeError(
+        409,
+        "shelters_not_open",
+        _(
+            "The notice names shelters that are not open: %(names)s. Open them (開設する), or "
+            "the approver confirms with a reason why the notice may name them.",
+            names="、".join(s["name"] for s in closed),
+        ),
+        "shelters",
+        shelters=[s["key"] for s in closed],
+    )
+
+
 def approve(
-    session: Session, notice_id: int, actor: Actor, acknowledge: list[str] | None = None
+    session: Session,
+    notice_id: int,
+    actor: Actor,
+    acknowledge: list[str] | None = None,
+    confirm_unopened_reason: str | None = None,
+    seen: str | None = None,
 ) -> Notice:
+    """Approve a submitted notice (never one's own). ``seen``: the digest of the texts the
+    approver read (:func:`texts_digest`); when the re-rendered texts differ, nothing is approved.
+    Shelters that are not open need ``confirm_unopened_reason`` (kept and audited)."""
     notice = locked_in_state(
         session,
         notice_id,
@@ -152,6 +223,16 @@ def approve(
             _("The author of a notice can never approve it: ask another approver."),
         )
     refresh(session, notice)
+    if seen and seen != texts_digest(notice.texts):
+        raise NoticeError(
+            409,
+            "texts_changed",
+            _(
+                "The texts changed after you opened the notice (the shelters or the layers "
+                "changed). Read them again before approving."
+            ),
+            persist=True,
+        )
     errors = [w for w in notice.guard.get("cap_lint", []) if w["level"] == "error"]
     if errors:
         raise NoticeError(
@@ -182,6 +263,31 @@ def approve(
             "review",
             problems=review,
         )
+    closed = unopened_shelters(session, notice)
+    reason = (confirm_unopened_reason or "").strip()
+    confirmations = []
+    if closed:
+        if not reason:
+            raise _shelters_not_open_error(closed)
+        confirmations.append(
+            {
+                "kind": "unopened_shelters",
+                "shelters": [s["key"] for s in closed],
+                "names": [s["name"] for s in closed],
+                "reason": reason,
+                "by": actor.username,
+                "at": now().isoformat(),
+            }
+        )
+        audit.record(
+            "notices.confirm_unopened_shelters",
+            app=APP,
+            target=f"notice:{notice.id}",
+            detail={"shelters": [s["name"] for s in closed], "reason": reason},
+            actor=actor,
+            session=session,
+        )
+    notice.confirmations = confirmations
     notice.acknowledged = list(acknowledge or [])
     notice.status = "approved"
     notice.approved_by = actor.username
@@ -190,7 +296,7 @@ def approve(
         "notices.approve",
         app=APP,
         target=f"notice:{notice.id}",
-        detail={"acknowledged": notice.acknowledged},
+        detail={"acknowledged": notice.acknowledged, "texts": texts_digest(notice.texts)},
         actor=actor,
         session=session,
     )
@@ -216,7 +322,51 @@ def review_problems(notice: Notice) -> list[str]:
     return problems
 
 
+def issue_time(notice: Notice, at: datetime) -> datetime:
+    """The time the texts state: the moment of 発令, or a later time the operator set."""
+    at = at.astimezone(JST).replace(microsecond=0)
+    if notice.time_explicit and notice.issued_at is not None and notice.issued_at > at:
+        return notice.issued_at.astimezone(JST)
+    return at
+
+
+def _retimed_edits(edits: dict, before: datetime, after: datetime) -> dict:
+    """Manual edits with the stated time moved from ``before`` to ``after`` (in every format
+    the templates write), so that an edit is not left stating the draft time."""
+    if not edits or before == after:
+        return dict(edits or {})
+    pairs = [(fmt(before), fmt(after)) for fmt in f.TIME_FORMATS]
+    out = {}
+    for channel, text in edits.items():
+        for old, new in pairs:
+            if old and old != new:
+                text = text.replace(old, new)
+        out[channel] = text
+    return out
+
+
+def _back_to_approval(session: Session, notice: Notice, actor: Actor, why: str, detail: dict):
+    """The re-rendered notice differs from what was approved: it needs approval again."""
+    notice.status = "submitted"
+    notice.approved_by = None
+    notice.approved_at = None
+    notice.confirmations = []
+    audit.record(
+        "notices.reapproval_needed",
+        app=APP,
+        target=f"notice:{notice.id}",
+        detail={"why": why, **detail},
+        actor=actor,
+        session=session,
+    )
+
+
 def issue(session: Session, notice_id: int, actor: Actor) -> Notice:
+    """発令 (or 解除) of an approved notice. Every channel is rendered again with the time of
+    issue (or the later time the operator set) and checked by the guard again. If anything
+    other than the time changed since approval (shelter or layer data, a new guard finding),
+    the notice goes back for approval (409 ``reapproval_needed``, the state change is kept).
+    A shelter that is not open blocks it unless the approver confirmed it with a reason."""
     notice = locked_in_state(
         session,
         notice_id,
@@ -235,6 +385,54 @@ def issue(session: Session, notice_id: int, actor: Actor) -> Notice:
             ),
             "supersedes",
         )
+    closed = [
+        s for s in unopened_shelters(session, notice) if s["key"] not in confirmed_unopened(notice)
+    ]
+    if closed:
+        raise _shelters_not_open_error(closed)
+    approved_texts = dict(notice.texts or {})
+    # 1. the approved facts rendered again as approved: any difference is not the time
+    out = render_facts(session, notice, notice.issued_at, notice.edits)
+    changed = sorted(k for k in approved_texts if out["texts"].get(k) != approved_texts.get(k))
+    if changed:
+        refresh(session, notice)
+        _back_to_approval(session, notice, actor, "changed", {"channels": changed})
+        raise NoticeError(
+            409,
+            "reapproval_needed",
+            _(
+                "The texts changed since approval (%(channels)s): the notice went back for "
+                "approval.",
+                channels=", ".join(changed),
+            ),
+            persist=True,
+            channels=changed,
+        )
+    # 2. the time of issue in every channel, the guard again
+    at = issue_time(notice, now())
+    edits = _retimed_edits(notice.edits or {}, notice.issued_at, at)
+    before = notice.issued_at
+    notice.issued_at = at
+    notice.edits = edits
+    refresh(session, notice)
+    new = [
+        v["id"]
+        for v in notice.guard.get("violations", [])
+        if v["id"] not in set(notice.acknowledged or [])
+    ]
+    errors = [w for w in notice.guard.get("cap_lint", []) if w["level"] == "error"]
+    if new or errors:
+        _back_to_approval(session, notice, actor, "guard", {"violations": new})
+        raise NoticeError(
+            409,
+            "reapproval_needed",
+            _(
+                "With the time of issue the fact guard found new problems: the notice went "
+                "back for approval."
+            ),
+            persist=True,
+            violations=new,
+        )
     notice.status = "issued"
     notice.published_by = actor.username
     notice.published_at = now()
@@ -250,6 +448,9 @@ def issue(session: Session, notice_id: int, actor: Actor) -> Notice:
             "exercise": notice.exercise,
             "level": notice.level,
             "action": notice.action,
+            "drafted_time": before.isoformat(),
+            "stated_time": at.isoformat(),
+            "confirmations": notice.confirmations or [],
         },
         actor=actor,
         session=session,

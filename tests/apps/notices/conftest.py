@@ -46,3 +46,15 @@ def open_shelters(app):
                 session.add(row)
 
     return do
+
+
+@pytest.fixture
+def shelters_open(app, yaizu, open_shelters):
+    """Every shelter of the loaded layer open: notices that name shelters can be issued without
+    the approver's confirmation (tests that are not about the unopened-shelter rule)."""
+    from disaster_ai.apps.situation import layers as layer_store
+
+    with app.app_context(), session_scope(get_storage(app)) as session:
+        keys = [str(k) for k in layer_store.load_layer(session, "shelters")["key"]]
+    open_shelters(keys)
+    return keys

@@ -89,3 +89,17 @@ def make_facts(
         if action == f.LIFT
         else (),
     )
+
+
+def designated_keys(app, hazard) -> list[str]:
+    """The keys of the shelters designated for ``hazard`` in the loaded layer."""
+    from disaster_ai.apps.notices import reference
+    from disaster_ai.storage import get_storage, session_scope
+
+    with app.app_context(), session_scope(get_storage(app)) as session:
+        layers = reference.reference_layers(session)
+        return [
+            key
+            for key, hazards in zip(layers.shelters["key"], layers.shelters["hazards"], strict=True)
+            if hazards is not None and hazard in list(hazards)
+        ]

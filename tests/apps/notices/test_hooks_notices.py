@@ -143,7 +143,9 @@ def test_hook_dai_llm_client(app, yaizu, client, api_headers, register_plugin):
 
 
 @sqlite_only
-def test_notices_in_force_reach_the_bulletins(app, yaizu, client, api_headers, approver2):
+def test_notices_in_force_reach_the_bulletins(
+    app, yaizu, client, api_headers, approver2, shelters_open
+):
     from datetime import datetime
 
     from disaster_ai.apps.bulletins.snapshot import notices_part

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from lxml import etree
+from notice_helpers import designated_keys
 
 from disaster_ai.apps.notices.renderers import cap as cap_renderer
 from disaster_ai.storage import get_storage, session_scope
@@ -30,18 +31,6 @@ def scenario(**over):
     }
     data.update(over)
     return data
-
-
-def designated_keys(app, hazard):
-    from disaster_ai.apps.notices import reference
-
-    with app.app_context(), session_scope(get_storage(app)) as session:
-        layers = reference.reference_layers(session)
-        return [
-            key
-            for key, hazards in zip(layers.shelters["key"], layers.shelters["hazards"], strict=True)
-            if hazards is not None and hazard in list(hazards)
-        ]
 
 
 @sqlite_only
@@ -165,7 +154,17 @@ def test_workflow_draft_submit_approve_issue_and_lift(
     )
     assert client.post(f"/api/v1/notices/{nid}/approve", headers=operator).status_code == 403
     assert client.post(f"/api/v1/notices/{nid}/submit", headers=operator).status_code == 200
-    approved = client.post(f"/api/v1/notices/{nid}/approve", headers=api_headers("approver"))
+    # the suggested shelters are not open: approval needs the approver's reason
+    closed = client.post(f"/api/v1/notices/{nid}/approve", headers=api_headers("approver"))
+    assert closed.status_code == 409
+    error = closed.get_json()["error"]
+    assert error["code"] == "shelters_not_open" and error["details"]["shelters"]
+    assert "開設" in error["message"]
+    approved = client.post(
+        f"/api/v1/notices/{nid}/approve",
+        json={"confirm_unopened_reason": "職員が向かっており、発令と同時に開設する"},
+        headers=api_headers("approver"),
+    )
     assert approved.status_code == 200 and approved.get_json()["approved_by"] == "approver"
     issued = client.post(f"/api/v1/notices/{nid}/issue", headers=api_headers("approver"))
     assert issued.get_json()["status"] == "issued"
@@ -206,12 +205,20 @@ def test_workflow_draft_submit_approve_issue_and_lift(
 
     with app.app_context(), session_scope(get_storage(app)) as session:
         actions = [e.action for e in query_events(session, app="notices")]
-    for action in ("notices.draft", "notices.submit", "notices.approve", "notices.issue"):
+    for action in (
+        "notices.draft",
+        "notices.submit",
+        "notices.confirm_unopened_shelters",
+        "notices.approve",
+        "notices.issue",
+    ):
         assert action in actions
 
 
 @sqlite_only
-def test_guard_violations_of_manual_edits_need_acknowledgement(app, yaizu, client, api_headers):
+def test_guard_violations_of_manual_edits_need_acknowledgement(
+    app, yaizu, client, api_headers, shelters_open
+):
     draft = client.post(
         "/api/v1/notices/drafts", json=scenario(), headers=api_headers("operator")
     ).get_json()
@@ -307,7 +314,9 @@ def test_saved_notices_keep_their_shelters_and_can_be_cancelled(
 
 
 @sqlite_only
-def test_an_update_references_the_notice_it_replaces(app, yaizu, client, api_headers):
+def test_an_update_references_the_notice_it_replaces(
+    app, yaizu, client, api_headers, shelters_open
+):
     operator, approver = api_headers("operator"), api_headers("approver")
     first = client.post("/api/v1/notices", json=scenario(level=3), headers=operator).get_json()
     for step, headers in (("submit", operator), ("approve", approver), ("issue", approver)):
@@ -327,7 +336,9 @@ def test_an_update_references_the_notice_it_replaces(app, yaizu, client, api_hea
 
 
 @sqlite_only
-def test_cancelling_an_issued_notice_emits_a_cap_cancel(app, yaizu, client, api_headers):
+def test_cancelling_an_issued_notice_emits_a_cap_cancel(
+    app, yaizu, client, api_headers, shelters_open
+):
     operator, approver = api_headers("operator"), api_headers("approver")
     notice = client.post("/api/v1/notices", json=scenario(), headers=operator).get_json()
     for step, headers in (("submit", operator), ("approve", approver), ("issue", approver)):
@@ -368,7 +379,9 @@ def _issue(client, operator, approver, data) -> dict:
 
 
 @sqlite_only
-def test_a_partial_lift_keeps_the_other_districts_in_force(app, yaizu, client, api_headers):
+def test_a_partial_lift_keeps_the_other_districts_in_force(
+    app, yaizu, client, api_headers, shelters_open
+):
     operator, approver = api_headers("operator"), api_headers("approver")
     ns = {"c": cap_renderer.NS}
     first = _issue(client, operator, approver, scenario(level=4))

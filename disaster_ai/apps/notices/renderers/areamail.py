@@ -23,13 +23,18 @@ def variants(facts: NoticeFacts):
     shelters = [s.name for s in facts.shelters]
     full_d, short_d = join_ja(districts), short_list(districts, "地区")
     full_s, short_s = join_ja(shelters), short_list(shelters, "か所")
+    # a partial 解除 names the districts that stay in force, shortened with the lifted ones
+    remaining = [d.name for d in facts.remaining]
+    full_r, short_r = join_ja(remaining), short_list(remaining, "地区")
+    full = dict(districts=full_d, remaining=full_r)
+    short = dict(districts=short_d, remaining=short_r)
     plan = [
-        dict(districts=full_d, reason=True, shelters=full_s, fallback=True, full_action=True),
-        dict(districts=full_d, reason=False, shelters=full_s, fallback=True, full_action=True),
-        dict(districts=short_d, reason=False, shelters=full_s, fallback=True, full_action=True),
-        dict(districts=short_d, reason=False, shelters=short_s, fallback=True, full_action=True),
-        dict(districts=short_d, reason=False, shelters=short_s, fallback=False, full_action=True),
-        dict(districts=short_d, reason=False, shelters=short_s, fallback=False, full_action=False),
+        dict(**full, reason=True, shelters=full_s, fallback=True, full_action=True),
+        dict(**full, reason=False, shelters=full_s, fallback=True, full_action=True),
+        dict(**short, reason=False, shelters=full_s, fallback=True, full_action=True),
+        dict(**short, reason=False, shelters=short_s, fallback=True, full_action=True),
+        dict(**short, reason=False, shelters=short_s, fallback=False, full_action=True),
+        dict(**short, reason=False, shelters=short_s, fallback=False, full_action=False),
     ]
     seen = []
     for v in plan:
@@ -40,7 +45,13 @@ def variants(facts: NoticeFacts):
 
 def title(facts: NoticeFacts, templates, limit: int = 15) -> str:
     action = facts.action
-    for prefix, title_action in (("警戒レベル", action), ("レベル", action), ("レベル", "")):
+    # a 解除 says 解除 first and never drops it (the level number goes first); a 発令 may drop
+    # the word 発令 as a last resort (the level and its name remain)
+    if facts.lifted:
+        plan = (("警戒レベル", action), ("レベル", action), ("", action))
+    else:
+        plan = (("警戒レベル", action), ("レベル", action), ("レベル", ""))
+    for prefix, title_action in plan:
         text = templates.render("mail_title", facts, title_prefix=prefix, title_action=title_action)
         if full_width_length(text) <= limit:
             return text

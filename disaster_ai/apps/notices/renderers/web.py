@@ -9,9 +9,13 @@ from disaster_ai.apps.notices.renderers.areamail import short_list
 
 def render(facts: NoticeFacts, templates, limits) -> dict:
     names = [d.name for d in facts.districts]
+    remaining = [d.name for d in facts.remaining]  # a partial 解除: what stays in force
     short = None
-    for districts in (join_ja(names), short_list(names, "地区")):
-        text = templates.render("web_short", facts, v={"districts": districts})
+    for districts, rest in (
+        (join_ja(names), join_ja(remaining)),
+        (short_list(names, "地区"), short_list(remaining, "地区")),
+    ):
+        text = templates.render("web_short", facts, v={"districts": districts, "remaining": rest})
         if full_width_length(text) <= limits.web_short:
             short = text
             break
