@@ -16,6 +16,7 @@ from datetime import date, datetime
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from disaster_ai.apps.bulletins.snapshot import closed_shelter_conflicts
 from disaster_ai.storage.base import JST
 
 FORMATS = {
@@ -105,7 +106,11 @@ def _environment() -> Environment:
         ja_datetime=ja_datetime, ja_time=ja_time, num=number, attribution_text=attribution_text
     )
     env.globals.update(
-        TRIGGER_JA=TRIGGER_JA, LEVEL_CLASS=LEVEL_CLASS, DIVIDER=DIVIDER, title_of=title_of
+        TRIGGER_JA=TRIGGER_JA,
+        LEVEL_CLASS=LEVEL_CLASS,
+        DIVIDER=DIVIDER,
+        title_of=title_of,
+        closed_shelter_conflicts=closed_shelter_conflicts,
     )
     return env
 
@@ -232,6 +237,11 @@ def _notice_lines(notices: dict) -> list[str]:
         hazard = f"（{n['hazard_name']}）" if n["hazard_name"] else ""
         when = f" {ja_datetime(n['issued_at'])}発令" if n["issued_at"] else ""
         lines.append(f"・【警戒レベル{n['level']}】{n['name']}{hazard} {n['district_name']}{when}")
+    for c in closed_shelter_conflicts(notices["items"]):
+        lines.append(
+            f"【注意】避難先の{c['shelter']}は開設されていません"
+            f"（{'、'.join(c['districts'])}の避難先）。"
+        )
     if notices.get("errors"):
         lines.append("・一部の避難情報を取得できませんでした。発令状況は本部で確認してください。")
     return lines

@@ -318,7 +318,22 @@ def _notice(entry, hazard_names: dict) -> tuple[dict | None, str | None]:
         "hazard": str(entry.get("hazard") or ""),
         "hazard_name": hazard_names.get(entry.get("hazard"), str(entry.get("hazard") or "")),
         "issued_at": issued,
+        # shelters the notice sends people to that are not open (a conflict the desk must fix)
+        "closed_shelters": [str(s) for s in entry.get("closed_shelters") or [] if str(s)],
     }, None
+
+
+def closed_shelter_conflicts(items: list[dict]) -> list[dict]:
+    """Notices in force that name shelters that are not open: one entry per shelter, with the
+    districts sent there (the bulletin says so while it lasts)."""
+    out: dict[str, dict] = {}
+    for n in items:
+        for name in n.get("closed_shelters") or []:
+            entry = out.setdefault(name, {"shelter": name, "districts": [], "level": n["level"]})
+            if n["district_name"] not in entry["districts"]:
+                entry["districts"].append(n["district_name"])
+            entry["level"] = max(entry["level"], n["level"])
+    return list(out.values())
 
 
 def sections_part(pm, context: BulletinContext) -> tuple[list[dict], list[dict]]:

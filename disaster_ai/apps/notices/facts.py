@@ -494,7 +494,6 @@ class NoticeFacts:
     cancel: bool = False  # the CAP Cancel of an issued notice withdrawn as erroneous
     # the hazard's definition (service.build_facts sets it from the registry; None: look it up)
     hazard_info: NoticeHazard | None = None
-    # a 解除 of only some districts of the notice in force: the names that stay in force
     # a partial 解除: the districts of the chain that stay under the level (District)
     remaining: tuple = ()
 

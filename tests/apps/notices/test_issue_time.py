@@ -199,6 +199,14 @@ def test_an_unopened_shelter_blocks_the_issue_until_opened_or_confirmed(
     items = client.get("/api/v1/notices/in-force", headers=operator).get_json()["items"]
     names = {s["name"] for s in second["shelters"]}
     assert any(set(i["closed_shelters"]) & names for i in items)
+    # the bulletin says so while it lasts
+    from disaster_ai.apps.bulletins.render import _notice_lines
+    from disaster_ai.apps.bulletins.snapshot import notices_part
+
+    with app.app_context():
+        part = notices_part(app.extensions["disaster_ai"], datetime.now(JST))
+    warning = [line for line in _notice_lines(part) if line.startswith("【注意】")]
+    assert warning and next(iter(names)) in warning[0] and "開設されていません" in warning[0]
     with app.app_context(), session_scope(get_storage(app)) as session:
         events = [
             e

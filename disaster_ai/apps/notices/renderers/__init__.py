@@ -106,16 +106,67 @@ class Templates:
                     "term": problem["problem"],
                 }
             )
+        problems.extend(self.slot_problems())
         return problems
 
-    def template(self, channel: str, hazard: str, level: int) -> jinja2.Template:
-        names = [
+    def slot_problems(self, hazards=None) -> list[dict]:
+        """Every channel, rendered for a probe notice (each hazard × level × 発令/解除), must
+        state the issuer, the time and the district: a municipality's or a plugin's template
+        that leaves a required slot out would publish 「こちらは、です。」-like texts."""
+        from datetime import datetime
+
+        from disaster_ai.storage.base import JST
+
+        probe_time = datetime(2026, 1, 1, 13, 47, tzinfo=JST)
+        district = f.District(key="probe", name="検査地区", name_kana="けんさちく")
+        problems: list[dict] = []
+        seen: set[tuple[str, str]] = set()
+        for code in hazards or [h.code for h in f.hazards().values()]:
+            for level in f.LEVEL_NAMES:
+                for action in f.ACTIONS:
+                    facts = f.NoticeFacts(
+                        hazard=code,
+                        action=action,
+                        level=level,
+                        districts=(district,),
+                        issued_at=probe_time,
+                        issuer="検査市",
+                        issuer_en="Kensa City",
+                    )
+                    try:
+                        texts = _probe_texts(facts, self)
+                    except RenderError:  # a forbidden term: reported by the check above
+                        continue
+                    for channel, text in texts.items():
+                        template = self.env.select_template(self._names(channel, code, level))
+                        en = channel == "en"
+                        wanted = {
+                            "issuer": "Kensa City" if en else "検査市",
+                            "time": f.en_datetime(probe_time) if en else f.reading_time(probe_time),
+                            "district": "Kensa" if en else "検査地区",
+                        }
+                        for slot, value in wanted.items():
+                            if value not in text and (template.name, slot) not in seen:
+                                seen.add((template.name, slot))
+                                problems.append(
+                                    {
+                                        "template": template.name,
+                                        "term": f"missing slot: {slot} ({action})",
+                                    }
+                                )
+        return problems
+
+    @staticmethod
+    def _names(channel: str, hazard: str, level: int) -> list[str]:
+        return [
             f"{channel}/{hazard}_{level}.txt",
             f"{channel}/{hazard}.txt",
             f"{channel}/level{level}.txt",
             f"{channel}.txt",
         ]
-        template = self.env.select_template(names)
+
+    def template(self, channel: str, hazard: str, level: int) -> jinja2.Template:
+        template = self.env.select_template(self._names(channel, hazard, level))
         if template.name not in self._checked:
             problems = _template_problems(template.name, self.source(template.name))
             if problems:
@@ -130,6 +181,23 @@ class Templates:
         context = {**base_context(facts), **extra}
         text = self.template(channel, facts.hazard, facts.level).render(context)
         return _tidy(text)
+
+
+def _probe_texts(facts: f.NoticeFacts, templates: Templates) -> dict:
+    """Every channel that states issuer, time and district, without the length limits."""
+    from disaster_ai.apps.notices.renderers import areamail, easy_ja, english, radio, web
+
+    unlimited = Limits(mail_title=10**6, mail_body=10**6, web_short=10**6)
+    mail = areamail.render(facts, templates, unlimited)
+    site = web.render(facts, templates, unlimited)
+    return {
+        "radio": radio.render(facts, templates),
+        "mail_body": mail["body"],
+        "web_long": site["long"],
+        "web_short": site["short"],
+        "en": english.render(facts, templates),
+        "easy_ja": easy_ja.render(facts, templates),
+    }
 
 
 def _template_problems(name: str, source: str) -> list[dict]:
