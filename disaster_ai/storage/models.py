@@ -111,15 +111,20 @@ class Heartbeat(Base):
 
 
 class Municipality(Base):
-    """The municipality this desk serves (one row). The boundary is GeoJSON in EPSG:4326."""
+    """The municipality this desk serves (one row): its profile (disaster_ai/municipality,
+    `disaster-ai municipality show|set`). The boundary is GeoJSON in EPSG:4326."""
 
     __tablename__ = "municipality"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64))
     name_en: Mapped[str] = mapped_column(String(64), default="")
+    name_kana: Mapped[str] = mapped_column(String(128), default="")  # katakana reading
+    prefecture: Mapped[str] = mapped_column(String(16), default="")
     lg_code: Mapped[str] = mapped_column(String(6))  # 全国地方公共団体コード (6 digits)
     jis_code: Mapped[str] = mapped_column(String(5))  # JIS X 0402 (5 digits)
+    # 気象庁 市町村等 (class20) code(s), 7 digits; several comma-separated for a split municipality
+    jma_area_code: Mapped[str] = mapped_column(String(64), default="")
     boundary: Mapped[dict | None] = mapped_column(GeoJSON, nullable=True)
     attribution: Mapped[str] = mapped_column(Text, default="")
     loaded_at: Mapped[datetime] = mapped_column(AwareDateTime, default=now)
