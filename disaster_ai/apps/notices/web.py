@@ -6,7 +6,16 @@
 - ``POST /apps/notices/save``              save the previewed scenario as a draft
 - ``GET  /apps/notices/<id>``              one notice: texts, guard, workflow buttons, CAP
 - ``POST /apps/notices/<id>/polish``       queue the AI polish of a draft (a job), back to the page
-- ``POST /apps/notices/<id>/<step>``       submit | approve | issue | cancel
+- ``GET  /apps/notices/<id>/confirm/<step>``  the confirm page of approve | issue | cancel: the
+  final key facts (level, hazard, districts and those that stay in force, shelters and whether
+  each is open, the time the texts will state, every channel with its length and limit)
+- ``POST /apps/notices/<id>/<step>``       submit | approve | issue | cancel; approve, issue and
+  cancel only with ``confirmed=1`` from their confirm page (else: redirected to it), so one
+  click never approves, issues or cancels
+- ``POST /apps/notices/<id>/open-shelter`` 開設する: open a shelter the notice names (the
+  situation app's shelter status, audited there; ``situation.edit``), back to the confirm page
+- ``GET  /apps/notices/lift/<id>``         the drafting form prefilled for the 解除 of an issued
+  notice in force (its chain's districts still in force chosen; untick some: a partial 解除)
 
 Views call the service modules (drafting, workflow, in_force…) only. The notice texts come from the Japanese templates, not gettext.
 
@@ -35,6 +44,7 @@ from disaster_ai.apps.notices import base, drafting, reference, workflow
 from disaster_ai.apps.notices import facts as f
 from disaster_ai.apps.notices import in_force as chains
 from disaster_ai.apps.notices import polish as ai_polish
+from disaster_ai.apps.notices.scenario import hazard_word
 from disaster_ai.auth import current_actor, is_allowed, requires
 from disaster_ai.storage.engine import db
 
@@ -70,9 +80,15 @@ STATUS_LABELS = {
     "cancelled": _l("Cancelled"),
 }
 NOT_A_TIME = _l("Write the time as YYYY-MM-DD HH:MM.")
+# A notice cancelled before it was issued was withdrawn (取り下げ), not cancelled (取消).
+WITHDRAWN = _l("Withdrawn")
 
 
-def _status_label(status: str) -> str:
+def _status_label(status: str, notice: dict | None = None) -> str:
+    """The desk's word for a state; with the ``notice`` (its JSON), a withdrawn draft
+    (取り下げ) is told from an issued notice that was cancelled (取消)."""
+    if status == "cancelled" and notice is not None and not notice.get("published_at"):
+        return str(WITHDRAWN)
     label = STATUS_LABELS.get(status)
     return str(label) if label is not None else status
 
@@ -95,7 +111,7 @@ def _form_values(form) -> dict:
         "shelters_reset": form.get("shelters_reset") == "y",
         "issued_at": form.get("issued_at", "").strip(),
         "exercise": form.get("exercise") == "y",
-        "supersedes": form.get("supersedes") or None,
+        "supersedes": form.get("supersedes", "").strip() or None,
     }
 
 
@@ -132,7 +148,16 @@ def _chosen_shelters(values: dict) -> list[str] | None:
 
 
 def _scenario(values: dict) -> dict:
-    """The service's scenario from the form's values (NoticeError on a bad time)."""
+    """The service's scenario from the form's values (NoticeError on a bad time or a bad
+    notice number to supersede)."""
+    supersedes = values["supersedes"]
+    if supersedes is not None and not (supersedes.isascii() and supersedes.isdigit()):
+        raise base.NoticeError(
+            422,
+            "not_in_force",
+            _("Notice %(id)s is not an issued notice in force.", id=supersedes),
+            "supersedes",
+        )
     return {
         "hazard": values["hazard"],
         "action": values["action"] or f.ISSUE,
@@ -181,6 +206,14 @@ def _shelter_choice(values: dict, result: dict | None) -> dict | None:
     unticked suggestions; any other shelter of the layer to add. None before a preview."""
     if result is None and not values["shelters"] and not values["shelters_suggested"]:
         return None
+    if values.get("action") == f.LIFT:  # a 解除 names no shelter
+        return {
+            "lift": True,
+            "items": [],
+            "others": [],
+            "suggested": [],
+            "fingerprint": _fingerprint(values, result) if result is not None else "",
+        }
     everything = _layer_shelters()
     names = dict(everything)
     items: list[dict] = []
@@ -273,24 +306,161 @@ def _channel_label(channel: str) -> str:
     return str(label) if label is not None else channel
 
 
-def _district_history(notices: list[dict]) -> list[dict]:
-    """Per district: the notice in force there now (the highest level) and the issued and
-    cancelled notices that named it, newest first (from the notices listed on the page)."""
+# The channels of a notice in the order the desk shows them, with their text in ``texts``.
+CHANNEL_TEXTS = (
+    ("radio", lambda t: t.get("radio")),
+    ("mail_title", lambda t: (t.get("mail") or {}).get("title")),
+    ("mail_body", lambda t: (t.get("mail") or {}).get("body")),
+    ("web_long", lambda t: (t.get("web") or {}).get("long")),
+    ("web_short", lambda t: (t.get("web") or {}).get("short")),
+    ("en", lambda t: t.get("en")),
+    ("easy_ja", lambda t: t.get("easy_ja")),
+)
+
+
+def _length_text(count: int, limit: int | None) -> str:
+    if limit is None:
+        return _("%(count)d characters", count=count)
+    if count > limit:
+        return _(
+            "%(count)d characters: %(over)d over the limit of %(limit)d",
+            count=count,
+            over=count - limit,
+            limit=limit,
+        )
+    return _("%(count)d of %(limit)d characters", count=count, limit=limit)
+
+
+def _channel_lengths(texts: dict) -> dict[str, dict]:
+    """Each channel's length as the carriers count it (renderers.full_width_length) and its
+    limit (the area mail's title and body, SNS; renderers.Limits from the config), with the
+    words the desk shows: ``{channel: {label, count, limit, over, text}}``."""
+    from disaster_ai.apps.notices.renderers import full_width_length
+
+    limits = drafting.limits()
+    limit_of = {
+        "mail_title": limits.mail_title,
+        "mail_body": limits.mail_body,
+        "web_short": limits.web_short,
+    }
+    out = {}
+    for channel, pick in CHANNEL_TEXTS:
+        text = pick(texts or {})
+        if text is None:
+            continue
+        count = full_width_length(str(text))
+        limit = limit_of.get(channel)
+        out[channel] = {
+            "label": _channel_label(channel),
+            "count": count,
+            "limit": limit,
+            "over": limit is not None and count > limit,
+            "text": _length_text(count, limit),
+        }
+    return out
+
+
+# An issued edition, or one a later edition of its chain replaced: its chain may be in force.
+PUBLISHED = ("issued", "superseded")
+
+
+def _chain_in_force(session, notice) -> chains.InForce | None:
+    """The chain of ``notice`` while some of its districts are in force (None otherwise)."""
+    chain = notice.chain_id or notice.id
+    return next(
+        (c for c in chains.in_force(session) if (c.head.chain_id or c.head.id) == chain), None
+    )
+
+
+def _level_label(level: int, hazard: str) -> str:
+    from disaster_ai.web import levels
+
+    return levels.level_label(level, f.LEVEL_NAMES[level], hazard_word(hazard))
+
+
+def _remaining(session, notice) -> dict | None:
+    """For a 解除 not yet issued: the districts of the chain it lifts that stay in force
+    (a partial 解除), with the level that stays; None for a 発令 or when it lifts nothing."""
+    if notice.action != f.LIFT or notice.supersedes_id is None:
+        return None
+    state = next((c for c in chains.in_force(session) if c.head.id == notice.supersedes_id), None)
+    if state is None:
+        return None
+    lifted = {d["key"] for d in notice.districts}
+    return {
+        "districts": [d["name"] for d in state.districts if d["key"] not in lifted],
+        "label": _level_label(state.base.level, state.base.hazard),
+        "head_id": state.head.id,
+    }
+
+
+def _shelter_rows(session, notice) -> list[dict]:
+    """The shelters a notice names, each with whether it is open now and whether the approver
+    confirmed naming it while it is not open."""
+    closed = {s["key"] for s in workflow.unopened_shelters(session, notice)}
+    if notice.action != f.ISSUE:
+        closed = set()
+    confirmed = workflow.confirmed_unopened(notice)
+    return [
+        {
+            "key": s["key"],
+            "name": s["name"],
+            "why": s.get("why", ""),
+            "open": s["key"] not in closed,
+            "confirmed": s["key"] in confirmed,
+        }
+        for s in notice.shelters or []
+    ]
+
+
+def _stated_time(notice, step: str) -> dict:
+    """The time the texts will state, said for people: for 承認 and 発令 the moment of 発令 (or a
+    later time the operator set, kept when it is still ahead); for 取消 the moment of 取消."""
+    from disaster_ai.storage.base import now
+
+    draft = notice_time(notice.issued_at)
+    if step == "cancel":
+        if notice.status == "issued":
+            return {"explicit": False, "text": _("The time the cancellation is confirmed (now).")}
+        return {"explicit": False, "text": ""}
+    if notice.time_explicit and notice.issued_at is not None and notice.issued_at > now():
+        return {
+            "explicit": True,
+            "at": notice.issued_at,
+            "text": _(
+                "%(time)s, the time the operator set (if it is issued later than that, the "
+                "time of issue)",
+                time=draft,
+            ),
+        }
+    if notice.action == f.LIFT:
+        return {
+            "explicit": False,
+            "text": _(
+                "The time the 解除 button is pressed (the draft's %(time)s is replaced by the "
+                "time of issue in every channel).",
+                time=draft,
+            ),
+        }
+    return {
+        "explicit": False,
+        "text": _(
+            "The time the 発令 button is pressed (the draft's %(time)s is replaced by the time "
+            "of issue in every channel).",
+            time=draft,
+        ),
+    }
+
+
+def _district_history() -> list[dict]:
+    """Per district: the notice in force there now (the highest level) and the whole chain of
+    every published notice that named it (in_force.district_history, the one source)."""
     from disaster_ai.storage.base import now
     from disaster_ai.web import levels
 
-    in_force = levels.highest_by_district(chains.in_force_entries(db(), now()))
-    rows: dict[str, dict] = {}
-    for notice in notices:
-        if notice["status"] not in ("issued", "cancelled"):
-            continue
-        for district in notice["districts"]:
-            row = rows.setdefault(
-                district["key"], {"key": district["key"], "name": district["name"], "notices": []}
-            )
-            row["notices"].append(notice)
-    for key, row in rows.items():
-        current = in_force.get(key)
+    rows = chains.district_history(db(), now())
+    for row in rows:
+        current = row["in_force"]
         row["in_force"] = (
             {
                 "id": current["notice_id"],
@@ -299,11 +469,39 @@ def _district_history(notices: list[dict]) -> list[dict]:
                     current["level"], current["name"], current["hazard_name"]
                 ),
                 "colours": levels.LEVEL_COLOURS[current["level"]],
+                "closed_shelters": current.get("closed_shelters") or [],
             }
             if current is not None
             else None
         )
-    return sorted(rows.values(), key=lambda r: (-(r["in_force"] or {}).get("level", 0), r["name"]))
+        row["notices"] = [
+            {
+                **workflow.notice_json(n, full=False),
+                "kind": chains.edition_kind(n),
+            }
+            for n in row.pop("editions")
+        ]
+    return rows
+
+
+@bp.app_template_filter("notice_time")
+def notice_time(value) -> str:
+    """A notice time for people: 「12月7日（月）午後1時47分」 in Japanese, "7 December 2026,
+    13:47 JST" in English (never an ISO string)."""
+    from datetime import datetime
+
+    from flask_babel import get_locale
+
+    from disaster_ai.storage.base import JST
+
+    if not value:
+        return ""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    moment = moment.astimezone(JST)
+    if str(get_locale() or "ja").startswith("en"):
+        return f.en_datetime(moment)
+    weekday = f.WEEKDAYS_JA[moment.weekday()]
+    return f"{moment.month}月{moment.day}日（{weekday}）{f.reading_time(moment)}"
 
 
 def _field_label(field: str | None) -> str | None:
@@ -326,19 +524,26 @@ def _page(values: dict | None = None, result: dict | None = None, **context):
     context.setdefault("error", None)
     notices = [workflow.notice_json(n, full=False) for n in workflow.list_notices(db(), limit=100)]
     error = context["error"]
+    lift = _lift_context(values)
+    choices = _district_choices()
+    if lift is not None:  # a 解除 names districts of the chain it lifts, nothing else
+        in_chain = set(lift["keys"])
+        choices = [(k, n) for k, n in choices if k in in_chain]
     return render_template(
         "notices/index.html",
         scenario=values,
         result=result,
+        lengths=_channel_lengths(result) if result else {},
+        lift=lift,
         shelter_choice=_shelter_choice(values, result) if values else None,
         field_error=error.field if error is not None and _field_label(error.field) else None,
         error_summary=_error_summary(error) if error is not None else "",
         hazards=[(code, words[0]) for code, words in f.HAZARDS.items()],
         levels=f.LEVEL_NAMES,
         reasons=f.REASONS,
-        district_choices=_district_choices(),
+        district_choices=choices,
         notices=notices,
-        district_history=_district_history(notices),
+        district_history=_district_history(),
         level_legend=levels.legend(),
         map_url=url_for("situation_web.map_data", layers="hazard_zones,districts")
         if "situation_web" in current_app.blueprints
@@ -352,10 +557,63 @@ def _page(values: dict | None = None, result: dict | None = None, **context):
     )
 
 
+def _lift_context(values: dict) -> dict | None:
+    """The drafting form is a 解除 of a chain in force (action 解除, ``supersedes`` its head):
+    that chain, its level and the districts still under it; None otherwise."""
+    head = values.get("supersedes")
+    if values.get("action") != f.LIFT or not head or not str(head).isdigit():
+        return None
+    state = next((c for c in chains.in_force(db()) if c.head.id == int(head)), None)
+    if state is None:
+        return None
+    return {
+        "head_id": state.head.id,
+        "base_id": state.base.id,
+        "label": _level_label(state.base.level, state.base.hazard),
+        "keys": list(state.keys),
+        "names": [d["name"] for d in state.districts],
+    }
+
+
 @bp.get("")
 @requires("notices.draft")
 def index():
     return _page()
+
+
+@bp.get("/lift/<int:notice_id>")
+@requires("notices.draft")
+def lift(notice_id: int):
+    """The drafting form prefilled for the 解除 of an issued notice in force: its hazard and
+    level, action 解除, every district of its chain still in force chosen (untick some for a
+    partial 解除: they stay in force) and the chain's latest edition to supersede."""
+    session = db()
+    try:
+        notice = workflow.get_notice(session, notice_id)
+    except base.NoticeError:
+        abort(404)
+    state = _chain_in_force(session, notice) if notice.status in PUBLISHED else None
+    if state is None:
+        flash(_("Notice %(id)s is not in force: there is nothing to lift (解除).", id=notice_id))
+        return redirect(url_for("notices_web.show", notice_id=notice_id))
+    values = {
+        "hazard": state.base.hazard,
+        "action": f.LIFT,
+        "level": str(state.base.level),
+        "districts": list(state.keys),
+        "reason": "",
+        "shelters": [],
+        "shelters_suggested": [],
+        "shelters_reset": False,
+        "issued_at": "",
+        "exercise": bool(state.base.exercise),
+        "supersedes": str(state.head.id),
+    }
+    try:
+        result = drafting.draft(session, _scenario(values))
+    except base.NoticeError as exc:
+        return _page(values, error=exc), 422
+    return _page(values, result)
 
 
 @bp.post("/preview")
@@ -391,6 +649,7 @@ def preview_json():
             }
         ), 422
     result = dict(result)
+    result["lengths"] = _channel_lengths(result)
     result["warnings_text"] = [_warning_text(code) for code in result.get("warnings") or []]
     result["districts"] = [d["name"] for d in result["scenario"]["districts"]]
     result["guard"] = _labelled(result["guard"])
@@ -444,16 +703,32 @@ def save():
 @bp.get("/<int:notice_id>")
 @requires("notices.draft")
 def show(notice_id: int):
+    session = db()
     try:
-        notice = workflow.get_notice(db(), notice_id)
+        notice = workflow.get_notice(session, notice_id)
     except base.NoticeError:
         abort(404)
     actor = current_actor()
     approver = is_allowed(actor, "notices.approve")
-    jobs = ai_polish.polish_jobs(db(), notice.id, limit=50)
+    jobs = ai_polish.polish_jobs(session, notice.id, limit=50)
+    data = workflow.notice_json(notice)
+    state = _chain_in_force(session, notice) if notice.status in PUBLISHED else None
+    shelters = _shelter_rows(session, notice)
     return render_template(
         "notices/notice.html",
-        notice=workflow.notice_json(notice),
+        notice=data,
+        lengths=_channel_lengths(data.get("texts") or {}),
+        shelters=shelters,
+        closed=[s for s in shelters if not s["open"]],
+        confirmations=notice.confirmations or [],
+        time_explicit=bool(notice.time_explicit),
+        remaining=_remaining(session, notice),
+        chain_in_force=(
+            {"names": [d["name"] for d in state.districts], "head_id": state.head.id}
+            if state is not None
+            else None
+        ),
+        can_lift=state is not None and is_allowed(actor, "notices.draft"),
         can_polish=notice.status == "draft"
         and is_allowed(actor, "notices.draft")
         and ai_polish.polish_available(),
@@ -469,8 +744,8 @@ def show(notice_id: int):
         and notice.status == "submitted",
         can_issue=approver and notice.status == "approved",
         can_submit=notice.status == "draft",
-        can_cancel=notice.status in ("draft", "submitted")
-        or (approver and notice.status in ("approved", "issued")),
+        can_withdraw=_may_cancel(actor, notice) and notice.status != "issued",
+        can_cancel_issued=_may_cancel(actor, notice) and notice.status == "issued",
         own=notice.created_by == actor.username,
     )
 
@@ -503,6 +778,142 @@ STEPS = {
     "issue": ("notices.approve", workflow.issue),
     "cancel": ("notices.draft", workflow.cancel),
 }
+# The steps that need their confirm page (``confirmed=1``): one click never does them.
+CONFIRMED_STEPS = ("approve", "issue", "cancel")
+# The state each confirmed step starts from (cancel: any state but these).
+STEP_FROM = {"approve": ("submitted",), "issue": ("approved",)}
+CANCEL_FROM = ("draft", "submitted", "approved", "issued")
+REASON_MAX = 500
+
+
+def _may_cancel(actor, notice) -> bool:
+    """A draft or a submitted notice is withdrawn by the desk; an approved or issued one only
+    by an approver."""
+    if notice.status not in CANCEL_FROM:
+        return False
+    if notice.status in ("approved", "issued"):
+        return is_allowed(actor, "notices.approve")
+    return is_allowed(actor, "notices.draft")
+
+
+def _step_possible(actor, notice, step: str) -> str | None:
+    """Why ``step`` cannot be done on ``notice`` by ``actor`` now (a sentence), or None."""
+    if step == "cancel":
+        if notice.status not in CANCEL_FROM:
+            return _("The notice is already %(status)s.", status=_status_label(notice.status))
+        if not _may_cancel(actor, notice):
+            return _("Only an approver may cancel an approved or issued notice.")
+        return None
+    if notice.status not in STEP_FROM[step]:
+        return _(
+            "This step is not possible: the notice is %(status)s.",
+            status=_status_label(notice.status),
+        )
+    if step == "approve" and notice.created_by == actor.username:
+        return _("You drafted this notice: another approver must approve it.")
+    return None
+
+
+def _confirm_page(notice, step: str, error: base.NoticeError | None = None, form=None):
+    """The confirm page of ``step``: the final key facts and the one button that does it."""
+    session = db()
+    actor = current_actor()
+    data = workflow.notice_json(notice)
+    shelters = _shelter_rows(session, notice)
+    closed = [s for s in shelters if not s["open"]]
+    blocking = [s for s in closed if not s["confirmed"]] if step == "issue" else []
+    form = form or {}
+    if step == "cancel":
+        kind = "cancel_issued" if notice.status == "issued" else "withdraw"
+    elif step == "issue":
+        kind = "lift" if notice.action == f.LIFT else "issue"
+    else:
+        kind = "approve"
+    error_field = error.field if error is not None else None
+    return render_template(
+        "notices/confirm.html",
+        notice=data,
+        step=step,
+        kind=kind,
+        error=error,
+        error_field=error_field,
+        typed_reason=form.get("confirm_unopened_reason", ""),
+        typed_cancel_reason=form.get("reason", ""),
+        acknowledged=set(form.get("acknowledge", [])),
+        seen=workflow.texts_digest(notice.texts),
+        level_label=_level_label(notice.level, notice.hazard),
+        shelters=shelters,
+        closed=closed,
+        blocking=blocking,
+        can_open=is_allowed(actor, "situation.edit"),
+        remaining=_remaining(session, notice),
+        stated_time=_stated_time(notice, step),
+        lengths=_channel_lengths(data.get("texts") or {}),
+        over_limit=[c for c in _channel_lengths(data.get("texts") or {}).values() if c["over"]],
+        channel_label=_channel_label,
+        rule_label=_rule_label,
+        status_label=_status_label,
+    )
+
+
+@bp.get("/<int:notice_id>/confirm/<step>")
+@requires("notices.draft")
+def confirm(notice_id: int, step: str):
+    """The confirm step of 承認, 発令 (or 解除) and 取り下げ/取消: the page a person reads before
+    the one button that does it (that button posts ``confirmed=1`` and, for 承認, the digest
+    of the texts shown here)."""
+    if step not in CONFIRMED_STEPS:
+        abort(404)
+    actor = current_actor()
+    if not is_allowed(actor, STEPS[step][0]):
+        abort(403)
+    try:
+        notice = workflow.get_notice(db(), notice_id)
+    except base.NoticeError:
+        abort(404)
+    why_not = _step_possible(actor, notice, step)
+    if why_not is not None:
+        flash(why_not)
+        return redirect(url_for("notices_web.show", notice_id=notice_id))
+    return _confirm_page(notice, step)
+
+
+@bp.post("/<int:notice_id>/open-shelter")
+@requires("notices.draft")
+def open_shelter(notice_id: int):
+    """開設する: open a shelter that the notice names (``situation.edit``; the situation app
+    audits the change), then back to the confirm page the button was on."""
+    from disaster_ai.apps.situation import incidents as situation
+    from disaster_ai.errors import ApiError
+
+    actor = current_actor()
+    if not is_allowed(actor, "situation.edit"):
+        abort(403)
+    session = db()
+    try:
+        notice = workflow.get_notice(session, notice_id)
+    except base.NoticeError:
+        abort(404)
+    back = request.form.get("back")
+    target = (
+        url_for("notices_web.confirm", notice_id=notice_id, step=back)
+        if back in ("approve", "issue")
+        else url_for("notices_web.show", notice_id=notice_id)
+    )
+    key = request.form.get("shelter", "").strip()
+    named = {s["key"]: s["name"] for s in notice.shelters or []}
+    if key not in named:
+        flash(_("This notice does not name that shelter: nothing was opened."))
+        return redirect(target)
+    try:
+        situation.set_shelter_status(session, key, actor, is_open=True)
+        session.commit()
+    except ApiError as exc:
+        session.rollback()
+        flash(_("Not done: %(message)s", message=exc.message))
+        return redirect(target)
+    flash(_("%(name)s is now open (開設).", name=named[key]))
+    return redirect(target)
 
 
 @bp.post("/<int:notice_id>/<step>")
@@ -514,16 +925,69 @@ def step(notice_id: int, step: str):
     actor = current_actor()
     if not is_allowed(actor, action):
         abort(403)
+    form = request.form
+    if step in CONFIRMED_STEPS and (
+        form.get("confirmed") != "1" or (step == "approve" and not form.get("seen"))
+    ):
+        # never in one click: the confirm page first (it posts confirmed=1 and what was seen)
+        return redirect(url_for("notices_web.confirm", notice_id=notice_id, step=step), 303)
     session = db()
-    args = [request.form.getlist("acknowledge")] if step == "approve" else []
     try:
-        if step == "cancel":
-            notice = workflow.get_notice(session, notice_id)
-            if notice.status in ("approved", "issued") and not is_allowed(actor, "notices.approve"):
-                abort(403)
+        notice = workflow.get_notice(session, notice_id)
+    except base.NoticeError:
+        abort(404)
+    if step == "cancel" and not _may_cancel(actor, notice) and notice.status in CANCEL_FROM:
+        abort(403)
+    args: list = []
+    typed = {
+        "acknowledge": form.getlist("acknowledge"),
+        "confirm_unopened_reason": form.get("confirm_unopened_reason", "").strip(),
+        "reason": form.get("reason", "").strip(),
+    }
+    if step == "approve":
+        args = [typed["acknowledge"], typed["confirm_unopened_reason"] or None, form.get("seen")]
+    elif step == "cancel":
+        args = [typed["reason"]]
+    try:
+        if step == "cancel" and notice.status == "issued" and not typed["reason"]:
+            raise base.NoticeError(
+                422,
+                "reason_required",
+                _("Say why the issued notice is cancelled: the reason is kept and audited."),
+                "reason",
+            )
+        too_long = [k for k in ("confirm_unopened_reason", "reason") if len(typed[k]) > REASON_MAX]
+        if too_long:
+            raise base.NoticeError(
+                422,
+                "too_long",
+                _("Write the reason in %(max)d characters or fewer.", max=REASON_MAX),
+                "confirm_unopened_reason" if too_long[0] != "reason" else "reason",
+            )
         func(session, notice_id, actor, *args)
         session.commit()
     except base.NoticeError as exc:
-        session.rollback()
+        if exc.persist:  # e.g. the notice went back for approval: keep that
+            session.commit()
+        else:
+            session.rollback()
+        if exc.status == 404:
+            abort(404)
+        if step in CONFIRMED_STEPS:
+            session.expire_all()
+            notice = workflow.get_notice(session, notice_id)
+            if _step_possible(actor, notice, step) is None:
+                # still to do: the confirm page again, with the message and what was typed
+                return _confirm_page(notice, step, exc, typed), exc.status
         flash(_("Not done: %(message)s", message=exc.message))
+        return redirect(url_for("notices_web.show", notice_id=notice_id))
+    done = {
+        "submit": _("Submitted for approval."),
+        "approve": _("Approved."),
+        "issue": _("Issued: the texts state the time of issue."),
+        "cancel": _("Cancelled (取消): the CAP Cancel is ready.")
+        if notice.status == "cancelled" and notice.published_at is not None
+        else _("Withdrawn (取り下げ)."),
+    }
+    flash(done[step])
     return redirect(url_for("notices_web.show", notice_id=notice_id))

@@ -4,7 +4,9 @@
 // - the hazard zone of the chosen hazard, drawn for context;
 // - a live preview of every channel, side by side, fetched ~400 ms after the last change from
 //   POST preview.json (the form's own CSRF token travels with the fields);
-// - copy buttons on every channel text, with a visible confirmation.
+// - copy buttons on every channel text, with a visible confirmation;
+// - each channel's length and limit (counted by the server as the carriers count), over the
+//   limit said in words and not in colour alone.
 // Every string comes translated from the page (#notice-form-strings).
 (function () {
   "use strict";
@@ -96,12 +98,29 @@
   let sequence = 0;
   let controller = null;
 
-  function channelArticle(key, text) {
+  // The lengths under a channel's title: "件名: 12字（上限15字）" …; over the limit, a word first.
+  function lengthLines(lengths, keys) {
+    const box = el("div", "channel-lengths");
+    keys.forEach((key) => {
+      const c = lengths && lengths[key];
+      if (!c) return;
+      const p = el("p", "channel-length" + (c.over ? " over-limit" : ""));
+      p.dataset.count = String(c.count);
+      if (c.limit) p.dataset.limit = String(c.limit);
+      if (c.over) p.append(el("strong", null, S.over_limit), " ");
+      p.append(`${c.label}: ${c.text}`);
+      box.appendChild(p);
+    });
+    return box;
+  }
+
+  function channelArticle(key, text, lengths, keys) {
     const article = el("article", "channel");
     article.dataset.channel = key;
     const head = el("div", "channel-head");
     head.appendChild(el("h3", null, S[key]));
     article.appendChild(head);
+    if (lengths) article.appendChild(lengthLines(lengths, keys || [key]));
     const pre = el("pre", null, text);
     pre.setAttribute("data-copy", "");
     article.appendChild(pre);
@@ -128,13 +147,14 @@
     });
     parts.push(shelters);
     const channels = el("div", "channels");
+    const n = result.lengths || null;
     channels.append(
-      channelArticle("radio", result.radio),
-      channelArticle("mail", `${result.mail.title}\n\n${result.mail.body}`),
-      channelArticle("web_long", result.web.long),
-      channelArticle("web_short", result.web.short),
-      channelArticle("en", result.en),
-      channelArticle("easy_ja", result.easy_ja),
+      channelArticle("radio", result.radio, n),
+      channelArticle("mail", `${result.mail.title}\n\n${result.mail.body}`, n, ["mail_title", "mail_body"]),
+      channelArticle("web_long", result.web.long, n),
+      channelArticle("web_short", result.web.short, n),
+      channelArticle("en", result.en, n),
+      channelArticle("easy_ja", result.easy_ja, n),
       channelArticle("cap", result.cap),
     );
     parts.push(channels);
