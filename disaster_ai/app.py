@@ -10,6 +10,7 @@ from pathlib import Path
 from flask import Flask, g, request
 
 from disaster_ai import config as config_module
+from disaster_ai import security
 from disaster_ai.auth import collect_permissions, current_actor
 from disaster_ai.extensions import babel, csrf
 from disaster_ai.i18n import select_locale
@@ -38,6 +39,8 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
 
     pm = make_plugin_manager(app.config)
     app.extensions["disaster_ai"] = pm
+    security.install_converters(app)  # before any route is registered
+    security.init_app(app)
     _register_core_blueprints(app)
     run_startup_hooks(pm, app)
     app.extensions["disaster_ai.permissions"] = collect_permissions(pm)

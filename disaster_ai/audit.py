@@ -7,9 +7,11 @@ import logging
 from datetime import datetime, timedelta
 
 from flask import current_app, g, has_app_context, has_request_context
+from sqlalchemy import event as sa_event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from disaster_ai import audit_chain
 from disaster_ai.plugins import safe_collect
 from disaster_ai.storage import get_storage, session_scope
 from disaster_ai.storage.base import JST, now
@@ -30,7 +32,9 @@ def record(
     **ai_fields,
 ) -> None:
     """Append one audit row. With ``session`` the row joins the caller's transaction (so the
-    change and its audit entry commit together); without, it commits on its own."""
+    change and its audit entry commit together); without, it commits on its own. Either way
+    the row is chained (disaster_ai.audit_chain) as its transaction commits, and plugins hear
+    of it (``dai_audit_event``) only after that commit: a rolled-back row never reaches them."""
     actor = actor or _request_actor() or SYSTEM_ACTOR
     event = AuditEvent(
         action=action,
@@ -44,10 +48,11 @@ def record(
     )
     if session is not None:
         session.add(event)
+        _queue_notification(session, event, actor)
     else:
         with session_scope(get_storage()) as own:
             own.add(event)
-    _notify_plugins(event, actor)
+            _queue_notification(own, event, actor)
 
 
 def record_ai_call(
@@ -80,19 +85,64 @@ def _request_actor() -> Actor | None:
     return g.get("actor") if has_request_context() else None
 
 
-def _notify_plugins(event: AuditEvent, actor: Actor) -> None:
+# --- after-commit notification ------------------------------------------------------------
+
+_NOTIFY_KEY = "dai_audit_notify"
+_READY_KEY = "dai_audit_ready"
+
+
+def _queue_notification(session: Session, event: AuditEvent, actor: Actor) -> None:
     if not has_app_context():
         return
     pm = current_app.extensions["disaster_ai"]
-    audit_record = AuditRecord(
+    session.info.setdefault(_NOTIFY_KEY, []).append((pm, event, actor.username))
+
+
+def _before_commit(session: Session) -> None:
+    sealed = set(audit_chain.seal_pending(session))
+    queued = session.info.pop(_NOTIFY_KEY, [])
+    session.info.setdefault(_READY_KEY, []).extend(
+        (pm, _audit_record(event, username))
+        for pm, event, username in queued
+        if event.id in sealed
+    )
+
+
+def _after_commit(session: Session) -> None:
+    for pm, audit_record in session.info.pop(_READY_KEY, []):
+        safe_collect(pm, "dai_audit_event", event=audit_record)
+
+
+def _after_transaction_end(session: Session, transaction) -> None:
+    if transaction.parent is None:  # the outermost transaction: committed or rolled back
+        for key in (_NOTIFY_KEY, _READY_KEY, audit_chain.PENDING_KEY):
+            session.info.pop(key, None)
+
+
+def _audit_record(event: AuditEvent, username: str) -> AuditRecord:
+    return AuditRecord(
         event.action,
-        actor.username,
+        username,
         event.app,
         event.target,
         dict(event.detail or {}),
-        now().isoformat(),
+        (event.at or now()).isoformat(),
     )
-    safe_collect(pm, "dai_audit_event", event=audit_record)
+
+
+def install_session_events() -> None:
+    """Chain and notify on every ORM session's commit (idempotent; done on import)."""
+    audit_chain.install()
+    for name, listener in (
+        ("before_commit", _before_commit),
+        ("after_commit", _after_commit),
+        ("after_transaction_end", _after_transaction_end),
+    ):
+        if not sa_event.contains(Session, name, listener):
+            sa_event.listen(Session, name, listener)
+
+
+install_session_events()
 
 
 def query_events(

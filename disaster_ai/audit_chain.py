@@ -23,6 +23,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
@@ -64,6 +65,15 @@ def canonical(row) -> bytes:
 
 def link(prev_hash: str, row) -> str:
     return hashlib.sha256(prev_hash.encode("ascii") + canonical(row)).hexdigest()
+
+
+REASONS = {
+    "missing_link": _l("a chain row before it was removed"),
+    "broken_link": _l("its link to the previous row is wrong"),
+    "event_deleted": _l("the event was deleted"),
+    "content_changed": _l("its content was changed"),
+    "not_in_chain": _l("it was added around the application and is not in the chain"),
+}
 
 
 # --- sealing -------------------------------------------------------------------------------
@@ -180,3 +190,52 @@ def verify(connection) -> Verdict:
     if unsealed is not None:
         return Verdict(False, checked, prev, unsealed, None, "not_in_chain")
     return Verdict(True, checked, prev)
+
+
+# --- the command -------------------------------------------------------------------------
+
+
+def register_commands(cli) -> None:
+    import json as json_module
+
+    import click
+    from flask.cli import with_appcontext
+    from flask_babel import gettext as _
+
+    @click.group("audit")
+    def audit_group():
+        """The audit log: check its hash chain."""
+
+    @audit_group.command("verify")
+    @click.option("--json", "as_json", is_flag=True)
+    @with_appcontext
+    def verify_command(as_json):
+        """Check the hash chain of the whole audit log: exit 0 when intact, 1 with the first
+        bad event's id otherwise."""
+        from disaster_ai.storage import get_storage
+
+        with get_storage().engine.connect() as connection:
+            verdict = verify(connection)
+        if as_json:
+            click.echo(json_module.dumps(verdict.as_dict(), ensure_ascii=False, indent=2))
+        elif verdict.ok:
+            click.echo(
+                _(
+                    "The audit log is intact: %(count)s rows checked, last hash %(head)s.",
+                    count=verdict.checked,
+                    head=verdict.head,
+                )
+            )
+        else:
+            click.echo(
+                _(
+                    "The audit log was tampered with: event %(id)s (%(reason)s) is the first "
+                    "row that does not match its hash chain.",
+                    id=verdict.first_bad_event,
+                    reason=str(REASONS.get(verdict.reason, verdict.reason)),
+                ),
+                err=True,
+            )
+        raise SystemExit(0 if verdict.ok else 1)
+
+    cli.add_command(audit_group)

@@ -9,13 +9,13 @@ from datetime import timedelta
 
 from flask import current_app, g, redirect, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import case, delete, literal, or_, select, update
+from sqlalchemy.orm import Session, object_session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from disaster_ai.errors import ApiError
 from disaster_ai.storage.base import now
-from disaster_ai.storage.models import ApiToken, LoginAttempt, User
+from disaster_ai.storage.models import ApiToken, LoginAttempt, LoginThrottle, User, WebSession
 from disaster_ai.types import ROLES, Actor, PermissionSpec
 
 TOKEN_PREFIX = "dai_"
@@ -76,38 +76,165 @@ def create_user(
 
 
 def set_password(user: User, password: str) -> None:
+    """Change a password; every desk session of the user ends (on the server, at once)."""
     user.password_hash = generate_password_hash(password)
+    session = object_session(user)
+    if session is not None:
+        end_all_sessions(session, user.id)
+
+
+# --- desk sessions -------------------------------------------------------------------------
+# The signed cookie alone is not trusted: it carries a random session id whose sha256 must be
+# a row of web_sessions. Logout deletes the row; a password change deletes the user's rows.
+
+
+def start_session(session: Session, user: User) -> str:
+    """Record a new desk session; returns the id to put in the cookie."""
+    sid = secrets.token_urlsafe(32)
+    session.add(WebSession(id_hash=hash_token(sid), user_id=user.id))
+    session.flush()
+    return sid
+
+
+def session_is_valid(session: Session, sid: str | None, user_id: int) -> bool:
+    if not sid or not isinstance(sid, str):
+        return False
+    row = session.get(WebSession, hash_token(sid))
+    if row is None or row.user_id != user_id:
+        return False
+    lifetime = current_app.permanent_session_lifetime
+    return row.created_at > now() - lifetime
+
+
+def end_session(session: Session, sid: str | None) -> None:
+    if sid and isinstance(sid, str):
+        session.execute(delete(WebSession).where(WebSession.id_hash == hash_token(sid)))
+
+
+def end_all_sessions(session: Session, user_id: int) -> None:
+    session.execute(delete(WebSession).where(WebSession.user_id == user_id))
+
+
+def prune_sessions(session: Session, lifetime: timedelta) -> int:
+    """Delete desk sessions older than ``lifetime`` (they no longer open anything)."""
+    result = session.execute(delete(WebSession).where(WebSession.created_at < now() - lifetime))
+    return result.rowcount or 0
 
 
 # --- login with rate limiting --------------------------------------------------------------
+#
+# Before a password is checked, one failure is *reserved* on three counters at once, each with
+# a conditional UPDATE that only succeeds below its limit (atomic on SQLite and PostgreSQL, so
+# parallel attempts can never check more passwords than the limit):
+#   pair:<address>|<name>  LOGIN_MAX_FAILURES           guessing one name from one address
+#   name:<name>            LOGIN_MAX_FAILURES_PER_NAME  guessing one name from many addresses
+#   addr:<address>         LOGIN_MAX_FAILURES_PER_IP    trying many names from one address
+# A correct password gives the reservation back (and clears the name's own counters), so a
+# desk behind one NAT address is never locked out by one colleague's typos. A counter's window
+# is LOGIN_LOCKOUT_SECONDS from its first failure; a full counter refuses until it ends.
 
 
 def authenticate(session: Session, username: str, password: str, remote_addr: str) -> User:
-    """Check a login; every attempt is recorded, and too many failures lock the name (and the
-    address) for LOGIN_LOCKOUT_SECONDS, across all processes since it lives in the database."""
+    """Check a login; every attempt is recorded in login_attempts, and the limits above lock
+    the name, the pair or the address across all processes (the counters live in the database)."""
     config = current_app.config
-    window_start = now() - timedelta(seconds=config["LOGIN_LOCKOUT_SECONDS"])
-    failures_for_name = _failures(session, LoginAttempt.username == username, window_start)
-    failures_from_addr = _failures(session, LoginAttempt.remote_addr == remote_addr, window_start)
-    if (
-        failures_for_name >= config["LOGIN_MAX_FAILURES"]
-        or failures_from_addr >= config["LOGIN_MAX_FAILURES_PER_IP"]
-    ):
-        raise AuthError("too_many_attempts", retry_after=config["LOGIN_LOCKOUT_SECONDS"])
+    username, remote_addr = username[:64], (remote_addr or "")[:64]
+    keys = _throttle_keys(config, username, remote_addr)
+    retry_after = _reserve(keys, int(config["LOGIN_LOCKOUT_SECONDS"]))
+    if retry_after is not None:
+        raise AuthError("too_many_attempts", retry_after=retry_after)
     user = session.scalar(select(User).where(User.username == username))
     ok = bool(user and user.active and check_password_hash(user.password_hash, password or ""))
-    session.add(LoginAttempt(username=username[:64], remote_addr=remote_addr[:64], success=ok))
+    if ok:
+        _release(keys)
+    session.add(LoginAttempt(username=username, remote_addr=remote_addr, success=ok))
     session.commit()
     if not ok:
         raise AuthError("bad_credentials")
     return user
 
 
-def _failures(session: Session, condition, since) -> int:
-    query = select(func.count(LoginAttempt.id)).where(
-        condition, LoginAttempt.success.is_(False), LoginAttempt.at >= since
-    )
-    return session.scalar(query) or 0
+def _throttle_keys(config, username: str, remote_addr: str) -> list[tuple[str, int]]:
+    return [
+        (f"pair:{remote_addr}|{username}", int(config["LOGIN_MAX_FAILURES"])),
+        (f"name:{username}", int(config["LOGIN_MAX_FAILURES_PER_NAME"])),
+        (f"addr:{remote_addr}", int(config["LOGIN_MAX_FAILURES_PER_IP"])),
+    ]
+
+
+def _reserve(keys: list[tuple[str, int]], window_seconds: int) -> int | None:
+    """Take one failure on every counter, all or none; None when taken, else the seconds until
+    the first full counter's window ends."""
+    from disaster_ai.storage import get_storage
+
+    engine = get_storage().engine
+    table = LoginThrottle.__table__
+    moment = now()
+    cutoff = moment - timedelta(seconds=window_seconds)
+    moment_value = literal(moment, type_=table.c.window_start.type)
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        try:
+            for key, limit in keys:
+                connection.execute(
+                    _insert_ignore(connection, table).values(
+                        key=key, failures=0, window_start=moment
+                    )
+                )
+                expired = table.c.window_start < cutoff
+                taken = connection.execute(
+                    update(table)
+                    .where(table.c.key == key, or_(expired, table.c.failures < limit))
+                    .values(
+                        failures=case((expired, 1), else_=table.c.failures + 1),
+                        window_start=case((expired, moment_value), else_=table.c.window_start),
+                    )
+                ).rowcount
+                if taken != 1:
+                    transaction.rollback()
+                    started = connection.scalar(
+                        select(table.c.window_start).where(table.c.key == key)
+                    )
+                    ends = (started or moment) + timedelta(seconds=window_seconds)
+                    return max(1, int((ends - moment).total_seconds()))
+            transaction.commit()
+        except BaseException:
+            if transaction.is_active:
+                transaction.rollback()
+            raise
+    return None
+
+
+def _release(keys: list[tuple[str, int]]) -> None:
+    """A correct password: clear the pair's and the name's counters, give the address back the
+    one failure that was reserved."""
+    from disaster_ai.storage import get_storage
+
+    table = LoginThrottle.__table__
+    (pair, _), (name, _), (addr, _) = keys
+    with get_storage().engine.begin() as connection:  # one row at a time, in _reserve's order
+        for key in (pair, name):
+            connection.execute(update(table).where(table.c.key == key).values(failures=0))
+        connection.execute(
+            update(table)
+            .where(table.c.key == addr, table.c.failures > 0)
+            .values(failures=table.c.failures - 1)
+        )
+
+
+def _insert_ignore(connection, table):
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table).on_conflict_do_nothing(index_elements=["key"])
+
+
+def prune_login_throttle(session: Session, window_seconds: int) -> int:
+    """Delete counters whose window ended (they would start afresh anyway)."""
+    table = LoginThrottle.__table__
+    cutoff = now() - timedelta(seconds=window_seconds)
+    return session.execute(delete(table).where(table.c.window_start < cutoff)).rowcount or 0
 
 
 # --- API tokens ----------------------------------------------------------------------------

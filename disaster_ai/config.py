@@ -47,9 +47,18 @@ class DefaultConfig:
     PORT = 5000
 
     # Auth
-    LOGIN_MAX_FAILURES = 5  # per user name within the window
-    LOGIN_MAX_FAILURES_PER_IP = 20
+    LOGIN_MAX_FAILURES = 5  # per user name from one address within the window
+    LOGIN_MAX_FAILURES_PER_NAME = 50  # per user name from all addresses together
+    LOGIN_MAX_FAILURES_PER_IP = 100  # per address, all names together (a desk behind one NAT)
     LOGIN_LOCKOUT_SECONDS = 15 * 60
+    # Reverse proxy: how many proxies in front set X-Forwarded-For / -Proto / -Host / -Port /
+    # -Prefix. 0 (the default): those headers are ignored, the peer address is the client's.
+    PROXY_FIX_X_FOR = 0
+    PROXY_FIX_X_PROTO = 0
+    PROXY_FIX_X_HOST = 0
+    PROXY_FIX_X_PORT = 0
+    PROXY_FIX_X_PREFIX = 0
+    CSP_EXTRA_SOURCES: dict[str, list[str]] = {}  # e.g. {"img-src": ["https://tiles.example"]}
     MIN_PASSWORD_LENGTH = 10
 
     # Jobs

@@ -6,20 +6,27 @@ An AI backend (or any component) that calls a URL must go through ``check_outbou
 
 ``kind="delivery"`` (bulletin e-mail and webhooks, which carry no data to an AI service) needs
 only the host in ``EGRESS_ALLOWLIST``; loopback is still always allowed.
+
+A refused call of any kind is audited as ``egress.refused`` with the host and the reason
+(``not_a_url``, ``external_ai_disabled``, ``not_in_allowlist``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import logging
 import socket
 import time
 import urllib.request
 from urllib.parse import urlsplit
 
-from flask import current_app
+from flask import current_app, has_app_context
 from flask_babel import gettext as _
 
 from disaster_ai import audit
+
+log = logging.getLogger(__name__)
 
 
 class EgressDenied(PermissionError):
@@ -35,29 +42,60 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
-def check_outbound(url: str, purpose: str, app=None, kind: str = "ai") -> str:
+def check_outbound(
+    url: str, purpose: str, app=None, kind: str = "ai", app_name: str | None = None
+) -> str:
     """Return the host when a call to ``url`` is allowed; raise EgressDenied otherwise.
 
-    ``kind`` is ``"ai"`` (ALLOW_EXTERNAL_AI and the allowlist) or ``"delivery"`` (the allowlist)."""
+    ``kind`` is ``"ai"`` (ALLOW_EXTERNAL_AI and the allowlist) or ``"delivery"`` (the allowlist).
+    Every refusal, of either kind, is audited (``egress.refused``) with the host and the reason,
+    in a transaction of its own so that it stays recorded when the caller rolls back."""
     app = app or current_app
     if kind not in ("ai", "delivery"):
         raise ValueError(f"unknown egress kind {kind!r}")
     host = (urlsplit(url).hostname or "").lower()
     if not host:
-        raise EgressDenied(_("Not a URL: %(url)s", url=url))
+        _refuse(app, host, "not_a_url", purpose, kind, app_name, _("Not a URL: %(url)s", url=url))
     if is_loopback_host(host):
         return host
     if kind == "ai" and not app.config["ALLOW_EXTERNAL_AI"]:
-        raise EgressDenied(
+        _refuse(
+            app,
+            host,
+            "external_ai_disabled",
+            purpose,
+            kind,
+            app_name,
             _(
                 "Outbound connections are disabled (DISASTER_AI_ALLOW_EXTERNAL_AI is off): %(host)s",
                 host=host,
-            )
+            ),
         )
     allowlist = {entry.lower() for entry in app.config["EGRESS_ALLOWLIST"]}
     if host not in allowlist:
-        raise EgressDenied(_("%(host)s is not in DISASTER_AI_EGRESS_ALLOWLIST", host=host))
+        _refuse(
+            app,
+            host,
+            "not_in_allowlist",
+            purpose,
+            kind,
+            app_name,
+            _("%(host)s is not in DISASTER_AI_EGRESS_ALLOWLIST", host=host),
+        )
     return host
+
+
+def _refuse(app, host: str, reason: str, purpose: str, kind: str, app_name, message: str):
+    detail = {"host": host, "reason": reason, "purpose": purpose, "kind": kind}
+    try:
+        with contextlib.ExitStack() as stack:
+            if not has_app_context():
+                stack.enter_context(app.app_context())
+            audit.record("egress.refused", app=app_name, target=host or None, detail=detail)
+    except Exception:  # the refusal itself must stand even when the audit write fails
+        log.exception("could not audit a refused egress to %r", host)
+    log.warning("egress refused: %s (%s, %s, %s)", host, reason, kind, purpose)
+    raise EgressDenied(message)
 
 
 def outbound_request(
@@ -71,7 +109,7 @@ def outbound_request(
     kind: str = "ai",
 ) -> bytes:
     """POST/GET through the policy; each external call is audited with its duration."""
-    host = check_outbound(url, purpose, kind=kind)
+    host = check_outbound(url, purpose, kind=kind, app_name=app_name)
     started = time.monotonic()
     request = urllib.request.Request(url, data=data, headers=headers or {})
     with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - checked above

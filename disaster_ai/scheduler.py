@@ -88,8 +88,13 @@ def recover_jobs() -> None:
 def prune_login_attempts() -> None:
     from flask import current_app
 
+    from disaster_ai.auth import prune_login_throttle, prune_sessions
+
     with session_scope(get_storage(current_app)) as session:
         session.execute(delete(LoginAttempt).where(LoginAttempt.at < now() - timedelta(days=30)))
+        # expired desk sessions and finished failed-login windows (both open nothing any more)
+        prune_sessions(session, current_app.permanent_session_lifetime)
+        prune_login_throttle(session, int(current_app.config["LOGIN_LOCKOUT_SECONDS"]))
 
 
 def registered_jobs(app) -> dict[str, JobSpec]:

@@ -32,12 +32,29 @@ ALLOWED_CONTROLS = frozenset("\t\n\r")
 PROXY_FIX_KEYS = ("x_for", "x_proto", "x_host", "x_port", "x_prefix")
 
 
+def digits_up_to(limit: int) -> str:
+    """A regular expression for the decimal numbers 0 … ``limit`` (no sign, no leading zeros
+    beyond one digit's worth): a URL part outside it never matches, so werkzeug answers 404
+    for it on every method, not 405 (what a converter's own range check leads to)."""
+    text, size = str(limit), len(str(limit))
+    options = [rf"\d{{1,{size - 1}}}"] if size > 1 else []  # the shorter numbers
+    for i, digit in enumerate(text):  # same length: smaller at position i, equal before it
+        low = 1 if i == 0 and size > 1 else 0
+        if int(digit) > low:
+            rest = rf"\d{{{size - i - 1}}}" if i < size - 1 else ""
+            options.append(f"{text[:i]}[{low}-{int(digit) - 1}]{rest}")
+    options.append(text)
+    return "(?:" + "|".join(options) + ")"
+
+
 class BoundedIntegerConverter(IntegerConverter):
     """``<int:…>`` that never yields a number the database cannot hold."""
 
     def __init__(self, map, fixed_digits=0, min=None, max=None, signed=False):
         bound = DB_INT_MAX if max is None or max > DB_INT_MAX else max
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=bound, signed=signed)
+        if not fixed_digits and not signed:
+            self.regex = digits_up_to(bound)
 
 
 def parse_db_int(text: str | None) -> int | None:
@@ -90,7 +107,8 @@ def _refuse_control_characters():
     """Forms and query strings: refuse a NUL (or another control character) before any view
     sees it, naming the field. Uploaded files are not text and are not checked here."""
     bad: list[str] = []
-    for source in (request.args, request.form if request.method != "GET" else {}):
+    sources = [request.args] if request.method in ("GET", "HEAD") else [request.args, request.form]
+    for source in sources:
         for name, value in source.items(multi=True):
             if (has_control_characters(name) or has_control_characters(value)) and name not in bad:
                 bad.append(_printable(name))

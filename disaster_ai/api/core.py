@@ -174,7 +174,7 @@ def list_users():
 
 @bp.post("/users")
 @requires("admin.users")
-@api_doc(body=UserIn, responses={201: "Created"})
+@api_doc(body=UserIn, responses={201: "Created", 409: "The user name is taken"})
 def add_user():
     """Create a user with a role."""
     data = parse_body(UserIn)
@@ -200,7 +200,7 @@ def add_user():
 
 @bp.patch("/users/<int:user_id>")
 @requires("admin.users")
-@api_doc(body=UserPatch)
+@api_doc(body=UserPatch, responses={200: "OK", 409: "You cannot demote or deactivate yourself"})
 def update_user(user_id: int):
     """Change a user's role, language or active flag."""
     data = parse_body(UserPatch)
@@ -244,7 +244,7 @@ def get_job(job_id: int):
 
 @bp.post("/jobs/<int:job_id>/retry")
 @requires("jobs.retry")
-@api_doc(responses={200: "Queued again"})
+@api_doc(responses={200: "Queued again", 409: "The job has not failed"})
 def retry_job(job_id: int):
     """Queue a failed job again."""
     from disaster_ai.jobs.service import runner_for

@@ -4,6 +4,7 @@ OpenAPI document built from the routes themselves (their docstrings and declared
 from __future__ import annotations
 
 import inspect
+import re
 
 from flask import current_app, request
 from flask_babel import gettext as _
@@ -12,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from disaster_ai import __version__
 from disaster_ai.errors import ApiError
+from disaster_ai.security import DB_INT_MAX, control_character_error, has_control_characters
 
 HTTP_CODES = {
     400: "bad_request",
@@ -48,24 +50,67 @@ def api_doc(
     return decorator
 
 
+MAX_JSON_DEPTH = 32  # objects and arrays inside one another; no endpoint needs more than a few
+
+
 def parse_body(model: type[BaseModel]) -> BaseModel:
-    """Validate a JSON body; 415 when it is not JSON, 400 when it is not an object, 422 with
-    one entry per bad field otherwise."""
+    """Validate a JSON body; 415 when it is not JSON, 400 when it is not an object or is nested
+    deeper than MAX_JSON_DEPTH, 422 with one entry per bad field otherwise (a NUL or another
+    control character in any text, or an integer beyond the database's range, included)."""
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", _("Send the body as application/json."))
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # the parser itself gives up long before a stack overflow
+        _raise_too_deep()
     if not isinstance(data, dict):
         raise ApiError(400, "bad_request", _("The body must be a JSON object."))
+    problems = _scan_json(data)
+    if problems:
+        raise control_character_error(problems)
     return _validate(model, data)
 
 
 def parse_query(model: type[BaseModel]) -> BaseModel:
+    bad = [k for k, v in request.args.items() if has_control_characters(k + v)]
+    if bad:  # the app's before_request refuses these first; kept for direct callers
+        raise control_character_error(bad)
     return _validate(model, request.args.to_dict())
+
+
+def _raise_too_deep():
+    raise ApiError(
+        400,
+        "bad_request",
+        _("The JSON is nested too deeply (at most %(depth)s levels).", depth=MAX_JSON_DEPTH),
+    )
+
+
+def _scan_json(data) -> list[str]:
+    """Walk the parsed body without recursion: refuse nesting deeper than MAX_JSON_DEPTH and
+    return the paths (``reason``, ``edits.sms``, ``districts.0``) of texts holding control
+    characters."""
+    bad: list[str] = []
+    stack = [(data, (), 1)]
+    while stack:
+        value, path, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            _raise_too_deep()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if has_control_characters(key):
+                    bad.append(".".join(map(str, path)) or "body")
+                stack.append((item, (*path, key), depth + 1))
+        elif isinstance(value, list):
+            stack.extend((item, (*path, i), depth + 1) for i, item in enumerate(value))
+        elif isinstance(value, str) and has_control_characters(value):
+            bad.append(".".join(map(str, path)) or "body")
+    return sorted(set(bad))[:20]
 
 
 def _validate(model: type[BaseModel], data: dict) -> BaseModel:
     try:
-        return model.model_validate(data)
+        parsed = model.model_validate(data)
     except ValidationError as exc:
         fields = {
             ".".join(str(p) for p in err["loc"]) or "body": err["msg"] for err in exc.errors()
@@ -73,6 +118,37 @@ def _validate(model: type[BaseModel], data: dict) -> BaseModel:
         raise ApiError(
             422, "invalid", _("Some fields are missing or invalid."), {"fields": fields}
         ) from None
+    too_large = _integers_out_of_range(parsed.model_dump())
+    if too_large:
+        raise ApiError(
+            422,
+            "invalid",
+            _("Some fields are missing or invalid."),
+            {
+                "fields": {
+                    name: _(
+                        "Enter a number from %(low)s to %(high)s.", low=-DB_INT_MAX, high=DB_INT_MAX
+                    )
+                    for name in too_large
+                }
+            },
+        )
+    return parsed
+
+
+def _integers_out_of_range(data) -> list[str]:
+    """Paths of integers the database's integer columns cannot hold (ids, offsets, counts)."""
+    out: list[str] = []
+    stack = [(data, ())]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, dict):
+            stack.extend((item, (*path, key)) for key, item in value.items())
+        elif isinstance(value, list | tuple):
+            stack.extend((item, (*path, i)) for i, item in enumerate(value))
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > DB_INT_MAX:
+            out.append(".".join(map(str, path)) or "body")
+    return sorted(out)
 
 
 def error_response(exc: ApiError):
@@ -149,10 +225,31 @@ _ERROR_SCHEMA = {
 }
 
 
-def _openapi_path(rule: str) -> str:
-    import re
+_PATH_ARGUMENT = re.compile(r"<(?:([a-z]+)(?:\([^)]*\))?:)?([a-zA-Z_]+)>")
 
-    return re.sub(r"<(?:[a-z]+:)?([a-zA-Z_]+)>", r"{\1}", rule)
+
+def _openapi_path(rule: str) -> str:
+    return _PATH_ARGUMENT.sub(r"{\2}", rule)
+
+
+def _path_parameters(rule) -> list[dict]:
+    converters = {name: conv or "default" for conv, name in _PATH_ARGUMENT.findall(rule.rule)}
+    parameters = []
+    for arg in sorted(rule.arguments):
+        schema = (
+            {"type": "integer", "minimum": 0, "maximum": DB_INT_MAX}
+            if converters.get(arg) == "int"
+            else {"type": "string"}
+        )
+        parameters.append({"name": arg, "in": "path", "required": True, "schema": schema})
+    return parameters
+
+
+def _error_response(description: str) -> dict:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
 
 
 def _operation(rule, view, method: str, components: dict) -> dict:
@@ -164,23 +261,14 @@ def _operation(rule, view, method: str, components: dict) -> dict:
         "summary": summary.strip(),
         "description": description.strip(),
         "tags": [doc.get("tag", rule.endpoint.split(".")[0])],
-        "parameters": [
-            {"name": arg, "in": "path", "required": True, "schema": {"type": "string"}}
-            for arg in sorted(rule.arguments)
-        ],
+        "parameters": _path_parameters(rule),
         "responses": {
-            str(code): {"description": text}
+            str(code): _error_response(text) if int(code) >= 400 else {"description": text}
             for code, text in doc.get("responses", {200: "OK"}).items()
         },
     }
     for code in (400, 401, 403, 404, 413, 415, 422):
-        operation["responses"].setdefault(
-            str(code),
-            {
-                "description": HTTP_CODES[code],
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-            },
-        )
+        operation["responses"].setdefault(str(code), _error_response(HTTP_CODES[code]))
     action = getattr(view, "required_action", None)
     if action:
         operation["x-required-permission"] = action
@@ -197,14 +285,29 @@ def _operation(rule, view, method: str, components: dict) -> dict:
         }
     query = doc.get("query")
     if query is not None:
+        properties = query.model_json_schema().get("properties", {})
         for name, field in query.model_fields.items():
+            schema = _query_schema(properties.get(name, {}))
             operation["parameters"].append(
                 {
                     "name": name,
                     "in": "query",
                     "required": field.is_required(),
                     "description": field.description or "",
-                    "schema": {"type": "string"},
+                    "schema": schema,
                 }
             )
     return operation
+
+
+def _query_schema(schema: dict) -> dict:
+    """A query field's JSON schema without the null branch (a query string has no null)."""
+    schema = {k: v for k, v in schema.items() if k not in ("title", "default", "description")}
+    options = [s for s in schema.pop("anyOf", []) if s.get("type") != "null"]
+    if len(options) == 1:
+        schema.update(options[0])
+    elif options:
+        schema["anyOf"] = options
+    if schema.get("type") == "integer":
+        schema.setdefault("maximum", DB_INT_MAX)
+    return schema or {"type": "string"}

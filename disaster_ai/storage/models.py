@@ -1,4 +1,5 @@
-"""Core tables: users, API tokens, login attempts, audit log, jobs, heartbeats, municipality."""
+"""Core tables: users, sessions, API tokens, login attempts and throttle, audit log and its
+hash chain, jobs, heartbeats, municipality."""
 
 from __future__ import annotations
 
@@ -53,6 +54,29 @@ class LoginAttempt(Base):
     at: Mapped[datetime] = mapped_column(AwareDateTime, default=now, index=True)
 
 
+class WebSession(Base):
+    """A desk login, server side: the cookie holds a random id, this row its sha256. Logout
+    deletes the row and a password change deletes all of the user's rows, so a copied or old
+    cookie opens nothing afterwards."""
+
+    __tablename__ = "web_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=now)
+
+
+class LoginThrottle(Base):
+    """Failed-login counters, one row per key (``pair:<address>|<name>``, ``name:<name>``,
+    ``addr:<address>``), taken atomically with a conditional UPDATE before a password is checked."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime] = mapped_column(AwareDateTime, default=now)
+
+
 class AuditEvent(Base):
     """Append-only (database triggers refuse UPDATE and DELETE). AI calls are rows with
     the ai_* columns filled."""
@@ -73,6 +97,19 @@ class AuditEvent(Base):
     input_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
     output: Mapped[str | None] = mapped_column(Text, nullable=True)
     duration_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class AuditChain(Base):
+    """The hash chain over the audit log: one row per audit event, in commit order (``seq``),
+    holding the previous row's hash and sha256(previous hash + the event's canonical content).
+    Append-only like the log (docs/security.md; ``disaster-ai audit verify``)."""
+
+    __tablename__ = "audit_chain"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    event_id: Mapped[int] = mapped_column(Integer, unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 class Job(Base):

@@ -44,6 +44,13 @@ def dai_register_permissions():
 
 
 @hookimpl
+def dai_register_commands(cli):
+    from disaster_ai.audit_chain import register_commands
+
+    register_commands(cli)
+
+
+@hookimpl
 def dai_register_apps():
     return [
         AppSpec("dashboard", _l("Dashboard"), "web.dashboard", "operator", order=0),

@@ -32,6 +32,7 @@ from disaster_ai.apps.situation.models import INCIDENT_STATUSES, Incident
 from disaster_ai.apps.situation.web import COUNT_RANGE, MAX_OCCUPANCY, CountField, tile_config
 from disaster_ai.auth import current_actor, is_allowed, requires
 from disaster_ai.errors import ApiError
+from disaster_ai.security import DB_INT_MAX, parse_db_int
 from disaster_ai.storage.base import JST, now
 from disaster_ai.storage.engine import db
 
@@ -223,10 +224,7 @@ def list_page():
     district = args["district"] if args["district"] in districts else ""
     since, until = _day("since", problems), _day("until", problems)
     life_only = request.args.get("life") == "1"
-    try:
-        page = max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        page = 1
+    page = min(max(1, parse_db_int(request.args.get("page")) or 1), DB_INT_MAX // PAGE_SIZE)
     f = service.IncidentFilter(
         categories=(category,) if category else (),
         statuses=("unverified", "confirmed") if status == "open" else ((status,) if status else ()),
@@ -516,11 +514,12 @@ def merge_page(incident_id: int):
     if not form.validate_on_submit():
         return _render_detail(incident, merge_form=form, status=422)
     text = unicodedata.normalize("NFKC", form.into.data or "").strip().lstrip("#")
-    if not text.isdigit():
+    into = parse_db_int(text)
+    if into is None:
         form.into.errors = [str(_l("Enter the number of an incident, e.g. 12."))]
         return _render_detail(incident, merge_form=form, status=422)
     try:
-        kept = service.merge_incident(session, incident_id, int(text), current_actor())
+        kept = service.merge_incident(session, incident_id, into, current_actor())
     except ApiError as exc:
         session.rollback()
         incident = service.get_incident(session, incident_id)
