@@ -26,11 +26,14 @@ from disaster_ai.auth import (
     authenticate,
     create_user,
     current_actor,
+    end_session,
     is_allowed,
     requires,
+    start_session,
     validate_new_user,
 )
 from disaster_ai.plugins import safe_collect
+from disaster_ai.security import parse_db_int
 from disaster_ai.storage.base import JST
 from disaster_ai.storage.engine import db
 from disaster_ai.storage.models import User
@@ -82,6 +85,8 @@ def login():
             if chosen_language:
                 session["lang"] = chosen_language
             session["user_id"], session["pw"] = user.id, user.password_hash[-12:]
+            session["sid"] = start_session(db(), user)
+            db().commit()
             g.actor = actor_for(user)
             audit.record("auth.login", target=f"user:{user.username}")
             return redirect(_safe_next(request.args.get("next")))
@@ -100,8 +105,10 @@ def _safe_next(target: str | None) -> str:
 @bp.post("/logout")
 def logout():
     actor = g.get("actor")
+    end_session(db(), session.get("sid"))  # the old cookie opens nothing from now on
     if actor is not None:
-        audit.record("auth.logout", target=f"user:{actor.username}")
+        audit.record("auth.logout", target=f"user:{actor.username}", session=db())
+    db().commit()
     session.clear()
     return redirect(url_for("web.login"))
 
@@ -276,8 +283,7 @@ def dashboard_feed():
     """The dashboard's live panels: incidents recorded after ``since_id`` (or the newest ones),
     the notices in force and the latest bulletin. A panel whose app is disabled, or that the
     user may not see, is ``{"available": false}``."""
-    raw = request.args.get("since_id", "").strip()
-    since_id = int(raw) if raw.isdigit() else None
+    since_id = parse_db_int(request.args.get("since_id"))
     return jsonify(dashboard_feed_data(since_id))
 
 
