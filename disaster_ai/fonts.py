@@ -30,8 +30,9 @@ BUNDLED_PACKAGE = "matplotlib_fontja"  # pip: matplotlib-fontja
 BUNDLED_FILE = ("fonts", "ipaexg.ttf")
 BUNDLED_FAMILY = "IPAexGothic"
 # The CSS family that the bulletin template lists after the system ones; render_pdf binds it to
-# the packaged font file with @font-face (the HTML itself never carries a server path).
-CSS_FAMILY = "disaster-ai Japanese"
+# the packaged font file with @font-face (the HTML itself never carries a server path). A system
+# IPAexGothic (Debian fonts-ipaexfont) answers to the same name.
+CSS_FAMILY = BUNDLED_FAMILY
 FALLBACK_FAMILY = "DejaVu Sans"  # matplotlib's own font: Latin only
 # Drawn on the map and printed in the PDF when no Japanese font exists: ASCII, the only text
 # that can render then.
@@ -128,6 +129,15 @@ def weasyprint_css() -> str:
             f'@font-face {{ font-family: "{CSS_FAMILY}"; src: url("{bundled.as_uri()}"); }}'
         )
     if japanese_font().missing:
+        # Pango crashes with no font at all (a machine without any font): matplotlib's own
+        # DejaVu Sans, always installed with the desk, keeps at least the Latin note readable.
+        import matplotlib
+
+        latin = Path(matplotlib.get_data_path(), "fonts", "ttf", "DejaVuSans.ttf")
+        if latin.is_file():
+            rules.append(
+                f'@font-face {{ font-family: "{FALLBACK_FAMILY}"; src: url("{latin.as_uri()}"); }}'
+            )
         rules.append(
             'body::before { content: "' + MISSING_NOTE + '"; display: block; color: #b00; '
             "border: 1.5pt solid #b00; padding: 2pt 4pt; margin-bottom: 6pt; font-weight: bold; }"

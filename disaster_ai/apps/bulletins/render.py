@@ -136,16 +136,20 @@ def render_pdf(snapshot: dict, map_png: bytes | None) -> bytes:
     import logging
 
     from weasyprint import CSS, HTML
+    from weasyprint.text.fonts import FontConfiguration
 
     from disaster_ai import fonts
 
     # WeasyPrint logs every layout step at INFO; the desk's logs want only its problems.
     logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
     # The packaged Japanese font (or, with none at all, a visible note) comes as a stylesheet of
-    # its own, so the HTML stays free of server paths and the same on every machine.
+    # its own, so the HTML stays free of server paths and the same on every machine. Its
+    # @font-face needs the same FontConfiguration in CSS() and write_pdf().
+    font_config = FontConfiguration()
     extra = fonts.weasyprint_css()
     return HTML(string=render_html(snapshot, map_png, standalone=True)).write_pdf(
-        stylesheets=[CSS(string=extra)] if extra else None
+        stylesheets=[CSS(string=extra, font_config=font_config)] if extra else None,
+        font_config=font_config,
     )
 
 
