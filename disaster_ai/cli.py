@@ -55,10 +55,29 @@ def _sample_dir(name: str) -> Path:
     default=None,
     help="Create demo admin/operator/approver users (default: on with --sample).",
 )
+@click.option(
+    "--municipality",
+    "municipality_query",
+    metavar="CODE",
+    help="Set the municipality profile from the national table: 団体コード (232033), JIS code "
+    "(23203) or name (一宮市; with --prefecture when several carry it).",
+)
+@click.option("--prefecture", help="With --municipality NAME: the prefecture (秋田県).")
+@click.option(
+    "--boundary",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="With --municipality: a 国土数値情報 N03 file holding the municipal outline.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @with_appcontext
-def init_command(sample, demo_users, as_json):
-    """Create or migrate the database; optionally load a sample municipality and demo users."""
+def init_command(sample, demo_users, municipality_query, prefecture, boundary, as_json):
+    """Create or migrate the database; set the municipality profile (--municipality CODE);
+    optionally load a sample municipality and demo users."""
+    from disaster_ai.municipality import cli as municipality_cli
+    from disaster_ai.municipality import profile as municipality_profile
+
+    if municipality_query:  # a wrong code or an ambiguous name stops before anything changes
+        municipality_cli.lookup_or_fail(municipality_query, prefecture)
     storage = get_storage()
     storage.migrate()
     report = {
@@ -67,17 +86,37 @@ def init_command(sample, demo_users, as_json):
         "sample": None,
         "loaded": [],
         "users": [],
+        "municipality": None,
     }
     if sample:
         report["sample"] = sample
         report["loaded"] = _load_sample(sample)
+    with session_scope(storage) as session:
+        if municipality_query or boundary:
+            report["municipality"] = municipality_cli.apply(
+                session, query=municipality_query, prefecture=prefecture, boundary=boundary
+            )
+        elif municipality_profile.complete_from_table(session) is not None:
+            report["municipality"] = municipality_profile.profile_dict(
+                municipality_profile.current(session)
+            )
     if demo_users if demo_users is not None else bool(sample):
         report["users"] = _create_demo_users()
     audit.record(
-        "system.init", detail={"sample": sample, "loaded": report["loaded"]}, actor=SYSTEM_ACTOR
+        "system.init",
+        detail={
+            "sample": sample,
+            "loaded": report["loaded"],
+            "municipality": (report["municipality"] or {}).get("jis_code"),
+        },
+        actor=SYSTEM_ACTOR,
     )
     lines = [f"database ready: {report['database']} (revision {report['revision']})"]
     lines += [f"loaded {item}" for item in report["loaded"]]
+    if report["municipality"]:
+        lines.append(municipality_cli.describe(report["municipality"]))
+    else:
+        lines.append(municipality_profile.missing_message())
     for user in report["users"]:
         if user.get("password"):
             lines.append(
@@ -451,8 +490,11 @@ def build_cli(app) -> click.Group:
         load_dotenv=False,
         help="disaster-ai: the disaster-response desk.",
     )
+    from disaster_ai.municipality.cli import municipality_group
+
     for command in (
         init_command,
+        municipality_group,
         run_command,
         worker_command,
         scheduler_command,

@@ -134,8 +134,9 @@ def build_facts(
             409,
             "no_issuer",
             _(
-                "The municipality is not configured, so no notice can say who issues it: set "
-                "MUNICIPALITY_NAME in instance/config.py (see docs/notices.md), then draft again."
+                "The municipality is not set, so no notice can say who issues it: run "
+                "`disaster-ai init --municipality CODE` (団体コード, JIS code or name) or "
+                "`disaster-ai municipality set` (see docs/pilot.md), then draft again."
             ),
             "issuer",
         )

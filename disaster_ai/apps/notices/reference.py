@@ -32,7 +32,11 @@ def reference_layers(session: Session):
         raise NoticeError(
             409,
             "no_districts",
-            _("No district layer is loaded: import one (disaster-ai init --sample yaizu)."),
+            _(
+                "No district layer is loaded: import one with `disaster-ai geo import districts "
+                "FILE` (docs/pilot.md), or derive provisional districts from the town points "
+                "with `disaster-ai geo derive-districts`."
+            ),
             "districts",
         )
     key = (
@@ -74,16 +78,22 @@ def shelter_status(session: Session) -> pd.DataFrame:
 
 
 def municipality(session: Session) -> dict:
-    from disaster_ai.storage.models import Municipality
+    """The issuer from the municipality profile (disaster_ai/municipality): name, English name,
+    団体コード and JIS code. NOTICE_ISSUER / MUNICIPALITY_NAME / NOTICE_ISSUER_EN rename the
+    issuer of a set profile; without a profile the name is empty (drafting refuses: no_issuer)
+    and no code is made up."""
+    from disaster_ai.municipality import current
 
-    row = session.scalar(select(Municipality).order_by(Municipality.id.desc()).limit(1))
+    row = current(session)
+    if row is None or not row.jis_code:
+        return {"name": "", "name_en": "", "lg_code": "", "jis_code": ""}
     config = app_config()
-    name = config.get("NOTICE_ISSUER") or config.get("MUNICIPALITY_NAME") or (row and row.name)
+    name = config.get("NOTICE_ISSUER") or config.get("MUNICIPALITY_NAME") or row.name
     return {
         "name": name or "",
-        "name_en": config.get("NOTICE_ISSUER_EN") or (row.name_en if row else "") or "",
-        "lg_code": row.lg_code if row else "000000",
-        "jis_code": row.jis_code if row else "",
+        "name_en": config.get("NOTICE_ISSUER_EN") or row.name_en or "",
+        "lg_code": row.lg_code,
+        "jis_code": row.jis_code,
     }
 
 

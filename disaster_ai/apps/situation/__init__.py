@@ -35,6 +35,7 @@ def dai_register_permissions():
         PermissionSpec("situation.view", DESK, "see the situation map and summaries"),
         PermissionSpec("situation.edit", DESK, "record incidents and update shelters"),
         PermissionSpec("geo.import", frozenset({"admin"}), "import geodata layers"),
+        PermissionSpec("admin.municipality", frozenset({"admin"}), "set the municipality profile"),
     ]
 
 
@@ -47,8 +48,17 @@ def dai_register_blueprints():
         incidents_web,
         web,
     )
+    from disaster_ai.municipality import web as municipality_web
 
-    return [api_layers.bp, api_situation.bp, api_incidents.bp, web.bp, incidents_web.bp]
+    # the municipality profile page lives with the layers it frames (the situation app)
+    return [
+        api_layers.bp,
+        api_situation.bp,
+        api_incidents.bp,
+        web.bp,
+        incidents_web.bp,
+        municipality_web.bp,
+    ]
 
 
 @hookimpl

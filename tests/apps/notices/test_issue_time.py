@@ -230,7 +230,7 @@ def test_no_notice_without_a_municipality_name(app, yaizu, client, api_headers):
     assert refused.status_code == 409
     error = refused.get_json()["error"]
     assert error["code"] == "no_issuer"
-    assert "市区町村" in error["message"] and "MUNICIPALITY_NAME" in error["message"]
+    assert "市区町村" in error["message"] and "init --municipality" in error["message"]
 
 
 @sqlite_only
