@@ -181,3 +181,160 @@ def test_an_approver_sees_the_desk_navigation_but_not_admin_pages(client, login)
     html = client.get("/").get_data(as_text=True)
     assert 'href="/apps/notices"' in html and 'href="/apps/situation"' in html
     assert client.get("/admin/users").status_code == 403
+
+
+# --- server-side sessions ------------------------------------------------------------------
+
+
+def test_after_logout_the_old_session_cookie_opens_nothing(app, client, login):
+    login("operator")
+    stolen = client.get_cookie("session").value  # e.g. copied from the shared desk PC
+    token = csrf_token_from(client.get("/").get_data(as_text=True))
+    client.post("/logout", data={"csrf_token": token})
+    other = app.test_client()
+    other.set_cookie("session", stolen)
+    assert other.get("/").status_code == 302
+    assert other.get("/api/v1/me").status_code == 401
+
+
+def test_logout_ends_only_that_session(app, login, client):
+    login("operator")
+    second = app.test_client()
+    page = second.get("/login").get_data(as_text=True)
+    second.post(
+        "/login",
+        data={
+            "username": "operator",
+            "password": "operator-pass-123",
+            "csrf_token": csrf_token_from(page),
+        },
+    )
+    assert second.get("/").status_code == 200
+    client.post("/logout", data={"csrf_token": csrf_token_from(client.get("/").get_data(True))})
+    assert client.get("/").status_code == 302
+    assert second.get("/").status_code == 200  # the other desk stays logged in
+
+
+def test_a_password_change_ends_every_session_on_the_server(app, client, login):
+    from disaster_ai.auth import set_password
+    from disaster_ai.storage.models import WebSession
+
+    login("operator")
+    cookie = client.get_cookie("session").value
+    with session_scope(get_storage(app)) as session:
+        user = session.scalar(select(User).where(User.username == "operator"))
+        assert session.query(WebSession).filter_by(user_id=user.id).count() == 1
+        set_password(user, "a-new-password-1")
+        session.flush()
+        assert session.query(WebSession).filter_by(user_id=user.id).count() == 0
+    replay = app.test_client()
+    replay.set_cookie("session", cookie)
+    assert replay.get("/").status_code == 302
+
+
+# --- the login limiter ---------------------------------------------------------------------
+
+
+def _parallel_attempts(app, count: int, username: str, password: str, address: str) -> list[str]:
+    """``count`` logins at the same instant, each in its own thread, request and connection."""
+    import threading
+
+    from disaster_ai.auth import AuthError, authenticate
+    from disaster_ai.storage.engine import db
+
+    barrier = threading.Barrier(count)
+    outcomes: list[str] = []
+
+    def attempt():
+        with app.test_request_context("/login", method="POST"):
+            barrier.wait()
+            try:
+                authenticate(db(), username, password, address)
+                outcomes.append("ok")
+            except AuthError as exc:
+                outcomes.append(exc.code)
+            except Exception as exc:  # pragma: no cover - reported by the assertion
+                outcomes.append(repr(exc))
+
+    threads = [threading.Thread(target=attempt) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+def test_ten_parallel_wrong_passwords_check_exactly_the_limit(make_app, users):
+    """10 attempts at once against a limit of 5: 5 passwords are checked, 5 are refused
+    before any check (on SQLite and on PostgreSQL)."""
+    app = make_app(LOGIN_MAX_FAILURES=5)
+    outcomes = _parallel_attempts(app, 10, "operator", "wrong-password", "192.0.2.7")
+    assert sorted(outcomes) == ["bad_credentials"] * 5 + ["too_many_attempts"] * 5, outcomes
+    with session_scope(get_storage(app)) as session:
+        assert session.query(LoginAttempt).filter_by(username="operator").count() == 5
+
+
+def test_one_name_locked_from_an_address_does_not_lock_the_others(make_app, users):
+    app = make_app(LOGIN_MAX_FAILURES=3)
+    client = app.test_client()
+
+    def attempt(username, password, address="192.0.2.10"):
+        token = csrf_token_from(client.get("/login").get_data(as_text=True))
+        return client.post(
+            "/login",
+            data={"username": username, "password": password, "csrf_token": token},
+            environ_base={"REMOTE_ADDR": address},
+        )
+
+    assert [attempt("operator", "nope").status_code for _ in range(3)] == [401, 401, 401]
+    assert attempt("operator", users["operator"]).status_code == 429
+    assert attempt("approver", users["approver"]).status_code == 302  # same address, other name
+    client.post("/logout", data={"csrf_token": csrf_token_from(client.get("/").get_data(True))})
+    # the owner of the name, from their own desk, is not locked out by the guesser
+    assert attempt("operator", users["operator"], address="192.0.2.99").status_code == 302
+
+
+def test_many_names_from_one_address_hit_the_address_cap(make_app, users):
+    app = make_app(LOGIN_MAX_FAILURES=5, LOGIN_MAX_FAILURES_PER_IP=4)
+    client = app.test_client()
+
+    def attempt(username, password, address):
+        token = csrf_token_from(client.get("/login").get_data(as_text=True))
+        return client.post(
+            "/login",
+            data={"username": username, "password": password, "csrf_token": token},
+            environ_base={"REMOTE_ADDR": address},
+        ).status_code
+
+    sprayed = [attempt(f"guess{i}", "x", "198.51.100.1") for i in range(5)]
+    assert sprayed == [401, 401, 401, 401, 429]
+    assert attempt("operator", users["operator"], "198.51.100.2") == 302
+
+
+def test_a_correct_password_gives_back_its_reservation(make_app, users):
+    app = make_app(LOGIN_MAX_FAILURES=3, LOGIN_MAX_FAILURES_PER_IP=3)
+    outcomes = []
+    for _ in range(5):  # more logins than the address cap: successes never count as failures
+        outcomes += _parallel_attempts(app, 1, "operator", users["operator"], "192.0.2.20")
+    assert outcomes == ["ok"] * 5
+
+
+# --- proxies -------------------------------------------------------------------------------
+
+
+def _logged_address(app) -> str:
+    with session_scope(get_storage(app)) as session:
+        return session.scalars(select(LoginAttempt.remote_addr).order_by(LoginAttempt.id)).all()[-1]
+
+
+def test_forwarded_headers_are_ignored_unless_a_proxy_is_configured(make_app, users):
+    for config, expected in (({}, "127.0.0.1"), ({"PROXY_FIX_X_FOR": 1}, "203.0.113.5")):
+        app = make_app(**config)
+        client = app.test_client()
+        token = csrf_token_from(client.get("/login").get_data(as_text=True))
+        client.post(
+            "/login",
+            data={"username": "operator", "password": "nope", "csrf_token": token},
+            headers={"X-Forwarded-For": "203.0.113.5"},
+        )
+        assert _logged_address(app) == expected
