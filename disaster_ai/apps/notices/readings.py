@@ -802,3 +802,32 @@ def furigana(name: str, reading: Reading) -> str:
     """``name(よみ)`` for やさしい日本語, or the name alone when it needs or has no reading."""
     ruby = reading.furigana
     return f"{name}({ruby})" if ruby else name
+
+
+def guessed_readings(facts) -> list[dict]:
+    """Every name of a notice whose reading is a guess (or missing), for the desk to show
+    「読みは推定」 beside it: ``{role, name, reading, english, source}`` where role is issuer,
+    district, remaining or shelter, reading is in hiragana ("" when there is none)."""
+    out = []
+    issuer = resolve(facts.issuer, "", facts.issuer, facts.jis_code)
+    if facts.issuer and issuer.guessed:
+        out.append(_guess("issuer", facts.issuer, issuer))
+    for role, items in (
+        ("district", facts.districts),
+        ("remaining", facts.remaining),
+        ("shelter", facts.shelters),
+    ):
+        for item in items:
+            if item.reading_guessed:
+                out.append(_guess(role, item.name, item.reading))
+    return out
+
+
+def _guess(role: str, name: str, reading: Reading) -> dict:
+    return {
+        "role": role,
+        "name": name,
+        "reading": reading.furigana or hiragana(reading.kana),
+        "english": reading.english,
+        "source": reading.source,
+    }

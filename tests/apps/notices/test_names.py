@@ -234,3 +234,18 @@ def test_a_remaining_district_said_in_a_lift_sentence_is_caught():
         tuple(d.name_en for d in (*facts.districts, *facts.remaining)),
     )
     assert not guard.check(en, facts, "en", universe)["ok"]
+
+
+def test_the_desk_gets_every_guessed_reading_of_a_notice_to_show_it():
+    facts = notice(
+        [district("薊野自治会"), district("霞ヶ浦東自治会")],
+        shelters=[shelter("北浜文化会館", "キタハマブンカカイカン"), shelter("南原中学校")],
+    )
+    guessed = readings.guessed_readings(facts)
+    assert [(g["role"], g["name"]) for g in guessed] == [
+        ("district", "霞ヶ浦東自治会"),
+        ("shelter", "南原中学校"),
+    ]
+    assert guessed[1]["reading"].endswith("ちゅうがっこう") and guessed[1]["source"] == "guessed"
+    # the issuer's own reading comes from the postal data: not listed
+    assert readings.resolve("高知市", "", *KOCHI).furigana == "こうちし"
