@@ -10,7 +10,8 @@ transcription and bulletin jobs. Every step is a real click in the browser:
 2. the transcript appears, and the call's incident is in 小川新町三丁目 with category rescue;
 3. the operator drafts a Lv4 避難指示 for 内水氾濫 in that incident's district, sees a suggested
    shelter outside the flood zone in the preview, saves the draft and submits it;
-4. the operator is not offered an approve button; an approver approves and issues it;
+4. the operator is not offered an approve button; an approver approves it on its confirm page
+   (opening the suggested shelters there with 開設する), then issues it on its confirm page;
 5. the CAP downloaded from the notice page validates against CAP-v1.2.xsd;
 6. an admin opens an event and clicks "Issue bulletin now": 第1報 lists the notice and the
    incident, and the PDF downloads.
@@ -213,21 +214,30 @@ def test_the_desk_story_from_a_call_to_the_first_bulletin(
     operator.wait_for_url(notice_url)
     assert state(operator) == "submitted"
 
-    # 4. the author is not offered the approve button; an approver approves and issues
-    assert operator.locator("form[action$='/approve']").count() == 0
-    assert operator.locator("form[action$='/issue']").count() == 0
+    # 4. the author is not offered the approve button; an approver approves and issues, each
+    #    on its confirm page (the key facts; 開設する for a suggested shelter not open yet)
+    assert operator.locator("#go-approve").count() == 0
+    assert operator.locator("#go-issue").count() == 0
     approver_ctx = browser.new_context(viewport={"width": 1280, "height": 900})
     approver = log_in(approver_ctx, base, "approver", users["approver"])
     approver.on("pageerror", lambda exc: errors.append(str(exc)))
     approver.goto(notice_url)
-    approve = approver.locator("form[action$='/approve']")
-    for box in approve.locator("input[name=acknowledge]").all():
+    approver.click("#go-approve")
+    approver.wait_for_url(f"{notice_url}/confirm/approve")
+    assert district_name in approver.locator("dd[data-fact=districts]").inner_text()
+    for _closed in range(approver.locator("#shelter-conflict form.open-shelter").count()):
+        approver.locator("#shelter-conflict form.open-shelter button").first.click()
+        approver.wait_for_url(f"{notice_url}/confirm/approve")
+    assert approver.locator("dd[data-fact=shelters] li[data-open=false]").count() == 0
+    for box in approver.locator("input[name=acknowledge]").all():
         box.check()  # the guard's warnings, read and acknowledged
     shot(approver, "notice_approve.png")
-    approve.locator("button").click()
+    approver.click("#confirm-button")
     approver.wait_for_url(notice_url)
     assert state(approver) == "approved", approver.locator("body").inner_text()
-    approver.locator("form[action$='/issue'] button").click()
+    approver.click("#go-issue")
+    approver.wait_for_url(f"{notice_url}/confirm/issue")
+    approver.click("#confirm-button")
     approver.wait_for_url(notice_url)
     assert state(approver) == "issued", approver.locator("body").inner_text()
 

@@ -830,8 +830,10 @@ def _confirm_page(notice, step: str, error: base.NoticeError | None = None, form
     else:
         kind = "approve"
     error_field = error.field if error is not None else None
+    state = _chain_in_force(session, notice) if kind == "cancel_issued" else None
     return render_template(
         "notices/confirm.html",
+        chain_in_force=[d["name"] for d in state.districts] if state is not None else None,
         notice=data,
         step=step,
         kind=kind,

@@ -816,6 +816,7 @@ def test_a_draft_is_withdrawn_and_an_issued_notice_cancelled_never_lifted_by_tha
     assert f'href="/apps/notices/lift/{issued["id"]}"' in page and "解除の文案を作る" in page
     confirm = client.get(f"/apps/notices/{issued['id']}/confirm/cancel").get_data(as_text=True)
     assert "発令の取り消しの確認" in confirm and "解除の文案を作ってください" in confirm
+    assert fact(confirm, "chain") == issued["districts"][0]["name"]  # what stops being in force
     no_reason = client.post(f"/apps/notices/{issued['id']}/cancel", data=confirm_form(confirm))
     assert no_reason.status_code == 422
     assert notice_state(client, api_headers, issued["id"])["status"] == "issued"
