@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 import sqlite3
 import threading
@@ -464,23 +465,24 @@ def _postal_rows(municipality: str, jis_code: str) -> list[dict]:
     if not database.is_file():
         return []
     connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    code = re.sub(r"\D", "", jis_code or "")[:5]
     try:
-        code = re.sub(r"\D", "", jis_code or "")[:5]
-        if len(code) == 5:
+        rows = []
+        if municipality:  # by name first (fast), then kept only where the code agrees
+            rows = connection.execute(
+                "SELECT data FROM postal_data WHERE city = ? OR city LIKE ? OR city LIKE ?",
+                (municipality, f"%郡{municipality}", f"{municipality}%区"),  # 政令市: its wards
+            ).fetchall()
+            if len(code) == 5:  # a 政令市 is 22100, its wards 22101 …
+                rows = [r for r in rows if f'"jisx0402": "{code[:4]}' in r[0]]
+        if not rows and len(code) == 5:  # the issuer is not the postal name: by code
             rows = connection.execute(
                 "SELECT data FROM postal_data WHERE data LIKE ?", (f'%"jisx0402": "{code}"%',)
             ).fetchall()
-        elif municipality:
-            rows = connection.execute(
-                "SELECT data FROM postal_data WHERE city = ? OR city LIKE ?",
-                (municipality, f"%郡{municipality}"),
-            ).fetchall()
-        else:
-            rows = []
     finally:
         connection.close()
     records = [json.loads(data) for (data,) in rows]
-    if len({r.get("jisx0402") for r in records}) > 1:
+    if len({r.get("prefecture") for r in records}) > 1:
         return []  # the name is not unique in Japan (美郷町): no postal reading without a code
     return records
 
@@ -507,6 +509,16 @@ def gazetteer(municipality: str = "", jis_code: str = "") -> Gazetteer:
             towns.setdefault(town, kana)
     city = records[0].get("city") or ""
     city_kana = katakana(records[0].get("city_kana") or "")
+    wards = {r.get("city") for r in records}
+    if len(wards) > 1 and municipality in {w[: len(municipality)] for w in wards}:
+        # a 政令市 (静岡市葵区, 静岡市駿河区 …): the city is what its wards share
+        city = municipality
+        city_kana = os.path.commonprefix([katakana(r.get("city_kana") or "") for r in records])
+        for record in records:  # the wards are names of the city too: 葵区 → アオイク
+            ward = (record.get("city") or "")[len(city) :]
+            ward_kana = katakana(record.get("city_kana") or "")[len(city_kana) :]
+            if ward and ward_kana:
+                towns.setdefault(ward, ward_kana)
     if "郡" in city[:-1] and "グン" in city_kana:
         city = city.split("郡", 1)[1]
         city_kana = city_kana.split("グン", 1)[1]

@@ -249,3 +249,11 @@ def test_the_desk_gets_every_guessed_reading_of_a_notice_to_show_it():
     assert guessed[1]["reading"].endswith("ちゅうがっこう") and guessed[1]["source"] == "guessed"
     # the issuer's own reading comes from the postal data: not listed
     assert readings.resolve("高知市", "", *KOCHI).furigana == "こうちし"
+
+
+def test_a_designated_city_reads_the_towns_of_all_its_wards():
+    # 静岡市 (22100) is in the postal data only as its wards (葵区 22101 …)
+    shizuoka = ("静岡市", "22100")
+    assert readings.gazetteer(*shizuoka).city_kana == "シズオカシ"
+    d = district("桂山自治会", town=shizuoka)  # かやま there, not the dictionary's かつらやま
+    assert d.name_en == "Kayama Neighborhood Association" and d.reading_source == "postal"
