@@ -771,6 +771,11 @@ def test_issue_goes_through_its_confirm_page(app, yaizu, client, login, api_head
     assert "発令ボタンを押した時刻" in fact(html, "time")
     assert "承認者が確認済み" in fact(html, "shelters")  # named while closed, with a reason
     assert "（上限15字）" in fact(html, "channels")
+    english = client.get(f"/apps/notices/{nid}/confirm/issue?lang=en").get_data(as_text=True)
+    assert "Confirm the 発令" in english and "The time the 発令 button is pressed" in english
+    assert re.search(r"\d+ of 15 characters", fact(english, "channels"))
+    assert "+09:00" not in fact(english, "time")  # a time for people, in English too
+    client.get(f"/apps/notices/{nid}?lang=ja")  # back to Japanese
 
     done = client.post(f"/apps/notices/{nid}/issue", data=confirm_form(html))
     assert done.status_code == 302
