@@ -177,7 +177,9 @@ def create_schedule(event_id: int):
 
 @bp.patch("/schedules/<int:schedule_id>")
 @requires("bulletins.schedule")
-@api_doc(body=SchedulePatch, tag="bulletins")
+@api_doc(
+    body=SchedulePatch, tag="bulletins", responses={200: "The schedule", 409: "The event is closed"}
+)
 def update_schedule(schedule_id: int):
     """Pause or resume a schedule (resuming starts from now: no catch-up for the pause)."""
     body = parse_body(SchedulePatch)

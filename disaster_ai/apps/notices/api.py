@@ -120,7 +120,14 @@ def _optional_body(model):
 
 @bp.post("/drafts")
 @requires("notices.draft")
-@api_doc(body=ScenarioIn, responses={200: "every channel and the guard report"}, tag="notices")
+@api_doc(
+    body=ScenarioIn,
+    responses={
+        200: "every channel and the guard report",
+        409: "no_districts or no_issuer: the desk is not set up for notices yet",
+    },
+    tag="notices",
+)
 def draft():
     """Draft every channel from a scenario (nothing is saved)."""
     body = parse_body(ScenarioIn)
@@ -132,7 +139,14 @@ def draft():
 
 @bp.post("")
 @requires("notices.draft")
-@api_doc(body=ScenarioIn, responses={201: "the saved draft"}, tag="notices")
+@api_doc(
+    body=ScenarioIn,
+    responses={
+        201: "the saved draft",
+        409: "no_districts or no_issuer: the desk is not set up for notices yet",
+    },
+    tag="notices",
+)
 def create():
     """Save a draft notice."""
     body = parse_body(ScenarioIn)
@@ -278,7 +292,7 @@ def polish(notice_id: int):
 
 @bp.post("/<int:notice_id>/submit")
 @requires("notices.draft")
-@api_doc(tag="notices")
+@api_doc(tag="notices", responses={200: "Submitted", 409: "wrong_state: not a draft"})
 def submit(notice_id: int):
     """Submit a draft for approval."""
     return _transition(workflow.submit, notice_id)
@@ -327,7 +341,11 @@ def issue(notice_id: int):
 
 @bp.post("/<int:notice_id>/cancel")
 @requires("notices.draft")
-@api_doc(body=CancelIn, tag="notices")
+@api_doc(
+    body=CancelIn,
+    tag="notices",
+    responses={200: "Withdrawn or cancelled", 409: "wrong_state: already withdrawn or cancelled"},
+)
 def cancel(notice_id: int):
     """Withdraw a draft, or cancel an issued notice (approver)."""
     body = _optional_body(CancelIn)
