@@ -125,9 +125,6 @@ def build_facts(
     else:
         chosen = suggest_shelters(layers, status, scenario.hazard, positions)
         shelters, warnings = chosen["shelters"], chosen["warnings"]
-    for district in districts:
-        if not district.name_kana:
-            warnings.append(f"no_reading:{district.name}")
     town = municipality(session)
     if f.issuer_placeholder(town["name"]):
         raise NoticeError(
@@ -166,9 +163,15 @@ def build_facts(
         hazard_info=f.hazard(scenario.hazard),
         remaining=remaining,
     )
+    # a name whose reading (and so its English form) is a guess: the desk shows it
+    warnings.extend(
+        f"reading_guessed:{item.name}"
+        for item in (*facts.districts, *facts.shelters, *facts.remaining)
+        if item.reading_guessed
+    )
     extra = {
         "predecessor": predecessor,
-        "universe": universe(layers),
+        "universe": universe(layers, town),
         "warnings": warnings,
         "remaining": [d.name for d in remaining],
     }

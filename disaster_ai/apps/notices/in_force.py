@@ -130,7 +130,8 @@ class InForce:
 def in_force(session: Session, at: datetime | None = None) -> list[InForce]:
     """The chains in force at ``at`` (default: now), replaying each chain's issued editions in
     order: a 発令 (first or update) sets its districts, a 解除 removes the districts it names.
-    A chain whose latest edition was cancelled is withdrawn as a whole."""
+    An edition cancelled (取消) by ``at`` counts as never issued: cancelling a mistaken update or
+    解除 restores the edition before it, and cancelling the only edition withdraws the chain."""
     query = select(Notice).where(Notice.published_at.is_not(None))
     if at is not None:
         query = query.where(Notice.published_at <= at)
@@ -139,10 +140,15 @@ def in_force(session: Session, at: datetime | None = None) -> list[InForce]:
         chains.setdefault(row.chain_id or row.id, []).append(row)
     out = []
     for editions in chains.values():
+        editions = [
+            n
+            for n in editions
+            if n.cancelled_at is None or (at is not None and n.cancelled_at > at)
+        ]
+        if not editions:
+            continue
         editions.sort(key=lambda n: (n.edition, n.id))
         head = editions[-1]
-        if head.cancelled_at is not None and (at is None or head.cancelled_at <= at):
-            continue
         base: Notice | None = None
         current: dict[str, dict] = {}
         for edition in editions:

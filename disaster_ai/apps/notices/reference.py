@@ -97,9 +97,21 @@ def municipality(session: Session) -> dict:
     }
 
 
-def universe(layers) -> guard.Universe:
+def universe(layers, town: dict | None = None) -> guard.Universe:
+    """Every district and shelter name of the layers (the guard flags one a text names that
+    is not the notice's), the districts also in English, read as the renderers read them."""
     d, s = layers.districts, layers.shelters
-    en = tuple(f.kana_to_romaji(k) for k in d["name_kana"] if k)
+    town = town or {}
+    en = tuple(
+        f.District(
+            key=str(key),
+            name=str(name),
+            name_kana=str(kana or ""),
+            municipality=town.get("name", ""),
+            jis_code=town.get("jis_code", ""),
+        ).name_en
+        for key, name, kana in zip(d["key"], d["name"], d["name_kana"], strict=True)
+    )
     return guard.Universe(
         tuple(d["name"]),
         en,

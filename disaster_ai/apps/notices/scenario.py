@@ -112,6 +112,22 @@ def parse_scenario(data: dict) -> Scenario:
     if isinstance(shelters, str):
         shelters = [shelters]
     supersedes = data.get("supersedes")
+    if isinstance(supersedes, str):
+        supersedes = supersedes.strip()
+    if supersedes not in (None, "") and (
+        isinstance(supersedes, bool)
+        or not (
+            isinstance(supersedes, int)
+            or (isinstance(supersedes, str) and supersedes.isascii() and supersedes.isdigit())
+        )
+        or not 0 < int(supersedes) < 2**63
+    ):
+        raise NoticeError(
+            422,
+            "invalid_supersedes",
+            _("supersedes must be the number of an issued notice."),
+            "supersedes",
+        )
     return Scenario(
         hazard=hazard,
         action=action,

@@ -263,9 +263,11 @@ def _warning_text(code: str) -> str:
         return _("%(name)s is not designated for this hazard.", name=subject)
     if kind == "shelter_in_zone":
         return _("%(name)s lies inside the hazard zone.", name=subject)
-    if kind == "no_reading":
+    if kind == "reading_guessed":
         return _(
-            "%(name)s has no kana reading: the English text keeps the Japanese name.", name=subject
+            "%(name)s: the reading is guessed (読みは推定), so its English name may be wrong. "
+            "Add the reading (kana) to the layer.",
+            name=subject,
         )
     return code
 

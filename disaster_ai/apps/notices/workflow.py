@@ -17,7 +17,6 @@ from disaster_ai.apps.notices import facts as f
 from disaster_ai.apps.notices.base import APP, NoticeError
 from disaster_ai.apps.notices.drafting import (
     build_facts,
-    chain_references,
     limits,
     render,
     templates,
@@ -465,8 +464,15 @@ def cancel(session: Session, notice_id: int, actor: Actor, reason: str = "") -> 
             409, "wrong_state", _("The notice is already %(status)s.", status=notice.status)
         )
     was = notice.status
+    restored = None
     if was == "issued":
         notice.texts = {**(notice.texts or {}), "cap_cancel": cancel_cap(session, notice)}
+        # 取消 of a later edition (an update or a 解除 issued by mistake) restores the one it
+        # replaced: it is in force again and the next edition supersedes it
+        previous = session.get(Notice, notice.supersedes_id) if notice.supersedes_id else None
+        if previous is not None and previous.status == "superseded":
+            previous.status = "issued"
+            restored = previous.id
     notice.status = "cancelled"
     notice.cancelled_by = actor.username
     notice.cancelled_at = now()
@@ -474,7 +480,7 @@ def cancel(session: Session, notice_id: int, actor: Actor, reason: str = "") -> 
         "notices.cancel",
         app=APP,
         target=f"notice:{notice.id}",
-        detail={"was": was, "reason": reason},
+        detail={"was": was, "reason": reason, "restored": restored},
         actor=actor,
         session=session,
     )
@@ -482,8 +488,8 @@ def cancel(session: Session, notice_id: int, actor: Actor, reason: str = "") -> 
 
 
 def cancel_cap(session: Session, notice: Notice) -> str:
-    """The CAP Cancel that withdraws an issued notice: a new identifier (``…-C``), sent now,
-    referencing every issued edition of its chain (this one included)."""
+    """The CAP Cancel that withdraws an issued edition: a new identifier (``…-C``), sent now,
+    referencing that edition only (an earlier edition it replaced is in force again)."""
     scenario = replace(scenario_of(notice), action=f.ISSUE, supersedes=None)
     facts, _extra = build_facts(session, scenario, identifier_serial=notice.id)
     facts = replace(
@@ -492,7 +498,9 @@ def cancel_cap(session: Session, notice: Notice) -> str:
         cancel=True,
         issued_at=now().astimezone(JST).replace(microsecond=0),
         identifier=f"{notice.identifier}-C",
-        references=chain_references(session, notice, facts.sender),
+        references=(
+            f"{facts.sender},{notice.identifier},{cap_renderer.cap_time(notice.issued_at)}",
+        ),
     )
     return render_all(facts, templates(), limits())["cap"]
 

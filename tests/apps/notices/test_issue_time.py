@@ -250,3 +250,50 @@ def test_an_update_must_name_every_district_still_in_force(
     assert narrower.status_code == 422
     error = narrower.get_json()["error"]
     assert error["code"] == "update_drops_districts" and "焼津第6自治会" in error["message"]
+
+
+@sqlite_only
+def test_cancelling_a_mistaken_lift_puts_the_districts_back_in_force(
+    app, yaizu, client, api_headers, shelters_open
+):
+    operator, approver = api_headers("operator"), api_headers("approver")
+
+    def issue(data):
+        notice = _post(client, "/api/v1/notices", operator, data).get_json()
+        for step, headers in (("submit", operator), ("approve", approver), ("issue", approver)):
+            response = _post(client, f"/api/v1/notices/{notice['id']}/{step}", headers)
+            assert response.status_code == 200, response.get_json()
+        return notice
+
+    def in_force():
+        items = client.get("/api/v1/notices/in-force", headers=operator).get_json()["items"]
+        return {i["district_name"] for i in items}
+
+    first = issue(scenario())
+    lift = issue(scenario(action="解除", districts=["高新田自治会"], supersedes=first["id"]))
+    assert in_force() == {"焼津第6自治会"}
+    cancelled = _post(
+        client, f"/api/v1/notices/{lift['id']}/cancel", approver, {"reason": "地区を誤った"}
+    )
+    assert cancelled.status_code == 200
+    assert in_force() == {"高新田自治会", "焼津第6自治会"}  # as before the mistaken 解除
+    restored = client.get(f"/api/v1/notices/{first['id']}", headers=operator).get_json()
+    assert restored["status"] == "issued"
+    cap = client.get(f"/api/v1/notices/{lift['id']}/cap-cancel.xml", headers=operator).get_data(
+        as_text=True
+    )
+    assert lift["identifier"] in cap and first["identifier"] not in cap
+    # the right 解除 now supersedes the restored 発令
+    issue(scenario(action="解除", districts=["焼津第6"], supersedes=first["id"]))
+    assert in_force() == {"高新田自治会"}
+    refused = _post(
+        client, "/api/v1/notices/drafts", operator, scenario(action="解除", supersedes="１２")
+    )
+    assert refused.status_code == 422
+    assert "supersedes" in refused.get_json()["error"]["details"]["fields"]
+    from disaster_ai.apps.notices.base import NoticeError
+    from disaster_ai.apps.notices.scenario import parse_scenario
+
+    with app.test_request_context(), pytest.raises(NoticeError) as error:
+        parse_scenario(scenario(action="解除", supersedes="１２"))  # the desk form and the CLI
+    assert error.value.code == "invalid_supersedes" and error.value.status == 422
