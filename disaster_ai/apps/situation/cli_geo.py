@@ -1,4 +1,5 @@
-"""`disaster-ai geo import|layers|activate|mappings`: geodata layers from the command line.
+"""`disaster-ai geo import|layers|activate|mappings|derive-districts|shelter-hazards`: geodata
+layers from the command line.
 
 Every command takes --json. A failed import exits with status 1 and the importer's message
 (file, row, problem); nothing is written then. docs/situation-import.md has examples.
@@ -34,7 +35,9 @@ def geo_group():
     multiple=True,
     metavar="FILE|NAME",
     help="Mapping: a .toml file or a built-in name (see `geo mappings`). Give one for all files, "
-    "or one per file in the same order. Default: the layer's built-in default mapping.",
+    "or one per file in the same order. Default: the national format recognised from the "
+    "file's columns (GSI, Geolonia, 位置参照情報, N03, A31, A33, e-Stat …), else the layer's "
+    "default mapping.",
 )
 @click.option("--json", "as_json", is_flag=True)
 @with_appcontext
@@ -67,10 +70,13 @@ def geo_import(layer, files, mappings, as_json):
     for item in report["files"]:
         crs = item["source_crs"] + (" → EPSG:4326" if item["reprojected"] else "")
         encoding = f", encoding {item['encoding']}" if item.get("encoding") else ""
+        detected = " (recognised)" if item.get("mapping_detected") else ""
         lines.append(
             f"  {item['file']}: {item['features']} features, {item['format']}, {crs}{encoding}, "
-            f"mapping {item['mapping']}"
+            f"mapping {item['mapping']}{detected}"
         )
+        if item.get("municipality_rows") is not None:
+            lines.append(f"    kept the municipality's {item['municipality_rows']} row(s)")
         for warning in item.get("warnings", []):
             lines.append(f"    warning: {warning}")
     if report["repaired"]["count"]:
@@ -141,3 +147,47 @@ def geo_mappings(as_json):
 
     rows = describe_builtin_mappings()
     _echo(rows, as_json, "\n".join(f"{r['name']:<36} {r['layer']:<13} {r['title']}" for r in rows))
+
+
+@geo_group.command("derive-districts")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def geo_derive_districts(as_json):
+    """Provisional districts from the town points (places layer): Voronoi cells merged per
+    大字・町丁目 and clipped to the municipal outline (`municipality set --boundary`)."""
+    from disaster_ai.apps.situation.importer import GeoImportError, derive_districts_from_places
+
+    try:
+        data = derive_districts_from_places(actor=SYSTEM_ACTOR)
+    except GeoImportError as exc:
+        raise click.ClickException(exc.message) from None
+    _echo(
+        data,
+        as_json,
+        f"districts: version {data['version']} active, {data['feature_count']} provisional "
+        f"districts from {data['source_name']} ({data['report']['with_reading']} with a reading)",
+    )
+
+
+@geo_group.command("shelter-hazards")
+@click.argument("shelter")
+@click.argument("hazards", nargs=-1)
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def geo_shelter_hazards(shelter, hazards, as_json):
+    """Set the hazards SHELTER (key or name) opens for, e.g. a GSI 指定避難所, which carries no
+    flags: `geo shelter-hazards 一宮市立奥小学校 flood earthquake` (none: clear them). A new
+    shelters version, audited; a later import of the layer replaces it."""
+    from disaster_ai.apps.situation.importer import GeoImportError, set_shelter_hazards
+
+    try:
+        data = set_shelter_hazards(shelter, list(hazards), actor=SYSTEM_ACTOR)
+    except GeoImportError as exc:
+        raise click.ClickException(exc.message) from None
+    _echo(
+        data,
+        as_json,
+        f"{data['name']} ({data['shelter']}): {', '.join(data['hazards']) or '—'} "
+        f"(was {', '.join(data['before']) or '—'}); shelters version {data['version']}",
+    )
+

@@ -48,6 +48,7 @@ from disaster_ai.apps.situation.importing.pipeline import (  # noqa: F401
     ImportResult,
     Source,
     activate,
+    derive_districts_from_places,
     import_layer,
     layer_overview,
     load_sample_layers,
@@ -55,6 +56,7 @@ from disaster_ai.apps.situation.importing.pipeline import (  # noqa: F401
     read_sample_frames,
     read_sources,
     sample_sources,
+    set_shelter_hazards,
     version_dict,
 )
 from disaster_ai.config import DefaultConfig  # noqa: F401

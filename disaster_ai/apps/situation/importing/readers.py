@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import tempfile
 import warnings
 import zipfile
@@ -80,6 +81,9 @@ class _Reader:
                 frame, crs, encoding, caught = self._read_shapefile(shp)
         elif fmt == "Shapefile":
             frame, crs, encoding, caught = self._read_shapefile(self.path)
+        elif fmt == "GeoJSON" and _is_json_array(self.path):
+            fmt = "JSON records"
+            frame, crs, encoding, caught = self._read_json_records()
         else:
             frame, crs, encoding, caught = self._read_vector(self.path, fmt)
         if len(frame) == 0:
@@ -295,6 +299,24 @@ class _Reader:
                 )
             body.append((row + [""] * len(header))[: len(header)])
         frame = pd.DataFrame(body, columns=header, dtype=object)
+        return self._points(frame, header, encoding)
+
+    def _read_json_records(self):
+        """A JSON array of flat objects with latitude/longitude members, e.g. Geolonia's
+        japanese-addresses ``api/ja/<都道府県>/<市区町村>.json`` ({town, koaza, lat, lng})."""
+        try:
+            data = json.loads(self.path.read_bytes().decode("utf-8-sig"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            self.fail(_("cannot read the file: %(reason)s", reason=str(exc)), "unreadable")
+        if not data or not all(isinstance(item, dict) for item in data):
+            self.fail(_("the JSON array holds no records (objects)"), "unreadable")
+        header = list(dict.fromkeys(str(k) for item in data for k in item))
+        frame = pd.DataFrame(
+            [[item.get(k) for k in header] for item in data], columns=header, dtype=object
+        )
+        return self._points(frame, header, "utf-8")
+
+    def _points(self, frame, header, encoding):
         if len(frame) == 0:
             self.fail(_("the file has no features"), "empty")
         lat_column = _find_column(header, self.mapping.lat, exact=self.mapping.lat_lon_explicit)
@@ -400,3 +422,9 @@ def _sniff_dbf_encoding(dbf: Path, limit: int = 4 * 1024 * 1024) -> str | None:
         except UnicodeDecodeError:
             continue
     return None
+
+
+def _is_json_array(path: Path) -> bool:
+    with path.open("rb") as f:
+        head = f.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")
+    return head.startswith(b"[")
