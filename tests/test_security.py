@@ -527,3 +527,61 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_response(
     assert stats[200] + stats[201] + stats[202] >= stats["cases"] // 10  # real work, not only 4xx
     assert stats["server_errors"] == 0, dict(failures)
     assert dict(failures) == {}
+
+
+# --- the policy in a real browser ----------------------------------------------------------
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@sqlite_only
+def test_the_desk_pages_work_under_the_policy_in_chromium(app, live_server, browser, users):
+    """Maps, forms and the confirm dialog still work with the CSP on, and chromium reports no
+    refused script, style or image."""
+    from disaster_ai.testing import browser_login
+
+    headers = {"Authorization": "Bearer " + _token(app, "admin")}
+    client = app.test_client()
+    event = client.post("/api/v1/events", json={"name": "CSP確認"}, headers=headers).get_json()
+    page = browser.new_page(viewport={"width": 1280, "height": 860})
+    refused, errors = [], []
+    page.on(
+        "console",
+        lambda msg: refused.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    browser_login(page, live_server, "admin", users["admin"])
+    page.wait_for_selector("#map[data-loaded]", timeout=20_000)  # the dashboard map
+    assert page.locator("#map path.dai-district").count() > 0
+    page.goto(f"{live_server}/apps/situation")
+    page.wait_for_selector("#situation-map[data-loaded=true]", timeout=20_000)
+    assert page.locator(".leaflet-marker-icon .dai-shelter").count() > 0  # styled div icons
+    page.goto(f"{live_server}/apps/situation/incidents/new")
+    page.wait_for_selector("#incident-map[data-loaded=true]", timeout=20_000)
+    page.goto(f"{live_server}/apps/notices")
+    page.wait_for_selector("#notice-map[data-loaded=true]", timeout=20_000)
+    page.goto(f"{live_server}/apps/bulletins/events/{event['id']}")
+    dialogs = []
+
+    def answer(dialog):
+        dialogs.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", answer)
+    page.locator("form[data-confirm] button[type=submit]").click()
+    page.wait_for_load_state()
+    assert dialogs and "閉鎖しますか" in dialogs[0]  # the confirm came from desk.js, in Japanese
+    closed = client.get(f"/api/v1/events/{event['id']}/bulletins", headers=headers)
+    assert closed.status_code == 200
+    events = client.get("/api/v1/events", headers=headers).get_json()["events"]
+    assert next(e for e in events if e["id"] == event["id"])["closed_at"]
+    assert refused == [] and errors == []
+
+
+def _token(app, username: str) -> str:
+    from disaster_ai.auth import issue_token
+
+    with session_scope(get_storage(app)) as session:
+        user = session.scalar(select(User).where(User.username == username))
+        _, plain = issue_token(session, user, "browser test")
+    return plain
