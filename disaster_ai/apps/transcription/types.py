@@ -72,3 +72,5 @@ class PlaceName:
     code: str  # the layer's feature key (or a district / shelter key)
     kind: str = "town"  # town | district | shelter
     readings: tuple[str, ...] = ()  # katakana readings of the whole name, if known
+    lon: float | None = None  # its point, when known (a shelter's incident is placed there)
+    lat: float | None = None
