@@ -2,6 +2,7 @@
 
 import disaster_ai.apps.bulletins.models  # noqa: F401
 import disaster_ai.apps.notices.models  # noqa: F401
+import disaster_ai.apps.reports.models  # noqa: F401
 import disaster_ai.apps.situation.models  # noqa: F401
 import disaster_ai.apps.transcription.models  # noqa: F401
 import disaster_ai.storage.models  # noqa: F401
