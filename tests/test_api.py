@@ -246,3 +246,39 @@ def test_openapi_document_is_valid_and_covers_every_route(app, client):
         "admin",
     ]
     assert client.get("/api/v1/docs").status_code == 200
+
+
+def test_every_operation_that_can_answer_409_documents_it_with_the_error_schema(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    conflicts = {
+        ("/api/v1/users", "post"),
+        ("/api/v1/users/{user_id}", "patch"),
+        ("/api/v1/jobs/{job_id}/retry", "post"),
+        ("/api/v1/notices/drafts", "post"),
+        ("/api/v1/notices", "post"),
+        ("/api/v1/notices/{notice_id}/submit", "post"),
+        ("/api/v1/notices/{notice_id}/approve", "post"),
+        ("/api/v1/notices/{notice_id}/issue", "post"),
+        ("/api/v1/notices/{notice_id}/cancel", "post"),
+        ("/api/v1/notices/{notice_id}/polish", "post"),
+        ("/api/v1/incidents/{incident_id}", "patch"),
+        ("/api/v1/incidents/{incident_id}/merge", "post"),
+        ("/api/v1/events/{event_id}/close", "post"),
+        ("/api/v1/events/{event_id}/schedules", "post"),
+        ("/api/v1/events/{event_id}/bulletins", "post"),
+        ("/api/v1/schedules/{schedule_id}", "patch"),
+        ("/api/v1/calls/{call_id}/confirm", "post"),
+    }
+    for path, method in sorted(conflicts):
+        response = spec["paths"][path][method]["responses"].get("409")
+        assert response, f"{method.upper()} {path} does not document 409"
+        schema = response["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/Error"}, path
+
+
+def test_a_conflict_answers_with_its_documented_409(client, api_headers):
+    headers = api_headers("admin")
+    body = {"username": "operator", "role": "operator", "password": "long-enough-pass"}
+    response = client.post("/api/v1/users", json=body, headers=headers)
+    assert response.status_code == 409
+    assert response.get_json()["error"]["details"]["fields"] == {"username": "username_taken"}
