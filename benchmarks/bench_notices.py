@@ -42,7 +42,7 @@ from notice_edits import load as notice_edits_load  # noqa: E402
 from disaster_ai.apps.notices import facts as f  # noqa: E402
 from disaster_ai.apps.notices import guard  # noqa: E402
 from disaster_ai.apps.notices.reference import district_ring  # noqa: E402
-from disaster_ai.apps.notices.renderers import RenderError, render_all  # noqa: E402
+from disaster_ai.apps.notices.renderers import RenderError, district_en, render_all  # noqa: E402
 from disaster_ai.storage.base import JST  # noqa: E402
 
 YAIZU = ROOT / "sample_data" / "yaizu"
@@ -287,15 +287,20 @@ def rule_derived(districts, shelters, universe, rng) -> dict:
                 caught=caught, missed=missed, faithful=paraphrased, false_alarms=false_alarms)  # fmt: skip
 
 
-def independent(sample, rng, n_drafts) -> dict:
+def independent(sample, rng, n_drafts, heldout=False) -> dict:
     """The independent set (benchmarks/notice_edits.py): realistic edits, labelled by effect."""
-    from notice_edits import CHANGE, edits
+    from notice_edits import CHANGE, edits, heldout_edits
     from notice_edits import CHANNELS as EDIT_CHANNELS
     from notice_edits import drafts as edit_drafts
 
+    if heldout:
+        edits = heldout_edits  # noqa: F811 (the held-out kinds instead)
+
     universes = {
         name: guard.Universe(
-            tuple(d.name for d in layer.districts), (), tuple(s.name for s in sample.shelters)
+            tuple(d.name for d in layer.districts),
+            tuple(district_en(d) for d in layer.districts),
+            tuple(s.name for s in sample.shelters),
         )
         for name, layer in sample.layers.items()
     }
@@ -330,11 +335,56 @@ def independent(sample, rng, n_drafts) -> dict:
                     # way, so these count as false alarms but say nothing about recall
                     on_flagged[label] += 1
                     on_flagged_hit[label] += hit
-                elif hit != (label == CHANGE) and len(examples[(label, kind)]) < 2:
+                elif (
+                    label != "over_limit"
+                    and hit != (label == CHANGE)
+                    and len(examples[(label, kind)]) < 2
+                ):
                     examples[(label, kind)].append((report["violations"], edited))
     return dict(drafts=drafts, unrenderable=unrenderable, total=total, flagged=flagged,
                 by_channel=by_channel, on_flagged=on_flagged, on_flagged_hit=on_flagged_hit,
                 examples=examples)  # fmt: skip
+
+
+def print_independent(new: dict, title: str) -> dict:
+    """Print one independent batch's figures; returns recall, false alarms, edits, examples."""
+    print()
+    print(f"== {title} ==")
+    print(f"drafts: {new['drafts']} (not renderable within the limits: {new['unrenderable']})")
+    for channel, counts in new["by_channel"].items():
+        print(f"  template texts {channel:9s} {counts['texts']:4d}, flagged by the guard "
+              f"{counts['flagged']:3d}")  # fmt: skip
+    figures = {}
+    for label, heading in (("change", "fact changes (should be flagged)"),
+                           ("faithful", "faithful edits (should pass)")):  # fmt: skip
+        kinds = sorted(k for lab, k in new["total"] if lab == label)
+        n = sum(new["total"][(label, k)] for k in kinds)
+        hits = sum(new["flagged"][(label, k)] for k in kinds)
+        figures[label] = (hits, n)
+        print(f"{heading}: {n}")
+        for k in kinds:
+            print(
+                f"  {k:38s} flagged {new['flagged'][(label, k)]:4d} / {new['total'][(label, k)]:4d}"
+            )
+    (hit_c, n_c), (hit_f, n_f) = figures["change"], figures["faithful"]
+    # recall counts only edits of texts the guard accepts unedited (a flag on a text that was
+    # flagged before the edit catches nothing); false alarms count every faithful edit
+    clean_c = n_c - new["on_flagged"]["change"]
+    hit_clean_c = hit_c - new["on_flagged_hit"]["change"]
+    recall = hit_clean_c / clean_c if clean_c else 0.0
+    far = hit_f / n_f if n_f else 0.0
+    clean_f = n_f - new["on_flagged"]["faithful"]
+    hit_clean_f = hit_f - new["on_flagged_hit"]["faithful"]
+    over = [k for lab, k in new["total"] if lab == "over_limit"]
+    n_over = sum(new["total"][("over_limit", k)] for k in over)
+    print(f"faithful edits over the channel's length limit (not counted): {n_over}, "
+          f"flagged {sum(new['flagged'][('over_limit', k)] for k in over)}")  # fmt: skip
+    print(f"recall: {recall * 100:.2f} % ({hit_clean_c} of {clean_c} fact changes flagged, "
+          f"counting edits of texts the guard accepts unedited)")  # fmt: skip
+    print(f"false alarms: {far * 100:.2f} % ({hit_f} of {n_f} faithful edits flagged; on "
+          f"texts the guard accepts unedited: {hit_clean_f} of {clean_f})")  # fmt: skip
+    return {"recall": recall, "false_alarms": far, "edits": n_c + n_f,
+            "examples": new["examples"]}  # fmt: skip
 
 
 def main(argv=None) -> int:
@@ -363,40 +413,15 @@ def main(argv=None) -> int:
     print(f"false alarms: {len(old['false_alarms'])} of {old['faithful']} paraphrases "
           f"= {far * 100:.2f} % (target ≤ 5 %)")  # fmt: skip
 
-    # 2. the independent set
+    # 2. the independent set: the kinds the guard was improved on, then held-out kinds
     sample = notice_edits_load(ROOT)
-    new = independent(sample, random.Random(args.seed + 1), args.drafts)
-    print()
-    print("== independent set (realistic edits of rendered texts, labelled by effect) ==")
-    print(f"drafts: {new['drafts']} (not renderable within the limits: {new['unrenderable']})")
-    for channel, counts in new["by_channel"].items():
-        print(f"  template texts {channel:9s} {counts['texts']:4d}, flagged by the guard "
-              f"{counts['flagged']:3d}")  # fmt: skip
-    figures = {}
-    for label, title in (("change", "fact changes (should be flagged)"),
-                         ("faithful", "faithful edits (should pass)")):  # fmt: skip
-        kinds = sorted(k for lab, k in new["total"] if lab == label)
-        n = sum(new["total"][(label, k)] for k in kinds)
-        hits = sum(new["flagged"][(label, k)] for k in kinds)
-        figures[label] = (hits, n)
-        print(f"{title}: {n}")
-        for k in kinds:
-            print(
-                f"  {k:34s} flagged {new['flagged'][(label, k)]:4d} / {new['total'][(label, k)]:4d}"
-            )
-    (hit_c, n_c), (hit_f, n_f) = figures["change"], figures["faithful"]
-    # recall counts only edits of texts the guard accepts unedited (a flag on a text that was
-    # flagged before the edit catches nothing); false alarms count every faithful edit
-    clean_c = n_c - new["on_flagged"]["change"]
-    hit_clean_c = hit_c - new["on_flagged_hit"]["change"]
-    new_recall = hit_clean_c / clean_c if clean_c else 0.0
-    new_far = hit_f / n_f if n_f else 0.0
-    clean_f = n_f - new["on_flagged"]["faithful"]
-    hit_clean_f = hit_f - new["on_flagged_hit"]["faithful"]
-    print(f"recall: {new_recall * 100:.2f} % ({hit_clean_c} of {clean_c} fact changes flagged, "
-          f"counting edits of texts the guard accepts unedited)")  # fmt: skip
-    print(f"false alarms: {new_far * 100:.2f} % ({hit_f} of {n_f} faithful edits flagged; on "
-          f"texts the guard accepts unedited: {hit_clean_f} of {clean_f})")  # fmt: skip
+    independent_figures = {}
+    for heldout, title in ((False, "independent set (realistic edits of rendered texts, "
+                                   "labelled by effect)"),
+                           (True, "independent set, held-out kinds (written after the guard "
+                                  "changes, not used to tune it)")):  # fmt: skip
+        new = independent(sample, random.Random(args.seed + 1), args.drafts, heldout)
+        independent_figures[heldout] = print_independent(new, title)
     checking_s = time.perf_counter() - started_all
 
     # 3. rendering time
@@ -418,22 +443,24 @@ def main(argv=None) -> int:
             print(f"\nMISSED (rule-derived) {kind} in {channel}:\n{text}")
         for channel, violations, text in old["false_alarms"][:5]:
             print(f"\nFALSE ALARM (rule-derived) in {channel}: {violations}\n{text}")
-        for (label, kind), cases in sorted(new["examples"].items()):
-            for violations, text in cases:
-                what = {"change": "MISSED", "faithful": "FALSE ALARM"}.get(
-                    label, "TEMPLATE FLAGGED"
-                )
-                print(
-                    f"\n{what} (independent) {kind}: {[v['message'] for v in violations]}\n{text}"
-                )
+        for heldout, figures in independent_figures.items():
+            for (label, kind), cases in sorted(figures["examples"].items()):
+                for violations, text in cases:
+                    what = {"change": "MISSED", "faithful": "FALSE ALARM"}.get(
+                        label, "TEMPLATE FLAGGED"
+                    )
+                    where = "held-out" if heldout else "independent"
+                    messages = [v["message"] for v in violations]
+                    print(f"\n{what} ({where}) {kind}: {messages}\n{text}")
+    tuning = independent_figures[False]
     ok = (
         total >= 500
         and old["faithful"] >= 100
         and recall == 1.0
         and far <= 0.05
-        and n_c + n_f >= 300
-        and new_recall >= 0.95
-        and new_far <= 0.05
+        and tuning["edits"] >= 300
+        and tuning["recall"] >= 0.95
+        and tuning["false_alarms"] <= 0.05
         and median_ms <= 100
         and old["template_flagged"] == 0
     )

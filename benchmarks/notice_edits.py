@@ -7,7 +7,9 @@ shortening a name, picking the district next door, rewording a sentence), and la
 by what it does to the notice, decided before looking at the guard:
 
 - ``change``: a reader would get a different or a missing fact (flag it);
-- ``faithful``: the same facts, said differently (let it pass).
+- ``faithful``: the same facts, said differently (let it pass);
+- ``over_limit``: faithful, but the edit makes a mail body or SNS post longer than the
+  channel's limit (a flag is right; counted apart).
 
 Nothing here imports the guard or copies its patterns. The drafts come from two district
 layers of the sample data:
@@ -55,9 +57,10 @@ from shapely.geometry import MultiPoint, Point, shape
 
 from disaster_ai.apps.notices import facts as f
 from disaster_ai.apps.notices.reference import district_ring
+from disaster_ai.apps.notices.renderers import Limits, district_en, full_width_length
 from disaster_ai.storage.base import JST
 
-CHANGE, FAITHFUL = "change", "faithful"
+CHANGE, FAITHFUL, OVER_LIMIT = "change", "faithful", "over_limit"
 CHANNELS = ("radio", "web_long", "web_short", "mail_body", "en", "easy_ja")
 SHORTENING = ("mail_body", "web_short")
 KANJI = "〇一二三四五六七八九"
@@ -298,9 +301,14 @@ def edits(text: str, facts: f.NoticeFacts, channel: str, layer: Layer, sample: S
     """Every applicable edit of one channel's text: ``[(kind, label, edited)]``."""
     en = channel == "en"
     out: list[tuple[str, str, str]] = []
+    limits = Limits()
+    limit = {"mail_body": limits.mail_body, "web_short": limits.web_short}.get(channel)
 
     def add(kind, label, edited):
         if edited and edited != text:
+            if label == FAITHFUL and limit is not None and full_width_length(edited) > limit:
+                # the same facts, but too long for the channel: a flag is right (length)
+                label = OVER_LIMIT
             out.append((kind, label, edited))
 
     when_ja, when_en = time_forms(facts.issued_at)
@@ -348,18 +356,20 @@ def edits(text: str, facts: f.NoticeFacts, channel: str, layer: Layer, sample: S
         )
 
     # --- districts ---
-    target = rng.choice(targets)
-    clash = _names_clash(target, names_in_text)
-    if not clash:
-        short = shorten_district(target)
+    by_name = {d.name: d for d in layer.districts}
+    said = district_en if en else (lambda d: d.name)
+    pick = rng.choice(facts.districts)
+    target = said(pick)
+    if not _names_clash(target, [said(d) for d in facts.districts + facts.remaining] + shelters):
+        short = None if en else shorten_district(target)
         if short:
             add("district_part_dropped", CHANGE, text.replace(target, short))
-        variant = numeral_variant(target)
+        variant = None if en else numeral_variant(target)
         if variant:
             add("district_numeral_variant", FAITHFUL, text.replace(target, variant))
-        free = [m for m in layer.neighbours[target] if m not in targets + remaining]
+        free = [m for m in layer.neighbours[pick.name] if m not in targets + remaining]
         if free:
-            neighbour = free[0]
+            neighbour = said(by_name[free[0]])
             add("neighbour_swapped", CHANGE, text.replace(target, neighbour))
             sep = ", " if en else "、"
             add("neighbour_added", CHANGE, text.replace(target, f"{target}{sep}{neighbour}"))
@@ -390,10 +400,11 @@ def edits(text: str, facts: f.NoticeFacts, channel: str, layer: Layer, sample: S
                 CHANGE,
                 text.replace(m.group(0), f"ほか{int(m.group(1)) + 1}地区"),
             )
-    if len(targets) > 1 and en:
-        listed = (" and " if len(targets) == 2 else ", ").join(targets[:2])
-        if listed in text and len(targets) == 2:
-            add("district_order", FAITHFUL, text.replace(listed, f"{targets[1]} and {targets[0]}"))
+    if len(targets) == 2 and en:
+        first, second = (district_en(d) for d in facts.districts)
+        listed = f"{first} and {second}"
+        if listed in text:
+            add("district_order", FAITHFUL, text.replace(listed, f"{second} and {first}"))
 
     # --- shelters (発令) ---
     if shelters and not facts.lifted:
@@ -475,11 +486,14 @@ def edits(text: str, facts: f.NoticeFacts, channel: str, layer: Layer, sample: S
 
     # --- partial 解除 ---
     if facts.lifted and remaining:
-        add("remaining_dropped", CHANGE, _drop_sentences(text, remaining))
-        without = _drop_sentences(text, remaining)
+        said_remaining = [district_en(d) for d in facts.remaining] if en else remaining
+        without = _drop_sentences(text, said_remaining)
+        add("remaining_dropped", CHANGE, without)
         if en:
-            listed = " and ".join(targets) if len(targets) <= 2 else ""
-            moved = without.replace(listed, ", ".join(targets + remaining)) if listed else without
+            names_en = [district_en(d) for d in facts.districts]
+            listed = " and ".join(names_en) if len(names_en) <= 2 else ""
+            rest_en = [district_en(d) for d in facts.remaining]
+            moved = without.replace(listed, ", ".join(names_en + rest_en)) if listed else without
         else:
             moved = without.replace("、".join(targets), "、".join(targets + remaining))
         if moved != without:
@@ -499,7 +513,12 @@ def edits(text: str, facts: f.NoticeFacts, channel: str, layer: Layer, sample: S
         i = rng.randint(1, len(lines) - 3)
         swapped = lines[:i] + [lines[i + 1], lines[i]] + lines[i + 2 :]
         add("sentences_reordered", FAITHFUL, "\n".join(swapped))
-        add("lines_joined", FAITHFUL, "".join(lines) if not en else " ".join(lines))
+        # joined as a person joins them: a sentence end where a line had none
+        ends = "。．.！？!?）)】"
+        joined = [
+            line if not line or line[-1] in ends else line + ("." if en else "。") for line in lines
+        ]
+        add("lines_joined", FAITHFUL, ("" if not en else " ").join(joined))
     else:
         parts = _sentences(text)
         if len(parts) > 3:
@@ -524,4 +543,102 @@ def edits(text: str, facts: f.NoticeFacts, channel: str, layer: Layer, sample: S
         add("sentence_added", FAITHFUL, text + "\nStay calm.")
     if channel == "easy_ja":
         add("furigana_dropped", FAITHFUL, re.sub(r"\([ぁ-ん]+\)", "", text))
+    return out
+
+
+# --- held out: written after the guard was changed, never used to change it -----------------
+
+SIMILAR = {"東": "西", "西": "東", "上": "下", "下": "上", "大": "小", "小": "大", "北": "南",
+           "南": "北", "新": "本", "本": "新"}  # fmt: skip
+HALF_WIDTH_KATAKANA = {"コ": "ｺ", "ミ": "ﾐ", "ュ": "ｭ", "ニ": "ﾆ", "テ": "ﾃ", "ィ": "ｨ", "セ": "ｾ",
+                       "ン": "ﾝ", "タ": "ﾀ", "ー": "ｰ"}  # fmt: skip
+WEEKDAYS = "月火水木金土日"
+
+
+def heldout_edits(text: str, facts: f.NoticeFacts, channel: str, layer: Layer, sample, rng):
+    """A second batch of edit kinds, written once the guard's changes were done and measured
+    as they came out (the guard was not changed for them). Same labels as :func:`edits`."""
+    en = channel == "en"
+    out: list[tuple[str, str, str]] = []
+    limits = Limits()
+    limit = {"mail_body": limits.mail_body, "web_short": limits.web_short}.get(channel)
+
+    def add(kind, label, edited):
+        if edited and edited != text:
+            if label == FAITHFUL and limit is not None and full_width_length(edited) > limit:
+                label = OVER_LIMIT
+            out.append((kind, label, edited))
+
+    when_ja, when_en = time_forms(facts.issued_at)
+    at = facts.issued_at.astimezone(JST)
+    level, name = facts.level, facts.name
+    # changes
+    if not en and when_ja in text:
+        if at.minute:
+            add("minute_dropped", CHANGE, text.replace(when_ja, when_ja.split("時")[0] + "時"))
+        add("time_made_relative", CHANGE, text.replace(when_ja, "先ほど"))
+        add("time_approximate", FAITHFUL, text.replace(when_ja, when_ja + "ごろ"))
+        weekday = WEEKDAYS[at.weekday()]
+        add(
+            "date_with_weekday",
+            FAITHFUL,
+            text.replace(when_ja, f"{at.month}月{at.day}日（{weekday}）{when_ja}", 1),
+        )
+    if en and when_en in text:
+        add("time_made_relative", CHANGE, text.replace(f"at {f.en_datetime(at)}", "just now"))
+        add("time_zone_spelled", FAITHFUL, text.replace(" JST", " (Japan time)"))
+    target = facts.districts[-1].name
+    typo = next(((i, c) for i, c in enumerate(target) if c in SIMILAR), None)
+    if typo and not en:
+        i, c = typo
+        add(
+            "district_typo", CHANGE, text.replace(target, target[:i] + SIMILAR[c] + target[i + 1 :])
+        )
+    if not en and f"警戒レベル{level}" in text:
+        other = 5 if level != 5 else 4
+        add(
+            "headline_level_changed",
+            CHANGE,
+            text.replace(f"警戒レベル{level}", f"警戒レベル{other}", 1),
+        )
+        add("level_spaced", FAITHFUL, text.replace(f"警戒レベル{level}", f"警戒レベル {level}"))
+        add(
+            "level_kanji", FAITHFUL, text.replace(f"警戒レベル{level}", f"警戒レベル{KANJI[level]}")
+        )
+        add("name_quoted", FAITHFUL, text.replace(name, f"「{name}」"))
+    if facts.exercise:
+        add("exercise_mark_dropped", CHANGE, text.replace(f.EXERCISE_MARK, ""))
+    if not facts.lifted and not en:
+        add(
+            "issue_negated",
+            CHANGE,
+            text.replace(f"{name}を発令しました", f"{name}は発令していません"),
+        )
+        if facts.shelters:
+            last = facts.shelters[-1].name
+            add("destination_added", CHANGE, text.replace(last, f"{last}、近くの公民館", 1))
+            converted = "".join(HALF_WIDTH_KATAKANA.get(c, c) for c in last)
+            add("shelter_half_width_katakana", FAITHFUL, text.replace(last, converted))
+        add("action_negated", CHANGE, text.replace("開始してください", "開始する必要はありません"))
+    if facts.lifted and not en:
+        add("lift_made_future", CHANGE, text.replace("解除しました", "解除する予定です"))
+        if facts.remaining:
+            stays = facts.remaining[0].name
+            other = 3 if level != 3 else 4
+            changed = "".join(
+                s.replace(f"レベル{level}", f"レベル{other}") if stays in s else s
+                for s in _sentences(text)
+            )
+            add("remaining_level_changed", CHANGE, changed)
+    if not en:
+        add("exclaimed", FAITHFUL, text.replace("緊急放送、緊急放送。", "緊急放送！緊急放送！"))
+        listed = "、".join(d.name for d in facts.districts)
+        if len(facts.districts) == 2 and listed in text:
+            a, b = (d.name for d in facts.districts)
+            add("districts_with_oyobi", FAITHFUL, text.replace(listed, f"{a}及び{b}"))
+        add(
+            "issuer_as_mayor",
+            FAITHFUL,
+            text.replace(f"（{facts.issuer}）", f"（{facts.issuer}長）"),
+        )
     return out
