@@ -386,8 +386,9 @@ def print_independent(new: dict, title: str) -> dict:
           f"counting edits of texts the guard accepts unedited)")  # fmt: skip
     print(f"false alarms: {far * 100:.2f} % ({hit_f} of {n_f} faithful edits flagged; on "
           f"texts the guard accepts unedited: {hit_clean_f} of {clean_f})")  # fmt: skip
+    flagged_templates = sum(c["flagged"] for c in new["by_channel"].values())
     return {"recall": recall, "false_alarms": far, "edits": n_c + n_f,
-            "examples": new["examples"]}  # fmt: skip
+            "templates_flagged": flagged_templates, "examples": new["examples"]}  # fmt: skip
 
 
 def main(argv=None) -> int:
@@ -466,6 +467,7 @@ def main(argv=None) -> int:
         and tuning["false_alarms"] <= 0.05
         and median_ms <= 100
         and old["template_flagged"] == 0
+        and tuning["templates_flagged"] == 0
     )
     return 0 if ok else 1
 
