@@ -127,8 +127,9 @@ def dai_map_layers(bbox):
 
 @hookspec
 def dai_audit_event(event):
-    """Observe an audit record after it was written (:class:`disaster_ai.types.AuditRecord`),
-    for example to forward it to a municipal SIEM. Return value is ignored."""
+    """Observe an audit record after it was committed (:class:`disaster_ai.types.AuditRecord`),
+    for example to forward it to a municipal SIEM. Called after the transaction's commit, once
+    per record; a record whose transaction rolls back is never passed. Return value is ignored."""
 
 
 # --- bulletins -----------------------------------------------------------------------------
@@ -160,6 +161,19 @@ def dai_deliver_bulletin(bulletin, channel):
 
     firstresult: stops at the first non-None result. The core default (trylast) sends
     ``email`` through SMTP and POSTs ``webhook`` as JSON."""
+
+
+# --- damage reports ------------------------------------------------------------------------
+
+
+@hookspec
+def dai_report_items():
+    """Return a list of :class:`disaster_ai.apps.reports.items.ReportItem` (or dicts with its
+    keys: ``path``, ``unit``, ``kind``, ``forms``, ``sum``, ``label``, ``note``): items your
+    prefecture adds to the damage report (第4号様式), e.g. ``{"path": "その他.停電地区",
+    "unit": "地区"}``. An item whose path already exists replaces that item's definition; a new
+    one goes after the last item of its group. Read once when the app starts; a wrong item
+    disables the reports app with the reason on the admin plugins page."""
 
 
 # --- notices -------------------------------------------------------------------------------
