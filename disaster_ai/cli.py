@@ -163,9 +163,10 @@ class DeskError(click.ClickException):
         click.echo(self.format_message(), err=True)
 
 
-def database_problem(app) -> str | None:
+def database_problem(app, *, reachable_only: bool = False) -> str | None:
     """None when the database is at the newest revision; else the sentence that says what to do
-    (in the desk's language; Japanese by default)."""
+    (in the desk's language; Japanese by default). ``reachable_only``: only say when it cannot
+    be reached (for ``init`` itself, which a missing schema does not explain)."""
     from alembic.script import ScriptDirectory
 
     storage = get_storage(app)
@@ -179,6 +180,8 @@ def database_problem(app) -> str | None:
                 database=storage.url.split("@")[-1],
                 error=type(getattr(exc, "orig", None) or exc).__name__,
             )
+        if reachable_only:
+            return None
         if current is None:
             return _("The database is not initialised. Run `disaster-ai init`.")
         head = ScriptDirectory.from_config(storage.alembic_config()).get_current_head()
@@ -206,7 +209,7 @@ def _causes(exc: BaseException):
         exc = exc.__cause__ or exc.__context__
 
 
-def explain(app, exc: BaseException) -> str | None:
+def explain(app, exc: BaseException, command: str | None = None) -> str | None:
     """The operator's sentence for an exception a command raised, or None (a real bug: the
     traceback stays)."""
     for cause in _causes(exc):
@@ -218,7 +221,7 @@ def explain(app, exc: BaseException) -> str | None:
                     command=cause.command,
                 )
     if any(isinstance(cause, SQLAlchemyError) for cause in _causes(exc)):
-        return database_problem(app)
+        return database_problem(app, reachable_only=command == "init")
     return None
 
 
@@ -233,7 +236,7 @@ class DeskGroup(FlaskGroup):
             raise
         except Exception as exc:
             app = _loaded_app(ctx)
-            sentence = explain(app, exc) if app is not None else None
+            sentence = explain(app, exc, ctx.invoked_subcommand) if app is not None else None
             if sentence is None:
                 raise
             raise DeskError(sentence) from None

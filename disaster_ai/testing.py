@@ -103,6 +103,7 @@ def _strict_report(report) -> None:
         return
     longrepr = report.longrepr
     reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+    reason = reason.removeprefix("Skipped: ")
     report.outcome = "failed"
     report.longrepr = f"skipped: {reason} ({STRICT_NOTE})"
 

@@ -153,3 +153,20 @@ def test_a_missing_model_names_the_command_that_makes_it(app, runner, engine, co
     assert "モデル" in result.output and "Traceback" not in result.output
     with session_scope(get_storage(app)) as session:  # nothing stored for a run that cannot be
         assert session.scalar(select(func.count()).select_from(CallRecording)) == 0
+
+
+@SQLITE
+def test_a_failing_init_is_not_told_to_run_init(make_app, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from disaster_ai.storage import get_storage
+
+    app = make_app(migrate=False)
+
+    def broken_migration(self):
+        raise OperationalError("CREATE TABLE …", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(type(get_storage(app)), "migrate", broken_migration)
+    # the schema is missing because init itself failed: its own error stays, with the traceback
+    with pytest.raises(OperationalError, match="disk I/O error"):
+        invoke(app, ["init"])

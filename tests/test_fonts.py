@@ -66,6 +66,7 @@ def _red_pixels_in_top_band(png: bytes) -> int:
     return int(red.sum())
 
 
+@pytest.mark.slow
 def test_the_map_draws_real_japanese_glyphs_without_system_fonts(tmp_path):
     report, a, b, _ = _render_maps(tmp_path, "normal")
     assert report["source"] == "bundled" and report["family"] == "IPAexGothic", report
@@ -80,6 +81,7 @@ def test_the_map_draws_real_japanese_glyphs_without_system_fonts(tmp_path):
     assert _red_pixels_in_top_band(a) == 0
 
 
+@pytest.mark.slow
 def test_without_any_japanese_font_the_map_says_so(tmp_path):
     # The control that shows the check above can fail: with no Japanese font, both names are
     # drawn as the same boxes. The map then carries a red line that says why.

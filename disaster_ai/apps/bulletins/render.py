@@ -132,6 +132,12 @@ def render_html(
     return template.render(b=snapshot, map_src=src, standalone=standalone)
 
 
+def _quiet_subsetting(record) -> bool:
+    """Drop WeasyPrint's per-PDF warning that fontTools subsets the fonts because the system has
+    no libharfbuzz-subset0: the PDF is right, and docs/install.md names the optional package."""
+    return not str(record.msg).startswith("Using fontTools instead of HarfBuzz-Subset")
+
+
 def render_pdf(snapshot: dict, map_png: bytes | None) -> bytes:
     import logging
 
@@ -142,6 +148,9 @@ def render_pdf(snapshot: dict, map_png: bytes | None) -> bytes:
 
     # WeasyPrint logs every layout step at INFO; the desk's logs want only its problems.
     logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
+    weasy_log = logging.getLogger("weasyprint")
+    if _quiet_subsetting not in weasy_log.filters:
+        weasy_log.addFilter(_quiet_subsetting)
     # The packaged Japanese font (or, with none at all, a visible note) comes as a stylesheet of
     # its own, so the HTML stays free of server paths and the same on every machine. Its
     # @font-face needs the same FontConfiguration in CSS() and write_pdf().

@@ -116,8 +116,6 @@ def load(path: str | os.PathLike):
     with _lock:
         if key not in _models:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            from transformers import AutoModelForCausalLM, AutoTokenizer
-
             if not (Path(key) / "config.json").is_file():
                 from disaster_ai.errors import ModelMissing
 
@@ -127,6 +125,8 @@ def load(path: str | os.PathLike):
                     f"no model at {key}: run `disaster-ai notices convert-model` "
                     "or set NOTICE_LLM_LOCAL_PATH to a causal-LM folder",
                 )
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+
             tokenizer = AutoTokenizer.from_pretrained(key, local_files_only=True)
             model = AutoModelForCausalLM.from_pretrained(key, dtype=_dtype(), local_files_only=True)
             model.eval()
