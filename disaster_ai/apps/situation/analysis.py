@@ -816,6 +816,9 @@ def shelter_assessment(layers: Layers, status: pd.DataFrame, hazard: str | None)
     * ``open_not_designated``: open, outside the zone, not designated for this hazard;
     * ``open``: open, when no hazard is active;
     * ``closed``: not open (no status row means closed).
+
+    ``zone_checked`` is False for every row when no zone layer exists for the hazard: then
+    ``in_zone`` False means "not known", never "outside" (texts must not claim 区域外).
     """
     s = layers.shelters
     n = len(s)
@@ -869,6 +872,7 @@ def shelter_assessment(layers: Layers, status: pd.DataFrame, hazard: str | None)
             "designated": designated,
             "is_open": is_open,
             "in_zone": in_zone,
+            "zone_checked": np.full(n, bool(hazard and hazard in layers.zone_index)),
             "zone_rank": zone_rank,
             "state": state,
             "occupancy": occupancy,

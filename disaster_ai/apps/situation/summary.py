@@ -194,6 +194,8 @@ def compute_situation(
         municipality.name if municipality else None
     )
     sources = [_source(layer, version) for layer, version in versions.items()]
+    # the places layer is not analysed, but its names are on the desk: its credit is owed too
+    sources.append(_source("places", layer_store.active_version(session, "places")))
     boundary = None
     if municipality is not None and municipality.boundary:
         import shapely
@@ -429,14 +431,37 @@ def _hazard_section(layers, hazard):
     }
 
 
+CREDIT_PREFIXES = ("出典：", "出典:")
+
+
+def credit_items(text: str) -> list[str]:
+    """One layer's attribution as credits without their own 「出典：」 (a combined attribution,
+    「A / 出典：B」, gives A and B)."""
+    items = []
+    for part in (text or "").split(" / "):
+        part = part.strip()
+        for prefix in CREDIT_PREFIXES:
+            if part.startswith(prefix):
+                part = part[len(prefix) :].strip()
+        if part:
+            items.append(part)
+    return items
+
+
 def _attribution(sources):
-    seen = []
+    """Every loaded layer's credit, once each (a combined 「A / 出典：B」 gives two; the same
+    credit with or without 「出典：」 counts once). The line that shows them strips each item's
+    own 「出典：」 (credit_items): never 「出典：出典：」."""
+    seen, keys = [], set()
     for source in sources:
-        text = source["attribution"] or (
-            f"{source['layer']}: {source['source_name']}" if source["source_name"] else ""
-        )
-        if text and text not in seen:
-            seen.append(text)
+        parts = [p.strip() for p in (source["attribution"] or "").split(" / ") if p.strip()]
+        if not parts and source["source_name"]:
+            parts = [f"{source['layer']}: {source['source_name']}"]
+        for part in parts:
+            key = tuple(credit_items(part))
+            if key and key not in keys:
+                keys.add(key)
+                seen.append(part)
     return seen
 
 
@@ -622,12 +647,39 @@ def _shelter_section(shelters, layers, hazard, municipality):
     )
     counts = {state: int((shelters["state"] == state).sum()) for state in analysis.SHELTER_STATES}
     designated = int(shelters["designated"].sum()) if hazard else None
+    zones_known = bool(hazard and layers.zone_ranks.get(hazard))
+    kinds = [k for k in ("emergency_site", "designated_shelter") if (shelters["kind"] == k).any()]
+    by_kind = (
+        {k: int((shelters["designated"] & (shelters["kind"] == k)).sum()) for k in kinds}
+        if hazard
+        else None
+    )
+    # kinds whose data carry no hazard flag at all (GSI 指定避難所): "none designated" there
+    # means "not known", not "none"
+    flagless = [
+        k
+        for k in kinds
+        if not any(
+            bool(h) for h in layers.shelters.loc[layers.shelters["kind"] == k, "hazards"].tolist()
+        )
+    ]
     statement = None
     if hazard and designated == 0:
         place = municipality or "the municipality"
+        words = {"emergency_site": "emergency evacuation site", "designated_shelter": "shelter"}
+        flagged = [
+            words[k]
+            for k in ("designated_shelter", "emergency_site")
+            if k in kinds and k not in flagless
+        ]
         statement = (
-            f"No shelter or emergency evacuation site in {place} is designated for "
+            f"No {' or '.join(flagged) or 'site'} in {place} is designated for "
             f"{hazard.replace('_', ' ')}."
+            + (
+                " The designated shelters' data carry no hazard designation."
+                if "designated_shelter" in flagless
+                else ""
+            )
         )
     open_ = shelters["is_open"].to_numpy()
     capacity = shelters["capacity"].to_numpy()
@@ -663,6 +715,9 @@ def _shelter_section(shelters, layers, hazard, municipality):
         "hazard": hazard,
         "total": len(shelters),
         "designated": designated,
+        "designated_by_kind": by_kind,
+        "kinds_without_hazard_data": flagless,
+        "zones_known": zones_known,
         "no_designated_shelter": bool(hazard) and designated == 0,
         "statement": statement,
         "counts": counts,
@@ -670,7 +725,7 @@ def _shelter_section(shelters, layers, hazard, municipality):
         if hazard
         else None,
         "designated_in_zone": int((shelters["designated"] & shelters["in_zone"]).sum())
-        if hazard
+        if zones_known
         else None,
         "occupancy": {
             "open": int(open_.sum()),
@@ -838,19 +893,50 @@ def render_text_ja(doc: dict) -> str:
                 f"　・{s['name']}（{s['zone_rank'] or '想定区域内'}、避難者 {s['occupancy']}人）"
                 for s in unsafe
             ]
+        zones = sh.get("zones_known", bool(hazard.get("zones_available")))
+        flagless = set(sh.get("kinds_without_hazard_data") or [])
+        by_kind = sh.get("designated_by_kind") or {}
+        kind_ja = {"emergency_site": "指定緊急避難場所", "designated_shelter": "指定避難所"}
+        unknown_note = (
+            "（指定避難所のデータには災害種別の指定がないため、指定避難所は数えていません）"
+            if "designated_shelter" in flagless
+            else ""
+        )
         if sh["no_designated_shelter"]:
+            flagged = [
+                kind_ja[k]
+                for k in ("designated_shelter", "emergency_site")
+                if k in by_kind and k not in flagless
+            ]
             lines.append(
-                f"・{place or '本市'}には、{hname}に対応する指定避難所・指定緊急避難場所の指定はありません。"
+                f"・{place or '本市'}には、{hname}に対応する"
+                f"{'・'.join(flagged) or '指定避難所・指定緊急避難場所'}の指定はありません。"
+                + unknown_note
             )
         else:
+            detail = "、".join(f"{kind_ja[k]} {n}か所" for k, n in by_kind.items() if n)
             lines.append(
-                f"・{hname}に対応する指定避難所等 {sh['designated']}か所（うち想定区域内 {sh['designated_in_zone']}か所）"
+                f"・{hname}に対応する指定避難所等 {sh['designated']}か所"
+                + (f"（{detail}）" if detail else "")
+                + (
+                    f"、うち{hname}の想定区域内 {sh['designated_in_zone']}か所"
+                    if zones
+                    else f"。{hname}の想定区域のデータがないため、区域の内外は判定していません"
+                )
+                + unknown_note
             )
-        lines.append(f"・開設中で利用可能（{hname}の指定あり・想定区域外）{counts['usable']}か所")
-        if counts["open_not_designated"]:
+        if zones:
             lines.append(
-                f"・開設中（{hname}の指定なし・想定区域外）{counts['open_not_designated']}か所"
+                f"・開設中で利用可能（{hname}の指定あり・想定区域外）{counts['usable']}か所"
             )
+            if counts["open_not_designated"]:
+                lines.append(
+                    f"・開設中（{hname}の指定なし・想定区域外）{counts['open_not_designated']}か所"
+                )
+        else:
+            lines.append(f"・開設中で{hname}の指定あり（想定区域は不明）{counts['usable']}か所")
+            if counts["open_not_designated"]:
+                lines.append(f"・開設中（{hname}の指定なし）{counts['open_not_designated']}か所")
         lines.append(f"・未開設（{hname}の指定あり）{sh['designated_closed']}か所")
     else:
         lines.append(f"・開設中 {counts['open']}か所、未開設 {counts['closed']}か所")
@@ -937,7 +1023,8 @@ def render_text_ja(doc: dict) -> str:
         lines.append(f"・ほか{hs['count'] - 10}か所")
 
     if doc["attribution"]:
-        lines += ["", "出典：" + "／".join(doc["attribution"])]
+        credits = list(dict.fromkeys(c for a in doc["attribution"] for c in credit_items(a)))
+        lines += ["", "出典：" + "／".join(credits)]
     return "\n".join(lines) + "\n"
 
 
@@ -1036,7 +1123,10 @@ def render_png(source: Situation | dict, path_or_file, *, dpi: int = 150) -> Non
         ax.set_title(title.strip(), fontsize=12)
         if handles:
             ax.legend(handles=handles, loc="upper left", fontsize=7, framealpha=0.9)
-        credits = "出典：" + "／".join(doc.get("attribution") or ["（レイヤーの出典情報なし）"])
+        items = list(
+            dict.fromkeys(c for a in doc.get("attribution") or [] for c in credit_items(a))
+        )
+        credits = "出典：" + "／".join(items or ["（レイヤーの出典情報なし）"])
         credits += "\n地図の距離は直線距離。推計人口は地区人口の面積按分。背景地図なし。"
         fig.text(0.04, 0.02, _wrap(credits, 95), fontsize=6.5, va="bottom", ha="left")
         if missing:

@@ -255,9 +255,10 @@ def test_text_report_has_the_key_numbers_and_is_deterministic(situation_app):
         "H1",
         "8件",
         "直線距離",
-        "出典：" + ATTRIBUTION_A,
+        "\n出典：" + ATTRIBUTION_A.removeprefix("出典："),
     ):
         assert fragment in text, fragment
+    assert "出典：出典：" not in text
     assert text.index("【危険】") < text.index("開設中で利用可能")  # unsafe shelters first
     for legacy in ("避難勧告", "避難準備・高齢者等避難開始", "避難準備情報", "災害発生情報"):
         assert legacy not in text
