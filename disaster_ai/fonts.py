@@ -69,6 +69,27 @@ def bundled_font_path() -> Path | None:
     return None
 
 
+def _fontconfig_file(family: str) -> str | None:
+    """The file fontconfig (what Pango and so WeasyPrint use) has for ``family``, if any."""
+    import shutil
+    import subprocess
+
+    fc_list = shutil.which("fc-list")
+    if fc_list is None:
+        return None
+    try:
+        out = subprocess.run(
+            [fc_list, f"{family}:style=Regular", "file"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    files = sorted(line.strip().rstrip(":") for line in out.splitlines() if line.strip())
+    return files[0] if files else None
+
+
 def _system_font() -> tuple[str, str] | None:
     from matplotlib import font_manager
     from matplotlib.font_manager import FontProperties
@@ -80,7 +101,18 @@ def _system_font() -> tuple[str, str] | None:
                 FontProperties(family=family), fallback_to_default=False
             )
         except ValueError:
-            continue
+            # matplotlib's font list is a cache built once: a font installed after it (e.g.
+            # fonts-noto-cjk on an existing machine) is known to fontconfig only
+            path = _fontconfig_file(family)
+            if path is None:
+                continue
+            try:
+                font_manager.fontManager.addfont(path)
+                font_manager.fontManager.findfont(
+                    FontProperties(family=family), fallback_to_default=False
+                )
+            except (OSError, RuntimeError, ValueError):
+                continue
         if bundled is None or Path(path).resolve() != bundled.resolve():
             return family, path
     return None

@@ -61,7 +61,7 @@ def require_tool(command: str, debian_package: str, purpose: str) -> str:
 # an empty configuration, and matplotlib's font manager keeps only the DejaVu files it ships.
 EMPTY_FONTCONFIG = """<?xml version="1.0"?>
 <!DOCTYPE fontconfig SYSTEM "urn:fontconfig:fonts.dtd">
-<fontconfig><cachedir>{cache}</cachedir></fontconfig>
+<fontconfig><cachedir>{cache}</cachedir>{dirs}</fontconfig>
 """
 WITHOUT_SYSTEM_FONTS = """
 import os as _os
@@ -73,16 +73,20 @@ _fm.FontManager._findfont_cached.cache_clear()
 """
 
 
-def run_without_system_fonts(code: str, tmp_path, *args: str, timeout: float = 300, env=None):
+def run_without_system_fonts(
+    code: str, tmp_path, *args: str, timeout: float = 300, env=None, font_dirs=()
+):
     """Run ``code`` in a fresh Python whose fontconfig and matplotlib see no system font (the
-    fonts of a Python package stay visible); returns the CompletedProcess (text)."""
+    fonts of a Python package stay visible; fontconfig sees ``font_dirs`` only); returns the
+    CompletedProcess (text)."""
     import subprocess
     import sys
 
     folder = Path(tmp_path) / "no-system-fonts"
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / "fonts.conf"
-    config.write_text(EMPTY_FONTCONFIG.format(cache=folder / "cache"), encoding="utf-8")
+    dirs = "".join(f"<dir>{d}</dir>" for d in font_dirs)
+    config.write_text(EMPTY_FONTCONFIG.format(cache=folder / "cache", dirs=dirs), encoding="utf-8")
     script = folder / "script.py"
     script.write_text(WITHOUT_SYSTEM_FONTS + "\n" + code, encoding="utf-8")
     environment = {**os.environ, **(env or {}), "FONTCONFIG_FILE": str(config)}

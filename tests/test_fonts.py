@@ -15,7 +15,7 @@ import warnings
 import pytest
 
 from disaster_ai import fonts
-from disaster_ai.testing import run_without_system_fonts
+from disaster_ai.testing import require_tool, run_without_system_fonts
 
 # Two municipality names of the same length and different characters: drawn with a real font they
 # differ; drawn as missing-glyph boxes (tofu) they are the same picture.
@@ -113,6 +113,26 @@ def test_a_system_noto_sans_cjk_is_preferred(monkeypatch):
     assert picked["first"] == "Noto Sans CJK JP"
     assert (font.source, font.family) == ("system", "Noto Sans CJK JP")
     assert families == ["Noto Sans CJK JP", "DejaVu Sans"]
+
+
+@pytest.mark.slow
+def test_a_font_only_fontconfig_knows_is_found(tmp_path):
+    # matplotlib's font list is a cache; a Japanese font installed later is known to fontconfig
+    # (and so to the PDF) only. Here IPAexGothic sits in a folder that only fontconfig reads.
+    require_tool("fc-list", "fontconfig", "asks fontconfig for a font matplotlib has not cached")
+    folder = fonts.bundled_font_path().parent
+    code = """
+import json
+from disaster_ai import fonts
+fonts.bundled_font_path = lambda: None  # not the packaged one: a "system" font
+font = fonts.japanese_font()
+print(json.dumps([font.source, font.family, fonts.matplotlib_families()]))
+"""
+    result = run_without_system_fonts(code, tmp_path, font_dirs=[folder], timeout=120)
+    assert result.returncode == 0, result.stderr
+    source, family, families = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (source, family) == ("system", "IPAexGothic")
+    assert families == ["IPAexGothic", "DejaVu Sans"]
 
 
 @pytest.fixture
