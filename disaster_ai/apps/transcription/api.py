@@ -5,6 +5,7 @@
 - ``GET  /api/v1/calls/<id>``            one call: status, job progress, transcript, facts
 - ``GET  /api/v1/calls/<id>/audio``      the stored audio (for the desk's player)
 - ``POST /api/v1/calls/<id>/confirm``    confirm or correct the facts → incident "confirmed"
+- ``POST /api/v1/calls/<id>/proposals/<n>``  record the n-th further incident of the call
 
 Every text in a response passes through the callback-number mask.
 """
@@ -181,6 +182,33 @@ def confirm_call(call_id: int):
     session = db()
     try:
         result = service.confirm_call(session, call_id, values, current_actor())
+        session.commit()
+    except service.CallError as exc:
+        session.rollback()
+        raise as_api_error(exc) from None
+    except ApiError:
+        session.rollback()
+        raise
+    return jsonify(result)
+
+
+@bp.post("/calls/<int:call_id>/proposals/<int:index>")
+@requires("calls.confirm")
+@api_doc(
+    tag="calls",
+    responses={
+        200: "The call, with the incident id on that proposal",
+        404: "No such call or proposal",
+        409: "Already created",
+        422: "No place known for it",
+    },
+)
+def create_proposal(call_id: int, index: int):
+    """Record the ``index``-th (1-based) further incident of a call (``facts.proposals``) as an
+    unverified incident of its own."""
+    session = db()
+    try:
+        result = service.create_proposal_incident(session, call_id, index - 1, current_actor())
         session.commit()
     except service.CallError as exc:
         session.rollback()

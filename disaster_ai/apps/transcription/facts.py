@@ -283,12 +283,20 @@ class PlaceMatch:
 
 
 def _mask_city(kana: str, city_readings) -> str:
+    """Blank the municipality's name (焼津市, 一宮市, and 一宮の…) so that it is not taken for
+    a town; the offsets stay as they were."""
     for city in city_readings:
         if len(city) < 2:
             continue
         cost, begin, end = best_substring(city, kana)
         if cost <= 0.5 and end > begin:
             kana = kana[:begin] + "＿" * (end - begin) + kana[end:]
+        if city.endswith("シ") and len(city) > 3:  # 一宮の時之島: the name without 市, then の
+            base = city[:-1]
+            position = kana.find(base + "ノ")
+            while position >= 0:
+                kana = kana[:position] + "＿" * len(base) + kana[position + len(base) :]
+                position = kana.find(base + "ノ", position + 1)
     return kana
 
 
@@ -330,10 +338,11 @@ def resolve_place(
     starts = {t.k_start for t in analysis.tokens}
     ends = {t.k_end for t in analysis.tokens}
     scored: list[tuple[float, PlaceMatch]] = []
+    grams = triage_mod._bigrams(kana)
     for town in gazetteer.towns:
         best = None
         for candidate in town.readings:
-            if len(candidate) < 2:
+            if len(candidate) < 2 or not grams & triage_mod._bigrams(candidate):
                 continue
             if len(candidate) < MIN_READING:
                 begin = kana.find(candidate)
@@ -351,6 +360,10 @@ def resolve_place(
         (rank, _), score, candidate, begin, end = best
         first = analysis.token_at_kana(begin)
         last = analysis.token_at_kana(end - 1) + 1
+        if any(t.surface in triage_mod.SENTENCE_END for t in analysis.tokens[first:last]):
+            continue  # a name does not run across sentences
+        if len(candidate) <= SHORT_READING and begin not in starts:
+            score *= UNSUPPORTED  # a short name starts a word (セン|イ… is not せんい)
         chome = chome_from_kana(kana, end) if town.chome else None
         if chome is None and town.chome:
             chome = text_chome
@@ -494,8 +507,9 @@ def extract(
     place, candidates = (None, [])
     if gazetteer is not None and text:
         place, candidates = resolve_place(text, gazetteer, threshold)
-    matches = ([place] if place else []) + list(candidates)
-    result = triage_mod.triage(text, skip=_place_tokens(analysis, matches, gazetteer))
+    result = triage_mod.triage(
+        text, skip=_place_tokens(analysis, [place] if place else [], gazetteer)
+    )
     category, evidence = result.category, dict(result.evidence)
     fallback = load_lexicon().setting("places", "shelter_category", default="")
     if category == "other" and place is not None and place.kind == "shelter" and fallback:

@@ -487,7 +487,69 @@ def apply_transcript(
     if found.place is not None and call.incident_id is None:
         call.incident_id = _create_incident(session, call, found, actor)
     session.flush()
+    call.facts = dict(call.facts) | {
+        "duplicates": possible_duplicates(
+            session,
+            (found.place.name if found.place else None),
+            found.category,
+            exclude=call.incident_id,
+            window_minutes=duplicate_window(app),
+        )
+    }
+    session.flush()
     return call_dict(call)
+
+
+DUPLICATE_WINDOW_MINUTES = 120
+
+
+def duplicate_window(app) -> int:
+    """Minutes within which two calls about the same place and category may be one incident
+    (``CALL_DUPLICATE_WINDOW_MINUTES``, default 120)."""
+    return int(app.config.get("CALL_DUPLICATE_WINDOW_MINUTES", DUPLICATE_WINDOW_MINUTES))
+
+
+def possible_duplicates(
+    session: Session,
+    place_name: str | None,
+    category: str,
+    *,
+    exclude: int | None = None,
+    window_minutes: int = DUPLICATE_WINDOW_MINUTES,
+    at=None,
+) -> list[dict]:
+    """Open incidents at the same place with the same category, reported within the window
+    before ``at``: proposed to the operator for merging (on the incident's page), never merged
+    here."""
+    from disaster_ai.apps.situation import incidents
+    from disaster_ai.apps.situation.models import Incident
+
+    if not place_name or not category or category == "other":
+        return []
+    at = at or now()
+    query = (
+        incidents.visible_incidents()
+        .where(
+            Incident.place_name == place_name,
+            Incident.category == category,
+            Incident.status != "resolved",
+            Incident.occurred_at >= at - timedelta(minutes=window_minutes),
+        )
+        .order_by(Incident.occurred_at.desc())
+        .limit(5)
+    )
+    if exclude is not None:
+        query = query.where(Incident.id != exclude)
+    return [
+        {
+            "incident_id": row.id,
+            "category": row.category,
+            "place_name": row.place_name,
+            "occurred_at": iso(row.occurred_at),
+            "status": row.status,
+        }
+        for row in session.scalars(query)
+    ]
 
 
 def _create_incident(
@@ -508,8 +570,10 @@ def _create_incident(
     place = found.place
     if place.kind == "town":
         values["place_name"] = place.name
+    elif place.kind == "shelter" and place.lon is not None and place.lat is not None:
+        values |= {"place_name": place.name, "lon": place.lon, "lat": place.lat}
     else:
-        return None  # shelters and districts: the operator places it
+        return None  # districts, or a shelter without a point: the operator places it
     try:
         with session.begin_nested():
             incident = incidents.create_incident(session, values, actor)
@@ -560,10 +624,17 @@ def call_dict(call: CallRecording) -> dict:
             "place": f.get("place"),
             "category": f.get("category"),
             "life_threat": f.get("life_threat"),
+            # yes | check (要確認) | no; older calls only have the boolean
+            "life_threat_level": f.get("life_threat_level")
+            or ("yes" if f.get("life_threat") else "no"),
+            "life_threat_reasons": f.get("life_threat_reasons", []),
             "people": f.get("people"),
             "vulnerable": f.get("vulnerable"),
             "callback": f.get("callback"),
-            "candidates": f.get("candidates", []),
+            "callback_requested": f.get("callback_requested", bool(f.get("callback"))),
+            "candidates": f.get("candidates", [])[:3],
+            "proposals": f.get("proposals", []),
+            "duplicates": f.get("duplicates", []),
             "truncated": f.get("truncated", False),
         }
         if f
@@ -647,6 +718,7 @@ def confirm_call(session: Session, call_id: int, values: dict, actor: Actor) -> 
         "place": place,
         "category": incident_values["category"],
         "life_threat": incident_values["life_threat"],
+        "life_threat_level": "yes" if incident_values["life_threat"] else "no",
         "people": incident_values["people"],
         "vulnerable": incident_values["vulnerable"],
         "confirmed_by": actor.username,
@@ -658,6 +730,55 @@ def confirm_call(session: Session, call_id: int, values: dict, actor: Actor) -> 
         actor=actor,
         target=f"call:{call.id}",
         detail={"incident_id": call.incident_id, "corrections": changes},
+        session=session,
+    )
+    return call_dict(call)
+
+
+def create_proposal_incident(session: Session, call_id: int, index: int, actor: Actor) -> dict:
+    """Make the ``index``-th further incident of a call (a second thing the caller reported,
+    e.g. an outage besides the flooded road) an unverified incident of its own, at the place
+    proposed for it (its own sentence's place, else the call's). Audited."""
+    from disaster_ai.apps.situation import incidents
+
+    call = get_call(session, call_id)
+    f = dict(call.facts or {})
+    proposals = [dict(p) for p in f.get("proposals", [])]
+    if call.status != "done" or not 0 <= index < len(proposals):
+        raise CallError(404, "not_found", f"call {call_id} has no further incident {index + 1}")
+    proposal = proposals[index]
+    if proposal.get("incident_id"):
+        raise CallError(409, "conflict", "this incident was already created")
+    place = (proposal.get("place") or {}).get("name") or (f.get("place") or {}).get("name")
+    if not place:
+        raise CallError(
+            422,
+            "invalid",
+            "give the place: it could not be resolved from the call",
+            {"fields": {"place_name": "required"}},
+        )
+    incident = incidents.create_incident(
+        session,
+        {
+            "category": proposal["category"],
+            "life_threat": False,
+            "source": "call",
+            "status": "unverified",
+            "place_name": place,
+            "description": facts.mask_phone(proposal.get("text") or call.text or "")[:2000],
+        },
+        actor,
+    )
+    proposal["incident_id"] = incident.id
+    proposals[index] = proposal
+    call.facts = f | {"proposals": proposals}
+    session.flush()
+    audit.record(
+        "call.proposal",
+        app=APP,
+        actor=actor,
+        target=f"call:{call.id}",
+        detail={"incident_id": incident.id, "category": proposal["category"], "place": place},
         session=session,
     )
     return call_dict(call)

@@ -86,6 +86,9 @@ def norm_kana(kana: str, collapse: bool = True) -> str:
             continue
         if not ("ァ" <= char <= "ヶ"):
             continue
+        if not collapse and out and _long_vowel(out[-1], char):
+            out.append("ー")  # ていでん and 停電 (テーデン) alike, ドーロ and ドロ apart
+            continue
         if collapse and out and char in "ウオ" and out[-1] in _O_ROW:
             continue
         if collapse and out and char == "イ" and out[-1] in _E_ROW:
@@ -94,6 +97,14 @@ def norm_kana(kana: str, collapse: bool = True) -> str:
             continue
         out.append(char)
     return "".join(out)
+
+
+def _long_vowel(previous: str, char: str) -> bool:
+    return (
+        (char in "ウオ" and previous in _O_ROW)
+        or (char == "イ" and previous in _E_ROW)
+        or (char == "ウ" and previous in _U_ROW)
+    )
 
 
 def sub_cost(a: str, b: str) -> float:
@@ -105,7 +116,9 @@ def sub_cost(a: str, b: str) -> float:
 
 
 def _indel_cost(char: str) -> float:
-    return 0.5 if char in "ッンー" else 1.0  # a dropped ッ or ン is the commonest slip
+    # a dropped ッ or ン, or a devoiced or lengthened イ/ウ (断水 ダンスイ heard as ダンス), is
+    # the commonest slip
+    return 0.5 if char in "ッンーイウ" else 1.0
 
 
 def best_substring(pattern: str, text: str) -> tuple[float, int, int]:
@@ -333,18 +346,35 @@ def reading(text: str) -> str:
 _A_TO_I = dict(zip("らかさたなまわがばこ", "りきしちにみいぎびき", strict=True))
 
 
+_A_TO_TE = {
+    "ら": "って",
+    "た": "って",
+    "わ": "って",
+    "か": "いて",
+    "が": "いで",
+    "ま": "んで",
+    "ば": "んで",
+    "な": "んで",
+    "さ": "して",
+    "こ": "きて",
+}
+
+
 def negative_forms(written: str) -> list[str]:
-    """A term written as a negative stem (…な) also matches its ません form (and …がない its
-    …がありません form), so the lexicon lists each negative once."""
+    """A term written as a negative stem (…な) also matches its ません form, its ている forms
+    (連絡が取れな → 連絡が取れません, 取れていない, 取れていません; つながらな → つながって
+    いない) and …がない its …がありません form, so the lexicon lists each negative once."""
     if not written.endswith("な") or len(written) < 2:
         return []
     stem = written[:-1]
-    forms = []
     if stem.endswith(("が", "は")):  # 意識がな → 意識がありません
-        forms.append(stem + "ありません")
-    else:
-        last = stem[-1]
-        forms.append(stem[:-1] + _A_TO_I.get(last, last) + "ません")
+        return [stem + "ありません"]
+    if stem.endswith("てい"):  # 息をしていな → 息をしていません
+        return [stem + "ません"]
+    last = stem[-1]
+    forms = [stem[:-1] + _A_TO_I.get(last, last) + "ません"]
+    te = stem[:-1] + _A_TO_TE[last] if last in _A_TO_TE else stem + "て"
+    forms += [te + "いな", te + "いません"]
     return forms
 
 
@@ -692,13 +722,16 @@ def _person_near(analysis: Analysis, hit: Hit, persons: list[Hit]) -> bool:
     words back), or right after it (流された人)."""
     start, _end = analysis.sentence_bounds(hit.first)
     subject = ("が", "は", "も", "と")
+    honorific = ("さん", "ちゃん", "様", "さま", "くん", "君")
+
+    def particle_after(p: Hit) -> bool:
+        index = p.last
+        if index < len(analysis.tokens) and analysis.tokens[index].surface in honorific:
+            index += 1
+        return index < len(analysis.tokens) and analysis.tokens[index].surface in subject
+
     return any(
-        (
-            start <= p.first < hit.first
-            and hit.first - p.last <= 10
-            and p.last < len(analysis.tokens)
-            and analysis.tokens[p.last].surface in subject
-        )
+        (start <= p.first < hit.first and hit.first - p.last <= 10 and particle_after(p))
         or (hit.last <= p.first <= hit.last + 2)
         for p in persons
     )

@@ -6,7 +6,11 @@
                                        redirect, so the flash message survives for that page)
 - ``GET  /apps/calls/<id>``            audio player, transcript (click a segment to seek; words
                                        below LOW_CONFIDENCE_WORD highlighted), facts, progress
-- ``POST /apps/calls/<id>/confirm``    confirm or correct the facts → confirmed incident
+- ``POST /apps/calls/<id>/confirm``    confirm or correct the facts → confirmed incident; a
+                                       button per place candidate (``pick_place``) confirms
+                                       with that place in one click
+- ``POST /apps/calls/<id>/proposals/<n>``  make the n-th further incident of the call an
+                                       unverified incident of its own
 """
 
 from __future__ import annotations
@@ -53,6 +57,16 @@ STATUS_LABELS = {
     "failed": _l("Failed"),
     # TRANSLATORS: state of a call recording (保存期間満了で削除済み)
     "purged": _l("Deleted after retention"),
+}
+
+
+LIFE_LABELS = {
+    # TRANSLATORS: life threat flag of a call (生命の危険: あり)
+    "yes": _l("Yes"),
+    # TRANSLATORS: life threat flag of a call when a cue is uncertain (要確認)
+    "check": _l("To be checked"),
+    # TRANSLATORS: life threat flag of a call (なし)
+    "no": _l("No"),
 }
 
 
@@ -145,6 +159,8 @@ def call_page(call_id: int):
         call=call,
         job=job,
         form=form,
+        proposal_form=ProposalForm() if form is not None else None,
+        life_labels=LIFE_LABELS,
         labels=STATUS_LABELS,
         stages=STAGE_LABELS,
         low=current_app.config["LOW_CONFIDENCE_WORD"],
@@ -160,8 +176,12 @@ def confirm(call_id: int):
     if not form.validate_on_submit():
         flash(_("Some fields are missing or invalid."), "error")
         return redirect(url_for("calls_web.call_page", call_id=call_id))
+    picked = (request.form.get("pick_place") or "").strip()
+    if picked and picked not in _candidate_names(call_id):
+        flash(_("Choose one of the proposed places, or type the place."), "error")
+        return redirect(url_for("calls_web.call_page", call_id=call_id))
     values = {
-        "place_name": form.place_name.data or None,
+        "place_name": picked or form.place_name.data or None,
         "category": form.category.data,
         "life_threat": bool(form.life_threat.data),
         "vulnerable": bool(form.vulnerable.data),
@@ -178,4 +198,37 @@ def confirm(call_id: int):
         flash(_("Not confirmed: %(reason)s", reason=exc.message), "error")
         return redirect(url_for("calls_web.call_page", call_id=call_id))
     flash(_("The incident is confirmed."), "success")
+    return redirect(url_for("calls_web.call_page", call_id=call_id))
+
+
+def _candidate_names(call_id: int) -> set[str]:
+    """The place candidates kept on the call (the one-click choices)."""
+    try:
+        call = service.get_call(db(), call_id)
+    except service.CallError:
+        return set()
+    return {c.get("name") for c in (call.facts or {}).get("candidates") or [] if c.get("name")}
+
+
+class ProposalForm(FlaskForm):
+    pass
+
+
+@bp.post("/<int:call_id>/proposals/<int:index>")
+@requires("calls.confirm")
+def create_proposal(call_id: int, index: int):
+    if not ProposalForm().validate_on_submit():
+        flash(_("The form expired. Reload and try again."), "error")
+        return redirect(url_for("calls_web.call_page", call_id=call_id))
+    session = db()
+    from disaster_ai.errors import ApiError
+
+    try:
+        service.create_proposal_incident(session, call_id, index - 1, current_actor())
+        session.commit()
+    except (service.CallError, ApiError) as exc:
+        session.rollback()
+        flash(_("Not created: %(reason)s", reason=exc.message), "error")
+        return redirect(url_for("calls_web.call_page", call_id=call_id))
+    flash(_("The further incident is recorded (unverified)."), "success")
     return redirect(url_for("calls_web.call_page", call_id=call_id))
