@@ -918,12 +918,12 @@ def render_text_ja(doc: dict) -> str:
             lines.append(
                 f"・{hname}に対応する指定避難所等 {sh['designated']}か所"
                 + (f"（{detail}）" if detail else "")
-                + (
-                    f"、うち{hname}の想定区域内 {sh['designated_in_zone']}か所"
-                    if zones
-                    else f"。{hname}の想定区域のデータがないため、区域の内外は判定していません"
-                )
+                + (f"、うち{hname}の想定区域内 {sh['designated_in_zone']}か所" if zones else "")
                 + unknown_note
+            )
+        if not zones:
+            lines.append(
+                f"・{hname}の想定区域のデータがないため、避難所等が区域の内か外かは判定していません"
             )
         if zones:
             lines.append(
