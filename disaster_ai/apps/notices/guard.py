@@ -593,6 +593,7 @@ def _check_shelters(body, tokens, channel, english, chosen, bad):
     if not english:
         # a facility that is no known name at all (an invented or shortened shelter)
         blank = _mask(body, [(s, e) for s, e, _n, _k in tokens])
+        blank = READING.sub(lambda m: "\u3000" * len(m.group(0)), blank)  # a name's reading
         for m in FACILITY.finditer(blank):
             bad(
                 "shelters",

@@ -436,3 +436,12 @@ def test_the_new_findings_are_said_in_japanese_on_the_desk():
         report = guard.check(texts["radio"], facts, "radio", universe())
     messages = [v["message"] for v in report["violations"]]
     assert "発令者が市町村名になっていません: 「○○市」（市町村名を設定してください）" in messages
+
+
+def test_a_shelter_s_reading_in_brackets_is_not_another_facility(case):
+    facts, texts = case
+    text = texts["easy_ja"].replace(
+        "（よみかた：", "（よみかた：にくコミュニティぼうさいセンター、"
+    )
+    assert text != texts["easy_ja"]
+    assert rules(text, facts, "easy_ja") == set()
