@@ -202,7 +202,8 @@ def landmark_readings(name: str, municipality: str = "") -> set[str]:
         for short in stems:
             for alias in kinds[kind]:
                 result.add(reading(short + alias))
-                result.add(reading(short + "の" + alias))
+                if len(alias) > 1:  # 小川の小学校, but never 小川の小
+                    result.add(reading(short + "の" + alias))
         break
     result.discard("")
     return result
@@ -301,17 +302,39 @@ def _mask_city(kana: str, city_readings) -> str:
 
 
 def _support(
-    analysis: Analysis, first: int, last: int, exact_whole: bool, chome: int | None, municipality
+    analysis: Analysis,
+    first: int,
+    last: int,
+    exact_whole: bool,
+    chome: int | None,
+    municipality,
+    span: tuple[int, int] = (0, 0),
+    exact: bool = True,
 ) -> str:
-    """Why the words in tokens [first, last) name a place, or "" (see the module docstring)."""
+    """Why the words in tokens [first, last) name a place, or "" (see the module docstring).
+    ``span`` is the match in the reading: a match that ends inside a word (意識調査 read
+    イシキチョーサ against 一色町 イシキチョ) has no support from the words after it."""
     config = load_lexicon().config.get("places", {})
     tokens = analysis.tokens
+    begin, end = span
+    ends = [t.k_end for t in tokens]
+    starts = [t.k_start for t in tokens]
+    slack = 0 if exact else 1  # an approximate match may be a kana off
+    aligned_end = not span[1] or min(abs(end - e) for e in ends) <= slack
+    aligned_start = not span[1] or min(abs(begin - s) for s in starts) <= slack
     after = "".join(t.surface for t in tokens[last : last + 3])
     before = "".join(t.surface for t in tokens[max(0, first - 3) : first])
-    if after.startswith(tuple(config.get("not_after", []))):
+    # a person's name (坂本と申します, 坂本さん): whole words only (さんちょうめ is 三丁目)
+    words_after, joined = set(), ""
+    for token in tokens[last : last + 4]:
+        joined += token.surface
+        words_after.add(joined)
+    if any(word in words_after for word in config.get("not_after", [])):
         return ""
     if chome is not None:
         return "丁目"
+    if not (aligned_start and aligned_end):
+        return ""  # inside a longer word
     for word in config.get("after", []):
         if after.startswith(word):
             return f"+{word}"
@@ -368,7 +391,16 @@ def resolve_place(
         if chome is None and town.chome:
             chome = text_chome
         exact_whole = score == 1.0 and len(candidate) >= 4 and begin in starts and end in ends
-        support = _support(analysis, first, last, exact_whole, chome, gazetteer.municipality)
+        support = _support(
+            analysis,
+            first,
+            last,
+            exact_whole,
+            chome,
+            gazetteer.municipality,
+            (begin, end),
+            score == 1,
+        )
         if not support:
             score *= UNSUPPORTED
         if len(candidate) <= SHORT_READING and score < 1:

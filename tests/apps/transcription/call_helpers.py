@@ -14,6 +14,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 CALLS_DIR = Path(REPO_ROOT) / "sample_data" / "calls"
 AUDIO = CALLS_DIR / "audio"
 CALLS = {c["id"]: c for c in json.loads((CALLS_DIR / "calls.json").read_text(encoding="utf-8"))}
+YAIZU = Path(REPO_ROOT) / "sample_data" / "yaizu"
+CORPUS = Path(REPO_ROOT) / "tests" / "fixtures" / "calls_corpus"
+ICHINOMIYA = CORPUS / "ichinomiya"
 
 
 class StubEngine:
