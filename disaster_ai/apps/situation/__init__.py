@@ -3,9 +3,10 @@
 Module map (api → service → model, STYLE.md §5):
   models.py            tables (versioned layers, shelter status, incidents)
   layers.py            store / activate / read layer versions
-  importer.py          file → validated EPSG:4326 GeoDataFrame (formats, CRS, Shift_JIS, mappings)
+  importer.py          file → validated EPSG:4326 GeoDataFrame (formats, CRS, Shift_JIS, mappings;
+                       the work is in importing/)
   analysis.py          vectorised geopandas analysis (pure: frames in, dataclasses/dicts out)
-  summary.py           the situation document, Japanese text and static PNG map
+  summary.py           the situation document, Japanese text and static PNG map (report/)
   incidents.py         incident and shelter-status service
   api_layers.py        /api/v1/layers/<name>, layer import upload
   api_situation.py     /api/v1/situation
