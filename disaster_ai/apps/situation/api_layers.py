@@ -77,7 +77,8 @@ def upload_layer(name: str):
 
     Fields: ``files`` (one or more files: GeoJSON, GeoPackage, zipped Shapefile, CSV), and either
     ``mapping`` (a built-in mapping name, or several, one per file) or ``mapping_file`` (TOML
-    mapping files, one for all files or one per file). Without either, the layer's default
+    mapping files, one for all files or one per file). Without either, each file's format is
+    recognised from its columns (the built-in national mappings), else the layer's default
     mapping is used. All files are checked before anything is written; the previous version is kept.
     """
     _check_layer(name)
