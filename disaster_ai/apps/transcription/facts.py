@@ -150,6 +150,17 @@ class Gazetteer:
     municipality_readings: tuple[str, ...] = ()
     municipality: str = ""
 
+    @functools.cached_property
+    def index(self) -> tuple[list[str], list[int]]:
+        """Every reading of every entry, and the entry it belongs to (for the fast prefilter)."""
+        readings, owners = [], []
+        for number, town in enumerate(self.towns):
+            for kana in sorted(town.readings):
+                if len(kana) >= 2:
+                    readings.append(kana)
+                    owners.append(number)
+        return readings, owners
+
     @property
     def prompt_names(self) -> list[str]:
         return [town.base for town in self.towns if town.kind == "town"]
@@ -350,6 +361,26 @@ def _support(
     return ""
 
 
+PREFILTER_CUTOFF = 60  # rapidfuzz partial_ratio (Indel) below this cannot reach a score of 0.5
+
+
+def _prefiltered(kana: str, gazetteer: Gazetteer):
+    """The entries with a reading that may match somewhere in ``kana`` (rapidfuzz's
+    partial_ratio, in C++, over every reading at once), with those readings; the weighted
+    Sellers match then runs on these few only."""
+    from rapidfuzz import fuzz, process
+
+    readings, owners = gazetteer.index
+    found: dict[int, list[str]] = {}
+    if not kana or not readings:
+        return []
+    for _choice, _score, position in process.extract(
+        kana, readings, scorer=fuzz.partial_ratio, score_cutoff=PREFILTER_CUTOFF, limit=None
+    ):
+        found.setdefault(owners[position], []).append(readings[position])
+    return [(gazetteer.towns[number], found[number]) for number in sorted(found)]
+
+
 def resolve_place(
     text: str, gazetteer: Gazetteer, threshold: float = DEFAULT_THRESHOLD
 ) -> tuple[PlaceMatch | None, list[PlaceMatch]]:
@@ -361,12 +392,9 @@ def resolve_place(
     starts = {t.k_start for t in analysis.tokens}
     ends = {t.k_end for t in analysis.tokens}
     scored: list[tuple[float, PlaceMatch]] = []
-    grams = triage_mod._bigrams(kana)
-    for town in gazetteer.towns:
+    for town, readings in _prefiltered(kana, gazetteer):
         best = None
-        for candidate in town.readings:
-            if len(candidate) < 2 or not grams & triage_mod._bigrams(candidate):
-                continue
+        for candidate in readings:
             if len(candidate) < MIN_READING:
                 begin = kana.find(candidate)
                 cost, end = (0.0, begin + len(candidate)) if begin >= 0 else (99.0, 0)

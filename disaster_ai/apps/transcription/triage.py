@@ -423,6 +423,15 @@ class Lexicon:
     clause_end: tuple[str, ...]
     config: dict = field(default_factory=dict)
 
+    @functools.cached_property
+    def fuzzy(self) -> tuple[int, float, float]:
+        """(fuzzy_min_kana, fuzzy_max_cost, fuzzy_weight) of [matching]."""
+        return (
+            int(self.setting("matching", "fuzzy_min_kana", default=4)),
+            float(self.setting("matching", "fuzzy_max_cost", default=0.2)),
+            float(self.setting("matching", "fuzzy_weight", default=0.7)),
+        )
+
     def setting(self, *path, default=None):
         value = self.config
         for key in path:
@@ -548,9 +557,7 @@ def find(
     """Every place a term occurs in the analysed text (see the module docstring). Tokens in
     ``skip`` (a place name's, say) are never part of a hit."""
     hits: list[Hit] = []
-    fuzzy_min = int(lexicon.setting("matching", "fuzzy_min_kana", default=4))
-    max_cost = float(lexicon.setting("matching", "fuzzy_max_cost", default=0.2))
-    fuzzy_weight = float(lexicon.setting("matching", "fuzzy_weight", default=0.7))
+    fuzzy_min, max_cost, fuzzy_weight = lexicon.fuzzy
 
     def add(first, last, exact, score, how):
         if not skip.intersection(range(first, last)):

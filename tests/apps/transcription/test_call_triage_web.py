@@ -57,7 +57,11 @@ def test_an_unsure_danger_is_shown_to_check_with_its_reasons(
 def test_one_click_confirms_a_proposed_place(app, client, login, api_headers, yaizu, stub_engine):
     # 西小川 exists only with 丁目: unresolved, but proposed first
     call = call_with(
-        app, client, api_headers("operator"), stub_engine, "西小川五丁目の交差点で電柱が倒れています。"
+        app,
+        client,
+        api_headers("operator"),
+        stub_engine,
+        "西小川五丁目の交差点で電柱が倒れています。",
     )
     assert call["facts"]["place"]["name"] == "西小川五丁目"
     candidates = [c["name"] for c in call["facts"]["candidates"]]
@@ -122,7 +126,10 @@ def test_further_incidents_are_recorded_one_by_one(
     )
     proposals = call["facts"]["proposals"]
     assert len(proposals) == 1
-    assert {call["facts"]["category"], proposals[0]["category"]} == {"power_outage", "road_flooding"}
+    assert {call["facts"]["category"], proposals[0]["category"]} == {
+        "power_outage",
+        "road_flooding",
+    }
     assert incident_count(app) == 1  # only the main incident until the operator says so
     login("operator")
     page = client.get(f"/apps/calls/{call['id']}").get_data(as_text=True)
@@ -133,7 +140,9 @@ def test_further_incidents_are_recorded_one_by_one(
     assert response.status_code == 302
     again = client.post(f"/api/v1/calls/{call['id']}/proposals/1", headers=headers)
     assert again.status_code == 409 and again.get_json()["error"]["code"] == "conflict"
-    assert client.post(f"/api/v1/calls/{call['id']}/proposals/5", headers=headers).status_code == 404
+    assert (
+        client.post(f"/api/v1/calls/{call['id']}/proposals/5", headers=headers).status_code == 404
+    )
     after = client.get(f"/api/v1/calls/{call['id']}", headers=headers).get_json()
     created = after["facts"]["proposals"][0]["incident_id"]
     with session_scope(get_storage(app)) as session:

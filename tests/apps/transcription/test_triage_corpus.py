@@ -1,0 +1,135 @@
+"""Per-split floors of the call triage on the written corpus (tests/fixtures/calls_corpus) and on
+Whisper's stored transcripts of its synthesized clips; one slow test runs Whisper itself.
+
+The floors are the issue's targets where the figures reach them (category and place ≥ 85 %,
+life-threat recall ≥ 98 % on the test split, at most 1 in 10 non-urgent calls flagged) and the
+measured figures, rounded down, where they do not (docs/transcription.md gives both). A change
+to the lexicon or the matcher that loses ground on any split fails here."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from call_helpers import CORPUS
+
+from disaster_ai.config import REPO_ROOT
+
+sys.path.insert(0, str(Path(REPO_ROOT) / "benchmarks"))
+import eval_triage  # noqa: E402
+
+from disaster_ai.apps.transcription import evaluation  # noqa: E402
+
+# split: (category, place, life recall (yes or 要確認), false-alarm rate at most)
+TEXT_FLOORS = {
+    "train": (0.93, 0.97, 1.0, 0.06),
+    "dev": (0.92, 0.97, 1.0, 0.08),
+    "test": (0.86, 0.97, 0.98, 0.08),
+    "holdout": (0.85, 0.90, 0.90, 0.10),
+    "samples": (1.0, 1.0, 1.0, 0.0),
+}
+# condition: (category, place, life recall, false alarms at most), all splits together
+ASR_FLOORS = {
+    "clean": (0.80, 0.70, 0.90, 0.15),
+    "telephone": (0.80, 0.70, 0.90, 0.15),
+    "noisy": (0.70, 0.55, 0.85, 0.15),
+    "mp3": (1.0, 0.85, 1.0, 0.25),  # the 8 sample clips only
+}
+
+
+@pytest.fixture(scope="module")
+def gazetteers():
+    return eval_triage.gazetteers()
+
+
+@pytest.fixture(scope="module")
+def rows():
+    return eval_triage.all_rows()
+
+
+def test_the_corpus_covers_every_category_and_split(rows):
+    from disaster_ai.apps.transcription.facts import CATEGORIES
+
+    written = [r for r in rows if r["split"] != "samples"]
+    assert len(written) >= 300
+    for category in CATEGORIES:
+        assert sum(r["category"] == category for r in written) >= 15, category
+    assert {r["split"] for r in written} == {"train", "dev", "test", "holdout"}
+    assert {r["muni"] for r in written} == {"yaizu", "ichinomiya"}
+    ids = [r["id"] for r in written]
+    assert len(ids) == len(set(ids))
+
+
+@pytest.mark.parametrize(
+    "split",
+    [pytest.param("train", marks=pytest.mark.slow), "dev", "test", "holdout", "samples"],
+)
+def test_text_floors_per_split(rows, gazetteers, split):
+    category, place, recall, false_alarms = TEXT_FLOORS[split]
+    figures = evaluation.evaluate([r for r in rows if r["split"] == split], gazetteers)
+    summary = figures.summary()
+    misses = json.dumps(figures.misses[:10], ensure_ascii=False, indent=1)
+    assert summary["category"] >= category, misses
+    assert summary["place"] >= place, misses
+    assert summary["life_recall"] >= recall, misses
+    assert summary["false_alarm_rate"] <= false_alarms, misses
+
+
+@pytest.mark.parametrize("condition", sorted(ASR_FLOORS))
+def test_floors_on_whispers_transcripts(rows, gazetteers, condition):
+    """Real ASR errors: what the packaged Whisper base wrote for the synthesized clips
+    (benchmarks/eval_triage.py --transcribe), scored without running the model."""
+    stored = json.loads((CORPUS / "audio" / "transcripts.json").read_text(encoding="utf-8"))
+    by_id = {r["id"]: r for r in rows}
+    chosen = [
+        dict(by_id[clip], asr=texts[condition])
+        for clip, texts in stored["clips"].items()
+        if condition in texts and clip in by_id
+    ]
+    assert len(chosen) >= (8 if condition == "mp3" else 60)
+    category, place, recall, false_alarms = ASR_FLOORS[condition]
+    figures = evaluation.evaluate(chosen, gazetteers, text_of=lambda row: row["asr"])
+    summary = figures.summary()
+    misses = json.dumps(figures.misses[:10], ensure_ascii=False, indent=1)
+    assert summary["category"] >= category, misses
+    assert summary["place"] >= place, misses
+    assert summary["life_recall"] >= recall, misses
+    assert summary["false_alarm_rate"] <= false_alarms, misses
+
+
+def test_the_synthesized_clips_are_small_and_described():
+    manifest = json.loads((CORPUS / "audio" / "manifest.json").read_text(encoding="utf-8"))
+    clips = manifest["clips"]
+    assert len(clips) >= 60
+    assert len({c["voice"] for c in clips}) >= 3
+    size = sum(p.stat().st_size for p in (CORPUS / "audio").iterdir())
+    assert size < 12 * 2**20
+    for clip in clips:
+        for condition in ("clean", "telephone", "noisy"):
+            assert (CORPUS / "audio" / clip[condition]).is_file()
+
+
+@pytest.mark.slow
+def test_whisper_on_synthesized_calls_gives_the_facts(whisper_model, gazetteers, rows):
+    """The real model on three clips, one per condition: the triage of its transcript names the
+    labelled category and raises the life-threat flag where it should."""
+    from disaster_ai.apps.transcription import audio, facts
+    from disaster_ai.apps.transcription.engines import faster_whisper
+    from disaster_ai.apps.transcription.types import TranscribeOptions
+
+    manifest = json.loads((CORPUS / "audio" / "manifest.json").read_text(encoding="utf-8"))
+    by_id = {r["id"]: r for r in rows}
+    wanted = {"fire-01": "clean", "rescue-03": "telephone", "water_outage-01": "noisy"}
+    clips = {c["id"]: c for c in manifest["clips"] if c["id"] in wanted}
+    assert set(clips) == set(wanted)
+    for clip_id, condition in wanted.items():
+        samples = audio.decode(str(CORPUS / "audio" / clips[clip_id][condition]), max_seconds=60)
+        transcript = faster_whisper.transcribe(
+            whisper_model, samples, TranscribeOptions(beam_size=5, vad=False)
+        )
+        row = by_id[clip_id]
+        found = facts.extract(transcript.text, gazetteers[row["muni"]])
+        assert found.category in {row["category"], *row["also"]}, transcript.text
+        assert found.life_threat == row["life"], transcript.text
