@@ -114,6 +114,15 @@ class DefaultConfig:
     BULLETIN_DELIVERY_TARGETS: list[dict] = []  # [{"channel": "email", "target": "honbu@…"}, …]
     BULLETIN_DELIVERY_MAX_ATTEMPTS = 5  # per delivery, with the job runner's backoff
     BULLETIN_WEBHOOK_TIMEOUT_SECONDS = 10
+    # Who may open a disaster event (覚知: the first report's countdown starts then)
+    BULLETIN_EVENT_OPEN_ROLES: list[str] = ["operator", "approver", "admin"]
+
+    # Damage reports to the prefecture (第4号様式 即報, docs/reports.md)
+    REPORT_FIRST_DEADLINE_MINUTES = 30  # the first report is due this long after 覚知
+    REPORT_REPORTER = None  # 報告者名 when the CLI names none (the desk uses the user's name)
+    REPORT_ITEMS_FILES: list[str] = []  # the prefecture's own items (TOML, relative: instance)
+    REPORT_DELIVERY_TARGETS: list[dict] = []  # [{"channel": "email", "target": "ken@…"}, …]
+    REPORT_DELIVERY_MAX_ATTEMPTS = 5
     SMTP_HOST = "127.0.0.1"
     SMTP_PORT = 25
     SMTP_FROM = "disaster-ai@localhost"

@@ -30,6 +30,7 @@ DEFAULT_PLUGINS = (
     "disaster_ai.apps.notices",
     "disaster_ai.apps.transcription",
     "disaster_ai.apps.bulletins",
+    "disaster_ai.apps.reports",
 )
 
 

@@ -35,8 +35,25 @@ def dai_register_permissions():
     return [
         PermissionSpec("bulletins.view", DESK, "read bulletins, events and schedules"),
         PermissionSpec("bulletins.issue", DESK, "issue a bulletin now"),
-        PermissionSpec("bulletins.schedule", frozenset({"admin"}), "open events and set schedules"),
+        PermissionSpec(
+            "bulletins.schedule", frozenset({"admin"}), "close events and set schedules"
+        ),
+        # The roles actually allowed come from BULLETIN_EVENT_OPEN_ROLES (dai_permission_allowed).
+        PermissionSpec("bulletins.event_open", DESK, "open a disaster event (覚知)"),
     ]
+
+
+@hookimpl
+def dai_permission_allowed(actor, action, resource):
+    """``bulletins.event_open``: the roles in BULLETIN_EVENT_OPEN_ROLES (a setting, by default
+    every desk role: the desk opens the event the moment the disaster becomes known). Every
+    other action is left to the next implementation."""
+    if action != "bulletins.event_open":
+        return None
+    from flask import current_app
+
+    roles = current_app.config.get("BULLETIN_EVENT_OPEN_ROLES") or ["admin"]
+    return any(actor.has_role(role) for role in roles)
 
 
 @hookimpl

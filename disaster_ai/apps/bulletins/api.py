@@ -1,7 +1,7 @@
 """Bulletins over HTTP: events, schedules, bulletins and their formats.
 
 - ``GET  /api/v1/events``                       events, open ones first
-- ``POST /api/v1/events``                       open an event (admin)
+- ``POST /api/v1/events``                       open an event (BULLETIN_EVENT_OPEN_ROLES)
 - ``POST /api/v1/events/<id>/close``            close it (admin)
 - ``GET  /api/v1/events/<id>/schedules``        its schedules, with the next slot
 - ``POST /api/v1/events/<id>/schedules``        add a cron or interval schedule (admin)
@@ -109,7 +109,7 @@ def list_events():
 
 
 @bp.post("/events")
-@requires("bulletins.schedule")
+@requires("bulletins.event_open")
 @api_doc(body=EventIn, tag="bulletins", responses={201: "The event, opened"})
 def create_event():
     """Open a disaster event; its bulletins are numbered 第1報, 第2報, …"""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import re
 from datetime import date, datetime
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -29,6 +30,10 @@ FORMAT_ALIASES = {"text": "txt", "htm": "html"}
 TRIGGER_JA = {"manual": "随時報", "scheduled": "定時報", "catch_up": "定時報（遅延発表）"}
 LEVEL_CLASS = {5: "lv5", 4: "lv4", 3: "lv3"}
 DIVIDER = "〜〜〈警戒レベル4までに必ず避難！〉〜〜"
+# Hazard-zone exposure is not damage: the bulletin says so wherever it prints the estimate.
+EXPOSURE_NOTE = (
+    "　※被害の数ではありません。想定区域内に住む人口の推計です（実際の被害は「被害の集計」の項）。"
+)
 EXERCISE_MARK = "【訓練】"
 
 
@@ -103,12 +108,17 @@ def _environment() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(
-        ja_datetime=ja_datetime, ja_time=ja_time, num=number, attribution_text=attribution_text
+        ja_datetime=ja_datetime,
+        ja_time=ja_time,
+        num=number,
+        attribution_text=attribution_text,
+        source_label=source_label,
     )
     env.globals.update(
         TRIGGER_JA=TRIGGER_JA,
         LEVEL_CLASS=LEVEL_CLASS,
         DIVIDER=DIVIDER,
+        EXPOSURE_NOTE=EXPOSURE_NOTE,
         title_of=title_of,
         closed_shelter_conflicts=closed_shelter_conflicts,
     )
@@ -198,7 +208,7 @@ def render_text(snapshot: dict) -> str:
         lines += _incident_lines(sit, previous)
         lines += ["", "3 避難所の状況"]
         lines += _shelter_lines(sit)
-        lines += ["", "4 人的被害のおそれ（想定区域内の推計人口）"]
+        lines += ["", "4 想定区域内の人口（推計）"]
         lines += _exposure_lines(sit)
         lines += ["", "5 事案の集中"]
         lines += _hotspot_lines(sit)
@@ -217,6 +227,19 @@ def render_text(snapshot: dict) -> str:
     lines += ["", "別添 状況図"]
     lines.append("・PDF版・HTML版に掲載" if snapshot["map"]["available"] else "・状況図なし")
     return "\n".join(lines) + "\n"
+
+
+_CODE_PREFIX = re.compile(r"^[A-Za-z0-9_.\-]+\s*[:：]\s*")
+_BARE_CODE = re.compile(r"^[A-Za-z0-9.\-]*_[A-Za-z0-9_.\-]*$")
+
+
+def source_label(text: str) -> str:
+    """A data source as a person reads it: an importer's internal code (``census2015_points_in_
+    polygon: 平成27年国勢調査 …``) is left out; a bare code becomes 「地区の人口データ」."""
+    text = str(text or "").strip()
+    if _BARE_CODE.match(text):
+        return "地区の人口データ"
+    return _CODE_PREFIX.sub("", text, count=1) or "地区の人口データ"
 
 
 def attribution_text(text: str) -> str:
@@ -346,7 +369,8 @@ def _exposure_lines(sit: dict) -> list[str]:
             f"・{h['name']}：約{h['people']}人（{h['districts_affected']}地区）"
             + (f"。多い地区：{top}" if top else "")
         )
-    source = "、".join(ex["population_source"]) or "出典不明"
+    source = "、".join(source_label(s) for s in ex["population_source"]) or "出典不明"
+    lines.append(EXPOSURE_NOTE)
     lines.append(
         f"　推計方法：地区の人口（{source}）を想定区域との重なりの面積で按分"
         "（地区内に人口が一様に分布すると仮定した概数）"

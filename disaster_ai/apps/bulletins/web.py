@@ -1,7 +1,7 @@
 """Desk pages of the bulletins app (Japanese first; every string through flask_babel).
 
-- ``GET  /apps/bulletins``                          events (open one: admin) and recent bulletins
-- ``POST /apps/bulletins/events``                   open an event (admin)
+- ``GET  /apps/bulletins``                          events (open one) and recent bulletins
+- ``POST /apps/bulletins/events``                   open an event (BULLETIN_EVENT_OPEN_ROLES)
 - ``GET  /apps/bulletins/events/<id>``              schedules, bulletins, "Issue bulletin now"
 - ``POST /apps/bulletins/events/<id>/close``        close it (admin)
 - ``POST /apps/bulletins/events/<id>/schedules``    add a schedule (admin)
@@ -28,7 +28,14 @@ from disaster_ai.apps.bulletins.schedules import InvalidSchedule
 from disaster_ai.auth import current_actor, is_allowed, requires
 from disaster_ai.storage.engine import db
 
-bp = Blueprint("bulletins_web", __name__, url_prefix="/apps/bulletins", template_folder="templates")
+bp = Blueprint(
+    "bulletins_web",
+    __name__,
+    url_prefix="/apps/bulletins",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
 
 NO_HAZARD = _l("None (shelters only open or closed)")
 
@@ -123,13 +130,13 @@ def index():
         events=events,
         recent=recent,
         names=names,
-        form=EventForm() if is_allowed(_actor(), "bulletins.schedule") else None,
+        form=EventForm() if is_allowed(_actor(), "bulletins.event_open") else None,
         labels=TRIGGER_LABELS,
     )
 
 
 @bp.post("/events")
-@requires("bulletins.schedule")
+@requires("bulletins.event_open")
 def create_event():
     form = EventForm()
     if not form.validate_on_submit():
@@ -179,7 +186,24 @@ def _event_page(event_id: int, schedule_form=None, issue_form=None, status: int 
         can_schedule=is_allowed(actor, "bulletins.schedule"),
         labels=TRIGGER_LABELS,
         delivery_labels=DELIVERY_LABELS,
+        waiting_job=_waiting_job(),
     ), status
+
+
+def _waiting_job() -> int | None:
+    """The issuing job the page waits for (``?job=N`` after 今すぐ発行), when it is still
+    queued or running; bulletins.js reloads the page when it is done."""
+    from flask import request
+
+    from disaster_ai.storage.models import Job
+
+    raw = request.args.get("job", "")
+    if not raw.isdigit() or len(raw) > 12:
+        return None
+    job = db().get(Job, int(raw))
+    if job is None or job.kind != service.ISSUE_JOB or job.state not in ("queued", "running"):
+        return None
+    return job.id
 
 
 @bp.get("/events/<int:event_id>")
@@ -272,10 +296,14 @@ def issue_now(event_id: int):
         service.ISSUE_JOB, {"event_id": event_id, "remark": form.remark.data or ""}, actor=_actor()
     )
     flash(
-        _("The bulletin is being issued (job %(job)s). Reload this page in a moment.", job=job_id),
+        _(
+            "The bulletin is being issued (job %(job)s). This page updates by itself when it is "
+            "ready.",
+            job=job_id,
+        ),
         "success",
     )
-    return redirect(url_for("bulletins_web.event_page", event_id=event_id))
+    return redirect(url_for("bulletins_web.event_page", event_id=event_id, job=job_id))
 
 
 @bp.get("/<int:bulletin_id>")

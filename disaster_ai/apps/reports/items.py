@@ -45,6 +45,7 @@ AUTO_SOURCES = (
 MAX_PATH = 128
 MAX_TEXT = 2000
 MAX_NUMBER = Decimal("999999999999")
+MAX_NUMBER_TEXT = f"{MAX_NUMBER:,}"
 
 
 class ItemError(ValueError):
@@ -69,7 +70,7 @@ class ReportItem:
     auto: str = ""
     label: str = ""
     note: str = ""
-    origin: str = "core"
+    origin: str = ""  # where the definition came from (file, plugin); set by the catalogue
 
     @property
     def group(self) -> str:
@@ -346,7 +347,7 @@ def parse_value(item: ReportItem, raw) -> str:
     if not number.is_finite() or number < 0 or number > MAX_NUMBER:
         raise ItemError(
             item.path,
-            _("%(path)s: give a number from 0 to %(max)s.", path=item.path, max=f"{MAX_NUMBER:,}"),
+            _("%(path)s: give a number from 0 to %(max)s.", path=item.path, max=MAX_NUMBER_TEXT),
         )
     if item.kind == "count":
         if number != number.to_integral_value():

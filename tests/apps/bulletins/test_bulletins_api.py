@@ -36,8 +36,11 @@ def open_event(client, headers, **body):
 
 def test_events_open_list_close(client, clock, admin, operator):
     assert client.get("/api/v1/events", headers=operator).get_json() == {"events": []}
+    # who may open an event is a setting (BULLETIN_EVENT_OPEN_ROLES): every desk role by default
+    client.application.config["BULLETIN_EVENT_OPEN_ROLES"] = ["admin"]
     denied = client.post("/api/v1/events", json={"name": "x"}, headers=operator)
-    assert denied.status_code == 403 and "bulletins.schedule" in error_of(denied)["message"]
+    assert denied.status_code == 403 and "bulletins.event_open" in error_of(denied)["message"]
+    client.application.config["BULLETIN_EVENT_OPEN_ROLES"] = ["operator", "approver", "admin"]
     event = open_event(client, admin, hazard="inland_flood")
     assert event == {
         "id": 1,

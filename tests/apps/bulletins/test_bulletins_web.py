@@ -66,7 +66,7 @@ def test_admin_opens_an_event_schedules_it_and_closes_it(app, client, login, clo
 def test_operator_issues_now_and_reads_the_bulletin(app, client, login, event, jobs):
     login("operator")
     index = client.get("/apps/bulletins").get_data(as_text=True)
-    assert 'action="/apps/bulletins/events"' not in index  # only admins open events
+    assert 'action="/apps/bulletins/events"' in index  # the desk opens events (a setting)
     response = form_post(
         client,
         f"/apps/bulletins/events/{event['id']}",
@@ -98,12 +98,17 @@ def test_operator_issues_now_and_reads_the_bulletin(app, client, login, event, j
         r'<img src="/api/v1/bulletins/\d+/map.png"', view
     )  # not inlined in the desk page
 
-    # operators may not open events or change schedules
+    # operators may not close events or change schedules, nor open events when the setting
+    # BULLETIN_EVENT_OPEN_ROLES leaves them out
     assert client.post("/apps/bulletins/events", data={"name": "x"}).status_code in (400, 403)
     token = csrf_token_from(page)
+    app.config["BULLETIN_EVENT_OPEN_ROLES"] = ["admin"]
     assert (
         client.post("/apps/bulletins/events", data={"name": "x", "csrf_token": token}).status_code
         == 403
+    )
+    assert 'action="/apps/bulletins/events"' not in client.get("/apps/bulletins").get_data(
+        as_text=True
     )
     assert (
         client.post(

@@ -41,7 +41,8 @@ def test_hook_dai_bulletin_sections(app, event, register_plugin):
     register_plugin(RiverGauges(), name="river_gauges")
     register_plugin(Broken(), name="broken_sections")
     text = issue_and_text(app, event["id"])
-    assert "6 河川水位\n焼津市内の観測所\n・瀬戸川 藤枝 2.10m\n・朝比奈川 1.05m" in text
+    # after the core sections and those of the reports app (被害の集計, 避難所別の避難者数)
+    assert "\n8 河川水位\n焼津市内の観測所\n・瀬戸川 藤枝 2.10m\n・朝比奈川 1.05m" in text
     assert "（broken_sections の項目は作成できなかったため省略しました）" in text
     (context,) = seen
     assert (context.event_name, context.issued_at) == ("令和8年台風第10号", T0.isoformat())
