@@ -310,19 +310,26 @@ def en_datetime(at: datetime) -> str:
     return at.strftime("%-d %B %Y, %H:%M") + " JST"
 
 
+# An issuer that is not a real municipality name.
 _PLACEHOLDER_ISSUER = re.compile(
-    r"^[\s、。,.・○〇●×＊*?？_\-－ー（）()「」\[\]]*$"  # nothing but punctuation or marks
-    r"|^[○〇●×＊*?？]+[市区町村]$"  # ○○市, ××町
-    r"|^(?:市区町村名?|自治体名?|municipality|city|town|example|未設定|\(?未設定\)?|test)$",
+    r"未設定|未定|名称未|市区町村名|市町村名|自治体名|団体名|発信者名|"
+    r"placeholder|example|sample|dummy|\bTBD\b|\bTODO\b|^(?:test|none|null|n/a)$|"
+    r"^[○〇●◯×✕xX*?？＊□■△▲＿_\-]+\s*(?:[市区町村都道府県]|city|town|village)?$|"
+    r"^(?:[市区町村都道府県]|city|town|village|municipality)$",
     re.IGNORECASE,
 )
 
 
 def issuer_placeholder(name: str | None) -> bool:
-    """True when ``name`` is not a real municipality name: empty, punctuation only, or a
-    placeholder such as 「○○市」「市区町村名」「未設定」 (a notice must say who issues it)."""
-    text = (name or "").strip()
-    return not text or bool(_PLACEHOLDER_ISSUER.match(text)) or text.strip("()（）") == "未設定"
+    """True when ``name`` is not a real municipality name: empty, without a single letter, kana
+    or kanji, or a placeholder such as 「○○市」「市区町村名」「(未設定)」 ``example`` (a notice must
+    say who issues it; drafting refuses, and the guard flags it on every channel)."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFKC", name or "").strip()
+    if not re.search(r"[^\W\d_]", text):  # no letter, kana or kanji at all
+        return True
+    return bool(_PLACEHOLDER_ISSUER.search(text.strip("()[]「」 ")))
 
 
 # every way a template writes the stated time (a manual edit is moved to the time of issue)

@@ -136,14 +136,6 @@ EMPTY_SLOTS_EN = (
     re.compile(r"\(\s*\)"),
     re.compile(r":\s*(?:\.|$)", re.MULTILINE),
 )
-# An issuer that is not a real name (beside facts.issuer_placeholder).
-PLACEHOLDER = re.compile(
-    r"未設定|未定|名称未|市区町村名|市町村名|自治体名|団体名|発信者名|"
-    r"placeholder|example|sample|dummy|\bTBD\b|\bTODO\b|^(?:test|none|null|n/a)$|"
-    r"^[○〇●◯×✕xX*?□■△▲＿_\-]+\s*(?:[市区町村都道府県]|city|town|village)?$|"
-    r"^(?:[市区町村都道府県]|city|town|village)$",
-    re.IGNORECASE,
-)
 
 
 @dataclass(frozen=True)
@@ -208,17 +200,6 @@ def canonical(text: str) -> str:
     kanji numerals as digits where they count (see :func:`_kanji_number`)."""
     text = _KANJI_RUN.sub(_kanji_number, unicodedata.normalize("NFKC", text or ""))
     return LEVEL_SPACE_EN.sub(" ", LEVEL_SPACE.sub("", text))
-
-
-def issuer_placeholder(name: str | None) -> bool:
-    """True when ``name`` is not a real municipality name (empty, marks only, 「○○市」,
-    「市区町村名」, 「(未設定)」, ``example`` …)."""
-    text = unicodedata.normalize("NFKC", name or "").strip()
-    if f.issuer_placeholder(text):
-        return True
-    if not re.search(r"[^\W\d_]", text):  # no letter, kana or kanji at all
-        return True
-    return bool(PLACEHOLDER.search(text.strip("()[]「」 ")))
 
 
 # --- names as tokens ------------------------------------------------------------------------
@@ -355,7 +336,7 @@ def check(
 
     # the issuer must be a real name, on every channel
     issuer = (facts.issuer_en or facts.issuer) if english else facts.issuer
-    issuer_fake = issuer_placeholder(issuer)
+    issuer_fake = f.issuer_placeholder(issuer)
     if issuer_fake:
         bad(
             "issuer",

@@ -285,6 +285,7 @@ RULE_LABELS = {
     "exercise": _l("Exercise mark"),
     "issuer": _l("Issuing municipality"),
     "length": _l("Length limit"),
+    "slots": _l("Empty slots in the text"),
 }
 CHANNEL_LABELS = {
     "radio": _l("Radio script"),

@@ -326,7 +326,11 @@ def test_an_update_references_the_notice_it_replaces(
     raised = scenario(level=4, supersedes=first["id"], issued_at="2026-07-01T22:00:00+09:00")
     draft = client.post("/api/v1/notices/drafts", json=raised, headers=operator).get_json()
     assert draft["scenario"]["msg_type"] == "Update"
-    assert f"{first['identifier']},2026-07-01T20:05:00+09:00" in draft["cap"]
+    # the reference names the first edition's time of issue (an explicit time already past
+    # when it was issued becomes the moment of 発令)
+    issued = client.get(f"/api/v1/notices/{first['id']}", headers=operator).get_json()
+    assert issued["issued_at"] != T
+    assert f"{first['identifier']},{issued['issued_at']}" in draft["cap"]
     cap_renderer.validate(draft["cap"])
     # a notice that is not in force cannot be updated
     bad = client.post(
@@ -393,7 +397,15 @@ def test_a_partial_lift_keeps_the_other_districts_in_force(
     )
     draft = client.post("/api/v1/notices/drafts", json=lift_a, headers=operator).get_json()
     assert draft["guard"]["ok"], draft["guard"]["violations"]
-    assert "高新田自治会に発令していた" in draft["radio"] and "焼津第6" not in draft["radio"]
+    assert "高新田自治会に発令していた" in draft["radio"]
+    # every channel says the other district stays in force, and says 解除 first
+    assert (
+        "焼津第6自治会には、引き続き、警戒レベル4、避難指示が発令されています。" in draft["radio"]
+    )
+    assert draft["web"]["short"].startswith("【解除】") and "焼津第6自治会" in draft["web"]["short"]
+    assert "焼津第6自治会の避難指示は継続中" in draft["mail"]["body"]
+    assert draft["mail"]["title"].startswith("解除")
+    assert "stays in force" in draft["en"] and "まだ" in draft["easy_ja"]
     lifted = _issue(client, operator, approver, lift_a)
     assert lifted["supersedes"] == first["id"] and lifted["chain_id"] == first["id"]
     xml = client.get(f"/api/v1/notices/{lifted['id']}/cap.xml", headers=operator).get_data(
