@@ -1,21 +1,31 @@
-"""Benchmark: a full situation summary over the Yaizu layers with synthetic incidents.
+"""Benchmark: locating incidents and the situation summary, against baselines someone would
+actually choose, measured in the same run.
 
-    .venv/bin/python benchmarks/bench_situation.py [--sizes 1000,10000,100000,1000000] [--runs 5]
+    .venv/bin/python benchmarks/bench_situation.py [--kits yaizu,ichinomiya]
+        [--sizes 10000,100000,1000000] [--runs 3] [--no-install-postgis]
 
-For each size it prints the median wall time (and CPU time, both threads) of
-``summary.situation_from_frames``: everything after the database reads — incidents → districts
-and hazard ranks, counts per district by category, severity and time window, new-since counts,
-population exposed (areal weighting, overlays computed every time), shelter assessment, nearest
-usable and suitable shelter per district, hotspots, and the JSON document. The layers are prepared
-once (split parts, projections, grid indices: the analogue of spatial indexes) and that time is
-printed on its own. Then: peak traced memory (tracemalloc, a separate run; GEOS allocations are
-not traced), the ratio against a naive implementation (a per-incident shapely loop timed on a
-subset and extrapolated linearly, plus a naive layer part timed once), and the ratio against
-PostGIS when a PostGIS server is reachable (else it says why it was skipped). Finally the same
-summary end to end from a SQLite database. The layers come from sample_data/yaizu directly; the
-incidents are generated inside the city boundary with a fixed seed.
+The task compared is the heart of the summary: for N incidents, the district of each, the
+deepest hazard rank at each, and the counts of active incidents per district × category and per
+rank. It is timed three ways on the same incidents:
 
-Not a test: run it by hand and record the figures in docs/benchmarks.md.
+* **ours**: ``analysis.incident_arrays`` + ``locate_incidents`` (grid index over the prepared
+  layers) + ``incident_counts``;
+* **geopandas sjoin**: a plain ``gpd.sjoin`` (STRtree) of the points with the districts and with
+  the hazard zones, then pandas group-bys: what a GIS developer writes first;
+* **PostGIS**: the incidents in a table with a GiST index (loaded with COPY; the load time is
+  printed apart), districts and zones with GiST indexes, zones split with
+  ``ST_Subdivide(…, 64)``; two GROUP BY queries. When the server lacks PostGIS, the benchmark
+  installs Debian's ``postgresql-<major>-postgis-3`` (root only; ``--no-install-postgis`` to
+  skip) or prints exactly why it could not.
+
+Then the **full summary** (``summary.situation_from_frames``: counts, windows, exposure, shelter
+assessment, nearest shelters, hotspots, the JSON document) and its peak traced memory. Kits:
+``yaizu`` (sample_data: 35 自治会 districts, the 内水 zones) and ``ichinomiya`` (the pilot kit of
+tests/fixtures/pilot: 420 provisional districts from the Geolonia town points clipped to the
+N03 outline, GSI shelters, **no hazard zones**, so the rank part is empty there). Incidents are
+generated inside the municipal outline with a fixed seed. Finally the summary end to end from a
+SQLite database (yaizu). Not a test: run it by hand and record the figures in
+docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -46,6 +56,7 @@ from disaster_ai.apps.situation.models import INCIDENT_CATEGORIES  # noqa: E402
 
 JST = ZoneInfo("Asia/Tokyo")
 SAMPLE = ROOT / "sample_data" / "yaizu"
+PILOT = ROOT / "tests" / "fixtures" / "pilot"
 NOW = datetime(2025, 9, 5, 10, 0, tzinfo=JST)
 HAZARD = "inland_flood"
 POSTGRES_URL = os.environ.get(
@@ -64,12 +75,67 @@ def yaizu_layer_frames(directory: Path = SAMPLE) -> dict[str, gpd.GeoDataFrame]:
     return {layer: frames[layer] for layer in ("districts", "shelters", "hazard_zones")}
 
 
-def synthetic_incidents(n: int, seed: int = 20250905) -> pd.DataFrame:
-    """n incidents inside the city boundary: 90 % spread evenly, 10 % in 20 clusters (σ 120 m);
-    times over the last 24 h; fixed seed."""
+def pilot_layer_frames(kit: str = "ichinomiya") -> tuple[dict[str, gpd.GeoDataFrame], object]:
+    """A pilot kit's layers as the pilot path makes them (docs/pilot.md), without a database:
+    GSI shelters, provisional districts from the Geolonia town points clipped to the N03
+    outline, no hazard zones. Returns (frames, outline)."""
+    import json
+
+    from disaster_ai.apps.situation.importer import read_layer
+    from disaster_ai.apps.situation.importing.geometry import voronoi_districts
+    from disaster_ai.municipality import table
+
+    folder = PILOT / kit
+    outline = shapely.geometry.shape(
+        json.loads(next(folder.glob("n03_*.geojson")).read_text(encoding="utf-8"))["geometry"]
+    )
+    entry = table.by_jis(
+        json.loads(next(folder.glob("n03_*.geojson")).read_text())["properties"]["N03_007"]
+    )
+    shelters = pd.concat(
+        [
+            read_layer(path, "shelters", None, municipality=entry).frame
+            for path in sorted(folder.glob("gsi_*.csv"))
+        ],
+        ignore_index=True,
+    )
+    places = read_layer(next(folder.glob("geolonia_*")), "places", None, municipality=entry).frame
+    groups = [str(p.get("town") or n) for p, n in zip(places["props"], places["name"], strict=True)]
+    order = list(dict.fromkeys(groups))
+    centre = outline.representative_point()
+    shapes = voronoi_districts(places, groups, outline, analysis.metric_crs(centre.x, centre.y))
+    districts = gpd.GeoDataFrame(
+        {
+            "key": [f"town-{n}" for n in order],
+            "name": order,
+            "name_kana": [""] * len(order),
+            "props": [{"code": None, "population": None, "population_source": ""} for _ in order],
+        },
+        geometry=gpd.GeoSeries(shapes, crs=4326),
+        crs=4326,
+    )
+    zones = gpd.GeoDataFrame(
+        {"key": [], "name": [], "name_kana": [], "props": []},
+        geometry=gpd.GeoSeries([], crs=4326),
+        crs=4326,
+    )
+    frames = {
+        "districts": districts,
+        "shelters": gpd.GeoDataFrame(shelters, geometry="geometry", crs=4326),
+        "hazard_zones": zones,
+    }
+    return frames, outline
+
+
+def synthetic_incidents(n: int, seed: int = 20250905, boundary=None) -> pd.DataFrame:
+    """n incidents inside the municipal outline (default: Yaizu's): 90 % spread evenly, 10 % in
+    20 clusters (σ 120 m); times over the last 24 h; fixed seed."""
     rng = np.random.default_rng(seed)
-    boundary = gpd.read_file(SAMPLE / "yaizu_city_boundary.geojson").geometry.values
-    kx, ky = analysis.metres_per_degree(34.87)
+    if boundary is None:
+        boundary = gpd.read_file(SAMPLE / "yaizu_city_boundary.geojson").geometry.values
+    else:
+        boundary = np.array([boundary], dtype=object)
+    kx, ky = analysis.metres_per_degree(float(shapely.centroid(boundary[0]).y))
     inside = analysis.PolygonGridIndex(boundary, [0], 20 / kx, 20 / ky)
     minx, miny, maxx, maxy = shapely.total_bounds(boundary)
     lon = np.empty(0)
@@ -133,10 +199,58 @@ def shelter_status(layers: analysis.Layers) -> pd.DataFrame:
 # --- the measured call -----------------------------------------------------------------------------
 
 
-def full_summary(layers, incidents, status):
+def full_summary(layers, incidents, status, hazard=HAZARD):
     return summary.situation_from_frames(
-        layers, incidents, status, hazard=HAZARD, since=NOW - timedelta(hours=1), now=NOW
+        layers, incidents, status, hazard=hazard, since=NOW - timedelta(hours=1), now=NOW
     ).doc
+
+
+def ours_task(layers, incidents, hazard):
+    """The compared task, our way: district and deepest rank of each incident, active counts per
+    district × category and per rank."""
+    inc = analysis.incident_arrays(incidents)
+    district, rank = analysis.locate_incidents(layers, inc, hazard)
+    counts = analysis.incident_counts(
+        inc, district, len(layers.districts), now=NOW, since=None, windows_minutes=(60,)
+    )
+    ranks = layers.zone_ranks.get(hazard, [])
+    active = inc.active & (rank >= 0)
+    per_rank = np.bincount(rank[active], minlength=len(ranks)) if ranks else np.zeros(0)
+    return counts["by_category"], per_rank
+
+
+def sjoin_task(frames, incidents, hazard):
+    """The same task with a plain geopandas sjoin (STRtree) and pandas group-bys."""
+    points = gpd.GeoDataFrame(
+        incidents[["id", "category", "status"]],
+        geometry=gpd.points_from_xy(incidents["lon"], incidents["lat"]),
+        crs=4326,
+    )
+    districts = frames["districts"][["key", "geometry"]]
+    located = gpd.sjoin(points, districts, how="left", predicate="within")
+    located = located[~located.index.duplicated(keep="first")]  # a shared edge counts once
+    active = located["status"] != "resolved"
+    by_district = (
+        located[active].groupby(["key", "category"], observed=True).size().unstack(fill_value=0)
+    )
+    zones = frames["hazard_zones"]
+    if len(zones):
+        z = gpd.GeoDataFrame(
+            {
+                "hazard": [p["hazard"] for p in zones["props"]],
+                "rank": [p["rank"] for p in zones["props"]],
+                "rank_order": [p["rank_order"] for p in zones["props"]],
+            },
+            geometry=zones.geometry.values,
+            crs=4326,
+        )
+        z = z[z["hazard"] == hazard]
+        hit = gpd.sjoin(points[active.to_numpy()], z, how="inner", predicate="within")
+        deepest = hit.sort_values("rank_order").groupby(level=0).tail(1)
+        per_rank = deepest.groupby("rank").size()
+    else:
+        per_rank = pd.Series(dtype=int)
+    return by_district, per_rank
 
 
 def timed(fn, runs: int) -> tuple[float, list[float]]:
@@ -159,89 +273,33 @@ def peak_memory(fn) -> int:
         tracemalloc.stop()
 
 
-# --- naive baseline ----------------------------------------------------------------------------------
-
-
-def naive_incident_loop(frames, incidents: pd.DataFrame) -> dict:
-    """Per incident: a shapely Point, ``contains`` against each district and each hazard-rank
-    multipolygon in turn (no spatial index, no preparation, no splitting), then the same counts as
-    the summary (per district: by category, life threat, time windows, new since). No hotspots:
-    done naively they are quadratic."""
-    from shapely.geometry import Point
-
-    districts = list(frames["districts"].geometry)
-    keys = list(frames["districts"]["key"])
-    zones = list(frames["hazard_zones"].geometry)
-    ranks = [p["rank"] for p in frames["hazard_zones"]["props"]]
-    now = pd.Timestamp(NOW)
-    since = now - pd.Timedelta(hours=1)
-    windows = [pd.Timedelta(minutes=m) for m in (60, 180, 1440)]
-    counts: dict = {}
-    for lon, lat, category, status, life, occurred, created in zip(
-        incidents["lon"],
-        incidents["lat"],
-        incidents["category"],
-        incidents["status"],
-        incidents["life_threat"],
-        incidents["occurred_at"],
-        incidents["created_at"],
-        strict=True,
-    ):
-        point = Point(lon, lat)
-        district = next(
-            (k for k, g in zip(keys, districts, strict=True) if g.contains(point)), None
-        )
-        rank = next((r for r, g in zip(ranks, zones, strict=True) if g.contains(point)), None)
-        counts[(district, "total")] = counts.get((district, "total"), 0) + 1
-        if created > since:
-            counts[(district, "new")] = counts.get((district, "new"), 0) + 1
-        if status == "resolved":
-            continue
-        counts[(district, category)] = counts.get((district, category), 0) + 1
-        counts[("rank", rank)] = counts.get(("rank", rank), 0) + 1
-        if life:
-            counts[(district, "life")] = counts.get((district, "life"), 0) + 1
-        for window in windows:
-            if occurred >= now - window:
-                counts[(district, window)] = counts.get((district, window), 0) + 1
-    return counts
-
-
-def naive_layers(frames, status: pd.DataFrame) -> dict:
-    """The incident-independent part, naively: each district intersected with each whole
-    (unsplit) rank multipolygon; each shelter tested against each rank; for each district the
-    distance to every usable shelter. In EPSG:6676."""
-    districts = frames["districts"].to_crs(6676)
-    zones = frames["hazard_zones"].to_crs(6676)
-    shelters = frames["shelters"].to_crs(6676)
-    open_keys = set(status.loc[status["is_open"], "shelter_key"])
-    exposure = {}
-    for key, props, geom in zip(
-        districts["key"], districts["props"], districts.geometry, strict=True
-    ):
-        for zprops, zgeom in zip(zones["props"], zones.geometry, strict=True):
-            exposure[(key, zprops["rank"])] = (
-                props["population"] * geom.intersection(zgeom).area / geom.area
-            )
-    usable = []
-    for key, props, point in zip(
-        shelters["key"], shelters["props"], shelters.geometry, strict=True
-    ):
-        in_zone = any(z.intersects(point) for z in zones.geometry)
-        if HAZARD in props["hazards"] and key in open_keys and not in_zone:
-            usable.append((key, point))
-    nearest = {}
-    for key, geom in zip(districts["key"], districts.geometry, strict=True):
-        inside = geom.representative_point()
-        nearest[key] = min(((inside.distance(point), skey) for skey, point in usable), default=None)
-    return {"exposure": exposure, "usable": usable, "nearest": nearest}
-
-
 # --- PostGIS -----------------------------------------------------------------------------------------
 
 
-def postgis_connection():
-    """A psycopg connection with PostGIS, or (None, why not)."""
+def install_postgis(connection) -> str:
+    """apt-get install Debian's PostGIS for the server's major version (root only). Returns
+    what was done or why not."""
+    import shutil
+    import subprocess
+
+    major = connection.execute("SHOW server_version").fetchone()[0].split(".")[0]
+    package = f"postgresql-{major}-postgis-3"
+    if os.geteuid() != 0:
+        return f"not root: install {package} (apt-get install {package}) to compare"
+    if shutil.which("apt-get") is None:
+        return f"no apt-get on this machine: install PostGIS for PostgreSQL {major} to compare"
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", package]):
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+        if done.returncode != 0:
+            last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["?"]
+            return f"{' '.join(command)} failed: {last[0]}"
+    return f"installed {package}"
+
+
+def postgis_connection(install: bool = True):
+    """A psycopg connection with PostGIS, or (None, why not). Installs PostGIS when the server
+    lacks it and ``install`` (see install_postgis)."""
     try:
         import psycopg
     except ImportError as exc:
@@ -253,6 +311,11 @@ def postgis_connection():
             None,
             f"PostgreSQL not reachable at {POSTGRES_URL}: {type(exc).__name__}: {exc}".strip(),
         )
+    available = connection.execute(
+        "SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'"
+    ).fetchone()
+    if available is None and install:
+        print(f"PostGIS: not available on the server; {install_postgis(connection)}")
     try:
         connection.execute("CREATE EXTENSION IF NOT EXISTS postgis")
     except Exception as exc:  # noqa: BLE001
@@ -260,12 +323,13 @@ def postgis_connection():
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return None, (
             f"PostgreSQL is reachable but CREATE EXTENSION postgis failed: {first} "
-            "(install Debian's postgresql-15-postgis-3 to compare)"
+            "(install Debian's postgresql-<major>-postgis-3, or run without --no-install-postgis "
+            "as root)"
         )
     return connection, None
 
 
-def postgis_setup(connection, frames, status: pd.DataFrame) -> None:
+def postgis_setup(connection, frames, status: pd.DataFrame, hazard=HAZARD, epsg=6676) -> None:
     """Load the layers once: districts, hazard parts split with ST_Subdivide, shelters; GiST indexes."""
     cur = connection.cursor()
     cur.execute(
@@ -291,6 +355,8 @@ def postgis_setup(connection, frames, status: pd.DataFrame) -> None:
     for props, geom in zip(
         frames["hazard_zones"]["props"], frames["hazard_zones"].geometry, strict=True
     ):
+        if props["hazard"] != hazard:
+            continue
         cur.execute(
             "INSERT INTO zones_raw VALUES (%s, %s, ST_GeomFromText(%s, 4326))",
             (props["rank"], props["rank_order"], geom.wkt),
@@ -313,10 +379,11 @@ def postgis_setup(connection, frames, status: pd.DataFrame) -> None:
     ):
         cur.execute(
             "INSERT INTO shelters VALUES (%s, %s, %s, %s, ST_GeomFromText(%s, 4326))",
-            (pos, key, HAZARD in props["hazards"], key in open_keys, geom.wkt),
+            (pos, key, hazard in props["hazards"], key in open_keys, geom.wkt),
         )
     for table in ("districts", "zones", "shelters"):
         cur.execute(f"CREATE INDEX ON {table} USING gist (geom); ANALYZE {table}")
+    cur.execute(f"CREATE TABLE settings AS SELECT {int(epsg)} AS epsg")
 
 
 def postgis_load_incidents(connection, incidents: pd.DataFrame) -> None:
@@ -352,6 +419,15 @@ def postgis_load_incidents(connection, incidents: pd.DataFrame) -> None:
     cur.execute("CREATE INDEX ON incidents USING gist (geom); ANALYZE incidents")
 
 
+POSTGIS_TASK = [
+    # the compared task: active incidents per district × category …
+    "SELECT d.pos, i.category, count(*) FROM incidents i JOIN districts d ON ST_Intersects(d.geom, i.geom) "
+    "WHERE i.status <> 'resolved' GROUP BY d.pos, i.category",
+    # … and per deepest rank at each active incident
+    "SELECT rank, count(*) FROM (SELECT DISTINCT ON (i.id) i.id, z.rank FROM incidents i "
+    "JOIN zones z ON ST_Intersects(z.geom, i.geom) WHERE i.status <> 'resolved' "
+    "ORDER BY i.id, z.rank_order DESC) deepest GROUP BY rank",
+]
 POSTGIS_QUERIES = [
     # incidents per district × category (active)
     "SELECT d.pos, i.category, count(*) FROM incidents i JOIN districts d ON ST_Intersects(d.geom, i.geom) "
@@ -373,11 +449,13 @@ POSTGIS_QUERIES = [
 ]
 
 
-def postgis_time(connection) -> float:
+def postgis_time(connection, queries=None) -> float:
     cur = connection.cursor()
     cur.execute("SET search_path TO bench_situation, public")
+    epsg = cur.execute("SELECT epsg FROM settings").fetchone()[0]
     started = time.perf_counter()
-    for query in POSTGIS_QUERIES:
+    for query in queries or POSTGIS_QUERIES:
+        query = query.replace("6676", str(epsg))
         cur.execute(query)
         cur.fetchall()
     return time.perf_counter() - started
@@ -471,16 +549,17 @@ def database_timings(frames, sizes: list[int], runs: int) -> list[tuple[int, flo
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1000,10000,100000,1000000")
+    parser.add_argument("--kits", default="yaizu,ichinomiya")
+    parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument(
-        "--runs", type=int, default=5, help="timed runs per size (3 at 1M and above)"
+        "--runs", type=int, default=3, help="timed runs per size (1 at 1M for PostGIS)"
     )
-    parser.add_argument("--naive", type=int, default=2000, help="incidents timed in the naive loop")
     parser.add_argument(
         "--db-sizes",
         default="10000,100000",
-        help="sizes for the end-to-end timing from a SQLite database ('' to skip)",
+        help="sizes for the end-to-end timing from a SQLite database, Yaizu ('' to skip)",
     )
+    parser.add_argument("--no-install-postgis", action="store_true")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
 
@@ -489,71 +568,78 @@ def main(argv=None) -> None:
         f"shapely {shapely.__version__} (GEOS {shapely.geos_version_string}), geopandas {gpd.__version__}, "
         f"numpy {np.__version__}, pandas {pd.__version__}"
     )
-    frames = yaizu_layer_frames()
-    started = time.perf_counter()
-    layers = analysis.prepare_layers(
-        frames["districts"], frames["shelters"], frames["hazard_zones"]
-    )
-    prepare = time.perf_counter() - started
-    print(
-        f"prepare layers (once per layer version: split parts, projections, grid indices): {prepare:.3f} s; "
-        f"{layers.stats['zone_parts']} hazard parts, CRS {layers.crs.to_string()}"
-    )
-    status = shelter_status(layers)
-
-    sample = synthetic_incidents(args.naive, seed=7)
-    started = time.perf_counter()
-    naive_incident_loop(frames, sample)
-    naive_rate = (time.perf_counter() - started) / args.naive
-    started = time.perf_counter()
-    naive_layers(frames, status)
-    naive_fixed = time.perf_counter() - started
-    print(
-        f"naive baseline: per-incident shapely loop {naive_rate * 1e3:.3f} ms per incident (timed on {args.naive} "
-        f"incidents, extrapolated linearly) + naive layer part {naive_fixed:.2f} s (timed once); no hotspots"
-    )
-
-    connection, why = postgis_connection()
+    connection, why = postgis_connection(install=not args.no_install_postgis)
     if connection is None:
         print(f"PostGIS: skipped, {why}")
     else:
-        postgis_setup(connection, frames, status)
-        print(
-            "PostGIS: connected; the same queries (per-district/category and per-rank counts, zone share per "
-            "district, shelters in the zone, nearest usable shelter) run on GiST-indexed tables, "
-            "hazard parts split with ST_Subdivide(…, 64)"
-        )
+        version = connection.execute("SELECT postgis_lib_version()").fetchone()[0]
+        server = connection.execute("SHOW server_version").fetchone()[0]
+        print(f"PostGIS: PostgreSQL {server}, PostGIS {version} at {POSTGRES_URL.split('@')[-1]}")
 
-    print()
-    print(
-        f"{'incidents':>10} {'median s':>9} {'cpu s':>6} {'runs (wall s)':>26} {'peak MiB':>9} "
-        f"{'naive s (extrap.)':>18} {'× naive':>8} {'PostGIS s':>10} {'× PostGIS':>9}"
-    )
-    for n in sizes:
-        incidents = synthetic_incidents(n)
-        full_summary(layers, incidents, status)  # warm-up
-        runs = args.runs if n < 1_000_000 else min(args.runs, 3)
-        cpu_started = time.process_time()
-        median, times = timed(
-            lambda incidents=incidents: full_summary(layers, incidents, status), runs
+    for kit in args.kits.split(","):
+        if kit == "yaizu":
+            frames, outline, hazard = yaizu_layer_frames(), None, HAZARD
+        else:
+            frames, outline = pilot_layer_frames(kit)
+            hazard = "flood"
+        started = time.perf_counter()
+        layers = analysis.prepare_layers(
+            frames["districts"], frames["shelters"], frames["hazard_zones"]
         )
-        cpu = (time.process_time() - cpu_started) / runs
-        peak = peak_memory(lambda incidents=incidents: full_summary(layers, incidents, status))
-        naive = naive_rate * n + naive_fixed
-        pg = "—"
-        pg_ratio = "—"
+        prepare = time.perf_counter() - started
+        epsg = layers.crs.to_epsg() or 6676
+        print(
+            f"\n== kit {kit}: {len(frames['districts'])} districts, {len(frames['shelters'])} shelters, "
+            f"{len(frames['hazard_zones'])} zones ({layers.stats['zone_parts']} parts) for {hazard}; "
+            f"prepare layers (once per version) {prepare:.3f} s; CRS {layers.crs.to_string()}"
+        )
+        status = shelter_status(layers)
         if connection is not None:
-            postgis_load_incidents(connection, incidents)
-            pg_median, _ = timed(lambda: postgis_time(connection), max(1, min(runs, 3)))
-            pg, pg_ratio = f"{pg_median:.3f}", f"{pg_median / median:.1f}"
+            postgis_setup(connection, frames, status, hazard, epsg)
         print(
-            f"{n:>10} {median:>9.3f} {cpu:>6.3f} {' '.join(f'{t:.3f}' for t in times):>26} {peak / 2**20:>9.1f} "
-            f"{naive:>18.1f} {naive / median:>8.0f} {pg:>10} {pg_ratio:>9}"
+            f"{'incidents':>10} {'ours s':>8} {'sjoin s':>8} {'× sjoin':>8} {'PostGIS s':>10} "
+            f"{'× PostGIS':>9} {'PG load s':>9} {'summary s':>10} {'peak MiB':>9}"
         )
+        for n in sizes:
+            incidents = synthetic_incidents(n, boundary=outline)
+            runs = args.runs
+            ours_task(layers, incidents, hazard)  # warm-up
+            ours, _ = timed(lambda i=incidents, lay=layers, h=hazard: ours_task(lay, i, h), runs)
+            check_ours = ours_task(layers, incidents, hazard)
+            sj, _ = timed(
+                lambda i=incidents, f=frames, h=hazard: sjoin_task(f, i, h),
+                max(1, runs if n < 1_000_000 else 1),
+            )
+            by_district, _per_rank = sjoin_task(frames, incidents, hazard)
+            assert int(by_district.to_numpy().sum()) == int(check_ours[0].sum()) - int(
+                check_ours[0][-1].sum()
+            ), "sjoin and ours disagree on the located active incidents"
+            pg = pg_ratio = load = "—"
+            if connection is not None:
+                started = time.perf_counter()
+                postgis_load_incidents(connection, incidents)
+                load = f"{time.perf_counter() - started:.1f}"
+                pg_median, _ = timed(
+                    lambda: postgis_time(connection, POSTGIS_TASK), 1 if n >= 1_000_000 else runs
+                )
+                pg, pg_ratio = f"{pg_median:.3f}", f"{pg_median / ours:.1f}"
+            full_summary(layers, incidents, status, hazard)
+            whole, _ = timed(
+                lambda i=incidents, lay=layers, st=status, h=hazard: full_summary(lay, i, st, h),
+                runs if n < 1_000_000 else 1,
+            )
+            peak = peak_memory(
+                lambda i=incidents, lay=layers, st=status, h=hazard: full_summary(lay, i, st, h)
+            )
+            print(
+                f"{n:>10} {ours:>8.3f} {sj:>8.3f} {sj / ours:>8.1f} {pg:>10} {pg_ratio:>9} {load:>9} "
+                f"{whole:>10.3f} {peak / 2**20:>9.1f}"
+            )
     if args.db_sizes:
+        frames = yaizu_layer_frames()
         print(
-            "\nend to end from SQLite (summary.build_situation: incident and status rows read with SQLAlchemy "
-            "Core, layers prepared once and cached):"
+            "\nend to end from SQLite, yaizu (summary.build_situation: incident and status rows read "
+            "with SQLAlchemy Core, layers prepared once and cached):"
         )
         for n, total in database_timings(frames, [int(s) for s in args.db_sizes.split(",")], 3):
             print(f"{n:>10} incidents: median {total:.3f} s")
