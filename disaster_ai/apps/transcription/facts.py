@@ -31,6 +31,7 @@ The transcript is never rewritten.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import re
 import sqlite3
@@ -67,15 +68,15 @@ __all__ = ["katakana", "norm_kana", "reading", "best_substring"]
 
 KANJI_DIGITS = "〇一二三四五六七八九"
 NUMBER_KANA = (  # normalised readings of 1–10, longest first within each
-    (10, ("ジュツ", "ジュ")),
-    (1, ("イツ", "イチ")),
+    (10, ("ジュツ", "ジュッ", "ジュ")),
+    (1, ("イツ", "イッ", "イチ")),
     (2, ("ニ",)),
     (3, ("サン",)),
     (4, ("ヨン", "ヨ")),
     (5, ("ゴ",)),
-    (6, ("ロツ", "ロク")),
+    (6, ("ロツ", "ロッ", "ロク")),
     (7, ("ナナ", "シチ")),
-    (8, ("ハツ", "ハチ")),
+    (8, ("ハツ", "ハッ", "ハチ")),
     (9, ("キュ", "ク")),
 )
 CHOME_KANA = "チョメ"  # 丁目, normalised
@@ -109,6 +110,38 @@ def chome_from_kana(kana: str, start: int) -> int | None:
                 cost, begin, _end = best_substring(CHOME_KANA, rest)
                 if cost <= 0.5 and begin == 0:
                     return number
+    return None
+
+
+MAX_CHOME_VARIANTS = 48
+
+
+def chome_after(analysis: Analysis, kana: str, end: int) -> int | None:
+    """A 丁目 number right after a town that ends at ``end`` in the reading: in the reading
+    itself, or in the words after it read with their kanji's other readings (後 is ゴ as well as
+    アト, 調 チョウ as well as シラベ, 町 チョウ as well as マチ), as Whisper writes numbers and 丁目
+    with homophones."""
+    number = chome_from_kana(kana, end)
+    if number is not None or end >= len(kana):
+        return number
+    first = analysis.token_at_kana(end)
+    options: list[tuple[str, ...]] = []
+    for index, token in enumerate(analysis.tokens[first : first + 4]):
+        own = token.kana
+        if index == 0 and token.k_start < end:
+            own = own[end - token.k_start :]
+            options.append((own,))
+            continue
+        choices = [own]
+        if token.surface and all(triage_mod.KANJI.match(c) for c in token.surface):
+            per_char = [triage_mod.kanji_readings(c) or (own,) for c in token.surface]
+            for combo in itertools.islice(itertools.product(*per_char), 12):
+                choices.append("".join(combo))
+        options.append(tuple(dict.fromkeys(choices)))
+    for combo in itertools.islice(itertools.product(*options), MAX_CHOME_VARIANTS):
+        number = chome_from_kana("".join(combo), 0)
+        if number is not None:
+            return number
     return None
 
 
@@ -415,7 +448,7 @@ def resolve_place(
             continue  # a name does not run across sentences
         if len(candidate) <= SHORT_READING and begin not in starts:
             score *= UNSUPPORTED  # a short name starts a word (セン|イ… is not せんい)
-        chome = chome_from_kana(kana, end) if town.chome else None
+        chome = chome_after(analysis, kana, end) if town.chome else None
         if chome is None and town.chome:
             chome = text_chome
         exact_whole = score == 1.0 and len(candidate) >= 4 and begin in starts and end in ends

@@ -314,7 +314,9 @@ def analyse(text: str) -> Analysis:
             pron = feature.get("pron", "") or ""
             if not word:
                 continue
-            collapsed, kept = norm_kana(pron), norm_kana(pron, collapse=False)
+            joined = bool(tokens) and tokens[-1].surface not in PUNCTUATION
+            collapsed = _continue(kana if joined else "", pron)
+            kept = _continue(strict if joined else "", pron, collapse=False)
             tokens.append(
                 Token(
                     word,
@@ -333,6 +335,16 @@ def analyse(text: str) -> Analysis:
             )
             surface, kana, strict = surface + word, kana + collapsed, strict + kept
     return Analysis(text, tuple(tokens), surface, kana, strict, tuple(_alternatives(tokens)))
+
+
+def _continue(before: str, pron: str, collapse: bool = True) -> str:
+    """A word's normalised reading after the reading so far. A one-vowel word (を read オ)
+    lengthens the vowel before it, as a listener hears it: ハマト|を|目 reads ハマトメ, like
+    浜当目. Longer words keep their own reading."""
+    own = norm_kana(pron, collapse)
+    if not before or len(own) != 1 or before[-1] == "ー":
+        return own
+    return norm_kana(before[-1] + katakana(pron), collapse)[1:]
 
 
 def reading(text: str) -> str:
@@ -811,7 +823,7 @@ def life_threat(
     )
     if presence and not reassured and category in life.get("presence_yes", []):
         return LifeThreat("yes", tuple(dict.fromkeys(h.term.written for h in presence)))
-    reasons: list[str] = []
+    reasons: list[str] = [f"{h.term.written}?" for h in device]  # a device: is the power on?
     if presence and not reassured and category in life.get("presence_check", []):
         reasons += [h.term.written for h in presence]
     if not reassured:
