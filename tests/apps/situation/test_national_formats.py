@@ -204,3 +204,19 @@ def test_geo_import_without_mapping_names_the_recognised_format(app, runner):
          "--mapping", "gsi_emergency_sites", "--json"]
     )  # fmt: skip
     assert named.exit_code == 0 and json.loads(named.output)["feature_count"] == 30
+
+
+@sqlite_only
+def test_prefecture_hazard_files_keep_the_zones_that_touch_the_outline(app, runner):
+    boundary = str(PILOT / "misato" / "n03_boundary_05434.geojson")
+    runner.invoke(["init", "--municipality", "054348", "--boundary", boundary])
+    landslide = runner.invoke(
+        ["geo", "import", "hazard_zones", str(FORMATS / "ksj_a33_sample.geojson"), "--json"]
+    )
+    assert landslide.exit_code == 0, landslide.output
+    report = json.loads(landslide.output)["report"]["files"][0]
+    assert report["mapping"] == "ksj_a33_landslide" and report["outside_outline"] == 0
+    elsewhere = runner.invoke(
+        ["geo", "import", "hazard_zones", str(FORMATS / "ksj_a31a_sample.geojson")]
+    )  # the rings lie in 一宮市
+    assert elsewhere.exit_code == 1 and "行政区域の外形" in elsewhere.output

@@ -418,6 +418,25 @@ def profile_entry():
     return table.by_jis(jis) if jis else None
 
 
+def profile_outline():
+    """The profile's municipal outline (shapely, EPSG:4326), or None."""
+    if not has_app_context():
+        return None
+    import shapely
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from disaster_ai.municipality import current
+    from disaster_ai.storage import get_storage, session_scope
+
+    try:
+        with session_scope(get_storage()) as session:
+            row = current(session)
+            boundary = row.boundary if row is not None else None
+    except SQLAlchemyError:
+        return None
+    return shapely.geometry.shape(boundary) if boundary else None
+
+
 def _cell_text(row: dict, spec: str) -> str:
     if "{" in spec:
         fields = [f for _lit, f, _s, _c in string.Formatter().parse(spec) if f]

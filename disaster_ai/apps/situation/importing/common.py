@@ -108,6 +108,7 @@ MAPPING_KEYS = {
     "dissolve",
     "rank_codes",
     "kana_from_postal",
+    "within_outline",
 }
 # Props each layer always has (the contract), with their empty value.
 LAYER_PROPS = {

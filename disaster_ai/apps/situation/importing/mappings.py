@@ -58,6 +58,7 @@ class Mapping:
     dissolve: bool = False  # rows sharing a key become one feature (areas summed)
     rank_codes: dict = field(default_factory=dict)  # code in the rank column → rank label
     kana_from_postal: bool = False  # readings of empty name_kana from the postal data
+    within_outline: bool = False  # keep only features touching the profile's municipal outline
 
     @property
     def digest(self) -> str:
@@ -257,6 +258,7 @@ def parse_mapping(text: str, name: str) -> Mapping:
         dissolve=bool(data.get("dissolve", False)),
         rank_codes=rank_codes,
         kana_from_postal=bool(data.get("kana_from_postal", False)),
+        within_outline=bool(data.get("within_outline", False)),
     )
     _check_layer_needs(mapping, fail)
     return mapping

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import shapely
 
 from disaster_ai.apps.situation.importing.attributes import (
     _check_unique_keys,
@@ -17,6 +18,7 @@ from disaster_ai.apps.situation.importing.attributes import (
     fill_readings,
     filter_municipality,
     profile_entry,
+    profile_outline,
 )
 from disaster_ai.apps.situation.importing.common import GeoImportError, _, _setting
 from disaster_ai.apps.situation.importing.geometry import (
@@ -115,6 +117,18 @@ def read_layer(
         geometries, crs, display, info["format"], mapping
     )
     records = converter.records()
+    outside = None
+    if mapping.within_outline and (outline := profile_outline()) is not None:
+        touching = shapely.intersects(geometries, outline)
+        outside = int((~touching).sum())
+        if not touching.any():
+            raise GeoImportError(
+                _("no feature of this file touches the municipal outline of the profile"),
+                file=display,
+                reason="empty",
+            )
+        records = [r for r, keep in zip(records, touching, strict=True) if keep]
+        geometries = geometries[touching]
     if mapping.dissolve:
         records, geometries = dissolve_by_key(records, geometries, layer)
     if mapping.kana_from_postal:
@@ -139,6 +153,7 @@ def read_layer(
         "mapping": mapping.name,
         "mapping_detected": auto and mapping.detect != (),
         "municipality_rows": kept,
+        "outside_outline": outside,
         "format": info["format"],
         "source_crs": source_crs,
         "reprojected": reprojected,
