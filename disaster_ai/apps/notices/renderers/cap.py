@@ -95,26 +95,43 @@ def _texts(facts: f.NoticeFacts, channels: dict) -> dict:
         f"{mark}{when}、{facts.issuer}は、{join_ja(names)}に{facts.hazard_ja}に関する"
         f"警戒レベル{facts.level}、{facts.name}を{act}しました。{facts.reason}"
     )
+    # a 解除 says 解除 first in every language: its headline must never read like an order
+    if facts.lifted:
+        headline_ja = (
+            f"{mark}【解除】{short_list(names, '地区')}の警戒レベル{facts.level} {facts.name}を解除"
+        )
+        headline_en = (
+            f"{mark}Lifted: Alert Level {facts.level} {f.LEVEL_NAMES_EN[facts.level]}"
+            f" ({facts.hazard_en})"
+        )
+        headline_easy = f"{mark}【解除(かいじょ)】警戒(けいかい)レベル{facts.level} {facts.name}"
+    else:
+        headline_ja = (
+            f"{mark}{short_list(names, '地区')}に警戒レベル{facts.level} {facts.name}を{act}"
+        )
+        headline_en = (
+            f"{mark}Alert Level {facts.level} {f.LEVEL_NAMES_EN[facts.level]} issued"
+            f" ({facts.hazard_en})"
+        )
+        headline_easy = f"{mark}警戒(けいかい)レベル{facts.level} {facts.name}"
     return {
         "ja-JP": {
             "event": facts.name,
-            "headline": f"{mark}{short_list(names, '地区')}に警戒レベル{facts.level} {facts.name}を{act}",
+            "headline": headline_ja,
             "description": description_ja,
             "instruction": instruction_ja,
             "sender": facts.issuer,
         },
         "en-US": {
             "event": f.LEVEL_NAMES_EN[facts.level],
-            "headline": f"{mark}Alert Level {facts.level} {f.LEVEL_NAMES_EN[facts.level]} "
-            + ("lifted" if facts.lifted else "issued")
-            + f" ({facts.hazard_en})",
+            "headline": headline_en,
             "description": channels["en"],
             "instruction": instruction_en,
             "sender": facts.issuer_en or facts.issuer,
         },
         EASY_LANGUAGE: {
             "event": f.LEVEL_NAMES_EASY[facts.level],
-            "headline": f"{mark}警戒(けいかい)レベル{facts.level} {facts.name}",
+            "headline": headline_easy,
             "description": channels["easy_ja"],
             "instruction": instruction_easy,
             "sender": facts.issuer,
