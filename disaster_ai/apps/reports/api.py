@@ -16,11 +16,19 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from flask import Blueprint, Response, current_app, jsonify
 from flask_babel import gettext as _
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+)
 
 from disaster_ai.api.framework import api_doc, parse_body, parse_query
 from disaster_ai.apps.reports import proposals, render, service, shelters, tally
@@ -40,16 +48,23 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-class ItemIn(Strict):
-    item: str = Field(min_length=1, max_length=128, description="e.g. 住家被害.床上浸水.棟")
-    value: int | float | str | None = Field(
-        default=None, description="a number (a text for text items); null with 未確認"
-    )
-    unconfirmed: bool = Field(default=False, description="mark the item 未確認")
+Path = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+Value = StrictInt | StrictFloat | Annotated[str, StringConstraints(max_length=2000)]
 
 
 class TallyIn(Strict):
-    items: list[ItemIn] = Field(min_length=1, max_length=tally.MAX_CHANGES)
+    """Items to set, like the CLI's ``--set ITEM=VALUE`` and ``--unconfirmed ITEM``."""
+
+    set: dict[Path, Value] = Field(
+        default_factory=dict,
+        max_length=tally.MAX_CHANGES,
+        description='item path → value, e.g. {"住家被害.床上浸水.棟": 12}',
+    )
+    unconfirmed: list[Path] = Field(
+        default_factory=list,
+        max_length=tally.MAX_CHANGES,
+        description="item paths to mark 未確認 (with a value in set: a provisional figure)",
+    )
     source: Source = "desk"
     source_note: str = Field(default="", max_length=tally.MAX_NOTE)
 
@@ -61,7 +76,9 @@ class HistoryQuery(Strict):
 class DecisionIn(Strict):
     action: Literal["accept", "reject"]
     item: str | None = Field(default=None, max_length=128, description="accept as another item")
-    amount: int | float | str | None = Field(default=None, description="accept another amount")
+    amount: StrictInt | StrictFloat | StrictStr | None = Field(
+        default=None, description="accept another amount"
+    )
     reason: str = Field(default="", max_length=proposals.MAX_REASON)
 
 
@@ -153,10 +170,13 @@ def get_tally(event_id: int):
     responses={200: "The items changed and the whole tally", 409: "The event is closed"},
 )
 def set_tally(event_id: int):
-    """Set items: a value, or ``unconfirmed`` (未確認), or both. All or nothing; the same
-    value again writes nothing. Audited as reports.tally_set."""
+    """Set items: ``set`` gives values by item path, ``unconfirmed`` marks items 未確認 (both:
+    a provisional figure). All or nothing; the same value again writes nothing. Audited as
+    reports.tally_set."""
     body = parse_body(TallyIn)
-    changes = [tally.Change(i.item, i.value, i.unconfirmed) for i in body.items]
+    unconfirmed = set(body.unconfirmed)
+    changes = [tally.Change(path, value, path in unconfirmed) for path, value in body.set.items()]
+    changes += [tally.Change(path, None, True) for path in body.unconfirmed if path not in body.set]
     try:
         result = tally.set_items(
             _app(),

@@ -85,10 +85,18 @@ def sync(app, event_id: int) -> dict:
                     proposal.decided_at, proposal.decided_by = moment, "system"
                     withdrawn += 1
             counted_roots = {
-                _root(session, incident_id)
+                _root(session, incident_id): incident_id
                 for incident_id, p in existing.items()
                 if p.state == "accepted" and incident_id in merged
             }
+            for root, counted in counted_roots.items():
+                proposal = existing.get(root)
+                if proposal is not None and proposal.state == "pending":
+                    # the kept incident's duplicate was counted already
+                    proposal.state = "withdrawn"
+                    proposal.reason = f"重複（#{counted} として集計済み）"
+                    proposal.decided_at, proposal.decided_by = moment, "system"
+                    withdrawn += 1
             candidates = session.scalars(
                 select(Incident).where(
                     Incident.merged_into.is_(None),

@@ -175,6 +175,7 @@ def _event_page(event_id: int, errors: dict | None = None, typed: dict | None = 
         reporter=_default_reporter(),
         proposal_labels=PROPOSAL_LABELS,
         delivery_labels=DELIVERY_LABELS,
+        value=render.value_text,
     ), status
 
 
