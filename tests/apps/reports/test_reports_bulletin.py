@@ -10,7 +10,6 @@ from report_helpers import cli
 from disaster_ai.apps.bulletins import render, service
 
 
-
 @pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
 def test_the_bulletin_carries_the_tally_and_the_evacuees(app, runner, event):
     cli(
