@@ -151,13 +151,14 @@ def _quiet_subsetting(record) -> bool:
 def render_pdf(snapshot: dict, map_png: bytes | None) -> bytes:
     import logging
 
+    # WeasyPrint logs every layout step at INFO (its import too: the user-agent stylesheets);
+    # the desk's logs want only its problems.
+    logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
     from weasyprint import CSS, HTML
     from weasyprint.text.fonts import FontConfiguration
 
     from disaster_ai import fonts
 
-    # WeasyPrint logs every layout step at INFO; the desk's logs want only its problems.
-    logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
     weasy_log = logging.getLogger("weasyprint")
     if _quiet_subsetting not in weasy_log.filters:
         weasy_log.addFilter(_quiet_subsetting)

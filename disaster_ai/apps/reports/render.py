@@ -240,15 +240,25 @@ def render_html(snapshot: dict) -> str:
     )
 
 
+def _quiet_subsetting(record) -> bool:
+    return not str(record.msg).startswith("Using fontTools instead of HarfBuzz-Subset")
+
+
 def render_pdf(snapshot: dict) -> bytes:
     import logging
 
+    # WeasyPrint logs every step at INFO, its import included (the user-agent stylesheets),
+    # and warns on every PDF when fontTools subsets the fonts (no libharfbuzz-subset0: the PDF
+    # is right, docs/install.md names the optional package).
+    logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
+    weasy_log = logging.getLogger("weasyprint")
+    if _quiet_subsetting not in weasy_log.filters:
+        weasy_log.addFilter(_quiet_subsetting)
     from weasyprint import CSS, HTML
     from weasyprint.text.fonts import FontConfiguration
 
     from disaster_ai import fonts
 
-    logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
     font_config = FontConfiguration()
     extra = fonts.weasyprint_css()
     return HTML(string=render_html(snapshot)).write_pdf(

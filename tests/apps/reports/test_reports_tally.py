@@ -146,7 +146,7 @@ def test_bad_input_names_the_item_and_writes_nothing(app, runner, event):
         (["--set", "人的被害.死者=-1"], "人的被害.死者"),
         (["--set", "人的被害.死者=たくさん"], "人的被害.死者"),
         (["--set", "住家被害.全焼.棟=1"], "住家被害.全焼.棟"),  # unknown item
-        (["--set", "人的被害.死者"], "ITEM=VALUE"),
+        (["--set", "人的被害.死者"], "項目=値"),
         (["--set", "避難所.避難者数=10"], "避難所.避難者数"),  # filled from the shelters
     ]
     for args, named in cases:
