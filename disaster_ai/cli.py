@@ -358,19 +358,40 @@ def worker_command(concurrency):
 
 
 @click.command("scheduler")
+@click.option("--list", "list_jobs", is_flag=True, help="List the scheduled jobs and exit.")
+@click.option("--run", "run_job", metavar="JOB_ID", help="Run one scheduled job now and exit.")
+@click.option("--json", "as_json", is_flag=True, help="With --list: print JSON.")
 @with_appcontext
-def scheduler_command():
+def scheduler_command(list_jobs, run_job, as_json):
     """Run APScheduler in this process (never inside a web worker)."""
     _require_migrated()
     import time
 
-    from disaster_ai.scheduler import run_forever
+    from disaster_ai.scheduler import registered_jobs, run_forever, run_now
+
+    app = current_app._get_current_object()
+    if list_jobs:
+        jobs = [
+            {"id": job_id, "trigger": str(spec.trigger)}
+            for job_id, spec in sorted(registered_jobs(app).items())
+        ]
+        _echo(jobs, as_json, "\n".join(f"{j['id']}  {j['trigger']}" for j in jobs))
+        return
+    if run_job:
+        try:
+            run_now(app, run_job)
+        except KeyError:
+            raise click.UsageError(
+                _("No scheduled job %(id)s: see `disaster-ai scheduler --list`.", id=run_job)
+            ) from None
+        click.echo(_("Ran %(id)s.", id=run_job))
+        return
 
     # A plugin trigger built without timezone= takes the process's local zone: make that the
     # configured one, so "09:00" means 09:00 in Japan even on a UTC server.
     os.environ["TZ"] = current_app.config["TIMEZONE"]
     time.tzset()
-    run_forever(current_app._get_current_object())
+    run_forever(app)
 
 
 @click.group("users")

@@ -7,6 +7,11 @@ An AI backend (or any component) that calls a URL must go through ``check_outbou
 ``kind="delivery"`` (bulletin e-mail and webhooks, which carry no data to an AI service) needs
 only the host in ``EGRESS_ALLOWLIST``; loopback is still always allowed.
 
+``kind="feed"`` (a plugin reading an outside data feed through ``desk.egress.fetch``) needs the
+host in ``EGRESS_ALLOWLIST`` too, and only http(s) URLs; every feed fetch is audited
+(``egress.call``, or ``egress.failed``), loopback included, so that the desk can always say
+where an incident made from a feed came from.
+
 A refused call of any kind is audited as ``egress.refused`` with the host and the reason
 (``not_a_url``, ``external_ai_disabled``, ``not_in_allowlist``).
 """
@@ -29,8 +34,16 @@ from disaster_ai import audit
 log = logging.getLogger(__name__)
 
 
+KINDS = ("ai", "delivery", "feed")
+FEED_MAX_BYTES = 20 * 1024 * 1024  # a feed larger than this is refused while it is read
+
+
 class EgressDenied(PermissionError):
     pass
+
+
+class FeedError(OSError):
+    """A feed could not be read (HTTP error, timeout, too large); audited as egress.failed."""
 
 
 def is_loopback_host(host: str) -> bool:
@@ -47,14 +60,16 @@ def check_outbound(
 ) -> str:
     """Return the host when a call to ``url`` is allowed; raise EgressDenied otherwise.
 
-    ``kind`` is ``"ai"`` (ALLOW_EXTERNAL_AI and the allowlist) or ``"delivery"`` (the allowlist).
+    ``kind`` is ``"ai"`` (ALLOW_EXTERNAL_AI and the allowlist), ``"delivery"`` or ``"feed"``
+    (the allowlist; a feed must be http or https).
     Every refusal, of either kind, is audited (``egress.refused``) with the host and the reason,
     in a transaction of its own so that it stays recorded when the caller rolls back."""
     app = app or current_app
-    if kind not in ("ai", "delivery"):
+    if kind not in KINDS:
         raise ValueError(f"unknown egress kind {kind!r}")
-    host = (urlsplit(url).hostname or "").lower()
-    if not host:
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if not host or (kind == "feed" and parts.scheme not in ("http", "https")):
         _refuse(app, host, "not_a_url", purpose, kind, app_name, _("Not a URL: %(url)s", url=url))
     if is_loopback_host(host):
         return host
@@ -128,6 +143,56 @@ def outbound_request(
             },
         )
     return body
+
+
+def fetch(
+    url: str,
+    *,
+    purpose: str,
+    app_name: str,
+    headers: dict | None = None,
+    timeout: float = 30,
+    max_bytes: int = FEED_MAX_BYTES,
+) -> bytes:
+    """GET a feed (``kind="feed"``): the host must be loopback or in ``EGRESS_ALLOWLIST``.
+
+    Every fetch is audited, loopback included: ``egress.call`` with the URL's host, the
+    purpose, the bytes read and the time taken, or ``egress.failed`` with the error; a
+    refused URL raises :class:`EgressDenied` (audited as ``egress.refused``), a failed one
+    :class:`FeedError`."""
+    import urllib.error
+
+    host = check_outbound(url, purpose, kind="feed", app_name=app_name)
+    started = time.monotonic()
+    request = urllib.request.Request(url, headers=headers or {})
+    detail = {"purpose": purpose, "kind": "feed", "url": url[:500]}
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - checked
+            body = response.read(max_bytes + 1)
+        if len(body) > max_bytes:
+            raise FeedError(f"the feed is larger than {max_bytes} bytes")
+    except (OSError, urllib.error.URLError) as exc:
+        reason = f"HTTP {exc.code}" if isinstance(exc, urllib.error.HTTPError) else str(exc)
+        audit.record(
+            "egress.failed",
+            app=app_name,
+            target=host,
+            detail={**detail, "error": reason[:300], "ms": _ms(started)},
+        )
+        if isinstance(exc, FeedError):
+            raise
+        raise FeedError(f"{host}: {reason}") from exc
+    audit.record(
+        "egress.call",
+        app=app_name,
+        target=host,
+        detail={**detail, "bytes_in": len(body), "ms": _ms(started)},
+    )
+    return body
+
+
+def _ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
 
 
 def resolve_is_local(host: str) -> bool:

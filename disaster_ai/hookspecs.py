@@ -11,10 +11,11 @@ from disaster_ai import hookspec
 
 
 @hookspec
-def dai_startup(app):
-    """Called once the app is built. Validate ``app.config["PLUGINS"][<your name>]`` here and
-    raise with a clear message when it is wrong: the plugin is then disabled and shown as
-    failed on the admin plugins page, and the desk keeps running."""
+def dai_startup(app, desk):
+    """Called once the app is built. Validate your settings (``desk.config``, that is
+    ``app.config["PLUGINS"][<your name>]``) here and raise with a clear message when they are
+    wrong: the plugin is then disabled and shown as failed on the admin plugins page, and the
+    desk keeps running. ``desk`` is your :class:`disaster_ai.desk.Desk`."""
 
 
 @hookspec
@@ -99,9 +100,10 @@ def dai_job_handlers():
 
 
 @hookspec
-def dai_register_jobs(config):
+def dai_register_jobs(config, desk):
     """Return a list of :class:`disaster_ai.types.JobSpec` for ``disaster-ai scheduler``.
-    The scheduler adds each with the stable id ``<plugin>.<job>``."""
+    The scheduler adds each with the stable id ``<plugin>.<job>``. ``desk`` is your
+    :class:`disaster_ai.desk.Desk` (``desk.config`` holds your settings)."""
 
 
 # --- operations ----------------------------------------------------------------------------
@@ -130,6 +132,38 @@ def dai_audit_event(event):
     """Observe an audit record after it was committed (:class:`disaster_ai.types.AuditRecord`),
     for example to forward it to a municipal SIEM. Called after the transaction's commit, once
     per record; a record whose transaction rolls back is never passed. Return value is ignored."""
+
+
+# --- the facade: domain events and the providers behind disaster_ai.desk ------------------
+
+
+@hookspec
+def dai_domain_event(event, desk):
+    """React to a domain event (:mod:`disaster_ai.events`: ``IncidentCreated``,
+    ``NoticeIssued``, ``BulletinIssued``, ``SuggestionCreated``) after the transaction that
+    made it committed; a rolled-back change never reaches you. ``desk`` is your
+    :class:`disaster_ai.desk.Desk`. Every implementation runs; a failing one is logged and
+    skipped. Return value is ignored."""
+
+
+@hookspec(firstresult=True)
+def dai_incident_upsert(session, upsert, actor):
+    """Create or update the incident with ``upsert.external_ref``
+    (:class:`disaster_ai.types.IncidentUpsert`) in ``session``, as ``actor``; return a
+    :class:`disaster_ai.types.IncidentRef`. Behind ``desk.incidents.upsert``.
+
+    firstresult: stops at the first non-None result. The core default (trylast) is the
+    situation app's incident store."""
+
+
+@hookspec(firstresult=True)
+def dai_notice_suggest(session, suggestion, actor):
+    """Save a suggested notice (:class:`disaster_ai.types.NoticeSuggestion`) as a 提案 draft in
+    ``session`` and return a :class:`disaster_ai.types.SuggestionRef`. Behind
+    ``desk.notices.suggest``.
+
+    firstresult: stops at the first non-None result. The core default (trylast) is the
+    notices app's drafting."""
 
 
 # --- bulletins -----------------------------------------------------------------------------

@@ -174,60 +174,101 @@ def _import_file(name: str, path: Path):
 
 
 def run_startup_hooks(pm: DisasterAIPluginManager, app) -> None:
-    """Call dai_startup one plugin at a time so that one failure disables only that plugin."""
-    for name, plugin in list(pm.list_name_plugin()):
-        startup = getattr(plugin, "dai_startup", None)
-        if plugin is None or startup is None:
-            continue
-        source = pm.sources.get(name, ("unknown", ""))[0]
+    """Call dai_startup one plugin at a time so that one failure disables only that plugin.
+    Each implementation gets ``app`` and its own :class:`disaster_ai.desk.Desk`."""
+    from disaster_ai.desk import Desk
+
+    for outcome in call_each(
+        pm,
+        "dai_startup",
+        app=app,
+        per_plugin=lambda name: {"desk": Desk(app, name)},
+        consequence="the plugin is disabled",
+    ):
+        if outcome.error is not None:
+            source = pm.sources.get(outcome.plugin, ("unknown", ""))[0]
+            pm.record_failure(outcome.plugin, source, outcome.error)
+
+
+# --- calling hooks: the one helper ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HookOutcome:
+    """What one implementation of a hook gave: its value, or the exception it raised."""
+
+    plugin: str
+    value: object = None
+    error: BaseException | None = None
+
+
+def impls_in_call_order(pm, hook_name: str) -> list:
+    """The non-wrapper implementations of ``hook_name`` in the order pluggy calls them:
+    ``tryfirst`` ones, then the others from the most recently registered to the oldest, then
+    ``trylast`` ones. An unknown hook (e.g. an app's hook while that app is blocked) has none."""
+    caller = getattr(pm.hook, hook_name, None)
+    if caller is None:
+        return []
+    impls = caller.get_hookimpls()  # pluggy keeps them in reverse call order
+    return [impl for impl in reversed(impls) if not (impl.hookwrapper or impl.wrapper)]
+
+
+def call_each(
+    pm, hook_name: str, /, *, per_plugin=None, consequence: str = "skipped", **kwargs
+) -> list[HookOutcome]:
+    """Call every implementation of ``hook_name`` one at a time, in pluggy's order (see
+    :func:`impls_in_call_order`), and return one :class:`HookOutcome` per implementation.
+
+    An exception is caught, logged (``plugin NAME failed in HOOK; <consequence>``) and returned
+    in the outcome, so one broken plugin never hides the others; the caller decides what a
+    failure means (skip it, block a notice, disable the plugin) and says so in ``consequence``. ``per_plugin(plugin_name)`` may return
+    extra arguments for that plugin only (its own ``desk``). Wrappers (``wrapper=True``) wrap
+    each single call, and the tracing switch sees each call. A firstresult hook's value is the
+    implementation's own answer; a collector's is what the implementation returned (None when
+    it returned None)."""
+    impls = impls_in_call_order(pm, hook_name)
+    if not impls:
+        return []
+    firstresult = bool(getattr(pm.hook, hook_name).spec.opts.get("firstresult"))
+    plain_plugins = [impl.plugin for impl in impls]
+    outcomes = []
+    for impl in impls:
+        others = [plugin for plugin in plain_plugins if plugin is not impl.plugin]
+        caller = pm.subset_hook_caller(hook_name, remove_plugins=others)
+        arguments = {**kwargs, **(per_plugin(impl.plugin_name) if per_plugin else {})}
         try:
-            _call_single(pm, plugin, "dai_startup", app=app)
+            result = caller(**arguments)
         except Exception as exc:
-            pm.record_failure(name, source, exc)
+            log.exception("plugin %s failed in %s; %s", impl.plugin_name, hook_name, consequence)
+            outcomes.append(HookOutcome(impl.plugin_name, None, exc))
+            continue
+        value = result if firstresult else (result[0] if result else None)
+        outcomes.append(HookOutcome(impl.plugin_name, value))
+    return outcomes
 
 
-def _call_single(pm, plugin, hook_name: str, **kwargs):
-    others = [p for p in pm.get_plugins() if p is not plugin]
-    caller = pm.subset_hook_caller(hook_name, remove_plugins=others)
-    return caller(**kwargs)
+def _flatten(value) -> list:
+    if value is None:
+        return []
+    if isinstance(value, list | tuple):
+        return [item for item in value if item is not None]
+    return [value]
 
 
 def collect_by_plugin(pm, hook_name: str, **kwargs) -> list[tuple[str, object]]:
     """Like safe_collect, but keeps which plugin returned each item."""
-    results = []
-    for name, plugin in list(pm.list_name_plugin()):
-        if plugin is None or not hasattr(plugin, hook_name):
-            continue
-        try:
-            value = _call_single(pm, plugin, hook_name, **kwargs)
-        except Exception:
-            log.exception("plugin %s failed in %s; skipped", name, hook_name)
-            continue
-        for item in value:
-            for entry in item if isinstance(item, list | tuple) else [item]:
-                if entry is not None:
-                    results.append((name, entry))
-    return results
+    return [
+        (outcome.plugin, item)
+        for outcome in call_each(pm, hook_name, **kwargs)
+        if outcome.error is None
+        for item in _flatten(outcome.value)
+    ]
 
 
 def safe_collect(pm, hook_name: str, **kwargs) -> list:
-    """Call a collector hook plugin by plugin, flattening lists; a failing optional
-    implementation is logged and skipped so the desk stays usable."""
-    results = []
-    for name, plugin in list(pm.list_name_plugin()):
-        if plugin is None or not hasattr(plugin, hook_name):
-            continue
-        try:
-            value = _call_single(pm, plugin, hook_name, **kwargs)
-        except Exception:
-            log.exception("plugin %s failed in %s; skipped", name, hook_name)
-            continue
-        for item in value:
-            if isinstance(item, list | tuple):
-                results.extend(item)
-            elif item is not None:
-                results.append(item)
-    return results
+    """Call a collector hook through :func:`call_each` and flatten the lists, in pluggy's
+    order; a failing optional implementation is logged and skipped so the desk stays usable."""
+    return [item for _plugin, item in collect_by_plugin(pm, hook_name, **kwargs)]
 
 
 def _enable_tracing(pm: DisasterAIPluginManager) -> None:

@@ -45,6 +45,17 @@ def run_scheduled(job_id: str) -> None:
         spec.func(**spec.kwargs)
 
 
+def run_now(app, job_id: str) -> None:
+    """Run one registered job at once in this process, as the scheduler would (an app context,
+    the job's kwargs). KeyError when no job has that id."""
+    specs = registered_jobs(app)
+    if job_id not in specs:
+        raise KeyError(job_id)
+    spec = specs[job_id]
+    with app.app_context():
+        spec.func(**spec.kwargs)
+
+
 def core_jobs(app) -> list[JobSpec]:
     return [
         JobSpec(
@@ -100,7 +111,16 @@ def prune_login_attempts() -> None:
 def registered_jobs(app) -> dict[str, JobSpec]:
     specs = {f"core.{spec.id}": spec for spec in core_jobs(app)}
     pm = app.extensions["disaster_ai"]
-    for plugin_name, spec in collect_by_plugin(pm, "dai_register_jobs", config=app.config):
+    from disaster_ai.desk import Desk
+
+    found = collect_by_plugin(
+        pm,
+        "dai_register_jobs",
+        config=app.config,
+        per_plugin=lambda name: {"desk": Desk(app, name)},
+    )
+    # oldest registration first, so that the core plugins keep the short ids
+    for plugin_name, spec in reversed(found):
         # "<last dotted part>.<id>" reads well in the job list; a second plugin with the same
         # last part (acme.bulletins beside disaster_ai.apps.bulletins) keeps its full name.
         job_id = f"{plugin_name.rsplit('.', 1)[-1]}.{spec.id}"

@@ -172,3 +172,62 @@ class NoticeHazard:
     zone_hazard: str = ""
     actions: dict = field(default_factory=dict, hash=False)
     order: int = 100  # position in the form's hazard list
+
+
+# --- the plugin facade (disaster_ai.desk) ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IncidentUpsert:
+    """What ``desk.incidents.upsert`` asks the incidents provider (``dai_incident_upsert``):
+    the outside system's stable reference and the incident's fields (category, description,
+    occurred_at, lon, lat, place_name, district_key, life_threat, people, vulnerable, status,
+    source)."""
+
+    external_ref: str
+    values: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class IncidentRef:
+    """The incident an upsert reached: ``created`` is False when the reference was known."""
+
+    id: int
+    external_ref: str
+    created: bool
+    changed: bool = False  # an existing incident whose fields the upsert changed
+
+
+@dataclass(frozen=True)
+class SuggestionSource:
+    """Where a suggested notice comes from: shown to the desk beside the 提案 draft.
+    ``ref`` identifies the item in the source (one open suggestion per plugin and ref)."""
+
+    plugin: str
+    ref: str
+    title: str = ""
+    url: str = ""
+    detail: Mapping[str, Any] = field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True)
+class NoticeSuggestion:
+    """A notice a plugin suggests (``desk.notices.suggest`` → ``dai_notice_suggest``)."""
+
+    hazard: str
+    level: int
+    districts: tuple[str, ...]
+    source: SuggestionSource
+    reason: str = ""
+    action: str = "発令"
+    exercise: bool = False
+
+
+@dataclass(frozen=True)
+class SuggestionRef:
+    """The 提案 draft: ``created`` is False when an open suggestion with the same plugin and
+    ``source.ref`` already existed (the call is idempotent)."""
+
+    notice_id: int
+    created: bool
+    url: str = ""

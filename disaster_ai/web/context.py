@@ -62,7 +62,8 @@ def template_context() -> dict:
     pm = current_app.extensions["disaster_ai"]
     extra = {}
     template = request.endpoint or ""
-    for values in safe_collect(pm, "dai_extra_template_vars", template=template, request=request):
+    found = safe_collect(pm, "dai_extra_template_vars", template=template, request=request)
+    for values in reversed(found):  # the implementation pluggy calls first wins a shared key
         if isinstance(values, dict):
             extra.update(values)
     return {

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from disaster_ai import audit
+from disaster_ai import audit, events
 from disaster_ai.apps.bulletins import render, snapshot
 from disaster_ai.apps.bulletins.models import (
     Bulletin,
@@ -537,6 +537,17 @@ def _insert(app, request: _IssueRequest, snap: dict, png: bytes | None) -> Issue
             session=session,
         )
         session.flush()
+        events.emit(
+            events.BulletinIssued(
+                id=bulletin.id,
+                event_id=event_id,
+                number=number,
+                issued_at=snapshot.iso(now),
+                title=str(frozen["bulletin"]["title"]),
+            ),
+            session=session,
+            app=app,
+        )
         result = IssueResult(bulletin.id, number, True)
         delivery_ids = [d.id for d in deliveries]
     for delivery_id in delivery_ids:

@@ -99,3 +99,11 @@ def dai_notice_hazards():
     from disaster_ai.apps.notices.facts import BUILTIN_HAZARDS
 
     return list(BUILTIN_HAZARDS)
+
+
+@hookimpl(trylast=True)
+def dai_notice_suggest(session, suggestion, actor):
+    """The suggestion inbox (提案) behind ``desk.notices.suggest``."""
+    from disaster_ai.apps.notices.suggestions import suggest
+
+    return suggest(session, suggestion, actor)

@@ -55,3 +55,5 @@ class Notice(Base):
     published_at: Mapped[datetime | None] = mapped_column(AwareDateTime, nullable=True)
     cancelled_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     cancelled_at: Mapped[datetime | None] = mapped_column(AwareDateTime, nullable=True)
+    # a 提案 (suggestion) from a plugin: {plugin, ref, title, url, detail, at}; None otherwise
+    suggestion: Mapped[dict | None] = mapped_column(JSONText, nullable=True)

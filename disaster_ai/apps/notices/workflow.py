@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from disaster_ai import audit
+from disaster_ai import audit, events
 from disaster_ai.apps.notices import facts as f
 from disaster_ai.apps.notices.base import APP, NoticeError
 from disaster_ai.apps.notices.drafting import (
@@ -144,6 +144,8 @@ def submit(session: Session, notice_id: int, actor: Actor) -> Notice:
     refresh(session, notice)
     notice.status = "submitted"
     notice.submitted_at = now()
+    if notice.suggestion is not None:  # whoever submits a 提案 adopts it (and cannot approve it)
+        notice.suggestion = {**notice.suggestion, "adopted_by": actor.username}
     audit.record(
         "notices.submit", app=APP, target=f"notice:{notice.id}", actor=actor, session=session
     )
@@ -215,7 +217,7 @@ def approve(
         "submitted",
         _l("Only a submitted notice can be approved (it is %(status)s)."),
     )
-    if actor.username == notice.created_by:
+    if actor.username in (notice.created_by, (notice.suggestion or {}).get("adopted_by")):
         raise NoticeError(
             403,
             "own_notice",
@@ -454,6 +456,20 @@ def issue(session: Session, notice_id: int, actor: Actor) -> Notice:
         actor=actor,
         session=session,
     )
+    events.emit(
+        events.NoticeIssued(
+            id=notice.id,
+            hazard=notice.hazard,
+            action=notice.action,
+            level=notice.level,
+            districts=tuple(d["key"] for d in notice.districts),
+            exercise=notice.exercise,
+            issued_at=notice.issued_at.isoformat(),
+            published_by=notice.published_by,
+            identifier=notice.identifier,
+        ),
+        session=session,
+    )
     return notice
 
 
@@ -535,6 +551,7 @@ def notice_json(notice: Notice, full: bool = True) -> dict:
         "published_by": notice.published_by,
         "published_at": cap_renderer.cap_time(notice.published_at) if notice.published_at else None,
         "cancelled_by": notice.cancelled_by,
+        "suggestion": notice.suggestion,  # a plugin's 提案: {plugin, ref, title, url, …}, or None
     }
     if full:
         texts = dict(notice.texts or {})

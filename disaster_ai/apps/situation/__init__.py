@@ -82,3 +82,11 @@ def dai_load_sample(context):
     from disaster_ai.apps.situation import importer
 
     return importer.load_sample_layers(context)
+
+
+@hookimpl(trylast=True)
+def dai_incident_upsert(session, upsert, actor):
+    """The core's incident store behind ``desk.incidents.upsert``."""
+    from disaster_ai.apps.situation.upsert import upsert_incident
+
+    return upsert_incident(session, upsert, actor)

@@ -38,7 +38,7 @@ from shapely.strtree import STRtree
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from disaster_ai import audit
+from disaster_ai import audit, events
 from disaster_ai.apps.situation import layers
 from disaster_ai.apps.situation.models import (
     HAZARDS,
@@ -399,9 +399,12 @@ def _check_fields(values: dict) -> dict:
     return problems
 
 
-def create_incident(session: Session, values: dict, actor: Actor) -> Incident:
+def create_incident(
+    session: Session, values: dict, actor: Actor, external_ref: str | None = None
+) -> Incident:
     """Record an incident. ``values`` holds the fields of ``EDITABLE_FIELDS``; category is
-    required. Audited as ``incident.create``."""
+    required. ``external_ref`` is an outside system's unique reference (desk.incidents.upsert).
+    Audited as ``incident.create``; ``IncidentCreated`` is announced once the session commits."""
     unknown = set(values) - set(EDITABLE_FIELDS)
     if unknown:
         raise invalid({field: _("Unknown field.") for field in sorted(unknown)})
@@ -424,10 +427,12 @@ def create_incident(session: Session, values: dict, actor: Actor) -> Incident:
         created_by=actor.username[:64],
         created_at=moment,
         updated_at=moment,
+        external_ref=external_ref,
         **location,
     )
     session.add(incident)
     session.flush()
+    events.emit(_created_event(incident), session=session)
     audit.record(
         "incident.create",
         app=APP,
@@ -444,6 +449,23 @@ def create_incident(session: Session, values: dict, actor: Actor) -> Incident:
         },
     )
     return incident
+
+
+def _created_event(incident: Incident) -> events.IncidentCreated:
+    return events.IncidentCreated(
+        id=incident.id,
+        category=incident.category,
+        source=incident.source,
+        status=incident.status,
+        occurred_at=iso(incident.occurred_at),
+        created_by=incident.created_by,
+        district_key=incident.district_key,
+        place_name=incident.place_name,
+        lon=incident.lon,
+        lat=incident.lat,
+        life_threat=incident.life_threat,
+        external_ref=incident.external_ref,
+    )
 
 
 def get_incident(session: Session, incident_id: int) -> Incident:

@@ -123,3 +123,5 @@ class Incident(Base):
     created_by: Mapped[str] = mapped_column(String(64), default="system")
     created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(AwareDateTime, default=now)
+    # the outside system's reference ("<plugin>:<ref>"), unique: desk.incidents.upsert
+    external_ref: Mapped[str | None] = mapped_column(String(255), nullable=True, unique=True)

@@ -1,0 +1,104 @@
+"""The suggestion inbox (提案): notices that plugins suggest through ``desk.notices.suggest``.
+
+A suggestion is an ordinary draft (:func:`workflow.save_draft`: the same checks, facts, texts
+and guard) with ``suggestion`` set: the plugin, its reference, a title and link to the source,
+and when it came. It is never issued by itself. The desk sees it on the dashboard and on the
+notices page marked 提案; an operator who submits it adopts it (``adopted_by``), and the normal
+approval follows: an approver who is neither the plugin nor that operator approves, then issues.
+
+One open suggestion per plugin and reference: while the draft is still a draft, suggesting the
+same reference again returns it, so a feed polled every few minutes does not flood the inbox.
+"""
+
+from __future__ import annotations
+
+from flask import has_request_context, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from disaster_ai import audit, events
+from disaster_ai.apps.notices.base import APP
+from disaster_ai.apps.notices.models import Notice
+from disaster_ai.apps.notices.workflow import save_draft
+from disaster_ai.storage.base import now
+from disaster_ai.types import Actor, NoticeSuggestion, SuggestionRef
+
+
+def open_suggestions(session: Session, limit: int = 50) -> list[Notice]:
+    """Suggested drafts nobody has submitted or cancelled yet, newest first."""
+    query = (
+        select(Notice)
+        .where(Notice.status == "draft", Notice.suggestion.is_not(None))
+        .order_by(Notice.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def _open_for(session: Session, plugin: str, ref: str) -> Notice | None:
+    for notice in open_suggestions(session, limit=500):
+        if (notice.suggestion or {}).get("plugin") == plugin and notice.suggestion.get(
+            "ref"
+        ) == ref:
+            return notice
+    return None
+
+
+def notice_url(notice_id: int) -> str:
+    if has_request_context():
+        return url_for("notices_web.show", notice_id=notice_id)
+    return f"/apps/notices/{notice_id}"
+
+
+def suggest(session: Session, suggestion: NoticeSuggestion, actor: Actor) -> SuggestionRef:
+    source = suggestion.source
+    existing = _open_for(session, source.plugin, source.ref)
+    if existing is not None:
+        return SuggestionRef(existing.id, created=False, url=notice_url(existing.id))
+    notice = save_draft(
+        session,
+        {
+            "hazard": suggestion.hazard,
+            "action": suggestion.action,
+            "level": suggestion.level,
+            "districts": list(suggestion.districts),
+            "reason": suggestion.reason,
+            "exercise": suggestion.exercise,
+        },
+        actor,
+    )
+    notice.suggestion = {
+        "plugin": source.plugin,
+        "ref": source.ref[:255],
+        "title": source.title[:255],
+        "url": source.url[:1000] if source.url.startswith(("http://", "https://", "/")) else "",
+        "detail": dict(source.detail),
+        "at": now().isoformat(),
+    }
+    session.flush()
+    audit.record(
+        "notices.suggest",
+        app=APP,
+        target=f"notice:{notice.id}",
+        detail={
+            "plugin": source.plugin,
+            "ref": source.ref,
+            "title": source.title,
+            "level": notice.level,
+            "hazard": notice.hazard,
+        },
+        actor=actor,
+        session=session,
+    )
+    events.emit(
+        events.SuggestionCreated(
+            notice_id=notice.id,
+            plugin=source.plugin,
+            hazard=notice.hazard,
+            level=notice.level,
+            districts=tuple(d["key"] for d in notice.districts),
+            source=dict(notice.suggestion),
+        ),
+        session=session,
+    )
+    return SuggestionRef(notice.id, created=True, url=notice_url(notice.id))
