@@ -17,7 +17,7 @@ from disaster_ai.errors import ApiError
 from disaster_ai.jobs import job_to_dict
 from disaster_ai.storage.base import now
 from disaster_ai.storage.engine import db
-from disaster_ai.storage.models import ApiToken, Job, Municipality, User
+from disaster_ai.storage.models import ApiToken, Job, User
 
 bp = Blueprint("api_core", __name__, url_prefix="/api/v1")
 
@@ -341,21 +341,16 @@ def plugins():
 @bp.get("/municipality")
 @requires("desk.view")
 def municipality():
-    """The municipality this desk serves, with its boundary as GeoJSON."""
-    row = db().scalar(select(Municipality).order_by(Municipality.id.desc()).limit(1))
+    """The municipality this desk serves (its profile: name, reading, English name, codes,
+    prefecture, JMA area code), with its boundary as GeoJSON."""
+    from disaster_ai.municipality.profile import current, missing_message, profile_dict
+
+    row = current(db())
     if row is None:
-        raise ApiError(
-            404,
-            "not_found",
-            _("No municipality is loaded yet. Run: disaster-ai init --sample yaizu"),
-        )
+        raise ApiError(404, "not_found", missing_message())
     return jsonify(
         {
-            "name": row.name,
-            "name_en": row.name_en,
-            "lg_code": row.lg_code,
-            "jis_code": row.jis_code,
-            "attribution": row.attribution,
+            **profile_dict(row),
             "boundary": {
                 "type": "Feature",
                 "geometry": row.boundary,

@@ -83,6 +83,8 @@ def _error(exc: Exception) -> ApiError:
         return ApiError(404, "not_found", _("No such bulletin or delivery."))
     if isinstance(exc, service.EventClosed):
         return ApiError(409, "conflict", _("This disaster event is closed."), {"reason": str(exc)})
+    if isinstance(exc, service.NoMunicipality):
+        return ApiError(409, "no_municipality", str(exc))
     if isinstance(exc, service.InvalidInput):
         return ApiError(
             422,
@@ -210,7 +212,11 @@ def list_bulletins(event_id: int):
 @api_doc(
     body=IssueIn,
     tag="bulletins",
-    responses={202: "Queued: the job id", 404: "No such event", 409: "The event is closed"},
+    responses={
+        202: "Queued: the job id",
+        404: "No such event",
+        409: "The event is closed, or the municipality profile is not set (no_municipality)",
+    },
 )
 def issue_now(event_id: int):
     """Issue a bulletin now. The work runs as a job (``bulletins.issue``); poll ``job_url``."""
@@ -219,6 +225,7 @@ def issue_now(event_id: int):
     body = parse_body(IssueIn) if _has_body() else IssueIn()
     try:
         service.get_open_event(db(), event_id)
+        service.require_municipality(db())
     except service.BulletinError as exc:
         raise _error(exc) from None
     job_id = enqueue(

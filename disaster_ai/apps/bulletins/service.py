@@ -59,6 +59,22 @@ class BulletinNotFound(BulletinError):
     status, code = 404, "not_found"
 
 
+class NoMunicipality(BulletinError):
+    """No municipality profile: a bulletin would not say who issues it."""
+
+    status, code = 409, "no_municipality"
+
+
+def require_municipality(session) -> None:
+    """Refuse (409 ``no_municipality``) while the municipality profile is not set."""
+    from disaster_ai.municipality.profile import ProfileMissing, require
+
+    try:
+        require(session)
+    except ProfileMissing as exc:
+        raise NoMunicipality(exc.message) from None
+
+
 class GiveUp(JobGiveUp):
     """Stop retrying a job now; the job fails with this message."""
 
@@ -354,6 +370,7 @@ def issue_bulletin(
         now = now or clock(app)
         with session_scope(storage) as session:
             event = get_open_event(session, event_id)
+            require_municipality(session)
             if slot_key:
                 existing = _by_slot(session, slot_key)
                 if existing is not None:
@@ -752,7 +769,7 @@ def issue_job(ctx) -> dict:
             actor=actor,
             slot_key=f"job:{ctx.job_id}",
         )
-    except (EventNotFound, EventClosed, InvalidInput) as exc:
+    except (EventNotFound, EventClosed, InvalidInput, NoMunicipality) as exc:
         raise GiveUp(str(exc)) from exc  # retrying cannot help
     return {"bulletin_id": result.bulletin_id, "number": result.number, "created": result.created}
 

@@ -292,6 +292,11 @@ def issue_now(event_id: int):
     except service.EventClosed:
         flash(_("This disaster event is closed."), "error")
         return redirect(url_for("bulletins_web.event_page", event_id=event_id))
+    try:
+        service.require_municipality(db())
+    except service.NoMunicipality as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("bulletins_web.event_page", event_id=event_id))
     job_id = enqueue(
         service.ISSUE_JOB, {"event_id": event_id, "remark": form.remark.data or ""}, actor=_actor()
     )

@@ -13,6 +13,16 @@ from disaster_ai.apps.notices.reference import match_names
 from disaster_ai.apps.notices.scenario import hazard_word, zone_hazard
 
 
+def site_kind(kind: str) -> str:
+    """The kind of site in words: 指定緊急避難場所 (a place to flee to) or 指定避難所 (a place
+    to stay); 避難所 when the layer does not say."""
+    if kind == "emergency_site":
+        return _("designated emergency evacuation site (指定緊急避難場所)")
+    if kind == "designated_shelter":
+        return _("designated shelter (指定避難所)")
+    return _("shelter")
+
+
 def suggest_shelters(layers, status: pd.DataFrame, hazard: str, districts: list[int]) -> dict:
     """The nearest shelter for each target district that is open, designated for the hazard and
     outside that hazard's zone. When none is open, the nearest designated one outside the zone
@@ -62,21 +72,28 @@ def suggest_shelters(layers, status: pd.DataFrame, hazard: str, districts: list[
             str(layers.districts.loc[layers.districts["key"] == k, "name"].iloc[0])
             for k in entry["districts"]
         ]
+        # say exactly what was checked: the kind of site, and the zone only where a zone
+        # layer exists for the hazard (never 「想定区域外」 when nothing was checked)
+        checked = bool(row["zone_checked"]) if "zone_checked" in row else True
         why_text = (
             _(
-                "Nearest shelter designated for %(hazard)s outside its hazard zone, not open yet,"
-                " for %(districts)s (%(distance)s m)"
+                "Nearest %(kind)s designated for %(hazard)s, not open yet, for %(districts)s "
+                "(%(distance)s m; %(zone)s)"
             )
             if entry["must_open"]
             else _(
-                "Nearest open shelter designated for %(hazard)s outside its hazard zone,"
-                " for %(districts)s (%(distance)s m)"
+                "Nearest open %(kind)s designated for %(hazard)s, for %(districts)s "
+                "(%(distance)s m; %(zone)s)"
             )
         )
         why = why_text % {
+            "kind": site_kind(row.get("kind", "")),
             "hazard": hazard_ja,
             "districts": "、".join(served),
             "distance": round(min(entry["distance_m"])),
+            "zone": _("outside the hazard zone")
+            if checked
+            else _("no hazard-zone data for this hazard: not checked"),
         }
         if entry["must_open"]:
             warnings.append(f"shelter_must_open:{row['name']}")

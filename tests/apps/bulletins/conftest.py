@@ -11,6 +11,22 @@ from bulletin_helpers import T0, Clock, run_jobs
 from disaster_ai.storage import get_storage, session_scope
 
 
+@pytest.fixture(autouse=True)
+def municipality_profile(request):
+    """Bulletins say who issues them: every bulletin test runs with a municipality profile
+    (the one a loaded kit sets, else a national-table entry), except those marked
+    ``no_profile``."""
+    if request.node.get_closest_marker("no_profile") or "app" not in request.fixturenames:
+        return None
+    app = request.getfixturevalue("app")
+    from disaster_ai.municipality import profile, table
+
+    with app.app_context(), session_scope(get_storage(app)) as session:
+        if profile.current(session) is None:
+            profile.set_from_entry(session, table.by_jis("22212"))
+    return True
+
+
 @pytest.fixture
 def clock(app):
     c = Clock(T0)

@@ -224,3 +224,15 @@ def test_an_issue_job_for_an_event_closed_meanwhile_fails_without_retrying(
     assert client.get(f"/api/v1/events/{event['id']}/bulletins", headers=operator).get_json() == {
         "bulletins": []
     }
+
+
+@pytest.mark.no_profile
+def test_no_bulletin_without_a_municipality_profile(app, client, clock, admin, operator):
+    """A bulletin says who issues it: without the municipality profile it is refused, with the
+    command to run, before any job is queued."""
+    event = open_event(client, admin)
+    response = client.post(f"/api/v1/events/{event['id']}/bulletins", json={}, headers=operator)
+    assert response.status_code == 409
+    error = response.get_json()["error"]
+    assert error["code"] == "no_municipality"
+    assert "disaster-ai init --municipality" in error["message"]
