@@ -22,14 +22,15 @@ def test_dashboard_shows_the_yaizu_outline_from_local_assets(client, login, yaiz
 
 def test_the_municipality_api_says_what_to_do_before_init(client, api_headers):
     response = client.get("/api/v1/municipality", headers=api_headers("operator"))
-    assert (
-        response.status_code == 404 and "init --sample" in response.get_json()["error"]["message"]
-    )
+    message = response.get_json()["error"]["message"]
+    assert response.status_code == 404 and "init --municipality" in message
+    assert "yaizu" not in message  # a new town is never told to load the sample
 
 
 def test_municipality_api_after_loading_the_sample(client, api_headers, yaizu):
     body = client.get("/api/v1/municipality", headers=api_headers("operator")).get_json()
     assert (body["name"], body["lg_code"], body["jis_code"]) == ("焼津市", "222127", "22212")
+    assert body["prefecture"] == "静岡県" and body["jma_area_code"]
     assert "焼津市オープンデータ" in body["attribution"]
 
 
