@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app, g, has_app_context, has_request_context
 from sqlalchemy import event as sa_event
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -99,12 +100,14 @@ def _queue_notification(session: Session, event: AuditEvent, actor: Actor) -> No
 
 
 def _before_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint: the rows are chained (and announced) with the real commit
     sealed = set(audit_chain.seal_pending(session))
     queued = session.info.pop(_NOTIFY_KEY, [])
     session.info.setdefault(_READY_KEY, []).extend(
         (pm, _audit_record(event, username))
         for pm, event, username in queued
-        if event.id in sealed
+        if event.id in sealed and sa_inspect(event).persistent  # not a rolled-back savepoint's
     )
 
 

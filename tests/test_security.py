@@ -408,6 +408,38 @@ def test_plugins_hear_of_an_audit_row_only_after_it_commits(app, register_plugin
     assert "test.rolled_back" not in actions and "test.failed_transaction" not in actions
 
 
+def test_a_savepoints_rows_wait_for_the_real_commit_and_vanish_with_its_rollback(
+    app, register_plugin
+):
+    from disaster_ai import audit
+    from disaster_ai.audit_chain import verify
+
+    heard = []
+
+    class Siem:
+        @hookimpl
+        def dai_audit_event(self, event):
+            heard.append(event.action)
+
+    register_plugin(Siem(), name="siem")
+    with app.app_context():
+        session = get_storage(app).session()
+        with session.begin_nested():
+            audit.record("test.kept_savepoint", session=session)
+        assert heard == []  # released, but the transaction is not committed yet
+        savepoint = session.begin_nested()
+        audit.record("test.dropped_savepoint", session=session)
+        session.flush()
+        savepoint.rollback()
+        audit.record("test.after", session=session)
+        session.commit()
+        session.close()
+    assert heard == ["test.kept_savepoint", "test.after"]
+    with get_storage(app).engine.connect() as connection:
+        verdict = verify(connection)
+    assert verdict.ok and verdict.checked == 2
+
+
 def test_existing_rows_are_chained_by_the_migration(make_app, database_url):
     """A desk upgraded from before the chain: its old rows verify too."""
     from alembic import command
