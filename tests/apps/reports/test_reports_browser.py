@@ -134,3 +134,28 @@ def test_first_report_from_a_phone(app, live_server, browser, users, capsys):
     with capsys.disabled():
         print(f"\nopened event → first report PDF in hand (phone, browser): {elapsed:.1f} s")
     context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
+def test_the_bulletin_page_reloads_itself_after_issue_now(app, live_server, browser, users):
+    """今すぐ発行 queues a job; the page waits for it and shows 第1報 without a manual reload."""
+    from disaster_ai.apps.bulletins import service
+    from disaster_ai.jobs.service import runner_for
+
+    event = service.open_event(app, "令和8年台風第10号")
+    base = live_server
+    context = browser.new_context(viewport=PHONE, is_mobile=True)
+    page = context.new_page()
+    browser_login(page, base, "operator", users["operator"])
+    page.goto(f"{base}/apps/bulletins/events/{event['id']}")
+    assert page.locator(".bulletin-number").count() == 0
+    page.click("form[action$='/issue'] button[type=submit]")
+    page.wait_for_url(re.compile(r"\?job=\d+$"))
+    waiting = page.locator("[data-job-wait]")
+    waiting.wait_for(state="visible")  # bulletins.js shows it while the job runs
+    runner_for(app).run_pending()  # the worker (tests run jobs by hand)
+    page.wait_for_url(f"{base}/apps/bulletins/events/{event['id']}", timeout=15_000)
+    assert "第1報" in page.locator(".bulletin-number").first.inner_text()
+    context.close()
