@@ -69,7 +69,7 @@ def login():
             form.password.errors.append(
                 _(
                     "Too many failed attempts. Try again in %(minutes)s minutes.",
-                    minutes=(exc.retry_after or 60) // 60,
+                    minutes=max(1, -(-(exc.retry_after or 60) // 60)),  # rounded up
                 )
                 if status == 429
                 else _("The user name or password is wrong.")
