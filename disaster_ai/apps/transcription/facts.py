@@ -30,6 +30,7 @@ The transcript is never rewritten.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import itertools
 import json
@@ -59,7 +60,13 @@ MIN_READING = 3  # shorter readings must match exactly
 UNSUPPORTED = 0.7  # a candidate without context support keeps this share of its score
 CHOME_BONUS = 3
 LANDMARK_MIN = 0.85
-SHORT_READING = 4  # readings this short must match exactly  # a facility's long name must match this well  # rank added for a 丁目 number that the town has
+SHORT_READING = 4  # readings this short may be half a kana off at most
+SHORT_INSIDE = 0.85  # …and keep this share of their score when they start inside a word
+VIEWS = (
+    "kana",
+    "raw",
+    "alt",
+)  # a facility's long name must match this well  # rank added for a 丁目 number that the town has
 TOP = 3  # candidates kept on the call
 
 __all__ = ["katakana", "norm_kana", "reading", "best_substring"]
@@ -116,7 +123,40 @@ def chome_from_kana(kana: str, start: int) -> int | None:
 MAX_CHOME_VARIANTS = 48
 
 
-def chome_after(analysis: Analysis, kana: str, end: int) -> int | None:
+class View:
+    """One reading of a transcript for place matching, with the offsets of its words:
+    ``kana`` (long vowels collapsed, as the gazetteer's readings), ``raw`` (every vowel kept:
+    Whisper's run-on kana like …まして|いしず read テイシズ keep the イ of 石津) and ``alt``
+    (a single kanji read with its first dictionary reading: エチゴ|島 is エチゴシマ, not エチゴト)."""
+
+    def __init__(self, analysis: Analysis, kind: str, municipality_readings=()):
+        parts = []
+        for token in analysis.tokens:
+            if kind == "raw":
+                parts.append(token.raw)
+            elif (
+                kind == "alt" and len(token.surface) == 1 and triage_mod.KANJI.match(token.surface)
+            ):
+                readings = triage_mod.kanji_readings(token.surface)
+                parts.append(readings[0] if readings else token.kana)
+            else:
+                parts.append(token.kana)
+        self.kind = kind
+        self.starts, self.ends, offset = [], [], 0
+        for part in parts:
+            self.starts.append(offset)
+            offset += len(part)
+            self.ends.append(offset)
+        self.text = _mask_city("".join(parts), municipality_readings)
+
+    def token_at(self, offset: int) -> int:
+        index = bisect.bisect_right(self.starts, offset) - 1
+        while index > 0 and self.starts[index] == self.ends[index]:  # empty readings (、)
+            index -= 1
+        return max(0, min(index, len(self.starts) - 1))
+
+
+def chome_after(analysis: Analysis, kana: str, end: int, view: View | None = None) -> int | None:
     """A 丁目 number right after a town that ends at ``end`` in the reading: in the reading
     itself, or in the words after it read with their kanji's other readings (後 is ゴ as well as
     アト, 調 チョウ as well as シラベ, 町 チョウ as well as マチ), as Whisper writes numbers and 丁目
@@ -124,12 +164,13 @@ def chome_after(analysis: Analysis, kana: str, end: int) -> int | None:
     number = chome_from_kana(kana, end)
     if number is not None or end >= len(kana):
         return number
-    first = analysis.token_at_kana(end)
+    view = view or View(analysis, "kana")
+    first = view.token_at(end)
     options: list[tuple[str, ...]] = []
     for index, token in enumerate(analysis.tokens[first : first + 4]):
         own = token.kana
-        if index == 0 and token.k_start < end:
-            own = own[end - token.k_start :]
+        if index == 0 and view.starts[first] < end:
+            own = kana[end : view.ends[first]]
             options.append((own,))
             continue
         choices = [own]
@@ -151,9 +192,15 @@ def _text_number(token: str) -> int | None:
     return triage_mod.kanji_number(token)
 
 
-def chome_from_text(text: str) -> int | None:
-    match = _CHOME_TEXT.search(unicodedata.normalize("NFKC", text))
-    return _text_number(match.group(1)) if match else None
+def chome_from_text(text: str, after: int = 0, within: int | None = None) -> int | None:
+    """A 丁目 number written in the text (3丁目, 三丁目, さんちょうめ); with ``within``, only one
+    that starts at most that many characters after offset ``after`` (right after a town)."""
+    text = unicodedata.normalize("NFKC", text)
+    for match in _CHOME_TEXT.finditer(text, after):
+        if within is not None and match.start() - after > within:
+            return None
+        return _text_number(match.group(1))
+    return None
 
 
 def split_chome(name: str) -> tuple[str, int | None]:
@@ -354,6 +401,7 @@ def _support(
     municipality,
     span: tuple[int, int] = (0, 0),
     exact: bool = True,
+    view: View | None = None,
 ) -> str:
     """Why the words in tokens [first, last) name a place, or "" (see the module docstring).
     ``span`` is the match in the reading: a match that ends inside a word (意識調査 read
@@ -361,13 +409,15 @@ def _support(
     config = load_lexicon().config.get("places", {})
     tokens = analysis.tokens
     begin, end = span
-    ends = [t.k_end for t in tokens]
-    starts = [t.k_start for t in tokens]
+    ends = view.ends if view else [t.k_end for t in tokens]
+    starts = view.starts if view else [t.k_start for t in tokens]
     slack = 0 if exact else 1  # an approximate match may be a kana off
     aligned_end = not span[1] or min(abs(end - e) for e in ends) <= slack
     aligned_start = not span[1] or min(abs(begin - s) for s in starts) <= slack
     after = "".join(t.surface for t in tokens[last : last + 3])
     before = "".join(t.surface for t in tokens[max(0, first - 3) : first])
+    if chome is not None:  # before the name test: 駅北さん丁目 is a 丁目, not a person
+        return "丁目"
     # a person's name (坂本と申します, 坂本さん): whole words only (さんちょうめ is 三丁目)
     words_after, joined = set(), ""
     for token in tokens[last : last + 4]:
@@ -375,8 +425,6 @@ def _support(
         words_after.add(joined)
     if any(word in words_after for word in config.get("not_after", [])):
         return ""
-    if chome is not None:
-        return "丁目"
     if not (aligned_start and aligned_end):
         return ""  # inside a longer word
     for word in config.get("after", []):
@@ -419,15 +467,17 @@ def resolve_place(
 ) -> tuple[PlaceMatch | None, list[PlaceMatch]]:
     """(the resolved place or None, the ranked candidates). See the module docstring."""
     analysis = analyse(text)
-    kana = _mask_city(analysis.kana, gazetteer.municipality_readings)
-    text_chome = chome_from_text(text)
     city = gazetteer.municipality.rstrip("市町村") if gazetteer.municipality else ""
-    starts = {t.k_start for t in analysis.tokens}
-    ends = {t.k_end for t in analysis.tokens}
+    views = [View(analysis, kind, gazetteer.municipality_readings) for kind in VIEWS]
+    options: dict[int, tuple[Town, list]] = {}
+    for view in views:
+        for town, readings in _prefiltered(view.text, gazetteer):
+            options.setdefault(id(town), (town, []))[1].extend((view, r) for r in readings)
     scored: list[tuple[float, PlaceMatch]] = []
-    for town, readings in _prefiltered(kana, gazetteer):
+    for town, pairs in options.values():
         best = None
-        for candidate in readings:
+        for view, candidate in pairs:
+            kana = view.text
             if len(candidate) < MIN_READING:
                 begin = kana.find(candidate)
                 cost, end = (0.0, begin + len(candidate)) if begin >= 0 else (99.0, 0)
@@ -436,21 +486,24 @@ def resolve_place(
             score = 1 - cost / len(candidate)
             if score <= 0 or end <= begin:
                 continue
-            key = (len(candidate) - 2 * cost, score)  # matched kana less the errors
+            # matched kana less the errors; the plain reading first when equal
+            key = (len(candidate) - 2 * cost, score, view.kind == "kana")
             if best is None or key > best[0]:
-                best = (key, score, candidate, begin, end)
+                best = (key, score, candidate, begin, end, view)
         if best is None or best[1] < 0.5:
             continue
-        (rank, _), score, candidate, begin, end = best
-        first = analysis.token_at_kana(begin)
-        last = analysis.token_at_kana(end - 1) + 1
+        (rank, _s, _k), score, candidate, begin, end, view = best
+        kana = view.text
+        starts, ends = set(view.starts), set(view.ends)
+        first = view.token_at(begin)
+        last = view.token_at(end - 1) + 1
         if any(t.surface in triage_mod.SENTENCE_END for t in analysis.tokens[first:last]):
             continue  # a name does not run across sentences
         if len(candidate) <= SHORT_READING and begin not in starts:
-            score *= UNSUPPORTED  # a short name starts a word (セン|イ… is not せんい)
-        chome = chome_after(analysis, kana, end) if town.chome else None
-        if chome is None and town.chome:
-            chome = text_chome
+            score *= SHORT_INSIDE  # a short name starts a word (セン|イ… is not せんい)
+        chome = chome_after(analysis, kana, end, view) if town.chome else None
+        if chome is None and town.chome:  # 3丁目 written right after the town (の may come between)
+            chome = chome_from_text(analysis.surface, analysis.tokens[last - 1].s_end, 2)
         exact_whole = score == 1.0 and len(candidate) >= 4 and begin in starts and end in ends
         support = _support(
             analysis,
@@ -461,11 +514,14 @@ def resolve_place(
             gazetteer.municipality,
             (begin, end),
             score == 1,
+            view,
         )
         if not support:
             score *= UNSUPPORTED
-        if len(candidate) <= SHORT_READING and score < 1:
-            score *= UNSUPPORTED  # a short name one kana off is another word (沢 vs 三和)
+        cost = (1 - best[1]) * len(candidate)
+        near = cost <= 0.5 and end - begin == len(candidate)  # one voicing or small-kana slip
+        if len(candidate) <= SHORT_READING and not near and cost > 0 and chome is None:
+            score *= UNSUPPORTED  # a short name a kana off is another word (沢 vs 三和)
         if town.kind == "shelter" and score < LANDMARK_MIN:
             score *= UNSUPPORTED  # a long name two kana off is another facility
         place = town.chome.get(chome) if chome is not None else None

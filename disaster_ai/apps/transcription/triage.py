@@ -178,6 +178,7 @@ class Token:
     k_end: int
     t_start: int  # offsets in Analysis.strict
     t_end: int
+    raw: str = ""  # the reading with every vowel kept (テイシズ, not テシズ)
 
 
 @dataclass(frozen=True)
@@ -331,6 +332,7 @@ def analyse(text: str) -> Analysis:
                     len(kana) + len(collapsed),
                     len(strict),
                     len(strict) + len(kept),
+                    norm_kana(pron, collapse=False).replace("ー", ""),
                 )
             )
             surface, kana, strict = surface + word, kana + collapsed, strict + kept
@@ -554,6 +556,29 @@ def _negated(analysis: Analysis, last: int, lexicon: Lexicon) -> bool:
     return False
 
 
+_KANA_WORD = re.compile(r"^[\u3041-\u309f\u30a0-\u30ffー]+$")
+
+
+def _kana_word(token: Token) -> bool:
+    return bool(_KANA_WORD.match(token.surface)) and len(token.surface) > 2
+
+
+def _near_short(term: Term, strict: str, analysis: Analysis, add, fuzzy_weight: float) -> None:
+    """A 3-kana term one voicing or small-kana slip off, at the start of a word (停電 heard as
+    デーデン): counted as an approximate match."""
+    size = len(strict)
+    text = analysis.strict
+    for start in sorted(analysis.strict_starts):
+        window = text[start : start + size]
+        if len(window) != size or window == strict:
+            continue
+        cost = sum(sub_cost(a, b) for a, b in zip(strict, window, strict=True))
+        if cost == 0.5:
+            first = analysis.token_at_strict(start)
+            last = analysis.token_at_strict(start + size - 1) + 1
+            add(first, last, False, fuzzy_weight * (1 - cost / size), "fuzzy")
+
+
 def _word_index(words: list[str], offset: int) -> int:
     total = 0
     for index, word in enumerate(words):
@@ -589,7 +614,8 @@ def find(
                 add(first, last, True, 1.0, "text")
             start = surface.find(form, start + 1)
     found_exact = bool(hits)
-    # short readings: exact, on the reading with long vowels, on word boundaries
+    # short readings: exact, on the reading with long vowels, on word boundaries (or at the
+    # start of a word in kana, as Whisper writes unknown words: カジデース)
     for strict in term.stricts:
         if len(strict.replace("ー", "")) >= fuzzy_min:
             continue
@@ -597,12 +623,19 @@ def find(
         while position >= 0:
             end = position + len(strict)
             if position in analysis.strict_starts and (
-                len(strict) > 2 or end in analysis.strict_ends
+                len(strict) > 2
+                or end in analysis.strict_ends
+                or (
+                    len(strict) >= 2
+                    and _kana_word(analysis.tokens[analysis.token_at_strict(position)])
+                )
             ):
                 first = analysis.token_at_strict(position)
                 add(first, analysis.token_at_strict(end - 1) + 1, True, 1.0, "reading")
                 found_exact = True
             position = analysis.strict.find(strict, position + 1)
+        if not found_exact and fuzzy and len(strict.replace("ー", "")) >= 3:
+            _near_short(term, strict, analysis, add, fuzzy_weight)
     # long readings: exact or approximate, on the collapsed reading
     kana = analysis.kana
     for reading_ in term.readings:
