@@ -71,11 +71,34 @@ def _make_chain_append_only():
 def _seal_existing_events():
     """Chain the rows written before this revision, in id order."""
     from disaster_ai.audit_chain import GENESIS, link
-    from disaster_ai.storage.models import AuditChain, AuditEvent
+    from disaster_ai.storage.base import AwareDateTime, JSONText
 
     bind = op.get_bind()
-    events = AuditEvent.__table__
-    chain = AuditChain.__table__
+    # the columns as they are at this revision (never the live model, which may grow later)
+    events = sa.table(
+        "audit_events",
+        sa.column("id", sa.Integer),
+        sa.column("at", AwareDateTime),
+        sa.column("action", sa.String),
+        sa.column("app", sa.String),
+        sa.column("actor_id", sa.Integer),
+        sa.column("actor_name", sa.String),
+        sa.column("target", sa.String),
+        sa.column("detail", JSONText),
+        sa.column("request_id", sa.String),
+        sa.column("ai_engine", sa.String),
+        sa.column("ai_model", sa.String),
+        sa.column("input_digest", sa.String),
+        sa.column("output", sa.Text),
+        sa.column("duration_ms", sa.Integer),
+    )
+    chain = sa.table(
+        "audit_chain",
+        sa.column("seq", sa.Integer),
+        sa.column("event_id", sa.Integer),
+        sa.column("prev_hash", sa.String),
+        sa.column("hash", sa.String),
+    )
     prev, seq, last_id = GENESIS, 0, 0
     while True:  # in pages, so a long log never sits in memory at once
         rows = (
