@@ -215,8 +215,14 @@ def issue_lv4(client, headers_for, district: str) -> dict:
     nid = created.get_json()["id"]
     client.post(f"/api/v1/notices/{nid}/submit", headers=operator)
     ids = [v["id"] for v in created.get_json()["guard"]["violations"]]
+    # the suggested shelters are not open in this test: the approver confirms with a reason
     approved = client.post(
-        f"/api/v1/notices/{nid}/approve", json={"acknowledge": ids}, headers=approver
+        f"/api/v1/notices/{nid}/approve",
+        json={
+            "acknowledge": ids,
+            "confirm_unopened_reason": "職員が向かっており、到着次第開設する",
+        },
+        headers=approver,
     )
     assert approved.status_code == 200, approved.get_json()
     issued = client.post(f"/api/v1/notices/{nid}/issue", headers=approver).get_json()
