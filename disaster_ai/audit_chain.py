@@ -13,7 +13,8 @@ is the primary key, so a lost race could only ever fail, never fork the chain.
 position does not match, and any event that has no chain row (inserted around the app).
 
 What it proves and what it does not: see docs/security.md. The canonical form below must never
-change, or every chain written before the change stops verifying.
+change, or every chain written before the change stops verifying: a column added to
+``audit_events`` later is not covered by the hash (put new facts in ``detail``, which is).
 """
 
 from __future__ import annotations
