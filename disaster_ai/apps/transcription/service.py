@@ -21,7 +21,7 @@ from typing import BinaryIO
 
 import numpy as np
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from disaster_ai import audit
@@ -314,8 +314,12 @@ def transcribe_options(
     )
 
 
-def run_engine(app, samples, options: TranscribeOptions, actor: Actor | None = None) -> Transcript:
-    """Call ``dai_transcribe`` and audit the call (engine, model, input digest, output, time)."""
+def run_engine(
+    app, samples, options: TranscribeOptions, actor: Actor | None = None, call_id: int | None = None
+) -> Transcript:
+    """Call ``dai_transcribe`` and audit the call (engine, model, input digest, time, and of
+    the transcript only its sha256 and length: the audit log is append-only, so personal data
+    in it could never be purged with the call)."""
     pm = app.extensions["disaster_ai"]
     started = time.perf_counter()
     transcript = pm.hook.dai_transcribe(audio=samples, options=options)
@@ -327,17 +331,23 @@ def run_engine(app, samples, options: TranscribeOptions, actor: Actor | None = N
         )
     elapsed = int((time.perf_counter() - started) * 1000)
     with app.app_context():
-        audit.record_ai_call(
+        audit.record(
+            "ai.call",
             app=APP,
-            engine=transcript.engine,
-            model=transcript.model or options.model_name,
-            input_text=hashlib.sha256(
+            actor=actor,
+            target=None if call_id is None else f"call:{call_id}",
+            detail={
+                "duration_s": transcript.duration_s,
+                "truncated": transcript.truncated,
+                "chars": len(transcript.text),
+            },
+            ai_engine=transcript.engine,
+            ai_model=transcript.model or options.model_name,
+            input_digest=hashlib.sha256(
                 memoryview(np.ascontiguousarray(samples)).cast("B")
             ).hexdigest(),
-            output=facts.mask_phone(transcript.text),
+            output="sha256:" + hashlib.sha256(transcript.text.encode("utf-8")).hexdigest(),
             duration_ms=elapsed,
-            actor=actor,
-            detail={"duration_s": transcript.duration_s, "truncated": transcript.truncated},
         )
     return transcript
 
@@ -419,7 +429,7 @@ def transcribe_job(ctx) -> dict:
     # the engines report the share of the audio done (segment end / duration), 0–99
     options = replace(options, progress=lambda pct: report(10 + int(pct * 0.85), "transcribing"))
     try:
-        transcript = run_engine(app, samples, options, actor)
+        transcript = run_engine(app, samples, options, actor, call_id=call_id)
     except CallError as exc:  # no engine: retrying cannot help
         _fail(app, call_id, exc.message)
         raise JobGiveUp(exc.message) from None
@@ -435,7 +445,12 @@ def transcribe_job(ctx) -> dict:
         call = session.get(CallRecording, call_id)
         result = apply_transcript(app, session, call, transcript, actor)
     report(100, "done")
-    return result
+    # the job row outlives the call's retention: it keeps ids and status, never the transcript
+    return {
+        "call_id": result["id"],
+        "status": result["status"],
+        "incident_id": result.get("incident_id"),
+    }
 
 
 PROGRESS_LISTENERS = "disaster_ai.transcription.progress_listeners"
@@ -787,12 +802,50 @@ def create_proposal_incident(session: Session, call_id: int, index: int, actor: 
 # --- retention -------------------------------------------------------------------------------------
 
 
+def _purge_incident_copies(session: Session, call: CallRecording) -> int:
+    """Replace the transcript that an incident made from the call still holds as its
+    description (as made, not edited since) with a note; returns how many were replaced."""
+    from flask_babel import gettext as _
+
+    from disaster_ai.apps.situation.models import Incident
+
+    copies = {}  # incident id -> the description it was made with
+    if call.incident_id and call.text:
+        copies[call.incident_id] = facts.mask_phone(call.text)[:2000]
+    for proposal in (call.facts or {}).get("proposals", []):
+        if proposal.get("incident_id"):
+            copies[proposal["incident_id"]] = facts.mask_phone(
+                proposal.get("text") or call.text or ""
+            )[:2000]
+    replaced = 0
+    for incident_id, made_with in copies.items():
+        incident = session.get(Incident, incident_id)
+        if incident is not None and made_with and incident.description == made_with:
+            incident.description = _(
+                "The transcript of call %(id)s was deleted after its retention period.",
+                id=call.id,
+            )
+            replaced += 1
+    return replaced
+
+
+def _purge_facts(f: dict) -> dict:
+    """The call's facts without the further incidents' sentences quoted from the transcript
+    (the category, place, people and cue words stay)."""
+    proposals = [{k: v for k, v in p.items() if k != "text"} for p in f.get("proposals", [])]
+    return f | {"proposals": proposals} if "proposals" in f else dict(f)
+
+
 def purge_expired(app, at=None) -> int:
-    """Delete the audio and transcript of calls past their retention; keep the row, facts and
-    incident link. Also removes stray temporary uploads older than a day."""
+    """Delete the audio and transcript of calls past their retention; keep the row, facts
+    (without quoted sentences) and incident link. An incident's description that is still the
+    copied transcript becomes a note. Also removes stray temporary uploads older than a day."""
     at = at or now()
-    count = 0
+    count = incidents = 0
     with app.app_context(), session_scope(get_storage(app)) as session:
+        if session.get_bind().dialect.name == "sqlite":
+            # overwrite the freed pages, so that the old text is not left in the file
+            session.execute(text("PRAGMA secure_delete = ON"))
         rows = session.scalars(
             select(CallRecording).where(
                 CallRecording.expires_at <= at, CallRecording.purged_at.is_(None)
@@ -802,6 +855,8 @@ def purge_expired(app, at=None) -> int:
             path = audio_path(app, call)
             if path is not None:
                 path.unlink(missing_ok=True)
+            incidents += _purge_incident_copies(session, call)
+            call.facts = _purge_facts(call.facts or {})
             call.stored_name = None
             call.text = ""
             call.segments = []
@@ -810,8 +865,18 @@ def purge_expired(app, at=None) -> int:
             count += 1
         if count:
             audit.record(
-                "call.purge", app=APP, actor=SYSTEM_ACTOR, detail={"calls": count}, session=session
+                "call.purge",
+                app=APP,
+                actor=SYSTEM_ACTOR,
+                detail={"calls": count, "incident_descriptions": incidents},
+                session=session,
             )
+    storage = get_storage(app)
+    if count and storage.engine.dialect.name == "sqlite":
+        # the write-ahead log still holds the pages as they were: fold it into the (zeroed)
+        # database file and empty it
+        with storage.engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     incoming = calls_dir(app) / ".incoming"
     if incoming.is_dir():
         for stray in incoming.iterdir():
