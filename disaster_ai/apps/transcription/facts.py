@@ -58,15 +58,12 @@ CATEGORIES = INCIDENT_CATEGORIES
 DEFAULT_THRESHOLD = 0.75
 MIN_READING = 3  # shorter readings must match exactly
 UNSUPPORTED = 0.7  # a candidate without context support keeps this share of its score
-CHOME_BONUS = 3
-LANDMARK_MIN = 0.85
+CHOME_BONUS = 3  # rank added for a 丁目 number that the town has
+LANDMARK_MIN = 0.85  # a facility's long name must match this well
 SHORT_READING = 4  # readings this short may be half a kana off at most
 SHORT_INSIDE = 0.85  # …and keep this share of their score when they start inside a word
-VIEWS = (
-    "kana",
-    "raw",
-    "alt",
-)  # a facility's long name must match this well  # rank added for a 丁目 number that the town has
+VIEWS = ("kana", "raw")
+MAX_KANJI_READINGS = 5  # a single kanji's dictionary readings tried, each as its own view
 TOP = 3  # candidates kept on the call
 
 __all__ = ["katakana", "norm_kana", "reading", "best_substring"]
@@ -127,18 +124,16 @@ class View:
     """One reading of a transcript for place matching, with the offsets of its words:
     ``kana`` (long vowels collapsed, as the gazetteer's readings), ``raw`` (every vowel kept:
     Whisper's run-on kana like …まして|いしず read テイシズ keep the イ of 石津) and ``alt``
-    (a single kanji read with its first dictionary reading: エチゴ|島 is エチゴシマ, not エチゴト)."""
+    (one single kanji read another way from the dictionary: エチゴ|島 as エチゴシマ, not
+    エチゴト; 高|さき as タカサキ, not コサキ)."""
 
-    def __init__(self, analysis: Analysis, kind: str, municipality_readings=()):
+    def __init__(self, analysis: Analysis, kind: str, municipality_readings=(), swap=None):
         parts = []
-        for token in analysis.tokens:
+        for index, token in enumerate(analysis.tokens):
             if kind == "raw":
                 parts.append(token.raw)
-            elif (
-                kind == "alt" and len(token.surface) == 1 and triage_mod.KANJI.match(token.surface)
-            ):
-                readings = triage_mod.kanji_readings(token.surface)
-                parts.append(readings[0] if readings else token.kana)
+            elif swap is not None and swap[0] == index:
+                parts.append(swap[1])
             else:
                 parts.append(token.kana)
         self.kind = kind
@@ -469,6 +464,13 @@ def resolve_place(
     analysis = analyse(text)
     city = gazetteer.municipality.rstrip("市町村") if gazetteer.municipality else ""
     views = [View(analysis, kind, gazetteer.municipality_readings) for kind in VIEWS]
+    # one kanji read another way at a time (エチゴ|島 is エチゴシマ, 高|さき is タカサキ)
+    for index, token in enumerate(analysis.tokens):
+        if len(token.surface) == 1 and triage_mod.KANJI.match(token.surface):
+            for other in triage_mod.kanji_readings(token.surface)[:MAX_KANJI_READINGS]:
+                if other != token.kana:
+                    swap = (index, other)
+                    views.append(View(analysis, "alt", gazetteer.municipality_readings, swap))
     options: dict[int, tuple[Town, list]] = {}
     for view in views:
         for town, readings in _prefiltered(view.text, gazetteer):
