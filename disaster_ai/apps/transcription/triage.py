@@ -510,6 +510,18 @@ class Hit:
         return self.term.weight * self.score
 
 
+# いません, いない, ありません, ない …, read as kana (collapsed)
+NEGATED_EXISTENCE = (
+    "イマセン",
+    "イナイ",
+    "イナカ",
+    "アリマセン",
+    "ナイ",
+    "ナカツ",
+    "ナカッ",
+    "ナシ",
+)
+
 LIGHT_VERBS = frozenset(
     "し する して い いる あり ある 出 出る 来 き こ くる なっ なり なる 起き おり おる 見当たら".split()
 )
@@ -535,6 +547,16 @@ def _negated(analysis: Analysis, last: int, lexicon: Lexicon) -> bool:
     limit = int(lexicon.setting("negation", "max_tokens", default=7))
     ignored = tuple(lexicon.setting("negation", "not_negation", default=[]))
     tokens = analysis.tokens[last : last + limit]
+    # by sound too, for kana Whisper split oddly (けがにんわいません: けがに|ん|わい|ませ|ん)
+    heard = ""
+    for token in tokens[:5]:
+        if token.surface in PUNCTUATION:
+            break
+        heard += token.kana
+    if heard[:1] in ("ワ", "ハ", "ガ", "モ"):
+        heard = heard[1:]
+    if heard.startswith(NEGATED_EXISTENCE):
+        return True
     for index, token in enumerate(tokens):
         if token.surface in PUNCTUATION or token.surface in ("か", "かどうか"):
             return False

@@ -10,7 +10,7 @@ triage knows none of these clips' phrases or Whisper's spellings of them, so the
 small set with floors, not 8 hand-fitted answers. On the clean 16 kHz WAVs every town is
 recovered from its sound (藤森 → 藤守, ハマトを目 → 浜当目, 駅来た一朝目 → 駅北一丁目, 西岡は後、調目
 → 西小川五丁目), every life-threatening call is flagged (yes or 要確認) and none of the others;
-the category is right for at least 6 of 8 (停電 heard as 手伝, 土砂崩れ as 土石ズレ are lost). On
+the category is right for at least 6 of 8 (7 measured: 停電 heard as 手伝 is lost). On
 the telephone and MP3 encodings we assert the clips whose town is recognised in every encoding we
 measured (TEL_MP3_CLIPS); a place is never guessed wrong.
 """
