@@ -40,9 +40,10 @@ class ConfirmIn(BaseModel):
     vulnerable: bool | None = None
 
 
-@bp.url_value_preprocessor
+@bp.app_url_value_preprocessor
 def _allow_large_uploads(endpoint, _values):
-    """Recordings are bigger than MAX_CONTENT_LENGTH: raise this request's limit first."""
+    """Recordings are bigger than MAX_CONTENT_LENGTH: raise this request's limit first, for the
+    API and the desk's upload form alike (app-wide: it runs before the form's CSRF check)."""
     if endpoint in ("calls_api.upload_calls", "calls_web.upload") and request.method == "POST":
         config = current_app.config
         request.max_content_length = (
@@ -105,7 +106,10 @@ def upload_from_request() -> list[dict]:
 @api_doc(
     tag="calls",
     responses={
-        202: "The stored calls, each with its queued job",
+        200: "Every file is a recording already stored (same sha256): the existing calls, "
+        "each with duplicate true; nothing new was queued",
+        202: "The stored calls, each with its queued job (a file already stored is its existing "
+        "call, with duplicate true)",
         413: "Too many files or a file over CALL_MAX_BYTES",
         415: "An unsupported audio codec",
         422: "Not audio, empty, damaged, truncated, or over CALL_MAX_SECONDS; nothing stored",
@@ -116,9 +120,13 @@ def upload_calls():
 
     WAV (PCM, μ-law, A-law), MP3, M4A/AAC, OGG/Opus. Each file is checked (size, container,
     codec, duration) before anything is stored; one bad file rejects the whole upload. The
-    rows are committed and the transcription jobs queued before any decoding."""
+    rows are committed and the transcription jobs queued before any decoding. A file with the
+    same bytes as a call neither purged nor failed makes no new call, job or incident: its entry is the
+    existing call with ``duplicate: true``."""
     calls = upload_from_request()
-    return jsonify({"calls": calls}), 202
+    # only recordings already stored (same bytes): nothing new was queued
+    status = 200 if all(call["duplicate"] for call in calls) else 202
+    return jsonify({"calls": calls}), status
 
 
 @bp.get("/calls")

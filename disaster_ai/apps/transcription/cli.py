@@ -77,9 +77,13 @@ def transcribe_command(files, as_json):
                 stored = service.store_uploads(app, [(path.name, "", stream)], CLI_ACTOR)[0]
         except service.CallError as exc:
             raise click.ClickException(exc.message) from None
-        click.echo(f"{path.name}: {stored['duration_s']:.1f} s, transcribing…", err=True)
-        with _progress_on_stderr(app, path.name):
-            state = execute_job(app, stored["job_id"])
+        state = "succeeded"
+        if stored["duplicate"]:  # the same bytes as a stored call: its result, not a new call
+            click.echo(f"{path.name}: the same recording as call {stored['id']}", err=True)
+        if not stored["duplicate"] or stored["status"] == "queued":
+            click.echo(f"{path.name}: {stored['duration_s']:.1f} s, transcribing…", err=True)
+            with _progress_on_stderr(app, path.name):
+                state = execute_job(app, stored["job_id"])
         with session_scope(get_storage(app)) as session:
             call = service.call_dict(session.get(CallRecording, stored["id"]))
         if state != "succeeded" or call["status"] != "done":

@@ -100,7 +100,9 @@ def store_uploads(app, uploads: list[tuple[str, str, BinaryIO]], actor: Actor) -
     """Validate and store (file name, content type, stream) uploads, then queue one job each.
 
     All or nothing: the first bad file raises :class:`CallError` (422/413/415) and every file
-    of the batch written so far is removed. Returns the new calls as dicts."""
+    of the batch written so far is removed. A file with the same bytes (sha256) as a call
+    neither purged nor failed is not stored again: its entry is that call. Returns the calls as dicts, each
+    with ``duplicate`` (true for an existing call)."""
     from disaster_ai.jobs import enqueue
 
     config = app.config
@@ -130,8 +132,14 @@ def store_uploads(app, uploads: list[tuple[str, str, BinaryIO]], actor: Actor) -
         moment = now()
         expires = moment + timedelta(days=config["CALL_RETENTION_DAYS"])
         rows: list[CallRecording] = []
+        order: list[tuple[bool, CallRecording]] = []  # (duplicate?, call) in upload order
         with session_scope(get_storage(app)) as session:
             for path, size, sha, info, name, content_type in spooled:
+                same = _same_recording(session, sha, rows)
+                if same is not None:  # the same bytes again: link to that call, store nothing
+                    Path(path).unlink(missing_ok=True)
+                    order.append((True, same))
+                    continue
                 stored_name = secrets.token_hex(16) + _extension(name)
                 target = calls_dir(app) / stored_name
                 os.replace(path, target)
@@ -154,7 +162,18 @@ def store_uploads(app, uploads: list[tuple[str, str, BinaryIO]], actor: Actor) -
                 )
                 session.add(call)
                 rows.append(call)
+                order.append((False, call))
             session.flush()
+            for duplicate, call in order:
+                if duplicate:
+                    audit.record(
+                        "call.duplicate",
+                        app=APP,
+                        actor=actor,
+                        target=f"call:{call.id}",
+                        detail={"sha256": call.sha256, "incident_id": call.incident_id},
+                        session=session,
+                    )
             for call in rows:
                 audit.record(
                     "call.upload",
@@ -168,7 +187,7 @@ def store_uploads(app, uploads: list[tuple[str, str, BinaryIO]], actor: Actor) -
                     },
                     session=session,
                 )
-            ids = [call.id for call in rows]
+            ids = [(duplicate, call.id) for duplicate, call in order]
     except BaseException:
         for path, *_rest in spooled:
             Path(path).unlink(missing_ok=True)
@@ -177,14 +196,36 @@ def store_uploads(app, uploads: list[tuple[str, str, BinaryIO]], actor: Actor) -
         raise
     # the rows are committed: now queue the work (enqueue commits each job row itself)
     result = []
-    for call_id in ids:
+    for duplicate, call_id in ids:
+        if duplicate:
+            with session_scope(get_storage(app)) as session:
+                result.append(call_dict(session.get(CallRecording, call_id)) | {"duplicate": True})
+            continue
         job_id = enqueue(TRANSCRIBE_JOB, {"call_id": call_id}, actor=actor, app=app)
         with session_scope(get_storage(app)) as session:
             call = session.get(CallRecording, call_id)
             call.job_id = job_id
             session.flush()
-            result.append(call_dict(call))
+            result.append(call_dict(call) | {"duplicate": False})
     return result
+
+
+def _same_recording(session: Session, sha: str, batch: list[CallRecording]) -> CallRecording | None:
+    """The call already holding these exact bytes (same sha256), in this upload or stored,
+    neither purged nor failed (a failed one may be tried again); None for a new recording."""
+    for call in batch:
+        if call.sha256 == sha:
+            return call
+    return session.scalars(
+        select(CallRecording)
+        .where(
+            CallRecording.sha256 == sha,
+            CallRecording.purged_at.is_(None),
+            CallRecording.status != "failed",
+        )
+        .order_by(CallRecording.id)
+        .limit(1)
+    ).first()
 
 
 # --- engine ------------------------------------------------------------------------------------

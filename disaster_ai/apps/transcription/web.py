@@ -29,6 +29,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
+from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import BooleanField, IntegerField, SelectField, StringField
 from wtforms.validators import Length, NumberRange, Optional
 
@@ -118,9 +119,37 @@ def upload():
     finally:
         for upload_file in files:  # werkzeug spools big parts to temporary files
             upload_file.close()
-    flash(_("%(count)d recordings queued for transcription.", count=len(stored)), "success")
+    queued = [call for call in stored if not call["duplicate"]]
+    for (name, _type, _stream), call in zip(uploads, stored, strict=True):
+        if call["duplicate"]:
+            flash(
+                _(
+                    "%(file)s is the same recording as call %(id)s: it was not stored again.",
+                    file=name,
+                    id=call["id"],
+                ),
+                "info",
+            )
+    if queued:
+        flash(_("%(count)d recordings queued for transcription.", count=len(queued)), "success")
     if len(stored) == 1:
         return _go(url_for("calls_web.call_page", call_id=stored[0]["id"]))
+    return _go(url_for("calls_web.index"))
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _upload_too_large(_exc):
+    """A body over the upload limit (the same one as the API's): say so on the form."""
+    config = current_app.config
+    flash(
+        _(
+            "The upload is too large: at most %(files)d files of %(size)s MB each. "
+            "Nothing was stored.",
+            files=config["CALL_MAX_FILES"],
+            size=f"{config['CALL_MAX_BYTES'] / 1024 / 1024:g}",
+        ),
+        "error",
+    )
     return _go(url_for("calls_web.index"))
 
 

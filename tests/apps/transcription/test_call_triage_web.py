@@ -5,6 +5,7 @@ are proposed and never merged, and further incidents recorded one by one."""
 from __future__ import annotations
 
 import io
+import itertools
 
 import pytest
 from call_helpers import audio_bytes, multipart
@@ -18,9 +19,13 @@ from disaster_ai.testing import csrf_token_from
 pytestmark = pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
 
 
+# a different clip each time: the same bytes twice would be one call (a duplicate upload)
+_CLIPS = itertools.cycle([f"d0{n}.wav" for n in range(1, 9)])
+
+
 def call_with(app, client, headers, stub_engine, text: str) -> dict:
     stub_engine.texts = [text]
-    body, content_type = multipart({"files": [(io.BytesIO(audio_bytes("d01.wav")), "call.wav")]})
+    body, content_type = multipart({"files": [(io.BytesIO(audio_bytes(next(_CLIPS))), "call.wav")]})
     response = client.post("/api/v1/calls", data=body, headers=headers, content_type=content_type)
     assert response.status_code == 202, response.get_json()
     call_id = response.get_json()["calls"][0]["id"]
