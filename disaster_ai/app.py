@@ -17,6 +17,7 @@ from disaster_ai.i18n import select_locale
 from disaster_ai.logging_setup import configure_logging
 from disaster_ai.plugins import make_plugin_manager, run_startup_hooks, safe_collect
 from disaster_ai.storage.engine import Storage, close_request_session, default_sqlite_url
+from disaster_ai.storage.schema import load_models
 
 
 def create_app(test_config: dict | None = None, instance_path: str | None = None) -> Flask:
@@ -39,6 +40,8 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
 
     pm = make_plugin_manager(app.config)
     app.extensions["disaster_ai"] = pm
+    app.extensions["disaster_ai.storage"].plugin_manager = pm
+    load_models(pm)  # every enabled app's tables on Base.metadata (dai_models)
     security.install_converters(app)  # before any route is registered
     security.init_app(app)
     _register_core_blueprints(app)

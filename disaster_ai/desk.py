@@ -105,6 +105,13 @@ class Desk:
         """The whole configuration, read-only (``TIMEZONE``, ``MUNICIPALITY_NAME`` …)."""
         return MappingProxyType(self.app.config)
 
+    def municipality_name(self) -> str:
+        """``MUNICIPALITY_NAME``, else the municipality profile's name, else ""."""
+        from disaster_ai.web.context import municipality_name
+
+        with self.context():
+            return municipality_name(self.app)
+
     @property
     def actor(self) -> Actor:
         """Who the plugin acts as: audit rows and incidents name the plugin."""

@@ -1,4 +1,6 @@
-"""Every hook of disaster-ai, grouped by phase. docs/plugins.md documents each one.
+"""The core's hooks, grouped by phase. docs/plugins.md documents each one. Hooks that belong to
+one app live in that app (``disaster_ai/apps/<app>/hookspecs.py``) and are added by its
+``dai_add_hookspecs`` when it loads.
 
 Rules (see docs/plugins.md): names start with ``dai_``; an implementation may accept fewer
 arguments than its spec; hooks return data and never mutate the app; firstresult hooks stop
@@ -16,6 +18,21 @@ def dai_startup(app, desk):
     ``app.config["PLUGINS"][<your name>]``) here and raise with a clear message when they are
     wrong: the plugin is then disabled and shown as failed on the admin plugins page, and the
     desk keeps running. ``desk`` is your :class:`disaster_ai.desk.Desk`."""
+
+
+@hookspec
+def dai_add_hookspecs(pm):
+    """Called once, right after your plugin is registered: add the hook specifications your
+    plugin offers to other plugins with ``pm.add_hookspecs(module)``. The built-in apps add
+    their own hooks this way (``disaster_ai/apps/<app>/hookspecs.py``), so an app's hooks exist
+    only while the app is enabled. Return value is ignored."""
+
+
+@hookspec
+def dai_models():
+    """Return the modules (or their dotted names) that define your tables on
+    ``disaster_ai.storage.Base``. The app imports them when it starts, so the schema check and
+    ``alembic revision --autogenerate`` see your tables; a blocked plugin's are not imported."""
 
 
 @hookspec
@@ -48,6 +65,14 @@ def dai_desk_menu_items(actor, request):
 @hookspec
 def dai_extra_template_vars(template, request):
     """Return a dict of extra variables for the named template."""
+
+
+@hookspec
+def dai_dashboard_panels(actor, since_id):
+    """Return a list of :class:`disaster_ai.types.DashboardPanel` for this actor's dashboard
+    (also polled as ``/dashboard/feed.json``). ``since_id`` is the last incident id the page
+    already shows (None on a fresh page), for panels that send only what is new. For the same
+    ``key`` the implementation called first wins; a failing one is logged and skipped."""
 
 
 @hookspec(firstresult=True)
@@ -166,16 +191,7 @@ def dai_notice_suggest(session, suggestion, actor):
     notices app's drafting."""
 
 
-# --- bulletins -----------------------------------------------------------------------------
-
-
-@hookspec
-def dai_bulletin_sections(context):
-    """Return a list of :class:`disaster_ai.apps.bulletins.types.BulletinSection` to add to a
-    bulletin (被害状況 第N報) while its snapshot is taken. ``context`` is a
-    :class:`~disaster_ai.apps.bulletins.types.BulletinContext` (event, issue time, the previous
-    bulletin's time, the situation digest). The sections are frozen into the bulletin. A failing
-    implementation is logged and audited, and the bulletin is issued without its sections."""
+# --- notices in force (a contract between apps: notices provides, situation and bulletins read)
 
 
 @hookspec
@@ -184,91 +200,3 @@ def dai_notices_in_force(at):
     datetime): ``{district_key, district_name, level, name, hazard, issued_at}``, where ``level``
     is 3, 4 or 5 and ``issued_at`` is ISO 8601 with an offset. Bulletins list them by level.
     With no implementation, a bulletin says that no notices are recorded."""
-
-
-@hookspec(firstresult=True)
-def dai_deliver_bulletin(bulletin, channel):
-    """Deliver one bulletin (:class:`~disaster_ai.apps.bulletins.types.BulletinPayload`) to one
-    channel (:class:`~disaster_ai.apps.bulletins.types.DeliveryChannel`); return a
-    :class:`~disaster_ai.apps.bulletins.types.DeliveryResult`, or None when the channel's
-    ``kind`` is not yours. Raise (or return ``ok=False``) on failure: the job is retried.
-
-    firstresult: stops at the first non-None result. The core default (trylast) sends
-    ``email`` through SMTP and POSTs ``webhook`` as JSON."""
-
-
-# --- damage reports ------------------------------------------------------------------------
-
-
-@hookspec
-def dai_report_items():
-    """Return a list of :class:`disaster_ai.apps.reports.items.ReportItem` (or dicts with its
-    keys: ``path``, ``unit``, ``kind``, ``forms``, ``sum``, ``label``, ``note``): items your
-    prefecture adds to the damage report (第4号様式), e.g. ``{"path": "その他.停電地区",
-    "unit": "地区"}``. An item whose path already exists replaces that item's definition; a new
-    one goes after the last item of its group. Read once when the app starts; a wrong item
-    disables the reports app with the reason on the admin plugins page."""
-
-
-# --- notices -------------------------------------------------------------------------------
-
-
-@hookspec
-def dai_notice_templates(locale):
-    """Return a dict ``{template name: Jinja2 source}`` of evacuation-notice templates, e.g.
-    ``{"radio.txt": "…"}`` or ``{"radio/landslide_4.txt": "…"}`` (docs/notices.md lists the
-    names and variables). They override the package's templates; the instance folder
-    ``templates/notices/`` overrides them in turn. ``locale`` is ``"ja"``. A template that
-    contains a forbidden legacy term (避難勧告 …) is refused when it is used."""
-
-
-@hookspec
-def dai_notice_hazards():
-    """Return a list of :class:`disaster_ai.types.NoticeHazard`: hazards an evacuation notice
-    can be about (code, Japanese/English/やさしい日本語 words, reason phrases, per-level action
-    wording, CAP category and eventCode, the situation hazard whose shelter designations and
-    zones apply). The notices app's own implementation (``trylast``) gives 洪水, 内水氾濫,
-    土砂災害, 高潮 and 津波; a plugin's definition with the same code replaces the built-in one.
-    A definition that fails the vocabulary check (a forbidden legacy term, a required phrase
-    missing from its sentence …) is refused and logged; a failing implementation is skipped."""
-
-
-@hookspec
-def dai_review_notice(draft):
-    """Check a notice before it is approved; return a list of problem strings (empty: fine).
-    ``draft`` is the notice as the API shows it (a dict: level, name, hazard, districts,
-    shelters, texts, guard …). Every implementation runs; a problem, or an implementation that
-    raises, blocks the approval."""
-
-
-@hookspec(firstresult=True)
-def dai_llm_client(purpose):
-    """Return an LLM client for ``purpose`` (e.g. ``"notices.polish"``), or None. A client has
-    ``name``, ``model`` and ``complete(prompt: str, max_tokens: int) -> str``. Its output only
-    ever replaces a template text after the fact guard accepted it.
-
-    firstresult: stops at the first non-None result. The core default (trylast) returns None:
-    no AI polish."""
-
-
-# --- transcription -------------------------------------------------------------------------
-
-
-@hookspec(firstresult=True)
-def dai_transcribe(audio, options):
-    """Transcribe one call recording. ``audio`` is 16 kHz mono float32 numpy samples;
-    ``options`` is a :class:`disaster_ai.apps.transcription.types.TranscribeOptions` (language,
-    beam size, VAD, the gazetteer prompt, caps, ``engine`` = the configured
-    ``TRANSCRIPTION_ENGINE``). Return a :class:`~disaster_ai.apps.transcription.types.Transcript`,
-    or None when ``options.engine`` is not yours. Load your model once per process.
-
-    firstresult: stops at the first non-None result. The core default (trylast) is
-    faster-whisper with the packaged Whisper base weights."""
-
-
-@hookspec
-def dai_place_names(municipality):
-    """Return a list of :class:`disaster_ai.apps.transcription.types.PlaceName` (name, code,
-    kind, readings) that place resolution in call transcripts matches against, for the named
-    municipality. The core default lists the active places layer (町丁目) and the shelters with
-    their ``name_kana``; add districts, landmarks or local readings here."""

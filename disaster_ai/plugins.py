@@ -53,10 +53,20 @@ class DisasterAIPluginManager(pluggy.PluginManager):
         self.failed: dict[str, PluginInfo] = {}
 
     def register_from(self, plugin, name: str, source: str, version: str = "") -> None:
+        """Register ``plugin`` and let it add its own hook specifications (dai_add_hookspecs);
+        a plugin whose specifications fail to load is unregistered and the error raised."""
         if self.has_plugin(name) or self.is_blocked(name):
             return
         self.register(plugin, name=name)
         self.sources[name] = (source, version)
+        if getattr(plugin, "dai_add_hookspecs", None) is not None:
+            others = [p for p in self.get_plugins() if p is not plugin]
+            try:
+                self.subset_hook_caller("dai_add_hookspecs", remove_plugins=others)(pm=self)
+            except BaseException:
+                self.unregister(name=name)
+                self.sources.pop(name, None)
+                raise
 
     def record_failure(self, name: str, source: str, exc: BaseException) -> None:
         log.error("plugin %s (%s) disabled: %s", name, source, exc, exc_info=exc)
@@ -93,10 +103,32 @@ def make_plugin_manager(config) -> DisasterAIPluginManager:
     plugins_dir = config.get("PLUGINS_DIR")
     if plugins_dir:
         _load_plugins_dir(pm, Path(plugins_dir))
-    pm.check_pending()
+    _check_pending(pm)
     if config.get("TRACE_PLUGINS"):
         _enable_tracing(pm)
     return pm
+
+
+def _check_pending(pm: DisasterAIPluginManager) -> None:
+    """pluggy's check: a ``dai_`` implementation whose hook nobody declares stops the desk (a
+    typo never silently does nothing). While a core app is blocked, its hooks are not declared:
+    an implementation of one of them is then only logged (it is never called)."""
+    blocked_apps = [name for name in DEFAULT_PLUGINS if pm.is_blocked(name)]
+    if blocked_apps:
+        for hook_name, caller in vars(pm.hook).items():
+            if hook_name.startswith("_") or caller.has_spec():
+                continue
+            for impl in caller.get_hookimpls():
+                if not impl.optionalhook:
+                    log.warning(
+                        "plugin %s implements %s, a hook no loaded plugin declares (disabled: "
+                        "%s); it is not called",
+                        impl.plugin_name,
+                        hook_name,
+                        ", ".join(blocked_apps),
+                    )
+        return
+    pm.check_pending()
 
 
 def _load_core_plugins(pm: DisasterAIPluginManager) -> None:
@@ -117,10 +149,11 @@ def _load_entry_points(pm: DisasterAIPluginManager) -> None:
             continue
         try:
             plugin = entry_point.load()
+            pm.register_from(plugin, name, "entry point", version)
+        except pluggy.PluginValidationError:
+            raise  # a misspelled hook or argument stops the desk (see check_pending)
         except Exception as exc:  # a broken plugin must not take the desk down
             pm.record_failure(name, "entry point", exc)
-            continue
-        pm.register_from(plugin, name, "entry point", version)
 
 
 def _plugin_candidates(folder: Path):
@@ -147,10 +180,11 @@ def _load_plugins_dir(pm: DisasterAIPluginManager, folder: Path) -> None:
             continue  # already loaded, e.g. installed with an entry point of the same name
         try:
             module = _import_file(name, path)
+            pm.register_from(module, name, "plugins dir", getattr(module, "__version__", ""))
+        except pluggy.PluginValidationError:
+            raise
         except Exception as exc:
             pm.record_failure(name, "plugins dir", exc)
-            continue
-        pm.register_from(module, name, "plugins dir", getattr(module, "__version__", ""))
 
 
 def _import_file(name: str, path: Path):

@@ -231,3 +231,18 @@ class SuggestionRef:
     notice_id: int
     created: bool
     url: str = ""
+
+
+@dataclass(frozen=True)
+class DashboardPanel:
+    """A panel of the desk's dashboard, from ``dai_dashboard_panels``.
+
+    ``data`` is JSON-able and goes to the page and to ``/dashboard/feed.json`` under ``key``.
+    The dashboard draws the keys it knows (``incidents``, ``notices``, ``bulletin``) in their own
+    cards; any other panel becomes a card titled ``title`` (a lazy gettext string) listing
+    ``data["items"]`` (``{"label", "url", "note"}``), or ``data["empty"]`` when there are none."""
+
+    key: str
+    data: Mapping[str, Any]
+    title: Any = ""
+    order: int = 100

@@ -317,11 +317,30 @@ def test_a_suggestion_is_a_draft_the_desk_approves_and_issues(
 
 
 @sqlite_only
-def test_whoever_adopts_a_suggestion_cannot_approve_it(app, yaizu, client, api_headers):
+def test_whoever_adopts_a_suggestion_cannot_approve_it(app, yaizu, client, api_headers, login):
     desk = Desk(app, "river_feed")
     ref = desk.notices.suggest(
-        hazard="flood", level=3, districts=first_district_keys(app), ref="w-1", exercise=True
+        hazard="flood",
+        level=3,
+        districts=first_district_keys(app),
+        ref="w-1",
+        title="氾濫警戒情報",
+        url="javascript:alert(1)",
+        exercise=True,
     )
+    login("operator")
+    page = client.get(f"/apps/notices/{ref.notice_id}").get_data(as_text=True)
+    assert ">提案</span>" in page and "river_feed" in page and "氾濫警戒情報" in page
+    assert "javascript:" not in page  # a source link that is not http(s) is dropped
+    listing = client.get("/apps/notices").get_data(as_text=True)
+    row = f'/apps/notices/{ref.notice_id}">{ref.notice_id}</a></td><td data-status="draft">'
+    assert row + '<span class="suggested">提案</span>' in listing
+    # the desk is told on the dashboard, in the 提案 inbox
+    [inbox] = [p for p in client.get("/dashboard/feed.json").get_json()["panels"]]
+    assert inbox["key"] == "suggestions"
+    assert inbox["items"][0]["url"] == f"/apps/notices/{ref.notice_id}"
+    assert inbox["items"][0]["note"] == "river_feed · 氾濫警戒情報"
+    assert f'<a href="/apps/notices/{ref.notice_id}">' in client.get("/").get_data(as_text=True)
     approver = api_headers("approver")
     assert (
         client.post(f"/api/v1/notices/{ref.notice_id}/submit", headers=approver).status_code == 200

@@ -4,10 +4,13 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-import disaster_ai.storage.all_models  # noqa: F401  registers every table on Base.metadata
 from disaster_ai.storage.base import Base
+from disaster_ai.storage.schema import load_models
 
 config = context.config
+# every table of the loaded plugins on Base.metadata (dai_models); the app passes its own
+# plugin manager, a bare `alembic` call gets the default one
+load_models(config.attributes.get("plugin_manager"))
 target_metadata = Base.metadata
 
 

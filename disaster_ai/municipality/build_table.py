@@ -46,7 +46,7 @@ SUFFIX_EN = {
 
 
 def romaji(kana: str) -> str:
-    from disaster_ai.apps.notices.facts import kana_to_romaji
+    from disaster_ai.kana import kana_to_romaji
 
     text = kana_to_romaji(kana)
     return text[:1].upper() + text[1:].lower()

@@ -28,6 +28,7 @@ def _sqlite_pragmas(dbapi_connection, _record):
 class Storage:
     def __init__(self, url: str, echo: bool = False):
         self.url = url
+        self.plugin_manager = None  # set by the app factory: whose models Alembic sees
         self.engine: Engine = _make_engine(url, echo)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
 
@@ -50,6 +51,7 @@ class Storage:
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
         cfg.attributes["engine"] = self.engine
+        cfg.attributes["plugin_manager"] = self.plugin_manager
         return cfg
 
     def current_revision(self) -> str | None:

@@ -37,15 +37,20 @@ def navigation(actor) -> list[MenuItem]:
     return sorted(items, key=lambda item: item.order)
 
 
-def municipality_name() -> str:
+def municipality_name(app=None) -> str:
+    """``MUNICIPALITY_NAME``, else the municipality profile's name, else ""."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from disaster_ai.apps.providers.sample import loaded_municipality_name
+    from disaster_ai.municipality import profile
+    from disaster_ai.storage import get_storage, session_scope
 
-    if current_app.config["MUNICIPALITY_NAME"]:
-        return current_app.config["MUNICIPALITY_NAME"]
+    app = app or current_app
+    if app.config["MUNICIPALITY_NAME"]:
+        return app.config["MUNICIPALITY_NAME"]
     try:
-        return loaded_municipality_name() or ""
+        with session_scope(get_storage(app)) as session:
+            row = profile.current(session)
+            return (row.name if row is not None else "") or ""
     except SQLAlchemyError:  # not migrated yet: the login page must still render
         return ""
 

@@ -27,7 +27,6 @@ from disaster_ai.auth import (
     create_user,
     current_actor,
     end_session,
-    is_allowed,
     requires,
     start_session,
     validate_new_user,
@@ -133,156 +132,45 @@ def dashboard():
     )
 
 
-# --- dashboard feed: each panel stands alone, so a disabled app only blanks its own panel ---
+# --- dashboard feed: the panels come from the apps (dai_dashboard_panels); a disabled app only
+# blanks its own panel ---
 
 FEED_POLL_SECONDS = 5
-FEED_FIRST = 10  # incidents on a fresh dashboard
-FEED_BATCH = 50  # new incidents per poll at most (the next poll brings the rest)
+KNOWN_PANELS = ("incidents", "notices", "bulletin")  # drawn by dashboard.html in their own cards
 
 
 def dashboard_feed_data(since_id: int | None) -> dict:
+    """Every panel for the current user: the known ones under their key (``{"available":
+    false}`` when no app gives one), the others in ``panels`` by their order."""
     from disaster_ai.storage.base import now
-
-    return {
-        "incidents": _feed_incidents(since_id),
-        "notices": _feed_notices(),
-        "bulletin": _feed_bulletin(),
-        "generated_at": now().replace(microsecond=0).isoformat(),
-    }
-
-
-def _feed_incidents(since_id: int | None) -> dict:
-    """The newest incidents (no since_id), or those recorded after since_id, oldest first."""
-    if "situation_incidents_web" not in current_app.blueprints or not is_allowed(
-        current_actor(), "situation.view"
-    ):
-        return {"available": False}
-    from disaster_ai.apps.situation import incidents as service
-    from disaster_ai.apps.situation.models import Incident
-
-    session = db()
-    query = service.visible_incidents()
-    if since_id is None:
-        rows = list(session.scalars(query.order_by(Incident.id.desc()).limit(FEED_FIRST)))[::-1]
-    else:
-        query = query.where(Incident.id > since_id).order_by(Incident.id)
-        rows = list(session.scalars(query.limit(FEED_BATCH)))
-    index = service.district_index(session)
-    items = []
-    for row in rows:
-        item = service.incident_dict(row, index)
-        local = row.occurred_at.astimezone(JST)
-        items.append(
-            {
-                key: item[key]
-                for key in (
-                    "id",
-                    "category",
-                    "category_label",
-                    "life_threat",
-                    "status",
-                    "status_label",
-                    "district_name",
-                    "place_name",
-                    "people",
-                    "occurred_at",
-                )
-            }
-            | {
-                "time": local.strftime("%H:%M"),
-                "day": local.strftime("%Y-%m-%d"),
-                "url": url_for("situation_incidents_web.detail_page", incident_id=row.id),
-            }
-        )
-    last_id = max([row.id for row in rows] + [since_id or 0])
-    return {
-        "available": True,
-        "items": items,
-        "last_id": last_id,
-        "list_url": url_for("situation_incidents_web.list_page"),
-        "new_url": url_for("situation_incidents_web.new_page")
-        if is_allowed(current_actor(), "situation.edit")
-        else None,
-    }
-
-
-NOTICE_LEVEL_NAMES = {5: "緊急安全確保", 4: "避難指示", 3: "高齢者等避難"}
-
-
-def _feed_notices() -> dict:
-    """Notices in force from ``dai_notices_in_force``; unavailable when nothing implements it."""
-    from disaster_ai.storage.base import now
+    from disaster_ai.types import DashboardPanel
 
     pm = current_app.extensions["disaster_ai"]
-    if not pm.hook.dai_notices_in_force.get_hookimpls():
-        return {"available": False}
-    items = []
-    for entry in safe_collect(pm, "dai_notices_in_force", at=now()):
-        if not isinstance(entry, dict):
+    data: dict = {key: {"available": False} for key in KNOWN_PANELS}
+    others, seen = [], set()
+    found = safe_collect(pm, "dai_dashboard_panels", actor=current_actor(), since_id=since_id)
+    for panel in found:  # pluggy's order: the first panel of a key wins
+        if not isinstance(panel, DashboardPanel) or panel.key in seen:
             continue
-        try:
-            level = int(entry.get("level") or 0)
-        except (TypeError, ValueError):
-            level = 0
-        items.append(
-            {
-                "level": level,
-                "name": str(entry.get("name") or NOTICE_LEVEL_NAMES.get(level, "")),
-                "district_key": str(entry.get("district_key") or ""),
-                "district_name": str(entry.get("district_name") or entry.get("district_key") or ""),
-                "hazard": str(entry.get("hazard") or ""),
-                "hazard_label": _hazard_label(str(entry.get("hazard") or "")),
-                "issued_at": str(entry.get("issued_at") or ""),
-                # shelters the notice sends people to that are not open: shown while it lasts
-                "closed_shelters": [str(s) for s in entry.get("closed_shelters") or []],
-            }
-        )
-    items.sort(key=lambda n: (-n["level"], n["district_name"]))
-    return {"available": True, "items": items}
-
-
-def _hazard_label(hazard: str) -> str:
-    try:
-        from disaster_ai.apps.situation.incidents import HAZARD_LABELS
-    except ImportError:  # pragma: no cover - the situation app is part of the core
-        return hazard
-    return str(HAZARD_LABELS.get(hazard, hazard))
-
-
-def _feed_bulletin() -> dict:
-    """The latest bulletin (第N報) with a link; unavailable without the bulletins app."""
-    if "bulletins_web" not in current_app.blueprints or not is_allowed(
-        current_actor(), "bulletins.view"
-    ):
-        return {"available": False}
-    from sqlalchemy import select
-
-    from disaster_ai.apps.bulletins.models import Bulletin
-
-    latest = db().scalar(select(Bulletin).order_by(Bulletin.issued_at.desc(), Bulletin.id.desc()))
-    if latest is None:
-        return {"available": True, "item": None}
-    issued = latest.issued_at.astimezone(JST)
-    return {
-        "available": True,
-        "item": {
-            "id": latest.id,
-            "number": latest.number,
-            "title": str((latest.snapshot or {}).get("bulletin", {}).get("title") or ""),
-            "issued_at": issued.replace(microsecond=0).isoformat(),
-            "issued": issued.strftime("%Y-%m-%d %H:%M"),
-            "url": url_for("bulletins_web.bulletin_page", bulletin_id=latest.id),
-            "pdf_url": f"/api/v1/bulletins/{latest.id}.pdf",
-        },
-    }
+        seen.add(panel.key)
+        if panel.key in KNOWN_PANELS:
+            data[panel.key] = dict(panel.data)
+        else:
+            others.append(
+                (panel.order, {"key": panel.key, "title": str(panel.title), **dict(panel.data)})
+            )
+    data["panels"] = [panel for _order, panel in sorted(others, key=lambda pair: pair[0])]
+    data["generated_at"] = now().replace(microsecond=0).isoformat()
+    return data
 
 
 @bp.get("/dashboard/feed.json")
 @requires("desk.view")
 def dashboard_feed():
-    """The dashboard's live panels: incidents recorded after ``since_id`` (or the newest ones),
-    the notices in force and the latest bulletin. A panel whose app is disabled, or that the
-    user may not see, is ``{"available": false}``."""
+    """The dashboard's live panels (``dai_dashboard_panels``): incidents recorded after
+    ``since_id`` (or the newest ones), the notices in force, the latest bulletin and the apps'
+    other panels (``panels``). A known panel whose app is disabled, or that the user may not
+    see, is ``{"available": false}``."""
     since_id = parse_db_int(request.args.get("since_id"))
     return jsonify(dashboard_feed_data(since_id))
 

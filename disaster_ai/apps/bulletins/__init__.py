@@ -110,3 +110,24 @@ def dai_deliver_bulletin(bulletin, channel):
     from disaster_ai.apps.bulletins.delivery import default_deliver
 
     return default_deliver(bulletin, channel)
+
+
+@hookimpl
+def dai_add_hookspecs(pm):
+    """This app's own hooks exist only while the app is loaded."""
+    from disaster_ai.apps.bulletins import hookspecs
+
+    pm.add_hookspecs(hookspecs)
+
+
+@hookimpl
+def dai_dashboard_panels(actor):
+    """The latest bulletin."""
+    from disaster_ai.apps.bulletins import dashboard
+
+    return dashboard.panels(actor)
+
+
+@hookimpl
+def dai_models():
+    return ["disaster_ai.apps.bulletins.models"]

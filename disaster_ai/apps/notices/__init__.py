@@ -107,3 +107,24 @@ def dai_notice_suggest(session, suggestion, actor):
     from disaster_ai.apps.notices.suggestions import suggest
 
     return suggest(session, suggestion, actor)
+
+
+@hookimpl
+def dai_add_hookspecs(pm):
+    """This app's own hooks exist only while the app is loaded."""
+    from disaster_ai.apps.notices import hookspecs
+
+    pm.add_hookspecs(hookspecs)
+
+
+@hookimpl
+def dai_dashboard_panels(actor):
+    """The suggestion inbox (提案): suggested notices waiting for the desk."""
+    from disaster_ai.apps.notices.suggestions import dashboard_panels
+
+    return dashboard_panels(actor)
+
+
+@hookimpl
+def dai_models():
+    return ["disaster_ai.apps.notices.models"]

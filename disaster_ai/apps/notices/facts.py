@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from disaster_ai.kana import kana_to_romaji  # noqa: F401  re-exported
+from disaster_ai.plugins import call_each
 from disaster_ai.storage.base import JST
 from disaster_ai.types import NoticeAction, NoticeHazard
 
@@ -181,28 +183,26 @@ def collect_hazards(pm) -> tuple[dict[str, NoticeHazard], list[dict]]:
     merged: dict[str, NoticeHazard] = {}
     problems: list[dict] = []
     words: dict[str, str] = {}
-    for impl in reversed(pm.hook.dai_notice_hazards.get_hookimpls()):
-        try:
-            result = impl.function() or []
-        except Exception as exc:  # an optional collector: logged and skipped
-            log.exception("plugin %s failed in dai_notice_hazards; skipped", impl.plugin_name)
+    for outcome in call_each(pm, "dai_notice_hazards"):  # pluggy's order, one at a time
+        if outcome.error is not None:  # an optional collector: logged and skipped
+            exc = outcome.error
             problems.append(
                 {
-                    "plugin": impl.plugin_name,
+                    "plugin": outcome.plugin,
                     "hazard": "",
                     "problem": f"{type(exc).__name__}: {exc}",
                 }
             )
             continue
-        for item in result:
+        for item in outcome.value or []:
             code = getattr(item, "code", "")
             found = hazard_problems(item)
             if not found and code not in merged and words.get(item.ja, code) != code:
                 found = [f"the word {item.ja} is already hazard {words[item.ja]}"]
             if found:
-                log.error("hazard %r of plugin %s refused: %s", code, impl.plugin_name, found)
+                log.error("hazard %r of plugin %s refused: %s", code, outcome.plugin, found)
                 problems.extend(
-                    {"plugin": impl.plugin_name, "hazard": code, "problem": p} for p in found
+                    {"plugin": outcome.plugin, "hazard": code, "problem": p} for p in found
                 )
                 continue
             if code in merged:
@@ -336,79 +336,7 @@ def issuer_placeholder(name: str | None) -> bool:
 TIME_FORMATS = (reading_time, en_datetime)
 
 
-# --- kana → Hepburn (small, deterministic; no dictionary) ---------------------------------
-
-_BASE = {
-    "あ": "a", "い": "i", "う": "u", "え": "e", "お": "o",
-    "か": "ka", "き": "ki", "く": "ku", "け": "ke", "こ": "ko",
-    "さ": "sa", "し": "shi", "す": "su", "せ": "se", "そ": "so",
-    "た": "ta", "ち": "chi", "つ": "tsu", "て": "te", "と": "to",
-    "な": "na", "に": "ni", "ぬ": "nu", "ね": "ne", "の": "no",
-    "は": "ha", "ひ": "hi", "ふ": "fu", "へ": "he", "ほ": "ho",
-    "ま": "ma", "み": "mi", "む": "mu", "め": "me", "も": "mo",
-    "や": "ya", "ゆ": "yu", "よ": "yo",
-    "ら": "ra", "り": "ri", "る": "ru", "れ": "re", "ろ": "ro",
-    "わ": "wa", "ゐ": "i", "ゑ": "e", "を": "o", "ん": "n",
-    "が": "ga", "ぎ": "gi", "ぐ": "gu", "げ": "ge", "ご": "go",
-    "ざ": "za", "じ": "ji", "ず": "zu", "ぜ": "ze", "ぞ": "zo",
-    "だ": "da", "ぢ": "ji", "づ": "zu", "で": "de", "ど": "do",
-    "ば": "ba", "び": "bi", "ぶ": "bu", "べ": "be", "ぼ": "bo",
-    "ぱ": "pa", "ぴ": "pi", "ぷ": "pu", "ぺ": "pe", "ぽ": "po",
-    "ゔ": "vu", "ぁ": "a", "ぃ": "i", "ぅ": "u", "ぇ": "e", "ぉ": "o",
-}  # fmt: skip
-_YOON = {"ゃ": "a", "ゅ": "u", "ょ": "o"}
-_SMALL_VOWEL = {"ぁ": "a", "ぃ": "i", "ぅ": "u", "ぇ": "e", "ぉ": "o"}
-
-
-def kana_to_romaji(kana: str) -> str:
-    """Modified Hepburn without macrons (おお/おう → o, うう → u), capitalised per word.
-    Katakana is folded to hiragana; anything else is kept as it is."""
-    text = "".join(chr(ord(c) - 0x60) if "ァ" <= c <= "ヶ" else c for c in kana.strip())
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        c = text[i]
-        nxt = text[i + 1] if i + 1 < len(text) else ""
-        if c == "っ":
-            follow = _BASE.get(nxt, "")
-            if follow:
-                out.append("t" if follow.startswith("ch") else follow[0])
-            i += 1
-            continue
-        if c == "ー":
-            i += 1
-            continue
-        if c in _BASE and nxt in _SMALL_VOWEL and c not in "あいうえおぁぃぅぇぉ":
-            stem = {"て": "t", "で": "d", "ふ": "f", "ゔ": "v", "し": "sh", "ち": "ch", "じ": "j"}
-            out.append(stem.get(c, _BASE[c][:-1]) + _SMALL_VOWEL[nxt])
-            i += 2
-            continue
-        if c in _BASE and nxt in _YOON:
-            base = _BASE[c]
-            stem = {"shi": "sh", "chi": "ch", "ji": "j"}.get(base, base[:-1] + "y")
-            out.append(stem + _YOON[nxt])
-            i += 2
-            continue
-        if c == "ん":
-            out.append("n")
-            i += 1
-            continue
-        if c in _BASE:
-            roman = _BASE[c]
-            # long vowels: おう/おお → o, うう → u
-            if out and roman in ("u", "o") and c in "うお" and out[-1].endswith("o"):
-                i += 1
-                continue
-            if out and roman == "u" and c == "う" and out[-1].endswith("u"):
-                i += 1
-                continue
-            out.append(roman)
-            i += 1
-            continue
-        out.append(" " if c in "　・ " else c)
-        i += 1
-    words = "".join(out).split(" ")
-    return " ".join(w[:1].upper() + w[1:] for w in words if w)
+# kana → Hepburn lives in the core (disaster_ai.kana): the municipality table uses it too
 
 
 # --- the facts ----------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from disaster_ai.apps.notices.base import APP
 from disaster_ai.apps.notices.models import Notice
 from disaster_ai.apps.notices.workflow import save_draft
 from disaster_ai.storage.base import now
-from disaster_ai.types import Actor, NoticeSuggestion, SuggestionRef
+from disaster_ai.types import Actor, DashboardPanel, NoticeSuggestion, SuggestionRef
 
 
 def open_suggestions(session: Session, limit: int = 50) -> list[Notice]:
@@ -50,6 +50,13 @@ def notice_url(notice_id: int) -> str:
     return f"/apps/notices/{notice_id}"
 
 
+def _linkable(url: str) -> bool:
+    """An http(s) link, or a path on this desk (never ``javascript:`` or ``//elsewhere``)."""
+    return url.startswith(("http://", "https://")) or (
+        url.startswith("/") and not url.startswith("//")
+    )
+
+
 def suggest(session: Session, suggestion: NoticeSuggestion, actor: Actor) -> SuggestionRef:
     source = suggestion.source
     existing = _open_for(session, source.plugin, source.ref)
@@ -71,7 +78,7 @@ def suggest(session: Session, suggestion: NoticeSuggestion, actor: Actor) -> Sug
         "plugin": source.plugin,
         "ref": source.ref[:255],
         "title": source.title[:255],
-        "url": source.url[:1000] if source.url.startswith(("http://", "https://", "/")) else "",
+        "url": source.url[:1000] if _linkable(source.url) else "",
         "detail": dict(source.detail),
         "at": now().isoformat(),
     }
@@ -102,3 +109,34 @@ def suggest(session: Session, suggestion: NoticeSuggestion, actor: Actor) -> Sug
         session=session,
     )
     return SuggestionRef(notice.id, created=True, url=notice_url(notice.id))
+
+
+def dashboard_panels(actor) -> list[DashboardPanel]:
+    """The 提案 inbox on the dashboard, for whoever may draft notices."""
+    from flask_babel import gettext as _
+    from flask_babel import lazy_gettext as _l
+
+    from disaster_ai.apps.notices import facts as f
+    from disaster_ai.apps.notices.scenario import hazard_word
+    from disaster_ai.auth import is_allowed
+    from disaster_ai.storage.engine import db
+
+    if actor is None or not is_allowed(actor, "notices.draft"):
+        return []
+    items = []
+    for notice in open_suggestions(db(), limit=20):
+        source = notice.suggestion or {}
+        districts = "、".join(d["name"] for d in notice.districts)
+        items.append(
+            {
+                "label": f"警戒レベル{notice.level} {f.LEVEL_NAMES[notice.level]} {notice.action}"
+                f" · {hazard_word(notice.hazard)} · {districts}",
+                "url": notice_url(notice.id),
+                "note": " · ".join(
+                    part for part in (source.get("plugin"), source.get("title")) if part
+                ),
+            }
+        )
+    data = {"available": True, "items": items, "empty": _("No suggested notices.")}
+    # TRANSLATORS: the dashboard card of notices that plugins suggested (提案)
+    return [DashboardPanel("suggestions", data, title=_l("Suggested notices"), order=10)]

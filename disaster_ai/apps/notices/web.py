@@ -743,14 +743,19 @@ def show(notice_id: int):
         channel_label=_channel_label,
         status_label=_status_label,
         can_approve=approver
-        and notice.created_by != actor.username
+        and actor.username not in _authors(notice)
         and notice.status == "submitted",
         can_issue=approver and notice.status == "approved",
         can_submit=notice.status == "draft",
         can_withdraw=_may_cancel(actor, notice) and notice.status != "issued",
         can_cancel_issued=_may_cancel(actor, notice) and notice.status == "issued",
-        own=notice.created_by == actor.username,
+        own=actor.username in _authors(notice),
     )
+
+
+def _authors(notice) -> set[str]:
+    """Who may not approve: the author, and for a 提案 the operator who adopted it."""
+    return {notice.created_by, (notice.suggestion or {}).get("adopted_by") or notice.created_by}
 
 
 @bp.post("/<int:notice_id>/polish")

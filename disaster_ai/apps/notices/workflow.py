@@ -27,6 +27,7 @@ from disaster_ai.apps.notices.renderers import cap as cap_renderer
 from disaster_ai.apps.notices.renderers import render_all
 from disaster_ai.apps.notices.scenario import Scenario, hazard_word, parse_scenario
 from disaster_ai.apps.notices.shelters import shelter_json
+from disaster_ai.plugins import call_each
 from disaster_ai.storage.base import JST, now
 from disaster_ai.types import Actor
 
@@ -311,15 +312,16 @@ def review_problems(notice: Notice) -> list[str]:
     if not has_app_context():
         return []
     pm = current_app.extensions["disaster_ai"]
-    payload = notice_json(notice)
     problems = []
-    for impl in pm.hook.dai_review_notice.get_hookimpls():
-        try:
-            result = impl.function(draft=payload) if impl.argnames else impl.function()
-        except Exception as exc:  # a crashing check blocks
-            problems.append(f"{impl.plugin_name} crashed: {type(exc).__name__}: {exc}")
+    outcomes = call_each(
+        pm, "dai_review_notice", draft=notice_json(notice), consequence="the approval is blocked"
+    )
+    for outcome in outcomes:  # pluggy's order
+        if outcome.error is not None:  # a crashing check blocks
+            exc = outcome.error
+            problems.append(f"{outcome.plugin} crashed: {type(exc).__name__}: {exc}")
             continue
-        problems.extend(f"{impl.plugin_name}: {p}" for p in (result or []))
+        problems.extend(f"{outcome.plugin}: {p}" for p in (outcome.value or []))
     return problems
 
 

@@ -94,3 +94,16 @@ def dai_bulletin_sections(context):
     from disaster_ai.apps.reports.sections import bulletin_sections
 
     return bulletin_sections(context)
+
+
+@hookimpl
+def dai_add_hookspecs(pm):
+    """This app's own hooks exist only while the app is loaded."""
+    from disaster_ai.apps.reports import hookspecs
+
+    pm.add_hookspecs(hookspecs)
+
+
+@hookimpl
+def dai_models():
+    return ["disaster_ai.apps.reports.models"]

@@ -90,3 +90,16 @@ def dai_incident_upsert(session, upsert, actor):
     from disaster_ai.apps.situation.upsert import upsert_incident
 
     return upsert_incident(session, upsert, actor)
+
+
+@hookimpl
+def dai_dashboard_panels(actor, since_id):
+    """The incident feed and the notices in force."""
+    from disaster_ai.apps.situation import dashboard
+
+    return dashboard.panels(actor, since_id)
+
+
+@hookimpl
+def dai_models():
+    return ["disaster_ai.apps.situation.models"]

@@ -151,3 +151,16 @@ def dai_place_names(municipality):
     from disaster_ai.apps.transcription.gazetteer import core_place_names
 
     return core_place_names()
+
+
+@hookimpl
+def dai_add_hookspecs(pm):
+    """This app's own hooks exist only while the app is loaded."""
+    from disaster_ai.apps.transcription import hookspecs
+
+    pm.add_hookspecs(hookspecs)
+
+
+@hookimpl
+def dai_models():
+    return ["disaster_ai.apps.transcription.models"]

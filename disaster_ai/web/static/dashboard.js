@@ -229,6 +229,31 @@
     target.replaceChildren(p);
   }
 
+  // panels of the apps and plugins (dai_dashboard_panels) that the page draws the same way
+  function renderPanels(panels) {
+    (panels || []).forEach((panel) => {
+      const card = document.querySelector(`[data-panel="${CSS.escape(panel.key)}"] .panel-items`);
+      if (!card) return;  // a panel that appeared after the page loaded shows on the next load
+      card.replaceChildren();
+      if (!panel.items || !panel.items.length) {
+        card.appendChild(el("li", "none", panel.empty || ""));
+        return;
+      }
+      panel.items.forEach((item) => {
+        const li = el("li");
+        if (item.url) {
+          const a = el("a", null, item.label);
+          a.href = item.url;
+          li.appendChild(a);
+        } else {
+          li.textContent = item.label;
+        }
+        if (item.note) li.append(" ", el("span", "hint", item.note));
+        card.appendChild(li);
+      });
+    });
+  }
+
   function poll() {
     if (document.hidden) return;
     const url = feedRoot.dataset.url + (lastId === null ? "" : `?since_id=${lastId}`);
@@ -250,6 +275,7 @@
         renderNotices(body.notices);
         if (body.notices && body.notices.available) shadeDistricts(levelsFromNotices(body.notices.items, S));
         renderBulletin(body.bulletin);
+        renderPanels(body.panels);
         feedRoot.dataset.polled = String(Number(feedRoot.dataset.polled || 0) + 1);
       })
       .catch(() => { if (feedStatus) feedStatus.textContent = S.offline; });

@@ -1,6 +1,7 @@
 """hello_municipality: the example outside plugin for disaster-ai.
 
-It uses only public hooks (``from disaster_ai import hookimpl``) and adds:
+It uses only the public API (``hookimpl``, ``disaster_ai.types``, ``disaster_ai.auth.requires``
+and the facade ``disaster_ai.desk``) and adds:
 
 - a page at ``/apps/hello`` (login required) that greets the municipality,
 - a navigation entry for that page,
@@ -18,17 +19,18 @@ clear message on the admin plugins page (``/-/plugins``) and the desk keeps runn
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 import click
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, render_template
 from flask.cli import with_appcontext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from disaster_ai import hookimpl
 from disaster_ai.auth import requires
+from disaster_ai.desk import Desk, current_desk
 from disaster_ai.types import AppSpec
-from disaster_ai.web.context import municipality_name
 
 __version__ = "0.1.0"
 
@@ -41,11 +43,11 @@ bp = Blueprint(NAME, __name__, url_prefix="/apps/hello", template_folder="templa
 # --- configuration -----------------------------------------------------------------------
 
 
-def settings_from(config) -> dict:
+def settings_from(desk: Desk) -> dict:
     """This plugin's settings, checked. Raises ValueError with a message meant for IT staff."""
-    raw = (config.get("PLUGINS") or {}).get(NAME, {})
+    raw = desk.config
     where = f"PLUGINS[{NAME!r}]"
-    if not isinstance(raw, dict):
+    if not isinstance(raw, Mapping):
         raise ValueError(f"{where} must be a dict of settings, not {type(raw).__name__} ({raw!r})")
     unknown = sorted(set(raw) - set(SETTINGS))
     if unknown:
@@ -63,10 +65,10 @@ def settings_from(config) -> dict:
     return dict(raw)
 
 
-def greeting_for(config) -> dict:
-    """What the page and the command show (needs an app context)."""
-    municipality = municipality_name() or None  # MUNICIPALITY_NAME, else the loaded municipality
-    greeting = settings_from(config).get("greeting")
+def greeting_for(desk: Desk) -> dict:
+    """What the page and the command show."""
+    municipality = desk.municipality_name() or None  # MUNICIPALITY_NAME, else the profile's
+    greeting = settings_from(desk).get("greeting")
     if not greeting and municipality:
         greeting = _("Hello from the disaster desk of %(municipality)s!", municipality=municipality)
     elif not greeting:
@@ -83,8 +85,8 @@ def greeting_for(config) -> dict:
 
 
 @hookimpl
-def dai_startup(app):
-    settings_from(app.config)  # fail fast: a wrong setting disables this plugin at startup
+def dai_startup(desk):
+    settings_from(desk)  # fail fast: a wrong setting disables this plugin at startup
 
 
 @hookimpl
@@ -110,7 +112,7 @@ def dai_register_commands(cli):
 @bp.get("")
 @requires("desk.view")
 def index():
-    return render_template("hello_municipality/hello.html", **greeting_for(current_app.config))
+    return render_template("hello_municipality/hello.html", **greeting_for(current_desk(NAME)))
 
 
 # --- CLI ---------------------------------------------------------------------------------
@@ -120,7 +122,7 @@ def index():
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @with_appcontext
 def hello_command(as_json):
-    data = greeting_for(current_app.config)
+    data = greeting_for(current_desk(NAME))
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
     else:
