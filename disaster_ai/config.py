@@ -81,6 +81,8 @@ class DefaultConfig:
     # Situation: geodata import
     # Largest file per import (and per unpacked zip); an upload body may be this + 1 MiB.
     GEO_IMPORT_MAX_BYTES = 50 * 1024 * 1024
+    # Most vertices per imported feature: one over it is simplified (reported) or refused.
+    GEO_IMPORT_MAX_VERTICES = 50_000
     # m² per person when a shelter's capacity is derived from its floor area: the Sphere minimum
     # written into the 内閣府 shelter guidelines in their December 2024 revision.
     SHELTER_M2_PER_PERSON = 3.5

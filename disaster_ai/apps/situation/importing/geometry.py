@@ -238,3 +238,55 @@ def voronoi_districts(points: gpd.GeoDataFrame, group: list[str], boundary, crs)
         shapes.append(shape)
     back = gpd.GeoSeries(shapes, crs=crs).to_crs(4326)
     return list(back.values)
+
+
+# --- vertex limit -------------------------------------------------------------------------------
+
+SIMPLIFY_START_DEG = 0.000001  # ≈ 0.1 m: the first tolerance tried on a feature over the limit
+SIMPLIFY_MAX_DEG = 0.0001  # ≈ 10 m: beyond this a simplified outline would mislead; refuse
+
+
+def limit_vertices(
+    geometries: np.ndarray, keys: list[str], display: str, max_vertices: int
+) -> tuple[np.ndarray, list[dict]]:
+    """Simplify (topology kept) each feature of more than ``max_vertices`` vertices with the
+    smallest tolerance, doubled from 0.1 m, that brings it within the limit; refuse the file
+    (reason ``too_many_vertices``) when 10 m is not enough. Returns the geometries (EPSG:4326)
+    and one report entry per simplified feature."""
+    counts = shapely.get_num_coordinates(geometries)
+    over = np.flatnonzero(counts > max_vertices)
+    if not len(over):
+        return geometries, []
+    geometries = geometries.copy()
+    report = []
+    for index in over:
+        tolerance, shape = SIMPLIFY_START_DEG, geometries[index]
+        while True:
+            simplified = shapely.simplify(shape, tolerance, preserve_topology=True)
+            after = int(shapely.get_num_coordinates(simplified))
+            if after <= max_vertices:
+                break
+            tolerance *= 2
+            if tolerance > SIMPLIFY_MAX_DEG:
+                raise GeoImportError(
+                    _(
+                        "a feature of %(count)s vertices, over the limit of %(limit)s "
+                        "(GEO_IMPORT_MAX_VERTICES) even when simplified by 10 m; simplify "
+                        "or split it before importing",
+                        count=int(counts[index]),
+                        limit=max_vertices,
+                    ),
+                    file=display,
+                    row=int(index) + 1,
+                    reason="too_many_vertices",
+                )
+        geometries[index] = simplified
+        report.append(
+            {
+                "key": keys[index],
+                "vertices": int(counts[index]),
+                "simplified_to": after,
+                "tolerance_m": round(tolerance * 111_000, 2),
+            }
+        )
+    return geometries, report

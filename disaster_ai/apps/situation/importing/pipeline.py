@@ -26,6 +26,7 @@ from disaster_ai.apps.situation.importing.geometry import (
     _repair,
     _to_wgs84,
     dissolve_by_key,
+    limit_vertices,
 )
 from disaster_ai.apps.situation.importing.mappings import Mapping, detect_mapping, load_mapping
 from disaster_ai.apps.situation.importing.readers import _Reader
@@ -62,6 +63,7 @@ def read_layer(
     max_bytes: int | None = None,
     m2_per_person: float | None = None,
     municipality=None,
+    max_vertices: int | None = None,
 ) -> ImportResult:
     """Read one file into the layer contract frame (EPSG:4326). Raises GeoImportError.
 
@@ -117,6 +119,12 @@ def read_layer(
         geometries, crs, display, info["format"], mapping
     )
     records = converter.records()
+    geometries, simplified = limit_vertices(
+        geometries,
+        [r["key"] for r in records],
+        display,
+        int(_setting("GEO_IMPORT_MAX_VERTICES", max_vertices)),
+    )
     outside = None
     if mapping.within_outline and (outline := profile_outline()) is not None:
         touching = shapely.intersects(geometries, outline)
@@ -160,6 +168,7 @@ def read_layer(
         "encoding": info.get("encoding"),
         "features": len(frame),
         "repaired": repaired,
+        "simplified": simplified,
         "warnings": info.get("warnings", []),
         "attribution": mapping.attribution,
         "digest": hashlib.sha256(
