@@ -79,6 +79,11 @@ def geo_import(layer, files, mappings, as_json):
             lines.append(f"    kept the municipality's {item['municipality_rows']} row(s)")
         for warning in item.get("warnings", []):
             lines.append(f"    warning: {warning}")
+        for entry in item.get("simplified", []):
+            lines.append(
+                f"    simplified {entry['key']}: {entry['vertices']} → {entry['simplified_to']} "
+                f"vertices (tolerance {entry['tolerance_m']} m, GEO_IMPORT_MAX_VERTICES)"
+            )
     if report["repaired"]["count"]:
         lines.append(
             f"  repaired {report['repaired']['count']} invalid polygon(s): "
@@ -190,4 +195,3 @@ def geo_shelter_hazards(shelter, hazards, as_json):
         f"{data['name']} ({data['shelter']}): {', '.join(data['hazards']) or '—'} "
         f"(was {', '.join(data['before']) or '—'}); shelters version {data['version']}",
     )
-

@@ -58,7 +58,7 @@ def test_a_feature_that_simplifying_cannot_bring_within_the_limit_is_refused(tmp
     assert "comb.geojson" in refused.value.message
 
 
-def test_the_limit_is_a_setting(app, tmp_path):
+def test_the_limit_is_a_setting_and_geo_import_prints_what_it_simplified(app, runner, tmp_path):
     disc = shapely.Point(138.30, 34.85).buffer(0.01, quad_segs=500)  # 2,001 vertices
     path = write_districts(tmp_path / "d.geojson", {"A": disc})
     with app.app_context():
@@ -66,3 +66,7 @@ def test_the_limit_is_a_setting(app, tmp_path):
         app.config["GEO_IMPORT_MAX_VERTICES"] = 500
         (entry,) = read_layer(path, "districts", None).report["simplified"]
     assert entry["vertices"] == 2001 and entry["simplified_to"] <= 500
+    app.config["GEO_IMPORT_MAX_VERTICES"] = 500
+    result = runner.invoke(["geo", "import", "districts", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "simplified A: 2001 →" in result.output and "GEO_IMPORT_MAX_VERTICES" in result.output
