@@ -83,6 +83,7 @@ def init_command(sample, demo_users, municipality_query, prefecture, boundary, a
     report = {
         "database": storage.url.split("@")[-1],
         "revision": storage.current_revision(),
+        "schema": {h["name"]: list(h["current"]) for h in storage.schema_status()},
         "sample": None,
         "loaded": [],
         "users": [],
@@ -167,12 +168,11 @@ def database_problem(app, *, reachable_only: bool = False) -> str | None:
     """None when the database is at the newest revision; else the sentence that says what to do
     (in the desk's language; Japanese by default). ``reachable_only``: only say when it cannot
     be reached (for ``init`` itself, which a missing schema does not explain)."""
-    from alembic.script import ScriptDirectory
-
     storage = get_storage(app)
     with app.app_context():
         try:
             current = storage.current_revision()
+            histories = storage.schema_status() if not reachable_only else []
         except SQLAlchemyError as exc:
             return _(
                 "The database %(database)s cannot be reached (%(error)s). Check "
@@ -182,16 +182,17 @@ def database_problem(app, *, reachable_only: bool = False) -> str | None:
             )
         if reachable_only:
             return None
-        if current is None:
+        legacy = [h for h in histories if h["name"] == "legacy"]
+        if current is None and not legacy:
             return _("The database is not initialised. Run `disaster-ai init`.")
-        head = ScriptDirectory.from_config(storage.alembic_config()).get_current_head()
-        if current != head:
-            return _(
-                "The database is not up to date (revision %(current)s; this version needs "
-                "%(head)s). Run `disaster-ai init` to migrate it.",
-                current=current,
-                head=head,
-            )
+        for history in histories:  # the core's first, then each plugin's (storage/schema.py)
+            if history["current"] != history["head"]:
+                return _(
+                    "The database is not up to date (revision %(current)s; this version needs "
+                    "%(head)s). Run `disaster-ai init` to migrate it.",
+                    current=", ".join(history["current"]) or "-",
+                    head=", ".join(history["head"]) or _("the new layout"),
+                )
     return None
 
 

@@ -36,6 +36,14 @@ def dai_models():
 
 
 @hookspec
+def dai_migrations():
+    """Return a list of :class:`disaster_ai.types.MigrationSource`: your Alembic migrations
+    (a folder of revision files whose first revision has the branch label of your history),
+    each kept in its own version table. ``disaster-ai init`` migrates the core first, then
+    every loaded plugin's history in ``after`` order; a blocked plugin's tables are not made."""
+
+
+@hookspec
 def dai_load_sample(context):
     """Load your part of a sample municipality during ``disaster-ai init --sample NAME``.
 

@@ -246,3 +246,17 @@ class DashboardPanel:
     data: Mapping[str, Any]
     title: Any = ""
     order: int = 100
+
+
+@dataclass(frozen=True)
+class MigrationSource:
+    """Where a plugin's Alembic migrations live (``dai_migrations``).
+
+    ``name`` names the history (and its version table, ``dai_schema_<name>``); ``directory``
+    holds the revision files, the first of which carries the branch label ``name``. ``after``
+    names the histories whose tables yours refer to (foreign keys): they are migrated first.
+    The core's own history is ``core`` and always runs first."""
+
+    name: str
+    directory: str
+    after: tuple[str, ...] = ()

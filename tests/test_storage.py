@@ -39,9 +39,11 @@ def test_models_and_migrations_agree(app):
     from alembic.runtime.migration import MigrationContext
 
     from disaster_ai.storage.base import Base
+    from disaster_ai.storage.schema import include_name
 
     with get_storage(app).engine.connect() as connection:
-        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        context = MigrationContext.configure(connection, opts={"include_name": include_name})
+        diff = compare_metadata(context, Base.metadata)
     assert diff == []
 
 

@@ -5,7 +5,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from disaster_ai.storage.base import Base
-from disaster_ai.storage.schema import load_models
+from disaster_ai.storage.schema import include_name, load_models
 
 config = context.config
 # every table of the loaded plugins on Base.metadata (dai_models); the app passes its own
@@ -22,6 +22,9 @@ def run_migrations_online():
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
+            # one version table per plugin history (storage/schema.py)
+            version_table=config.attributes.get("version_table", "dai_schema_core"),
+            include_name=include_name,
             render_as_batch=connection.dialect.name == "sqlite",
         )
         with context.begin_transaction():

@@ -10,8 +10,6 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
-
 
 def default_sqlite_url(instance_path: str) -> str:
     return f"sqlite:///{Path(instance_path) / 'disaster_ai.sqlite3'}"
@@ -40,25 +38,32 @@ class Storage:
         return self.sessionmaker()
 
     def migrate(self) -> None:
-        """Bring the schema to the newest Alembic revision."""
-        from alembic import command
+        """Bring the core's and every loaded plugin's tables to their newest revisions
+        (storage/schema.py: one Alembic history per plugin, ``dai_migrations``)."""
+        from disaster_ai.storage import schema
 
-        command.upgrade(self.alembic_config(), "head")
+        schema.migrate(self, self.plugin_manager)
 
-    def alembic_config(self):
-        from alembic.config import Config
+    def alembic_config(self, name: str = "core"):
+        """The Alembic config of one history: ``core`` or a loaded plugin's."""
+        from disaster_ai.storage import schema
 
-        cfg = Config()
-        cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-        cfg.attributes["engine"] = self.engine
-        cfg.attributes["plugin_manager"] = self.plugin_manager
-        return cfg
+        for source in schema.migration_sources(self.plugin_manager):
+            if source.name == name:
+                return schema.alembic_config(self, source)
+        raise KeyError(name)
 
     def current_revision(self) -> str | None:
-        from alembic.runtime.migration import MigrationContext
+        """The core history's revision (None before the first migration)."""
+        from disaster_ai.storage import schema
 
-        with self.engine.connect() as connection:
-            return MigrationContext.configure(connection).get_current_revision()
+        heads = schema.current_heads(self, schema.core_source())
+        return heads[-1] if heads else None
+
+    def schema_status(self) -> list[dict]:
+        from disaster_ai.storage import schema
+
+        return schema.status(self, self.plugin_manager)
 
     def ping(self) -> None:
         with self.engine.connect() as connection:

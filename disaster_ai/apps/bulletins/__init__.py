@@ -131,3 +131,13 @@ def dai_dashboard_panels(actor):
 @hookimpl
 def dai_models():
     return ["disaster_ai.apps.bulletins.models"]
+
+
+@hookimpl
+def dai_migrations():
+    from pathlib import Path
+
+    from disaster_ai.types import MigrationSource
+
+    folder = Path(__file__).resolve().parent / "migrations"
+    return [MigrationSource("bulletins", str(folder), after=())]

@@ -128,3 +128,13 @@ def dai_dashboard_panels(actor):
 @hookimpl
 def dai_models():
     return ["disaster_ai.apps.notices.models"]
+
+
+@hookimpl
+def dai_migrations():
+    from pathlib import Path
+
+    from disaster_ai.types import MigrationSource
+
+    folder = Path(__file__).resolve().parent / "migrations"
+    return [MigrationSource("notices", str(folder), after=())]

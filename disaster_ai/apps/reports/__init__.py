@@ -107,3 +107,13 @@ def dai_add_hookspecs(pm):
 @hookimpl
 def dai_models():
     return ["disaster_ai.apps.reports.models"]
+
+
+@hookimpl
+def dai_migrations():
+    from pathlib import Path
+
+    from disaster_ai.types import MigrationSource
+
+    folder = Path(__file__).resolve().parent / "migrations"
+    return [MigrationSource("reports", str(folder), after=("bulletins",))]

@@ -103,3 +103,13 @@ def dai_dashboard_panels(actor, since_id):
 @hookimpl
 def dai_models():
     return ["disaster_ai.apps.situation.models"]
+
+
+@hookimpl
+def dai_migrations():
+    from pathlib import Path
+
+    from disaster_ai.types import MigrationSource
+
+    folder = Path(__file__).resolve().parent / "migrations"
+    return [MigrationSource("situation", str(folder), after=())]

@@ -164,3 +164,13 @@ def dai_add_hookspecs(pm):
 @hookimpl
 def dai_models():
     return ["disaster_ai.apps.transcription.models"]
+
+
+@hookimpl
+def dai_migrations():
+    from pathlib import Path
+
+    from disaster_ai.types import MigrationSource
+
+    folder = Path(__file__).resolve().parent / "migrations"
+    return [MigrationSource("transcription", str(folder), after=("situation",))]

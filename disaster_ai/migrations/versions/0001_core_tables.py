@@ -12,7 +12,7 @@ import disaster_ai.storage.base
 
 revision = "0001"
 down_revision = None
-branch_labels = None
+branch_labels = ('core',)
 depends_on = None
 
 

@@ -1,7 +1,7 @@
 """security: server-side desk sessions, atomic login throttle, the audit log's hash chain
 
 Revision ID: 0007
-Revises: 0006
+Revises: 0001
 Create Date: 2026-12-07 04:00:00
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 import disaster_ai.storage.base  # noqa: F401  portable column types
 
 revision = "0007"
-down_revision = "0006"
+down_revision = '0001'
 branch_labels = None
 depends_on = None
 
