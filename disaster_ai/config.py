@@ -177,6 +177,8 @@ class DefaultConfig:
     CALL_MAX_FILES = 10
     CALL_RETENTION_DAYS = 30
     CALL_PURGE_INTERVAL_MINUTES = 60
+    # calls about the same place and category within this window are proposed for merging
+    CALL_DUPLICATE_WINDOW_MINUTES = 120
     PLACE_MATCH_THRESHOLD = 0.75  # below this a place stays unresolved (never a guess)
     LOW_CONFIDENCE_WORD = 0.5  # words below this probability are highlighted
 
