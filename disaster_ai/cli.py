@@ -489,7 +489,39 @@ def users_token(username, name, as_json):
 
 @click.group("plugins")
 def plugins_group():
-    """Inspect plugins."""
+    """Inspect plugins, or start a new one."""
+
+
+@plugins_group.command("new")
+@click.argument("name")
+@click.option(
+    "--dir",
+    "directory",
+    default=".",
+    type=click.Path(file_okay=False),
+    help="Where to write the project folder NAME (default: here).",
+)
+@click.option("--title", default=None, help="The page's title (default: from NAME).")
+@click.option("--json", "as_json", is_flag=True)
+def plugins_new(name, directory, title, as_json):
+    """Write a working plugin project NAME: a scheduled feed job (incidents, 提案), a table with
+    its migration, a page, a test and a README. Then: pip install -e NAME && cd NAME && pytest."""
+    from disaster_ai.scaffold import ScaffoldError, new_plugin
+
+    try:
+        root = new_plugin(name, directory, title)
+    except ScaffoldError as exc:
+        raise click.UsageError(
+            _("Cannot make the plugin %(name)s: %(reason)s", name=name, reason=str(exc))
+        ) from None
+    files = sorted(str(path.relative_to(root)) for path in root.rglob("*") if path.is_file())
+    text = _(
+        "Wrote the plugin %(name)s in %(path)s. Next: pip install -e %(path)s, then run pytest "
+        "in that folder.",
+        name=name,
+        path=root,
+    )
+    _echo({"name": name, "path": str(root), "files": files}, as_json, text)
 
 
 @plugins_group.command("list")

@@ -18,6 +18,9 @@ the desk of the plugin being called (``dai_startup``, ``dai_register_jobs``,
     desk.notices.suggest(hazard=…, level=…, …)    # a 提案 draft for the desk, never issued by itself
     desk.events.emit(event, session=session)      # after-commit domain events
 
+A plugin's own tables derive from ``Base`` (re-exported here with the column types
+``AwareDateTime``, ``JSONText``, ``GeoJSON`` and ``now()``, the aware current time).
+
 The core implements incidents and notices by asking the apps (``dai_incident_upsert``,
 ``dai_notice_suggest``), so it never imports them; when the app that provides one is disabled,
 the call raises :class:`DeskUnavailable`. Nothing here is stored on the app, and a desk is cheap
@@ -35,12 +38,21 @@ from flask import current_app, has_app_context
 from sqlalchemy.orm import Session
 
 from disaster_ai import hookimpl  # noqa: F401  re-exported: plugins may import it from here
+from disaster_ai.errors import ApiError  # noqa: F401  re-exported: refused input, e.g. a category
 from disaster_ai.events import (
     BulletinIssued,
     DomainEvent,
     IncidentCreated,
     NoticeIssued,
     SuggestionCreated,
+)
+from disaster_ai.storage.base import (  # noqa: F401  re-exported: for a plugin's own tables
+    JST,
+    AwareDateTime,
+    Base,
+    GeoJSON,
+    JSONText,
+    now,
 )
 from disaster_ai.types import (
     Actor,
@@ -52,6 +64,13 @@ from disaster_ai.types import (
 )
 
 __all__ = [
+    "JST",
+    "ApiError",
+    "AwareDateTime",
+    "Base",
+    "GeoJSON",
+    "JSONText",
+    "now",
     "BulletinIssued",
     "Desk",
     "DeskUnavailable",
@@ -279,9 +298,9 @@ class _Notices(_Part):
         """Suggest an evacuation notice: a draft marked 提案, linked to its source (``ref``,
         ``title``, ``url``), shown to the desk, audited (``notices.suggest``) and announced
         (``SuggestionCreated``). It is never issued by itself: an operator submits it and an
-        approver approves it as any draft. While a suggestion with the same ``ref`` is still
-        an open draft, suggesting again returns it (``created`` False). Invalid input raises
-        the notices app's error (422) naming the field."""
+        approver approves it as any draft. Suggesting the same ``ref`` again returns the notice
+        made the first time, whatever became of it (``created`` False). Invalid input raises
+        :class:`ApiError` (422, ``details["field"]`` names the field)."""
         suggestion = NoticeSuggestion(
             hazard=hazard,
             level=int(level),

@@ -15,6 +15,7 @@ import importlib.util
 import logging
 import sys
 import traceback
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -191,6 +192,12 @@ def _import_file(name: str, path: Path):
     # Keyed by path too: two folders may each hold a plugin of the same name.
     digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]
     module_name = f"disaster_ai_plugins.{name}_{digest}"
+    if "disaster_ai_plugins" not in sys.modules:
+        # the parent package of folder plugins, so that a package's own relative imports
+        # (``from . import models``) work: Python imports the top-level name for them
+        parent = types.ModuleType("disaster_ai_plugins", "Plugins loaded from PLUGINS_DIR.")
+        parent.__path__ = []
+        sys.modules["disaster_ai_plugins"] = parent
     if module_name in sys.modules:
         return sys.modules[module_name]
     is_package = path.name == "__init__.py"

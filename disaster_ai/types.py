@@ -201,7 +201,7 @@ class IncidentRef:
 @dataclass(frozen=True)
 class SuggestionSource:
     """Where a suggested notice comes from: shown to the desk beside the 提案 draft.
-    ``ref`` identifies the item in the source (one open suggestion per plugin and ref)."""
+    ``ref`` identifies the item in the source (one suggestion per plugin and ref)."""
 
     plugin: str
     ref: str
@@ -225,8 +225,8 @@ class NoticeSuggestion:
 
 @dataclass(frozen=True)
 class SuggestionRef:
-    """The 提案 draft: ``created`` is False when an open suggestion with the same plugin and
-    ``source.ref`` already existed (the call is idempotent)."""
+    """The 提案 draft: ``created`` is False when the plugin had already suggested a notice
+    with the same ``source.ref`` (the call is idempotent)."""
 
     notice_id: int
     created: bool

@@ -6,8 +6,10 @@ and when it came. It is never issued by itself. The desk sees it on the dashboar
 notices page marked 提案; an operator who submits it adopts it (``adopted_by``), and the normal
 approval follows: an approver who is neither the plugin nor that operator approves, then issues.
 
-One open suggestion per plugin and reference: while the draft is still a draft, suggesting the
-same reference again returns it, so a feed polled every few minutes does not flood the inbox.
+One suggestion per plugin and reference: suggesting the same reference again returns the notice
+made the first time, whatever became of it (a draft, adopted, issued or cancelled), so a feed polled
+every few minutes neither floods the inbox nor asks again for what the desk decided. A plugin that
+wants a new suggestion for the same item gives a new reference (e.g. ``"W-1@level4"``).
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from disaster_ai import audit, events
-from disaster_ai.apps.notices.base import APP
+from disaster_ai.apps.notices.base import APP, NoticeError
 from disaster_ai.apps.notices.models import Notice
 from disaster_ai.apps.notices.workflow import save_draft
+from disaster_ai.errors import ApiError
 from disaster_ai.storage.base import now
 from disaster_ai.types import Actor, DashboardPanel, NoticeSuggestion, SuggestionRef
 
@@ -35,11 +38,11 @@ def open_suggestions(session: Session, limit: int = 50) -> list[Notice]:
     return list(session.scalars(query))
 
 
-def _open_for(session: Session, plugin: str, ref: str) -> Notice | None:
-    for notice in open_suggestions(session, limit=500):
-        if (notice.suggestion or {}).get("plugin") == plugin and notice.suggestion.get(
-            "ref"
-        ) == ref:
+def _made_for(session: Session, plugin: str, ref: str) -> Notice | None:
+    """The notice already suggested for this plugin and reference, whatever became of it."""
+    query = select(Notice).where(Notice.suggestion.is_not(None)).order_by(Notice.id.desc())
+    for notice in session.scalars(query):
+        if notice.suggestion.get("plugin") == plugin and notice.suggestion.get("ref") == ref:
             return notice
     return None
 
@@ -59,21 +62,24 @@ def _linkable(url: str) -> bool:
 
 def suggest(session: Session, suggestion: NoticeSuggestion, actor: Actor) -> SuggestionRef:
     source = suggestion.source
-    existing = _open_for(session, source.plugin, source.ref)
+    existing = _made_for(session, source.plugin, source.ref)
     if existing is not None:
         return SuggestionRef(existing.id, created=False, url=notice_url(existing.id))
-    notice = save_draft(
-        session,
-        {
-            "hazard": suggestion.hazard,
-            "action": suggestion.action,
-            "level": suggestion.level,
-            "districts": list(suggestion.districts),
-            "reason": suggestion.reason,
-            "exercise": suggestion.exercise,
-        },
-        actor,
-    )
+    try:
+        notice = save_draft(
+            session,
+            {
+                "hazard": suggestion.hazard,
+                "action": suggestion.action,
+                "level": suggestion.level,
+                "districts": list(suggestion.districts),
+                "reason": suggestion.reason,
+                "exercise": suggestion.exercise,
+            },
+            actor,
+        )
+    except NoticeError as exc:  # the facade's one error type for refused input
+        raise ApiError(exc.status, exc.code, exc.message, {"field": exc.field}) from exc
     notice.suggestion = {
         "plugin": source.plugin,
         "ref": source.ref[:255],
