@@ -260,3 +260,17 @@ class MigrationSource:
     name: str
     directory: str
     after: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class IncidentCategory:
+    """An incident category, from ``dai_incident_categories``: the code (API, storage; ``a-z``,
+    digits and ``_``, at most 32), the words in Japanese and English, and how the map draws it
+    (a colour white text reads on, and one symbol character, so it is readable without colour)."""
+
+    code: str
+    ja: str
+    en: str
+    colour: str = "#374151"
+    symbol: str = "他"
+    order: int = 100

@@ -113,3 +113,27 @@ def dai_migrations():
 
     folder = Path(__file__).resolve().parent / "migrations"
     return [MigrationSource("situation", str(folder), after=())]
+
+
+@hookimpl
+def dai_add_hookspecs(pm):
+    """This app's own hooks exist only while the app is loaded."""
+    from disaster_ai.apps.situation import hookspecs
+
+    pm.add_hookspecs(hookspecs)
+
+
+@hookimpl(trylast=True)
+def dai_incident_categories():
+    """The built-in incident categories; a plugin's category with the same code replaces one."""
+    from disaster_ai.apps.situation.categories import BUILTIN
+
+    return list(BUILTIN)
+
+
+@hookimpl
+def dai_extra_template_vars(template):
+    """The map script draws each category with the registry's colour and symbol."""
+    from disaster_ai.apps.situation.categories import map_table
+
+    return {"incident_categories_map": map_table()}

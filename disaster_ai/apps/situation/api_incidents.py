@@ -9,13 +9,14 @@ writes nothing. docs/incidents.md shows every call with curl.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
 from flask import Blueprint, current_app, jsonify, url_for
 from flask_babel import gettext as _
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from disaster_ai.api.framework import api_doc, parse_body, parse_query
+from disaster_ai.apps.situation import categories as category_registry
 from disaster_ai.apps.situation import incidents as service
 from disaster_ai.apps.situation.models import (
     INCIDENT_CATEGORIES,
@@ -27,7 +28,8 @@ from disaster_ai.storage.engine import db
 
 bp = Blueprint("situation_incidents", __name__, url_prefix="/api/v1")
 
-Category = Literal[INCIDENT_CATEGORIES]  # type: ignore[valid-type]
+# any code of the category registry (dai_incident_categories): checked by the service (422)
+Category = Annotated[str, Field(min_length=1, max_length=32)]
 Source = Literal[INCIDENT_SOURCES]  # type: ignore[valid-type]
 Status = Literal[INCIDENT_STATUSES]  # type: ignore[valid-type]
 MAX_PEOPLE = 100_000
@@ -40,7 +42,11 @@ class Strict(BaseModel):
 class IncidentIn(Strict):
     """A new incident. Give its place as lon+lat, or district_key, or place_name."""
 
-    category: Category = Field(description="one of " + ", ".join(INCIDENT_CATEGORIES))
+    category: Category = Field(
+        description="a category code: "
+        + ", ".join(INCIDENT_CATEGORIES)
+        + ", or one a plugin adds (GET /api/v1/incidents/categories)"
+    )
     life_threat: bool = Field(default=False, description="someone's life is in danger now")
     people: int | None = Field(
         default=None, ge=0, le=MAX_PEOPLE, description="people affected, when known"
@@ -126,7 +132,7 @@ class GeoJSONQuery(IncidentQuery):
 
 
 def _filter(q: IncidentQuery) -> service.IncidentFilter:
-    categories = _split(q.category, INCIDENT_CATEGORIES, "category")
+    categories = _split(q.category, tuple(category_registry.codes()), "category")
     statuses = _split(q.status, INCIDENT_STATUSES, "status")
     return service.IncidentFilter(
         categories=categories,
@@ -203,6 +209,29 @@ def list_incidents():
             "total": total,
             "limit": f.limit,
             "offset": f.offset,
+        }
+    )
+
+
+@bp.get("/incidents/categories")
+@requires("situation.view")
+@api_doc(responses={200: "The incident categories, in list order"}, tag="situation")
+def list_categories():
+    """The incident categories (built-in and from plugins): code, Japanese and English words,
+    the word in the caller's language, and the map's colour and symbol."""
+    return jsonify(
+        {
+            "categories": [
+                {
+                    "code": c.code,
+                    "ja": c.ja,
+                    "en": c.en,
+                    "label": category_registry.label(c.code),
+                    "colour": c.colour,
+                    "symbol": c.symbol,
+                }
+                for c in category_registry.registry().values()
+            ]
         }
     )
 

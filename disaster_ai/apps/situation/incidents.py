@@ -39,10 +39,9 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from disaster_ai import audit, events
-from disaster_ai.apps.situation import layers
+from disaster_ai.apps.situation import categories, layers
 from disaster_ai.apps.situation.models import (
     HAZARDS,
-    INCIDENT_CATEGORIES,
     INCIDENT_SOURCES,
     INCIDENT_STATUSES,
     GeoFeature,
@@ -69,38 +68,8 @@ EDITABLE_FIELDS = (
     *LOCATION_FIELDS,
 )
 
-CATEGORY_LABELS = {
-    # TRANSLATORS: incident category (河川): river rising or overflowing
-    "river": _l("River"),
-    # TRANSLATORS: incident category (浸水): flooding of houses or land
-    "inundation": _l("Inundation"),
-    # TRANSLATORS: incident category (道路冠水)
-    "road_flooding": _l("Road flooding"),
-    # TRANSLATORS: incident category (土砂災害)
-    "landslide": _l("Landslide"),
-    # TRANSLATORS: incident category (高潮)
-    "storm_surge": _l("Storm surge"),
-    # TRANSLATORS: incident category (火災)
-    "fire": _l("Fire"),
-    # TRANSLATORS: incident category (建物被害)
-    "building_damage": _l("Building damage"),
-    # TRANSLATORS: incident category (風害)
-    "wind_damage": _l("Wind damage"),
-    # TRANSLATORS: incident category (インフラ被害): roads, bridges, pipes
-    "infrastructure": _l("Infrastructure"),
-    # TRANSLATORS: incident category (停電)
-    "power_outage": _l("Power outage"),
-    # TRANSLATORS: incident category (断水)
-    "water_outage": _l("Water outage"),
-    # TRANSLATORS: incident category (救助要請)
-    "rescue": _l("Rescue"),
-    # TRANSLATORS: incident category (安否確認)
-    "welfare_check": _l("Welfare check"),
-    # TRANSLATORS: incident category (避難所の問い合わせ)
-    "shelter_inquiry": _l("Shelter inquiry"),
-    # TRANSLATORS: incident category (その他)
-    "other": _l("Other"),
-}
+# in the current language, from the one registry (categories.py; dai_incident_categories)
+CATEGORY_LABELS = categories.Labels()
 STATUS_LABELS = {
     # TRANSLATORS: incident status (未確認)
     "unverified": _l("Unverified"),
@@ -386,7 +355,7 @@ def visible_incidents() -> Select:
 
 def _check_fields(values: dict) -> dict:
     problems = {}
-    if "category" in values and values["category"] not in INCIDENT_CATEGORIES:
+    if "category" in values and values["category"] not in categories.registry():
         problems["category"] = _("Unknown category.")
     if "status" in values and values["status"] not in INCIDENT_STATUSES:
         problems["status"] = _("Unknown status.")
@@ -632,19 +601,19 @@ _LABEL_CACHE: dict[str, dict] = {}
 
 
 def current_labels() -> dict[str, dict[str, str]]:
-    """Category, source and status labels in the current language, resolved once per locale:
-    a list of thousands of incidents would otherwise translate the same few words thousands
-    of times."""
+    """Category, source and status labels in the current language, resolved once per call
+    (source and status once per locale): a list of thousands of incidents would otherwise
+    translate the same few words thousands of times."""
     from flask_babel import get_locale
 
     locale = str(get_locale())
     if locale not in _LABEL_CACHE:
         _LABEL_CACHE[locale] = {
-            "category": {k: str(v) for k, v in CATEGORY_LABELS.items()},
             "source": {k: str(v) for k, v in SOURCE_LABELS.items()},
             "status": {k: str(v) for k, v in STATUS_LABELS.items()},
         }
-    return _LABEL_CACHE[locale]
+    words = {code: categories.label(code, locale) for code in categories.registry()}
+    return {"category": words, **_LABEL_CACHE[locale]}
 
 
 def incident_dict(

@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from disaster_ai.apps.situation.categories import BUILTIN_CODES
 from disaster_ai.storage.base import AwareDateTime, Base, GeoJSON, JSONText, now
 
 LAYERS = ("districts", "places", "shelters", "hazard_zones")
@@ -27,23 +28,7 @@ HAZARDS = (
     "large_fire",
     "volcano",
 )
-INCIDENT_CATEGORIES = (
-    "river",
-    "inundation",
-    "road_flooding",
-    "landslide",
-    "storm_surge",
-    "fire",
-    "building_damage",
-    "wind_damage",
-    "infrastructure",
-    "power_outage",
-    "water_outage",
-    "rescue",
-    "welfare_check",
-    "shelter_inquiry",
-    "other",
-)
+INCIDENT_CATEGORIES = BUILTIN_CODES  # the built-in ones; the registry: categories.codes()
 INCIDENT_SOURCES = ("call", "manual", "plugin", "feed")
 INCIDENT_STATUSES = ("unverified", "confirmed", "resolved")
 

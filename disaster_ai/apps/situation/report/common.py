@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from disaster_ai.apps.situation import analysis
+from disaster_ai.apps.situation import analysis, categories
 from disaster_ai.apps.situation.models import HAZARDS
 from disaster_ai.storage.base import JST
 
@@ -31,23 +31,8 @@ HAZARD_JA = {
     "large_fire": "大規模な火事",
     "volcano": "火山現象",
 }
-CATEGORY_JA = {
-    "river": "河川",
-    "inundation": "浸水",
-    "road_flooding": "道路冠水",
-    "landslide": "土砂災害",
-    "storm_surge": "高潮",
-    "fire": "火災",
-    "building_damage": "建物被害",
-    "wind_damage": "風害",
-    "infrastructure": "インフラ被害",
-    "power_outage": "停電",
-    "water_outage": "断水",
-    "rescue": "救助要請",
-    "welfare_check": "安否確認",
-    "shelter_inquiry": "避難所の問い合わせ",
-    "other": "その他",
-}
+# the categories' Japanese words, from the one registry (categories.py)
+CATEGORY_JA = categories.Labels("ja")
 STATE_ORDER = {state: i for i, state in enumerate(analysis.SHELTER_STATES)}
 
 

@@ -9,15 +9,10 @@
 (function () {
   "use strict";
 
-  // Category → [colour, symbol]. White text on each colour is ≥ 4.5:1; the symbol and the
-  // legend make the category readable without colour.
-  const CATEGORY = {
-    river: ["#1d4ed8", "河"], inundation: ["#075985", "浸"], road_flooding: ["#0e7490", "冠"],
-    landslide: ["#92400e", "土"], storm_surge: ["#1e3a8a", "潮"], fire: ["#b91c1c", "火"],
-    building_damage: ["#7c2d12", "建"], wind_damage: ["#3f6212", "風"], infrastructure: ["#4b5563", "設"],
-    power_outage: ["#854d0e", "電"], water_outage: ["#115e59", "断"], rescue: ["#be123c", "救"],
-    welfare_check: ["#6d28d9", "安"], shelter_inquiry: ["#047857", "避"], other: ["#374151", "他"],
-  };
+  // Category → [colour, symbol], from the one registry of incident categories (the page's
+  // strings; dai_incident_categories). White text on each colour is ≥ 4.5:1; the symbol and
+  // the legend make the category readable without colour.
+  const CATEGORY = Object.assign({ other: ["#374151", "他"] }, strings().categories || {});
   // Shelter state → symbol (shape and symbol differ too, not only the colour).
   const SHELTER = { usable: "✓", unsafe: "!", closed: "×" };
   // Depth/rank classes, lowest first (the usual Japanese flood-depth colours).

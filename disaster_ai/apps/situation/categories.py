@@ -1,0 +1,153 @@
+"""The one registry of incident categories (``dai_incident_categories``).
+
+The API, the forms, the map (colour and symbol), the situation report and the call triage all
+read the categories from here. The situation app's own implementation (``trylast``) gives the
+built-in ones below; a plugin adds others, or replaces a built-in one by giving the same code.
+A definition that fails the check (code, words, colour, symbol) is refused and logged; a
+failing implementation is skipped. Outside an app (a pure analysis, a script) the built-in
+ones apply.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+
+from disaster_ai.types import IncidentCategory
+
+log = logging.getLogger(__name__)
+
+BUILTIN = (
+    IncidentCategory("river", "河川", "River", "#1d4ed8", "河", 10),
+    IncidentCategory("inundation", "浸水", "Inundation", "#075985", "浸", 20),
+    IncidentCategory("road_flooding", "道路冠水", "Road flooding", "#0e7490", "冠", 30),
+    IncidentCategory("landslide", "土砂災害", "Landslide", "#92400e", "土", 40),
+    IncidentCategory("storm_surge", "高潮", "Storm surge", "#1e3a8a", "潮", 50),
+    IncidentCategory("fire", "火災", "Fire", "#b91c1c", "火", 60),
+    IncidentCategory("building_damage", "建物被害", "Building damage", "#7c2d12", "建", 70),
+    IncidentCategory("wind_damage", "風害", "Wind damage", "#3f6212", "風", 80),
+    IncidentCategory("infrastructure", "インフラ被害", "Infrastructure", "#4b5563", "設", 90),
+    IncidentCategory("power_outage", "停電", "Power outage", "#854d0e", "電", 100),
+    IncidentCategory("water_outage", "断水", "Water outage", "#115e59", "断", 110),
+    IncidentCategory("rescue", "救助要請", "Rescue", "#be123c", "救", 120),
+    IncidentCategory("welfare_check", "安否確認", "Welfare check", "#6d28d9", "安", 130),
+    IncidentCategory(
+        "shelter_inquiry", "避難所の問い合わせ", "Shelter inquiry", "#047857", "避", 140
+    ),
+    IncidentCategory("other", "その他", "Other", "#374151", "他", 1000),
+)
+BUILTIN_CODES = tuple(c.code for c in BUILTIN)
+CODE = re.compile(r"[a-z][a-z0-9_]{0,31}")
+COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
+_KEY = "disaster_ai.incident_categories"
+
+
+def category_problems(item) -> list[str]:
+    if not isinstance(item, IncidentCategory):
+        return [f"expected IncidentCategory, got {type(item).__name__}"]
+    problems = []
+    if not CODE.fullmatch(item.code or ""):
+        problems.append(f"code {item.code!r}: use a-z, 0-9 and _ (32 at most), a letter first")
+    if not str(item.ja or "").strip() or not str(item.en or "").strip():
+        problems.append("both words, ja and en, are needed")
+    if len(str(item.ja)) > 40 or len(str(item.en)) > 60:
+        problems.append("the words are too long for a list (ja ≤ 40, en ≤ 60 characters)")
+    if not COLOUR.fullmatch(item.colour or ""):
+        problems.append(f"colour {item.colour!r}: write it as #rrggbb")
+    if len(item.symbol or "") != 1:
+        problems.append(f"symbol {item.symbol!r}: one character")
+    return problems
+
+
+def collect(pm) -> tuple[dict[str, IncidentCategory], list[dict]]:
+    """Every implementation, in the hook order: the first valid definition of a code wins.
+    Returns (registry in list order, problems)."""
+    from disaster_ai.plugins import call_each
+
+    merged: dict[str, IncidentCategory] = {}
+    problems: list[dict] = []
+    for outcome in call_each(pm, "dai_incident_categories"):
+        if outcome.error is not None:
+            problems.append(
+                {"plugin": outcome.plugin, "category": "", "problem": str(outcome.error)}
+            )
+            continue
+        for item in outcome.value or []:
+            found = category_problems(item)
+            if found:
+                log.error("incident category of %s refused: %s", outcome.plugin, found)
+                problems.extend(
+                    {"plugin": outcome.plugin, "category": getattr(item, "code", ""), "problem": p}
+                    for p in found
+                )
+            elif item.code not in merged:
+                merged[item.code] = item
+    ordered = dict(sorted(merged.items(), key=lambda kv: (kv[1].order, kv[0])))
+    return ordered, problems
+
+
+def registry() -> dict[str, IncidentCategory]:
+    """The categories of the running app (the built-in ones outside an app)."""
+    from flask import current_app, has_app_context
+
+    if not has_app_context() or "disaster_ai" not in current_app.extensions:
+        return {c.code: c for c in BUILTIN}
+    pm = current_app.extensions["disaster_ai"]
+    key = frozenset(id(p) for p in pm.get_plugins())
+    cached = current_app.extensions.get(_KEY)
+    if cached is None or cached["key"] != key:
+        found, problems = collect(pm)
+        cached = {"key": key, "categories": found or {c.code: c for c in BUILTIN}}
+        cached["problems"] = problems
+        current_app.extensions[_KEY] = cached
+    return cached["categories"]
+
+
+def codes() -> tuple[str, ...]:
+    return tuple(registry())
+
+
+def label(code: str, locale: str | None = None) -> str:
+    """The category's word in ``locale`` (Japanese unless the locale is another language)."""
+    if locale is None:
+        locale = _locale()
+    category = registry().get(code)
+    if category is None:
+        return code
+    return category.ja if locale.startswith("ja") else category.en
+
+
+def _locale() -> str:
+    from flask import has_request_context
+
+    if not has_request_context():
+        return "ja"
+    from flask_babel import get_locale
+
+    return str(get_locale() or "ja")
+
+
+def map_table() -> dict[str, list[str]]:
+    """For the map script: ``{code: [colour, symbol]}``."""
+    return {code: [c.colour, c.symbol] for code, c in registry().items()}
+
+
+class Labels(Mapping):
+    """``{code: word}`` read from the registry when used: in the current language
+    (``locale=None``) or always in one (``"ja"``). Stands in for the label tables that each
+    module used to keep."""
+
+    def __init__(self, locale: str | None = None):
+        self.locale = locale
+
+    def __getitem__(self, code):
+        if code not in registry():
+            raise KeyError(code)
+        return label(code, self.locale)
+
+    def __iter__(self):
+        return iter(registry())
+
+    def __len__(self):
+        return len(registry())

@@ -1,0 +1,16 @@
+"""Hooks of the situation app, registered when the app loads.
+
+The app adds these specifications to the plugin manager from its ``dai_add_hookspecs``; while
+the app is disabled they do not exist. docs/plugins.md documents each one.
+"""
+
+from disaster_ai import hookspec
+
+
+@hookspec
+def dai_incident_categories():
+    """Return a list of :class:`disaster_ai.types.IncidentCategory`: incident categories
+    (code, Japanese and English words, map colour and symbol). The situation app's own
+    implementation (``trylast``) gives the built-in ones; a plugin's definition with the same
+    code replaces one. A definition that fails the check is refused and logged; a failing
+    implementation is skipped."""
