@@ -13,7 +13,16 @@ host in ``EGRESS_ALLOWLIST`` too, and only http(s) URLs; every feed fetch is aud
 where an incident made from a feed came from.
 
 A refused call of any kind is audited as ``egress.refused`` with the host and the reason
-(``not_a_url``, ``external_ai_disabled``, ``not_in_allowlist``).
+(``not_a_url``, ``external_ai_disabled``, ``not_in_allowlist``, ``data_class_not_allowed``,
+``data_class_refused``).
+
+Data classes (``data_class``: ``public``, ``personal``, ``confidential``; docs/governance.md):
+this server (loopback) may receive every class; an outside host receives ``public`` data only,
+unless a ``dai_egress_allows`` implementation allows the class for that host (the governance
+app does, for hosts an admin marked). Calls are ``personal``: they never leave the machine
+otherwise. Any implementation answering False refuses the call (``data_class_refused``: for
+example a component of the AI inventory that may not receive that class); one that raises
+counts as False.
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ log = logging.getLogger(__name__)
 
 
 KINDS = ("ai", "delivery", "feed")
+DATA_CLASSES = ("public", "personal", "confidential")
 FEED_MAX_BYTES = 20 * 1024 * 1024  # a feed larger than this is refused while it is read
 
 
@@ -56,22 +66,33 @@ def is_loopback_host(host: str) -> bool:
 
 
 def check_outbound(
-    url: str, purpose: str, app=None, kind: str = "ai", app_name: str | None = None
+    url: str,
+    purpose: str,
+    app=None,
+    kind: str = "ai",
+    app_name: str | None = None,
+    data_class: str = "public",
+    component: str | None = None,
 ) -> str:
     """Return the host when a call to ``url`` is allowed; raise EgressDenied otherwise.
 
     ``kind`` is ``"ai"`` (ALLOW_EXTERNAL_AI and the allowlist), ``"delivery"`` or ``"feed"``
-    (the allowlist; a feed must be http or https).
+    (the allowlist; a feed must be http or https). ``data_class`` is the class of the data
+    sent and ``component`` the inventory component sending it (see the module's docstring).
     Every refusal, of either kind, is audited (``egress.refused``) with the host and the reason,
     in a transaction of its own so that it stays recorded when the caller rolls back."""
     app = app or current_app
     if kind not in KINDS:
         raise ValueError(f"unknown egress kind {kind!r}")
+    if data_class not in DATA_CLASSES:
+        raise ValueError(f"unknown data class {data_class!r}")
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     if not host or (kind == "feed" and parts.scheme not in ("http", "https")):
         _refuse(app, host, "not_a_url", purpose, kind, app_name, _("Not a URL: %(url)s", url=url))
+    policy = (purpose, kind, app_name, data_class, component)
     if is_loopback_host(host):
+        _check_data_class(app, host, policy, local=True)
         return host
     if kind == "ai" and not app.config["ALLOW_EXTERNAL_AI"]:
         _refuse(
@@ -97,11 +118,71 @@ def check_outbound(
             app_name,
             _("%(host)s is not in DISASTER_AI_EGRESS_ALLOWLIST", host=host),
         )
+    _check_data_class(app, host, policy, local=False)
     return host
 
 
-def _refuse(app, host: str, reason: str, purpose: str, kind: str, app_name, message: str):
-    detail = {"host": host, "reason": reason, "purpose": purpose, "kind": kind}
+def _check_data_class(app, host: str, policy: tuple, *, local: bool) -> None:
+    """Refuse (audited) data of a class the host or the component may not receive."""
+    from disaster_ai.plugins import call_each
+    from disaster_ai.types import EgressRequest
+
+    purpose, kind, app_name, data_class, component = policy
+    if data_class == "public" and component is None:
+        return
+    request = EgressRequest(host, kind, purpose, app_name, data_class, component)
+    pm = app.extensions.get("disaster_ai")
+    with contextlib.ExitStack() as stack:
+        if not has_app_context():
+            stack.enter_context(app.app_context())
+        outcomes = call_each(pm, "dai_egress_allows", consequence="refused", request=request)
+    answers = [False if o.error is not None else o.value for o in outcomes]
+    extra = {"data_class": data_class, "component": component}
+    if False in answers:
+        _refuse(
+            app,
+            host,
+            "data_class_refused",
+            purpose,
+            kind,
+            app_name,
+            _(
+                "%(host)s may not receive %(data_class)s data (%(component)s)",
+                host=host,
+                data_class=data_class,
+                component=component or "-",
+            ),
+            extra,
+        )
+    if not local and data_class != "public" and True not in answers:
+        _refuse(
+            app,
+            host,
+            "data_class_not_allowed",
+            purpose,
+            kind,
+            app_name,
+            _(
+                "%(host)s is not allowed to receive %(data_class)s data: an admin must allow it "
+                "(AI governance, hosts)",
+                host=host,
+                data_class=data_class,
+            ),
+            extra,
+        )
+
+
+def _refuse(
+    app,
+    host: str,
+    reason: str,
+    purpose: str,
+    kind: str,
+    app_name,
+    message: str,
+    extra: dict | None = None,
+):
+    detail = {"host": host, "reason": reason, "purpose": purpose, "kind": kind, **(extra or {})}
     try:
         with contextlib.ExitStack() as stack:
             if not has_app_context():
@@ -122,9 +203,14 @@ def outbound_request(
     headers: dict | None = None,
     timeout: float = 30,
     kind: str = "ai",
+    data_class: str = "public",
+    component: str | None = None,
 ) -> bytes:
-    """POST/GET through the policy; each external call is audited with its duration."""
-    host = check_outbound(url, purpose, kind=kind, app_name=app_name)
+    """POST/GET through the policy; each external call is audited with its duration.
+    ``data_class`` and ``component``: see :func:`check_outbound`."""
+    host = check_outbound(
+        url, purpose, kind=kind, app_name=app_name, data_class=data_class, component=component
+    )
     started = time.monotonic()
     request = urllib.request.Request(url, data=data, headers=headers or {})
     with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - checked above
@@ -137,6 +223,8 @@ def outbound_request(
             detail={
                 "purpose": purpose,
                 "kind": kind,
+                "data_class": data_class,
+                "component": component,
                 "bytes_out": len(data or b""),
                 "bytes_in": len(body),
                 "ms": int((time.monotonic() - started) * 1000),

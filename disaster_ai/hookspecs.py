@@ -180,6 +180,16 @@ def dai_domain_event(event, desk):
 
 
 @hookspec(firstresult=True)
+@hookspec
+def dai_egress_allows(request):
+    """Say whether an outbound call may carry its class of data
+    (:class:`disaster_ai.types.EgressRequest`: host, kind, purpose, app, ``data_class``,
+    ``component``). Return True to allow the class for that host, False to refuse the call, or
+    None for no opinion. Any False refuses (an implementation that raises counts as False);
+    ``personal`` or ``confidential`` data to an outside host needs at least one True. Asked
+    only for non-public data or a named component; refusals are audited as ``egress.refused``."""
+
+
 def dai_incident_upsert(session, upsert, actor):
     """Create or update the incident with ``upsert.external_ref``
     (:class:`disaster_ai.types.IncidentUpsert`) in ``session``, as ``actor``; return a

@@ -32,6 +32,7 @@ DEFAULT_PLUGINS = (
     "disaster_ai.apps.transcription",
     "disaster_ai.apps.bulletins",
     "disaster_ai.apps.reports",
+    "disaster_ai.apps.governance",
 )
 
 

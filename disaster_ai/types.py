@@ -274,3 +274,47 @@ class IncidentCategory:
     colour: str = "#374151"
     symbol: str = "他"
     order: int = 100
+
+
+DATA_CLASSES = ("public", "personal", "confidential")
+
+
+@dataclass(frozen=True)
+class AIComponent:
+    """One AI component for the model inventory (``dai_ai_components``): an engine and its
+    model. ``weights`` are the real weight files (hashed lazily, cached); ``runs_on`` is
+    ``"local"`` (this server) or the host it sends data to; ``data_classes`` are the classes of
+    data it may receive (``public``, ``personal``: calls, ``confidential``); ``retention`` says
+    whether and how long its inputs are kept; ``features`` name the AI features (risk sheets)
+    it serves. ``weights_sha256`` is the digest the files must have (concatenated in order,
+    for weights split over several files), when known."""
+
+    id: str
+    engine: str
+    model: str
+    version: str = ""
+    weights: tuple[str, ...] = ()
+    weights_sha256: str = ""
+    licence: str = ""
+    runs_on: str = "local"
+    apps: tuple[str, ...] = ()
+    features: tuple[str, ...] = ()
+    data_classes: tuple[str, ...] = ("public",)
+    retention: str = ""
+    in_use: bool = True
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class EgressRequest:
+    """An outbound call the egress policy is asked about (``dai_egress_allows``): the host,
+    the kind (``ai``, ``delivery``, ``feed``), the purpose, the app, the class of the data
+    sent (``public``, ``personal``, ``confidential``) and the inventory component that sends
+    it, when the caller names one."""
+
+    host: str
+    kind: str
+    purpose: str
+    app: str | None = None
+    data_class: str = "public"
+    component: str | None = None

@@ -138,3 +138,18 @@ def dai_migrations():
 
     folder = Path(__file__).resolve().parent / "migrations"
     return [MigrationSource("notices", str(folder), after=())]
+
+
+@hookimpl
+def dai_ai_components(app):
+    """This app's AI components for the governance inventory."""
+    from disaster_ai.apps.notices import ai_inventory
+
+    return ai_inventory.components(app)
+
+
+@hookimpl
+def dai_ai_risk_sheets():
+    from disaster_ai.apps.notices import ai_inventory
+
+    return ai_inventory.risk_sheets()
