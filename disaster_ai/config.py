@@ -167,6 +167,9 @@ class DefaultConfig:
     WHISPER_CPU_THREADS = 2
     WHISPER_LANGUAGE = "ja"
     WHISPER_BEAM_SIZE = 5
+    # AI governance (docs/governance.md): the wording added to public texts written with AI
+    # help, e.g. "この文面はAIの支援を受けて作成しています"; empty: no label (the default)
+    AI_OUTPUT_LABEL = ""
     WHISPER_WORD_TIMESTAMPS = True  # word confidences for the UI (free without a prompt)
     WHISPER_VAD = False  # VAD cut the first words of a dev clip; see docs/transcription.md
     WHISPER_GAZETTEER_PROMPT = False  # town names as the prompt: measured worse, see docs

@@ -77,7 +77,7 @@ def polish(out: dict, facts: NoticeFacts, universe=None, client=None, progress=N
             input_text=prompt,
             output=candidate,
             duration_ms=duration,
-            detail={"channel": channel, "accepted": report["ok"]},
+            detail={"channel": channel, "accepted": report["ok"], "feature": PURPOSE},
         )
         results[channel] = {
             "accepted": report["ok"],
@@ -87,7 +87,12 @@ def polish(out: dict, facts: NoticeFacts, universe=None, client=None, progress=N
         if report["ok"]:
             texts[channel] = candidate
     out = apply_texts(out, texts)
-    out["polish"] = {"used": True, "channels": results}
+    out["polish"] = {
+        "used": True,
+        "channels": results,
+        "engine": getattr(client, "name", type(client).__name__),
+        "model": getattr(client, "model", ""),
+    }
     return out
 
 
@@ -123,6 +128,8 @@ class OpenAICompatibleClient:
             data=body,
             headers=headers,
             timeout=self.timeout,
+            data_class="public",  # a notice text; the inventory's notices.polish receives only this
+            component="notices.polish",
         )
         return json.loads(raw)["choices"][0]["message"]["content"]
 

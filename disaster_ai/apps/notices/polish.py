@@ -201,12 +201,18 @@ def polish_job(ctx) -> dict:
         if stale:
             return stop(*stale)
         texts = guard.channel_texts(out)
-        notice.edits = {**(notice.edits or {}), **{ch: texts[ch] for ch in accepted}}
+        label = (ctx.app.config.get("AI_OUTPUT_LABEL") or "").strip()
+        notice.edits = {
+            **(notice.edits or {}),
+            **{ch: labelled(texts[ch], label) for ch in accepted},
+        }
         report = {
             **report,
             "job": ctx.job_id,
             "requested_by": ctx.created_by,
             "at": now().isoformat(),
+            "label": label,
+            "reviewed_by": None,  # a person accepts the AI texts: accept_polish, or on submit
         }
         notice.guard = {**(notice.guard or {}), "polish": report}  # refresh keeps it
         refresh(session, notice)
@@ -230,3 +236,68 @@ def polish_job(ctx) -> dict:
     ctx.progress(100, message)
     total = len(report["channels"])
     return {"notice_id": notice_id, "accepted": accepted, "total": total, "message": message}
+
+
+# --- human review of the AI texts (docs/governance.md) ----------------------------------------
+
+
+def labelled(text: str, label: str) -> str:
+    """The AI text with the municipality's AI label (AI_OUTPUT_LABEL) on a line of its own;
+    unchanged when no label is set (the default) or the text already ends with it."""
+    if not label or text.rstrip().endswith(label):
+        return text
+    return f"{text.rstrip()}\n{label}"
+
+
+def ai_assisted_channels(notice: Notice) -> list[str]:
+    """The channels whose text came from the AI polish (accepted by the fact guard)."""
+    report = (notice.guard or {}).get("polish") or {}
+    return sorted(ch for ch, r in (report.get("channels") or {}).items() if r.get("accepted"))
+
+
+def record_acceptance(session: Session, notice: Notice, actor: Actor, how: str) -> bool:
+    """Record that ``actor`` accepted the AI-assisted texts of ``notice`` (once per polish):
+    the name on the notice's polish report and an ``ai.review`` audit entry. ``how`` is
+    ``accept`` (the button) or ``submit`` (submitting an AI-assisted draft accepts it).
+    False when there is nothing to accept."""
+    report = (notice.guard or {}).get("polish") or {}
+    channels = ai_assisted_channels(notice)
+    if not channels or report.get("reviewed_by"):
+        return False
+    at = now().isoformat()
+    notice.guard = {
+        **(notice.guard or {}),
+        "polish": {**report, "reviewed_by": actor.username, "reviewed_at": at},
+    }
+    audit.record(
+        "ai.review",
+        app=APP,
+        target=f"notice:{notice.id}",
+        detail={
+            "feature": "notices.polish",
+            "decision": "accepted",
+            "how": how,
+            "channels": channels,
+            "engine": report.get("engine", ""),
+            "model": report.get("model", ""),
+            "job": report.get("job"),
+        },
+        actor=actor,
+        session=session,
+    )
+    return True
+
+
+def accept_polish(session: Session, notice_id: int, actor: Actor) -> Notice:
+    """The operator accepts the AI-assisted texts of a draft (named in the notice's history)."""
+    notice = locked_in_state(
+        session,
+        notice_id,
+        "draft",
+        _l("Only a draft's AI texts can be accepted (it is %(status)s)."),
+    )
+    if not record_acceptance(session, notice, actor, "accept"):
+        raise NoticeError(
+            409, "nothing_to_accept", _("There is no AI-assisted text waiting for acceptance.")
+        )
+    return notice

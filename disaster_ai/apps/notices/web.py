@@ -807,6 +807,24 @@ def _may_cancel(actor, notice) -> bool:
 def _step_possible(actor, notice, step: str) -> str | None:
     """Why ``step`` cannot be done on ``notice`` by ``actor`` now (a sentence), or None."""
     if step == "cancel":
+@bp.post("/<int:notice_id>/polish/accept")
+@requires("notices.draft")
+def accept_polish(notice_id: int):
+    """A person accepts the AI-assisted texts of a draft (recorded by name, docs/governance.md)."""
+    session = db()
+    try:
+        ai_polish.accept_polish(session, notice_id, current_actor())
+        session.commit()
+    except base.NoticeError as exc:
+        session.rollback()
+        if exc.status == 404:
+            abort(404)
+        flash(_("Not done: %(message)s", message=exc.message))
+    else:
+        flash(_("The AI texts are accepted in your name."))
+    return redirect(url_for("notices_web.show", notice_id=notice_id))
+
+
         if notice.status not in CANCEL_FROM:
             return _("The notice is already %(status)s.", status=_status_label(notice.status))
         if not _may_cancel(actor, notice):

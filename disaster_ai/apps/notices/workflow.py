@@ -143,6 +143,9 @@ def submit(session: Session, notice_id: int, actor: Actor) -> Notice:
         session, notice_id, "draft", _l("Only a draft can be submitted (it is %(status)s).")
     )
     refresh(session, notice)
+    from disaster_ai.apps.notices.polish import record_acceptance
+
+    record_acceptance(session, notice, actor, "submit")  # submitting accepts AI texts, by name
     notice.status = "submitted"
     notice.submitted_at = now()
     if notice.suggestion is not None:  # whoever submits a 提案 adopts it (and cannot approve it)

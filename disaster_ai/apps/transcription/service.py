@@ -799,6 +799,23 @@ def create_proposal_incident(session: Session, call_id: int, index: int, actor: 
 
     call = get_call(session, call_id)
     f = dict(call.facts or {})
+    # the human review of the AI output (docs/governance.md): who accepted or corrected the
+    # triage (and the place heard in the transcript) that now feeds the incident and reports
+    audit.record(
+        "ai.review",
+        app=APP,
+        actor=actor,
+        target=f"call:{call.id}",
+        detail={
+            "feature": "calls.triage",
+            "decision": "corrected" if changes else "accepted",
+            "fields": sorted(changes),
+            "incident_id": call.incident_id,
+            "engine": call.engine,
+            "model": call.model,
+        },
+        session=session,
+    )
     proposals = [dict(p) for p in f.get("proposals", [])]
     if call.status != "done" or not 0 <= index < len(proposals):
         raise CallError(404, "not_found", f"call {call_id} has no further incident {index + 1}")
