@@ -14,8 +14,11 @@ the desk of the plugin being called (``dai_startup``, ``dai_register_jobs``,
     desk.jobs.enqueue("tide.fetch", {...})        # slow work for the worker
     desk.jobs.run_scheduled("tide.poll")          # a scheduled job, now, in this process
     desk.egress.fetch(url, purpose="…")           # GET a feed: allowlisted and audited
+    desk.egress.get(url, purpose="…", headers=…)  # the same, with status and headers (304)
+    desk.municipality()                           # the profile: codes, JMA area codes
     desk.incidents.upsert("jma:123", category=…)  # idempotent by external reference
     desk.notices.suggest(hazard=…, level=…, …)    # a 提案 draft for the desk, never issued by itself
+    desk.notices.outdate(ref, reason="…")         # its reason is gone (取消, lowered)
     desk.events.emit(event, session=session)      # after-commit domain events
 
 A plugin's own tables derive from ``Base`` (re-exported here with the column types
@@ -56,9 +59,12 @@ from disaster_ai.storage.base import (  # noqa: F401  re-exported: for a plugin'
 )
 from disaster_ai.types import (
     Actor,
+    FeedResponse,
     IncidentRef,
     IncidentUpsert,
+    MunicipalityProfile,
     NoticeSuggestion,
+    SuggestionOutdated,
     SuggestionRef,
     SuggestionSource,
 )
@@ -75,8 +81,10 @@ __all__ = [
     "Desk",
     "DeskUnavailable",
     "DomainEvent",
+    "FeedResponse",
     "IncidentCreated",
     "IncidentRef",
+    "MunicipalityProfile",
     "NoticeIssued",
     "SuggestionCreated",
     "SuggestionRef",
@@ -130,6 +138,33 @@ class Desk:
 
         with self.context():
             return municipality_name(self.app)
+
+    def municipality(self) -> MunicipalityProfile | None:
+        """The municipality profile (``disaster-ai municipality set``), or None when none is set.
+        ``jma_area_codes`` are every JMA 市町村等 (class20) code that is this municipality: the
+        profile's JMA code(s), the JIS X 0402 code + ``00``, and for a 政令市 its wards' codes
+        (from the national table), so that a telegram naming a ward is matched too."""
+        from disaster_ai.municipality import profile, table
+        from disaster_ai.storage import get_storage, session_scope
+
+        with self.context(), session_scope(get_storage(self.app)) as session:
+            row = profile.current(session)
+            if row is None or not row.jis_code:
+                return None
+            name, lg, jis = row.name or "", row.lg_code or "", row.jis_code
+            prefecture, own = row.prefecture or "", row.jma_area_code or ""
+        codes = [c.strip() for c in own.split(",") if c.strip()] + [jis + "00"]
+        wards = [e for e in table.entries() if e.parent_jis == jis]
+        for ward in wards:
+            codes += [ward.jis_code + "00"] + [c for c in ward.jma_area_code.split(",") if c]
+        return MunicipalityProfile(
+            name=name,
+            lg_code=lg,
+            jis_code=jis,
+            prefecture=prefecture,
+            jma_area_codes=tuple(dict.fromkeys(codes)),
+            wards=tuple(w.jis_code for w in wards),
+        )
 
     @property
     def actor(self) -> Actor:
@@ -249,6 +284,33 @@ class _Egress(_Part):
                 max_bytes=max_bytes or egress.FEED_MAX_BYTES,
             )
 
+    def get(
+        self,
+        url: str,
+        *,
+        purpose: str,
+        headers: dict | None = None,
+        timeout: float = 30,
+        max_bytes: int | None = None,
+    ) -> FeedResponse:
+        """GET ``url`` as :meth:`fetch` does (allowlisted, audited), for conditional requests:
+        returns a :class:`~disaster_ai.types.FeedResponse` with the status, the body and the
+        response headers. Send ``{"If-Modified-Since": last_modified}`` in ``headers`` and a
+        feed that has not changed answers ``not_modified`` (304, empty body) instead of
+        raising. Other HTTP errors raise ``egress.FeedError`` as :meth:`fetch` does."""
+        from disaster_ai import egress
+
+        with self.desk.context():
+            status, body, answer = egress.fetch_response(
+                url,
+                purpose=purpose,
+                app_name=self.desk.name,
+                headers=headers,
+                timeout=timeout,
+                max_bytes=max_bytes or egress.FEED_MAX_BYTES,
+            )
+        return FeedResponse(status, body, MappingProxyType(answer))
+
 
 class _Incidents(_Part):
     def upsert(self, external_ref: str, *, session: Session | None = None, **values) -> IncidentRef:
@@ -323,6 +385,29 @@ class _Notices(_Part):
                     "dai_notice_suggest", session=own, suggestion=suggestion,
                     actor=self.desk.actor,
                 )  # fmt: skip
+
+    def outdate(
+        self, ref: str, *, reason: str = "", session: Session | None = None
+    ) -> SuggestionRef | None:
+        """Mark the suggestion this plugin made with ``ref`` outdated: its source was cancelled
+        (取消) or lowered. The 提案 is not deleted: the desk sees it marked 失効 with
+        ``reason`` (audited ``notices.suggestion_outdated``), and an operator who already
+        adopted it decides what to do. Returns the notice's :class:`SuggestionRef`, or None
+        when this plugin made no suggestion with ``ref``. Marking it again changes nothing."""
+        outdated = SuggestionOutdated(self.desk.name, str(ref), str(reason or ""))
+        with self.desk.context():
+            if session is not None:
+                answer = self.desk.provider(
+                    "dai_notice_outdate", session=session, outdated=outdated,
+                    actor=self.desk.actor,
+                )  # fmt: skip
+            else:
+                with self.desk.session() as own:
+                    answer = self.desk.provider(
+                        "dai_notice_outdate", session=own, outdated=outdated,
+                        actor=self.desk.actor,
+                    )  # fmt: skip
+        return answer or None
 
 
 class _Events(_Part):

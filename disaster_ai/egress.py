@@ -279,6 +279,57 @@ def fetch(
     return body
 
 
+def fetch_response(
+    url: str,
+    *,
+    purpose: str,
+    app_name: str,
+    headers: dict | None = None,
+    timeout: float = 30,
+    max_bytes: int = FEED_MAX_BYTES,
+) -> tuple[int, bytes, dict[str, str]]:
+    """GET a feed like :func:`fetch`, for a conditional request: returns ``(status, body,
+    headers)`` (header names in lower case). ``304 Not Modified`` is an answer, not an error
+    (empty body); it is audited as ``egress.call`` with ``status`` 304 like any other read."""
+    import urllib.error
+
+    host = check_outbound(url, purpose, kind="feed", app_name=app_name)
+    started = time.monotonic()
+    request = urllib.request.Request(url, headers=headers or {})
+    detail = {"purpose": purpose, "kind": "feed", "url": url[:500]}
+    try:
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+                status = response.status
+                answer = {k.lower(): v for k, v in response.headers.items()}
+                body = response.read(max_bytes + 1)
+        except urllib.error.HTTPError as exc:
+            if exc.code != 304:
+                raise
+            status, answer, body = 304, {k.lower(): v for k, v in exc.headers.items()}, b""
+            exc.close()
+        if len(body) > max_bytes:
+            raise FeedError(f"the feed is larger than {max_bytes} bytes")
+    except (OSError, urllib.error.URLError) as exc:
+        reason = f"HTTP {exc.code}" if isinstance(exc, urllib.error.HTTPError) else str(exc)
+        audit.record(
+            "egress.failed",
+            app=app_name,
+            target=host,
+            detail={**detail, "error": reason[:300], "ms": _ms(started)},
+        )
+        if isinstance(exc, FeedError):
+            raise
+        raise FeedError(f"{host}: {reason}") from exc
+    audit.record(
+        "egress.call",
+        app=app_name,
+        target=host,
+        detail={**detail, "status": status, "bytes_in": len(body), "ms": _ms(started)},
+    )
+    return status, body, answer
+
+
 def _ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
 

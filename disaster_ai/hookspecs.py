@@ -209,6 +209,17 @@ def dai_notice_suggest(session, suggestion, actor):
     notices app's drafting."""
 
 
+@hookspec(firstresult=True)
+def dai_notice_outdate(session, outdated, actor):
+    """Mark the suggestion (提案) that ``outdated.plugin`` made with ``outdated.ref`` outdated
+    (:class:`disaster_ai.types.SuggestionOutdated`: its source was cancelled or lowered). Return
+    its :class:`disaster_ai.types.SuggestionRef`, or ``False`` when there is no such suggestion.
+    Behind ``desk.notices.outdate``.
+
+    firstresult: stops at the first non-None result. The core default (trylast) is the
+    notices app's suggestion inbox."""
+
+
 # --- notices in force (a contract between apps: notices provides, situation and bulletins read)
 
 

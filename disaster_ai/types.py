@@ -234,6 +234,46 @@ class SuggestionRef:
 
 
 @dataclass(frozen=True)
+class SuggestionOutdated:
+    """A suggestion (提案) whose reason is gone: the source was cancelled (取消) or lowered
+    (``desk.notices.outdate`` → ``dai_notice_outdate``). ``ref`` is the suggestion's ``ref``."""
+
+    plugin: str
+    ref: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class FeedResponse:
+    """What ``desk.egress.get`` read: the HTTP ``status`` (200 …, or 304 when the feed has not
+    changed since ``If-Modified-Since``; its body is then empty), the ``body`` and the response
+    ``headers`` (names in lower case, e.g. ``last-modified``)."""
+
+    status: int
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+@dataclass(frozen=True)
+class MunicipalityProfile:
+    """The municipality as a plugin sees it (``desk.municipality()``): its name, 団体コード
+    (``lg_code``, 6 digits), JIS X 0402 code (5 digits), prefecture, and every JMA 市町村等
+    (class20, 7 digits) area code that is this municipality: the profile's own codes, the JIS
+    code + ``00``, and for a 政令市 each ward's codes too. ``wards`` are the wards' JIS codes."""
+
+    name: str
+    lg_code: str
+    jis_code: str
+    prefecture: str = ""
+    jma_area_codes: tuple[str, ...] = ()
+    wards: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class DashboardPanel:
     """A panel of the desk's dashboard, from ``dai_dashboard_panels``.
 

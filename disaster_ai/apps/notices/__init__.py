@@ -109,6 +109,14 @@ def dai_notice_suggest(session, suggestion, actor):
     return suggest(session, suggestion, actor)
 
 
+@hookimpl(trylast=True)
+def dai_notice_outdate(session, outdated, actor):
+    """Mark a suggestion (提案) outdated, behind ``desk.notices.outdate``."""
+    from disaster_ai.apps.notices.suggestions import outdate
+
+    return outdate(session, outdated, actor)
+
+
 @hookimpl
 def dai_add_hookspecs(pm):
     """This app's own hooks exist only while the app is loaded."""

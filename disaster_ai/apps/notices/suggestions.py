@@ -24,7 +24,13 @@ from disaster_ai.apps.notices.models import Notice
 from disaster_ai.apps.notices.workflow import save_draft
 from disaster_ai.errors import ApiError
 from disaster_ai.storage.base import now
-from disaster_ai.types import Actor, DashboardPanel, NoticeSuggestion, SuggestionRef
+from disaster_ai.types import (
+    Actor,
+    DashboardPanel,
+    NoticeSuggestion,
+    SuggestionOutdated,
+    SuggestionRef,
+)
 
 
 def open_suggestions(session: Session, limit: int = 50) -> list[Notice]:
@@ -117,6 +123,36 @@ def suggest(session: Session, suggestion: NoticeSuggestion, actor: Actor) -> Sug
     return SuggestionRef(notice.id, created=True, url=notice_url(notice.id))
 
 
+def outdate(session: Session, outdated: SuggestionOutdated, actor: Actor) -> SuggestionRef | bool:
+    """Mark the plugin's suggestion ``outdated.ref`` outdated (its source was cancelled or
+    lowered): ``suggestion["outdated"] = {"at", "reason"}``, audited once. The notice itself is
+    left as it is: a draft stays in the inbox marked 失効; one already adopted is the desk's to
+    decide. False when the plugin made no suggestion with that reference."""
+    notice = _made_for(session, outdated.plugin, outdated.ref)
+    if notice is None:
+        return False
+    if not (notice.suggestion or {}).get("outdated"):
+        notice.suggestion = {
+            **notice.suggestion,
+            "outdated": {"at": now().isoformat(), "reason": outdated.reason[:500]},
+        }
+        session.flush()
+        audit.record(
+            "notices.suggestion_outdated",
+            app=APP,
+            target=f"notice:{notice.id}",
+            detail={
+                "plugin": outdated.plugin,
+                "ref": outdated.ref,
+                "reason": outdated.reason,
+                "status": notice.status,
+            },
+            actor=actor,
+            session=session,
+        )
+    return SuggestionRef(notice.id, created=False, url=notice_url(notice.id))
+
+
 def dashboard_panels(actor) -> list[DashboardPanel]:
     """The 提案 inbox on the dashboard, for whoever may draft notices."""
     from flask_babel import gettext as _
@@ -139,7 +175,16 @@ def dashboard_panels(actor) -> list[DashboardPanel]:
                 f" · {hazard_word(notice.hazard)} · {districts}",
                 "url": notice_url(notice.id),
                 "note": " · ".join(
-                    part for part in (source.get("plugin"), source.get("title")) if part
+                    part
+                    for part in (
+                        # TRANSLATORS: a suggested notice whose source was cancelled or lowered
+                        _("Outdated: %(reason)s", reason=source["outdated"].get("reason") or "-")
+                        if source.get("outdated")
+                        else "",
+                        source.get("plugin"),
+                        source.get("title"),
+                    )
+                    if part
                 ),
             }
         )
