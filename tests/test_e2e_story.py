@@ -186,9 +186,9 @@ def test_the_desk_story_from_a_call_to_the_first_bulletin(
     form.locator("select[name=hazard]").select_option("inland_flood")
     form.locator("select[name=action]").select_option("発令")
     form.locator("select[name=level]").select_option("4")
-    form.locator("select[name=districts]").select_option([district_key])
+    form.locator(f"input[name=districts][value='{district_key}']").check()
     district_name = form.locator(
-        f"select[name=districts] option[value='{district_key}']"
+        f"#districts li[data-key='{district_key}'] .district-name"
     ).inner_text()
     operator.click("#notice-form button:not([formaction])")
     operator.wait_for_selector("section.preview")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 
 def register_web(app) -> None:
-    from disaster_ai.web import context, views
+    from disaster_ai.web import context, times, views
 
     app.register_blueprint(views.bp)
+    times.register_filters(app)
     app.context_processor(context.template_context)

@@ -26,6 +26,8 @@ the copy buttons; its strings come from the template, translated.
 
 from __future__ import annotations
 
+import unicodedata
+
 from flask import (
     Blueprint,
     abort,
@@ -37,10 +39,11 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from disaster_ai.apps.notices import base, drafting, reference, workflow
+from disaster_ai.apps.notices import base, drafting, readings, reference, workflow
 from disaster_ai.apps.notices import facts as f
 from disaster_ai.apps.notices import in_force as chains
 from disaster_ai.apps.notices import polish as ai_polish
@@ -51,12 +54,37 @@ from disaster_ai.storage.engine import db
 bp = Blueprint("notices_web", __name__, url_prefix="/apps/notices", template_folder="templates")
 
 
-def _district_choices():
+def _reading_key(name: str, kana: str) -> tuple[int, str, str]:
+    """How the district list is ordered: by the reading (五十音順), the data's ``name_kana``
+    first, else the reading the notices read aloud (postal data, the dictionary); a name with
+    no reading at all goes last, by its characters."""
+    reading = str(kana or "").strip()
+    if not reading:
+        try:
+            reading = readings.resolve(name).kana
+        except Exception:  # noqa: BLE001 - the dictionary is an aid to ordering, never a failure
+            reading = ""
+    reading = readings.hiragana(unicodedata.normalize("NFKC", reading)).replace(" ", "")
+    return (0 if reading else 1, reading, name)
+
+
+def _district_choices() -> list[dict]:
+    """The districts of the layer for the form: key, name and reading (hiragana), sorted by
+    the reading."""
     try:
         layers = reference.reference_layers(db())
     except base.NoticeError:
         return []
-    return list(zip(layers.districts["key"], layers.districts["name"], strict=True))
+    d = layers.districts
+    kanas = d["name_kana"] if "name_kana" in d else [""] * len(d)
+    rows = []
+    for key, name, kana in zip(d["key"], d["name"], kanas, strict=True):
+        name = str(name)
+        kana = "" if kana is None or kana != kana else str(kana)  # NaN from the frame
+        order = _reading_key(name, kana)
+        rows.append({"key": str(key), "name": name, "reading": order[1], "order": order})
+    rows.sort(key=lambda row: row["order"])
+    return rows
 
 
 # The form's controls, as the error summary names them (the service's ``field`` codes).
@@ -79,7 +107,7 @@ STATUS_LABELS = {
     "superseded": _l("Superseded by a newer edition"),
     "cancelled": _l("Cancelled"),
 }
-NOT_A_TIME = _l("Write the time as YYYY-MM-DD HH:MM.")
+NOT_A_TIME = _l("Write the date and time like 2026年7月1日 20:05 (Japan time).")
 # A notice cancelled before it was issued was withdrawn (取り下げ), not cancelled (取消).
 WITHDRAWN = _l("Withdrawn")
 
@@ -116,22 +144,16 @@ def _form_values(form) -> dict:
 
 
 def _issued_at(text: str) -> str | None:
-    """``<input type=datetime-local>`` (Japan time, as the incidents form reads it) → ISO 8601
-    with ``+09:00``; empty → None (the service uses now)."""
-    import unicodedata
-    from datetime import datetime
+    """The time typed in Japanese format (「2026年7月1日 20:05」, 2026/7/1 20:05, ISO …, Japan
+    time; ``disaster_ai.web.times``) → ISO 8601 with ``+09:00``; empty → None (the service
+    uses now)."""
+    from disaster_ai.web.times import parse_local_datetime
 
-    from disaster_ai.storage.base import JST
-
-    text = unicodedata.normalize("NFKC", text or "").strip()
-    if not text:
-        return None
     try:
-        moment = datetime.fromisoformat(text.replace(" ", "T"))
+        moment = parse_local_datetime(text)
     except ValueError:
         raise base.NoticeError(422, "invalid_time", str(NOT_A_TIME), "issued_at") from None
-    moment = moment.replace(tzinfo=JST) if moment.tzinfo is None else moment
-    return moment.astimezone(JST).isoformat()
+    return None if moment is None else moment.isoformat()
 
 
 def _chosen_shelters(values: dict) -> list[str] | None:
@@ -521,7 +543,11 @@ def _error_summary(exc: base.NoticeError) -> str:
 
 
 def _page(values: dict | None = None, result: dict | None = None, **context):
+    from disaster_ai.storage.base import now
     from disaster_ai.web import levels
+    from disaster_ai.web.times import input_datetime
+
+    english = str(get_locale() or "ja").startswith("en")
 
     values = values or {}
     context.setdefault("error", None)
@@ -531,7 +557,7 @@ def _page(values: dict | None = None, result: dict | None = None, **context):
     choices = _district_choices()
     if lift is not None:  # a 解除 names districts of the chain it lifts, nothing else
         in_chain = set(lift["keys"])
-        choices = [(k, n) for k, n in choices if k in in_chain]
+        choices = [c for c in choices if c["key"] in in_chain]
     return render_template(
         "notices/index.html",
         scenario=values,
@@ -541,13 +567,14 @@ def _page(values: dict | None = None, result: dict | None = None, **context):
         shelter_choice=_shelter_choice(values, result) if values else None,
         field_error=error.field if error is not None and _field_label(error.field) else None,
         error_summary=_error_summary(error) if error is not None else "",
-        hazards=[(code, words[0]) for code, words in f.HAZARDS.items()],
+        hazards=[(code, words[1] if english else words[0]) for code, words in f.HAZARDS.items()],
         levels=f.LEVEL_NAMES,
-        reasons=f.REASONS,
+        reasons={code: list(f.REASONS[code]) for code in f.HAZARDS},
         district_choices=choices,
         notices=notices,
         district_history=_district_history(),
         level_legend=levels.legend(),
+        example_time=input_datetime(now()),
         map_url=url_for("situation_web.map_data", layers="hazard_zones,districts")
         if "situation_web" in current_app.blueprints
         and is_allowed(current_actor(), "situation.view")
@@ -780,6 +807,24 @@ def polish(notice_id: int):
     return redirect(url_for("notices_web.show", notice_id=notice_id))
 
 
+@bp.post("/<int:notice_id>/polish/accept")
+@requires("notices.draft")
+def accept_polish(notice_id: int):
+    """A person accepts the AI-assisted texts of a draft (recorded by name, docs/governance.md)."""
+    session = db()
+    try:
+        ai_polish.accept_polish(session, notice_id, current_actor())
+        session.commit()
+    except base.NoticeError as exc:
+        session.rollback()
+        if exc.status == 404:
+            abort(404)
+        flash(_("Not done: %(message)s", message=exc.message))
+    else:
+        flash(_("The AI texts are accepted in your name."))
+    return redirect(url_for("notices_web.show", notice_id=notice_id))
+
+
 STEPS = {
     "submit": ("notices.draft", workflow.submit),
     "approve": ("notices.approve", workflow.approve),
@@ -807,24 +852,6 @@ def _may_cancel(actor, notice) -> bool:
 def _step_possible(actor, notice, step: str) -> str | None:
     """Why ``step`` cannot be done on ``notice`` by ``actor`` now (a sentence), or None."""
     if step == "cancel":
-@bp.post("/<int:notice_id>/polish/accept")
-@requires("notices.draft")
-def accept_polish(notice_id: int):
-    """A person accepts the AI-assisted texts of a draft (recorded by name, docs/governance.md)."""
-    session = db()
-    try:
-        ai_polish.accept_polish(session, notice_id, current_actor())
-        session.commit()
-    except base.NoticeError as exc:
-        session.rollback()
-        if exc.status == 404:
-            abort(404)
-        flash(_("Not done: %(message)s", message=exc.message))
-    else:
-        flash(_("The AI texts are accepted in your name."))
-    return redirect(url_for("notices_web.show", notice_id=notice_id))
-
-
         if notice.status not in CANCEL_FROM:
             return _("The notice is already %(status)s.", status=_status_label(notice.status))
         if not _may_cancel(actor, notice):

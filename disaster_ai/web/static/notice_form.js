@@ -1,6 +1,9 @@
 // The notice drafting form, progressively enhanced (the form works without this script):
-// - a district picker on a Leaflet map, kept in step with the district list both ways (the list
-//   stays the keyboard and no-JS way to choose);
+// - a district picker on a Leaflet map, kept in step with the district checkboxes both ways (the
+//   checkboxes, sorted by reading, stay the keyboard and no-JS way to choose);
+// - a filter over the district checkboxes (name, reading in hiragana or katakana, or key); a
+//   ticked district stays ticked while hidden by the filter;
+// - the reason suggestions of the chosen hazard only;
 // - the hazard zone of the chosen hazard, drawn for context;
 // - a live preview of every channel, side by side, fetched ~400 ms after the last change from
 //   POST preview.json (the form's own CSRF token travels with the fields);
@@ -13,7 +16,8 @@
   const form = document.getElementById("notice-form");
   if (!form) return;
   const S = JSON.parse(document.getElementById("notice-form-strings").textContent);
-  const select = form.querySelector("select[name=districts]");
+  const list = document.getElementById("districts");
+  const boxes = () => Array.from(form.querySelectorAll("input[type=checkbox][name=districts]"));
   const hazardSelect = form.querySelector("select[name=hazard]");
   const pickedEl = document.getElementById("district-picked");
   const live = document.getElementById("live-preview");
@@ -34,12 +38,56 @@
   }
 
   function selectedKeys() {
-    return Array.from(select.selectedOptions).map((o) => o.value);
+    return boxes().filter((b) => b.checked).map((b) => b.value);
   }
 
   function optionFor(key) {
-    return Array.from(select.options).find((o) => o.value === key);
+    return boxes().find((b) => b.value === key);
   }
+
+  function nameOf(box) {
+    const item = box.closest("li");
+    return item ? item.dataset.name : box.value;
+  }
+
+  // --- the district filter ------------------------------------------------------------------
+  function toHiragana(text) {
+    return text.normalize("NFKC").replace(/[\u30a1-\u30f6]/g, (c) => String.fromCharCode(c.charCodeAt(0) - 0x60));
+  }
+  const filterBox = document.getElementById("district-filter-box");
+  const filterInput = document.getElementById("district-filter");
+  const filterCount = document.getElementById("district-filter-count");
+  if (filterBox && filterInput && list) {
+    filterBox.hidden = false;
+    const items = Array.from(list.querySelectorAll("li"));
+    const applyFilter = () => {
+      const want = toHiragana(filterInput.value.trim().toLowerCase()).replace(/\s+/g, "");
+      let shown = 0;
+      items.forEach((item) => {
+        const hay = [item.dataset.name, item.dataset.reading, item.dataset.key].map((t) => toHiragana(String(t || "").toLowerCase()));
+        const match = !want || hay.some((t) => t.includes(want));
+        item.hidden = !match;
+        if (match) shown += 1;
+      });
+      filterCount.textContent = want ? S.filter_count.replace("{shown}", shown).replace("{total}", items.length) : "";
+      list.dataset.shown = String(shown);
+    };
+    // the filter is not a field of the notice: no preview on typing in it
+    ["input", "change"].forEach((type) => filterInput.addEventListener(type, (e) => { e.stopPropagation(); applyFilter(); }));
+    filterInput.addEventListener("keydown", (e) => { if (e.key === "Enter") e.preventDefault(); });
+  }
+
+  // --- reason suggestions of the chosen hazard -------------------------------------------------
+  const reasonList = document.getElementById("reasons");
+  function fillReasons() {
+    if (!reasonList || !hazardSelect) return;
+    const hazard = hazardSelect.value;
+    if (reasonList.dataset.hazard === hazard) return;
+    reasonList.replaceChildren(...((S.reasons || {})[hazard] || []).map((r) => { const o = el("option"); o.value = r; return o; }));
+    reasonList.dataset.hazard = hazard;
+  }
+  if (hazardSelect) hazardSelect.addEventListener("change", fillReasons);
+  fillReasons();
 
   // --- copy buttons ---------------------------------------------------------------------
   function selectText(node) {
@@ -175,7 +223,7 @@
 
   function controlsOf(field) {
     const box = form.querySelector(`[data-field="${field}"]`);
-    return box ? Array.from(box.querySelectorAll("input:not([type=hidden]), select, textarea")) : [];
+    return box ? Array.from(box.querySelectorAll("input:not([type=hidden]):not(#district-filter), select, textarea")) : [];
   }
 
   function clearFieldErrors() {
@@ -299,7 +347,7 @@
 
   function styleFor(key) {
     const option = optionFor(key);
-    const chosen = option && option.selected;
+    const chosen = option && option.checked;
     return chosen
       ? { color: "#1d4ed8", weight: 4, fillColor: "#2563eb", fillOpacity: 0.45, dashArray: null }
       : { color: "#1f2937", weight: 1.2, fillColor: "#93c5fd", fillOpacity: 0.12, dashArray: null };
@@ -307,7 +355,7 @@
 
   function describePicked() {
     if (!pickedEl) return;
-    const names = Array.from(select.selectedOptions).map((o) => o.textContent.trim());
+    const names = boxes().filter((b) => b.checked).map(nameOf);
     pickedEl.textContent = names.length ? S.selected.replace("{names}", names.join("、")) : S.none_selected;
   }
 
@@ -316,7 +364,7 @@
       const layer = byKey[key];
       layer.setStyle(styleFor(key));
       const path = layer.getElement && layer.getElement();
-      if (path) path.setAttribute("data-selected", optionFor(key) && optionFor(key).selected ? "true" : "false");
+      if (path) path.setAttribute("data-selected", optionFor(key) && optionFor(key).checked ? "true" : "false");
     });
     mapEl.dataset.selected = selectedKeys().join(",");
     describePicked();
@@ -336,11 +384,11 @@
   function toggle(key) {
     const option = optionFor(key);
     if (!option) return;
-    option.selected = !option.selected;
-    select.dispatchEvent(new Event("change", { bubbles: true }));
+    option.checked = !option.checked;
+    option.dispatchEvent(new Event("change", { bubbles: true }));
   }
 
-  select.addEventListener("change", restyle);
+  if (list) list.addEventListener("change", restyle);
   if (hazardSelect) hazardSelect.addEventListener("change", drawZones);
 
   fetch(mapEl.dataset.url, { credentials: "same-origin", headers: { Accept: "application/json" } })

@@ -73,9 +73,10 @@ def test_confirm_steps_and_a_partial_lift_in_the_browser(app, live_server, brows
     form.locator("select[name=hazard]").select_option("inland_flood")
     form.locator("select[name=level]").select_option("4")
     form.locator("input[name=reason]").fill(REASON)
-    form.locator("select[name=districts]").select_option(THREE)
+    for key in THREE:
+        form.locator(f"input[name=districts][value='{key}']").check()
     names = {
-        key: form.locator(f"select[name=districts] option[value='{key}']").inner_text().strip()
+        key: form.locator(f"#districts li[data-key='{key}']").get_attribute("data-name")
         for key in THREE
     }
     wait_for_preview_naming(operator, list(names.values()))
@@ -145,12 +146,12 @@ def test_confirm_steps_and_a_partial_lift_in_the_browser(app, live_server, brows
     assert "解除" in operator.locator("#lift-banner").inner_text()
     form = operator.locator("#notice-form")
     assert form.locator("select[name=action]").input_value() == "解除"
-    chosen = form.locator("select[name=districts]").evaluate(
-        "(s) => Array.from(s.selectedOptions).map((o) => o.value)"
+    chosen = form.locator("input[name=districts]:checked").evaluate_all(
+        "(boxes) => boxes.map((b) => b.value)"
     )
     assert sorted(chosen) == THREE
     lifted, stays = THREE[:2], THREE[2]
-    form.locator("select[name=districts]").select_option(lifted)
+    form.locator(f"input[name=districts][value='{stays}']").uncheck()
     wait_for_preview_naming(operator, [names[stays], *(names[k] for k in lifted)])
     shot(operator, "notice_partial_lift_form.png")
     operator.click("#notice-save")

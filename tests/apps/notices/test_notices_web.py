@@ -84,8 +84,8 @@ def test_the_form_offers_the_map_picker_live_preview_and_translated_script_strin
         "警戒レベル4 避難指示",
         "警戒レベル3 高齢者等避難",
     ]
-    # the district list stays: the no-JS and keyboard way to choose
-    assert '<select name="districts" id="districts" multiple' in html
+    # the district checkboxes stay: the no-JS and keyboard way to choose
+    assert '<input type="checkbox" name="districts" value="' in html
     assert "http://" not in html.replace("http://127.0.0.1", "")  # no CDN
 
 
@@ -294,8 +294,7 @@ def test_an_unknown_shelter_is_refused_beside_the_shelters_and_nothing_typed_is_
     assert "(shelters)" not in text and "(shelters)" not in summary.group(1)
     assert field_error(text, "districts") == ""  # only the field at fault
     # everything typed is still there
-    for key in ("jichikai-10", "jichikai-11"):
-        assert f'<option value="{key}" selected>' in text
+    assert {"jichikai-10", "jichikai-11"} <= set(selected_districts(text))
     assert f'value="{REASON}"' in text
     assert 'value="2026-07-01T20:05"' in text
     assert re.search(r'name="exercise" id="exercise" value="y" checked', text)
@@ -315,7 +314,7 @@ def test_the_issued_at_time_typed_in_the_form_is_read_aloud_and_a_bad_one_is_ref
 ):
     login("operator")
     html = client.get("/apps/notices").get_data(as_text=True)
-    assert '<input type="datetime-local" name="issued_at" id="issued_at"' in html
+    assert '<input type="text" name="issued_at" id="issued_at" lang="ja"' in html
     page = client.post("/apps/notices/preview", data=form_data(html, issued_at="2026-07-01T20:05"))
     text = page.get_data(as_text=True)
     assert page.status_code == 200
@@ -330,7 +329,7 @@ def test_the_issued_at_time_typed_in_the_form_is_read_aloud_and_a_bad_one_is_ref
     bad = client.post("/apps/notices/preview", data=form_data(html, issued_at="7月1日の夜"))
     text = bad.get_data(as_text=True)
     assert bad.status_code == 422
-    assert "YYYY-MM-DD HH:MM" in field_error(text, "issued_at")
+    assert "2026年7月1日 20:05" in field_error(text, "issued_at")
     assert 'aria-invalid="true" aria-describedby="err-issued_at issued_at-hint"' in text
     assert 'value="7月1日の夜"' in text and f'value="{REASON}"' in text
     refused = client.post(
@@ -419,7 +418,7 @@ def test_a_district_clicked_on_the_form_map_is_chosen_and_named_in_the_live_prev
     assert int(page.get_attribute("#notice-map", "data-zone-features") or 0) > 0  # context
 
     key = "jichikai-10"
-    name = page.locator(f"select[name=districts] option[value='{key}']").inner_text().strip()
+    name = page.locator(f"#districts li[data-key='{key}']").get_attribute("data-name")
     lon, lat = district_point(app, key)
     x, y = page.evaluate(
         "([lon, lat]) => { const p = document.getElementById('notice-map').daiMap"
@@ -428,9 +427,7 @@ def test_a_district_clicked_on_the_form_map_is_chosen_and_named_in_the_live_prev
     )
     box = page.locator("#notice-map").bounding_box()
     page.mouse.click(box["x"] + x, box["y"] + y)
-    assert page.locator(f"select[name=districts] option[value='{key}']").evaluate(
-        "(o) => o.selected"
-    )
+    assert page.locator(f"input[name=districts][value='{key}']").is_checked()
     assert page.get_attribute("#notice-map", "data-selected") == key
     assert name in page.locator("#district-picked").inner_text()
 
@@ -447,8 +444,8 @@ def test_a_district_clicked_on_the_form_map_is_chosen_and_named_in_the_live_prev
     assert page.locator("#live-preview article.channel").count() == 7
 
     # the list changes the map too (both ways), and the preview follows
-    other = page.locator("select[name=districts] option[value='jichikai-11']").inner_text().strip()
-    page.select_option("select[name=districts]", [key, "jichikai-11"])
+    other = page.locator("#districts li[data-key='jichikai-11']").get_attribute("data-name")
+    page.check("input[name=districts][value='jichikai-11']")
     assert set(page.get_attribute("#notice-map", "data-selected").split(",")) == {
         key,
         "jichikai-11",
@@ -502,7 +499,7 @@ def test_unticking_the_suggested_shelter_and_adding_another_updates_the_live_pre
     page.select_option("select[name=hazard]", "inland_flood")
     page.select_option("select[name=level]", "4")
     page.fill("input[name=reason]", REASON)
-    page.select_option("select[name=districts]", ["jichikai-10"])
+    page.check("input[name=districts][value='jichikai-10']")
 
     suggested = page.locator("#shelter-choice input[name=shelters][type=checkbox]:checked")
     suggested.first.wait_for(timeout=20_000)
@@ -837,13 +834,11 @@ def test_a_draft_is_withdrawn_and_an_issued_notice_cancelled_never_lifted_by_tha
 
 
 def selected_districts(html: str) -> list[str]:
-    select = re.search(r'<select name="districts".*?</select>', html, re.S).group(0)
-    return re.findall(r'<option value="([^"]+)" selected>', select)
+    return re.findall(r'<input type="checkbox" name="districts" value="([^"]+)" checked', html)
 
 
 def district_options(html: str) -> list[str]:
-    select = re.search(r'<select name="districts".*?</select>', html, re.S).group(0)
-    return re.findall(r'<option value="([^"]+)"', select)
+    return re.findall(r'<input type="checkbox" name="districts" value="([^"]+)"', html)
 
 
 @sqlite_only
