@@ -61,6 +61,16 @@ class DefaultConfig:
     CSP_EXTRA_SOURCES: dict[str, list[str]] = {}  # e.g. {"img-src": ["https://tiles.example"]}
     MIN_PASSWORD_LENGTH = 10
 
+    # Live notifications (toasts) and the desk's search (docs/desk.md)
+    NOTIFY_STREAM_SECONDS = 25  # one server-sent-events connection lasts this long, then reconnects
+    NOTIFY_POLL_SECONDS = 2.0  # how often an open stream reads the notifications table
+    NOTIFY_HEARTBEAT_SECONDS = 10  # a comment line this often keeps proxies from closing the stream
+    NOTIFY_MAX_STREAMS = 4  # streams held open per process at once; beyond: answered as a poll
+    NOTIFY_FALLBACK_POLL_SECONDS = 15  # how often a page polls when it cannot hold a stream
+    NOTIFY_BACKLOG_HOURS = 12  # a page opened later still shows notifications this recent
+    NOTIFY_KEEP_DAYS = 7  # older notifications are deleted
+    SEARCH_MAX_RESULTS = 20
+
     # Jobs
     JOB_RUNNER = "inprocess"  # or "celery"
     JOB_WORKERS = 2

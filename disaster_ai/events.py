@@ -1,7 +1,8 @@
 """Typed domain events, dispatched to ``dai_domain_event`` only after their transaction commits.
 
-An app that changes something other code may react to (an incident recorded, a notice issued,
-a bulletin issued, a notice suggested) calls :func:`emit` with the session of that change::
+An app that changes something other code may react to (an incident recorded, a notice
+submitted, approved, rejected or issued, a bulletin issued, a notice suggested, a call flagged,
+a job or a delivery failed) calls :func:`emit` with the session of that change::
 
     events.emit(IncidentCreated(id=incident.id, ...), session=session)
 
@@ -12,7 +13,9 @@ events: a plugin never hears of something that did not happen. Without a session
 dispatched at once (the caller has already committed).
 
 Events are frozen dataclasses with plain values (ids, codes, ISO 8601 times with +09:00),
-never ORM rows. Listeners run in the process that made the change (web worker, job worker,
+never ORM rows. After the listeners, the core turns the event into the desk's live
+notifications (:mod:`disaster_ai.notifications`, hook ``dai_notifications``). Listeners run
+in the process that made the change (web worker, job worker,
 scheduler); send slow work to a job (``desk.jobs.enqueue``) rather than doing it inline.
 """
 
@@ -97,6 +100,84 @@ class SuggestionCreated(DomainEvent):
     source: dict = field(default_factory=dict, hash=False)
 
 
+@dataclass(frozen=True)
+class NoticeSubmitted(DomainEvent):
+    """A notice draft was submitted for approval (申請): approvers have something to read."""
+
+    name = "notice.submitted"
+    id: int
+    hazard: str
+    action: str
+    level: int
+    districts: tuple[str, ...]
+    author: str
+    submitted_by: str
+
+
+@dataclass(frozen=True)
+class NoticeApproved(DomainEvent):
+    """A submitted notice was approved (承認); it may now be issued."""
+
+    name = "notice.approved"
+    id: int
+    hazard: str
+    level: int
+    author: str
+    approved_by: str
+
+
+@dataclass(frozen=True)
+class NoticeRejected(DomainEvent):
+    """A submitted or approved notice was withdrawn (取消) before it was issued, by someone
+    other than its author: the author hears why."""
+
+    name = "notice.rejected"
+    id: int
+    hazard: str
+    level: int
+    author: str
+    rejected_by: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class CallFlagged(DomainEvent):
+    """A transcribed call reports a threat to life: ``level`` is ``yes`` (生命の危険) or
+    ``check`` (要確認, the desk must listen again)."""
+
+    name = "call.flagged"
+    id: int
+    level: str
+    category: str = ""
+    place_name: str = ""
+    incident_id: int | None = None
+
+
+@dataclass(frozen=True)
+class JobFailed(DomainEvent):
+    """A job gave up: its last attempt failed (or its worker vanished)."""
+
+    name = "job.failed"
+    id: int
+    kind: str
+    error: str = ""
+    payload: dict = field(default_factory=dict, hash=False)
+    created_by: str = ""
+
+
+@dataclass(frozen=True)
+class DeliveryFailed(DomainEvent):
+    """A delivery (a bulletin by mail or webhook …) failed for good after its last attempt."""
+
+    name = "delivery.failed"
+    id: int
+    app: str
+    channel: str
+    target: str
+    subject_id: int | None = None
+    error: str = ""
+
+
 def emit(event: DomainEvent, session: Session | None = None, app=None) -> None:
     """Queue ``event`` until ``session`` commits (or dispatch it now without a session)."""
     app = app or (current_app._get_current_object() if has_app_context() else None)
@@ -113,6 +194,7 @@ def emit(event: DomainEvent, session: Session | None = None, app=None) -> None:
 
 def dispatch(app, event: DomainEvent) -> None:
     """Give ``event`` to every ``dai_domain_event`` implementation, each with its own desk."""
+    from disaster_ai import notifications
     from disaster_ai.desk import Desk
     from disaster_ai.plugins import call_each
 
@@ -121,6 +203,10 @@ def dispatch(app, event: DomainEvent) -> None:
         call_each(
             pm, "dai_domain_event", event=event, per_plugin=lambda name: {"desk": Desk(app, name)}
         )
+        try:  # the core's own listener: the desk's live notifications (dai_notifications)
+            notifications.record(app, event)
+        except Exception:  # a toast that cannot be kept must never fail the change
+            log.exception("could not keep the notifications of event %s", event.name)
 
 
 def _within(transaction, ended) -> bool:

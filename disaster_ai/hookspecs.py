@@ -179,6 +179,25 @@ def dai_domain_event(event, desk):
     skipped. Return value is ignored."""
 
 
+@hookspec
+def dai_notifications(event):
+    """Return a list of :class:`disaster_ai.types.Notification` for a domain event (the same
+    events as ``dai_domain_event``, after their commit): who should see a toast about it, what
+    it says and which page it opens. The core keeps them (table ``notifications``) and pushes
+    them to the desk's open pages (server-sent events, ``/notifications/stream``). Return
+    ``[]`` for events you do not know. For the same ``key`` the implementation called first
+    wins; a failing one is logged and skipped."""
+
+
+@hookspec
+def dai_search(query, actor, lang):
+    """Return a list of :class:`disaster_ai.types.SearchResult` for the desk's search box
+    (``/api/v1/search?q=``): the places, shelters, incidents … of your plugin whose name,
+    reading or address matches ``query`` (already stripped, 1–100 characters), that ``actor``
+    may see, labelled in ``lang`` (``ja`` or ``en``). Return at most about 20; the core merges
+    every plugin's answers by ``score``. A failing implementation is logged and skipped."""
+
+
 @hookspec(firstresult=True)
 @hookspec
 def dai_egress_allows(request):

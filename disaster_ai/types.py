@@ -316,6 +316,63 @@ class IncidentCategory:
     order: int = 100
 
 
+@dataclass(frozen=True)
+class Hazard:
+    """A hazard, from ``dai_hazards`` (the one registry: ``disaster_ai.hazards``): the code
+    (API, storage, map layers; ``a-z``, digits and ``_``, 2 to 32), the Japanese word every
+    Japanese text uses (洪水), the English label (Flood), a colour for maps and legends
+    (``#rrggbb``) and the position in lists."""
+
+    code: str
+    ja: str
+    en: str
+    colour: str = "#4b5563"
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class Notification:
+    """A live notification for the desk, from ``dai_notifications``: shown as a toast to every
+    logged-in user holding one of ``roles`` (``operator`` reaches approvers and admins too, as
+    :meth:`Actor.has_role` says) or named in ``users``, never to ``exclude_user`` (who caused it).
+
+    ``title`` and ``body`` are lazy gettext strings (``lazy_gettext("… %(place)s", place=…)``):
+    the core keeps them in every desk language, so a user reads them in theirs. ``endpoint`` and
+    ``values`` name the page it links to (``url_for`` arguments). ``key`` ties it to what it is
+    about (``call:12``): for one event, the first notification of a key wins. ``severity`` is
+    ``urgent`` (a sound, when the user turned it on, and a red toast) or ``info``."""
+
+    key: str
+    title: Any
+    endpoint: str
+    values: Mapping[str, Any] = field(default_factory=dict)
+    body: Any = ""
+    roles: tuple[str, ...] = ()
+    users: tuple[str, ...] = ()
+    exclude_user: str = ""
+    severity: str = "info"  # urgent | info
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """One answer of the desk's search box, from ``dai_search``.
+
+    ``kind`` is a short code (``town``, ``district``, ``shelter``, ``incident``, ``notice`` …)
+    and ``kind_label`` its word in the user's language; ``label`` is what the user reads and
+    ``detail`` a second line (a reading, an address). ``url`` is the page to open; a result
+    with ``lat``/``lon`` is also shown on the map. ``score`` orders the answers (higher first):
+    100 an exact name, 80 a name that starts with the query, 60 a reading, 40 contained."""
+
+    kind: str
+    kind_label: str
+    label: str
+    url: str
+    detail: str = ""
+    lat: float | None = None
+    lon: float | None = None
+    score: int = 0
+
+
 DATA_CLASSES = ("public", "personal", "confidential")
 
 

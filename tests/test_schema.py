@@ -160,7 +160,7 @@ def test_init_migrates_and_reports_every_history(app, runner):
     result = runner.invoke(["init", "--no-demo-users", "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
-    assert report["revision"] == "0008"
+    assert report["revision"] == "0012"
     assert report["schema"]["notices"] == ["0011"] and set(report["schema"]) == HISTORIES
 
 

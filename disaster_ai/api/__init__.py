@@ -12,9 +12,11 @@ from disaster_ai.extensions import csrf
 
 def register_api(app) -> None:
     from disaster_ai.api.core import bp
+    from disaster_ai.api.search import bp as search_bp
 
-    app.register_blueprint(bp)
-    csrf.exempt(bp)
+    for blueprint in (bp, search_bp):
+        app.register_blueprint(blueprint)
+        csrf.exempt(blueprint)
     app.before_request(_api_auth_and_csrf)
     app.register_error_handler(Exception, _handle_any_exception)
 

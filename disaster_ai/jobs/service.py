@@ -230,7 +230,26 @@ def _finish(app, job_id: int, state: str, *, result=None, error=None) -> str:
                 detail={"error": (error or "")[:500]},
                 session=session,
             )
+            _emit_failed(session, session.get(Job, job_id))
     return state
+
+
+def _emit_failed(session, job: Job | None) -> None:
+    """Announce a job that gave up (``JobFailed``, after the commit): the desk's toasts."""
+    from disaster_ai import events
+
+    if job is None:
+        return
+    events.emit(
+        events.JobFailed(
+            id=job.id,
+            kind=job.kind,
+            error=(job.error or "")[:500],
+            payload=dict(job.payload or {}),
+            created_by=job.created_by or "",
+        ),
+        session=session,
+    )
 
 
 def _after_failure(app, job_id: int, attempt: int, max_attempts: int, exc: Exception) -> str:
@@ -299,9 +318,12 @@ def recover_stale_jobs(app) -> list[int]:
     if failed:
         from disaster_ai import audit
 
-        with app.app_context():
+        with app.app_context(), session_scope(get_storage(app)) as session:
             for job_id, error in failed:
-                audit.record("job.failed", target=f"job:{job_id}", detail={"error": error})
+                audit.record(
+                    "job.failed", target=f"job:{job_id}", detail={"error": error}, session=session
+                )
+                _emit_failed(session, session.get(Job, job_id))
     return recovered
 
 

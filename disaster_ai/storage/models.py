@@ -165,3 +165,22 @@ class Municipality(Base):
     boundary: Mapped[dict | None] = mapped_column(GeoJSON, nullable=True)
     attribution: Mapped[str] = mapped_column(Text, default="")
     loaded_at: Mapped[datetime] = mapped_column(AwareDateTime, default=now)
+
+
+class Notification(Base):
+    """A live notification for the desk (``disaster_ai.notifications``): made after a domain
+    event committed, read by the open pages (server-sent events, ``Last-Event-ID`` = ``id``)
+    and by pages opened later, pruned after ``NOTIFY_KEEP_DAYS``."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=now, index=True)
+    event: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(128))
+    severity: Mapped[str] = mapped_column(String(16), default="info")
+    roles: Mapped[list] = mapped_column(JSONText, default=list)
+    users: Mapped[list] = mapped_column(JSONText, default=list)
+    exclude_user: Mapped[str] = mapped_column(String(64), default="")
+    texts: Mapped[dict] = mapped_column(JSONText, default=dict)  # {lang: {title, body}}
+    link: Mapped[str] = mapped_column(String(512), default="")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 
 def register_web(app) -> None:
-    from disaster_ai.web import context, times, views
+    from disaster_ai.web import context, finder, live, times, views
 
     app.register_blueprint(views.bp)
     times.register_filters(app)
+    app.register_blueprint(live.bp)
+    app.register_blueprint(finder.bp)
     app.context_processor(context.template_context)

@@ -141,3 +141,11 @@ def dai_migrations():
 
     folder = Path(__file__).resolve().parent / "migrations"
     return [MigrationSource("bulletins", str(folder), after=())]
+
+
+@hookimpl
+def dai_notifications(event):
+    """The desk's live notifications about this app's events (alerts.py)."""
+    from disaster_ai.apps.bulletins.alerts import notifications_for
+
+    return notifications_for(event)

@@ -21,7 +21,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from urllib.error import HTTPError
 
-from disaster_ai import audit
+from disaster_ai import audit, events
 from disaster_ai.apps.bulletins.models import Bulletin, BulletinDelivery
 from disaster_ai.apps.bulletins.types import BulletinPayload, DeliveryChannel, DeliveryResult
 from disaster_ai.storage import get_storage, session_scope
@@ -97,6 +97,17 @@ def _deliver(app, delivery_id: int, attempt: int) -> dict:
             "delivery %s (%s) attempt %s failed: %s", delivery_id, channel.kind, attempt, error
         )
         if final:
+            events.emit(  # the row above is committed: dispatched at once
+                events.DeliveryFailed(
+                    id=delivery_id,
+                    app=APP,
+                    channel=channel.kind,
+                    target=channel.target,
+                    subject_id=payload.id,
+                    error=error[:500],
+                ),
+                app=app,
+            )
             raise service.GiveUp(error) from exc
         raise
     with session_scope(storage) as session:

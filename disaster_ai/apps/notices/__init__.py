@@ -161,3 +161,11 @@ def dai_ai_risk_sheets():
     from disaster_ai.apps.notices import ai_inventory
 
     return ai_inventory.risk_sheets()
+
+
+@hookimpl
+def dai_notifications(event):
+    """The desk's live notifications about this app's events (alerts.py)."""
+    from disaster_ai.apps.notices.alerts import notifications_for
+
+    return notifications_for(event)

@@ -153,6 +153,18 @@ def submit(session: Session, notice_id: int, actor: Actor) -> Notice:
     audit.record(
         "notices.submit", app=APP, target=f"notice:{notice.id}", actor=actor, session=session
     )
+    events.emit(
+        events.NoticeSubmitted(
+            id=notice.id,
+            hazard=notice.hazard,
+            action=notice.action,
+            level=notice.level,
+            districts=tuple(d["key"] for d in notice.districts),
+            author=notice.created_by,
+            submitted_by=actor.username,
+        ),
+        session=session,
+    )
     return notice
 
 
@@ -305,7 +317,22 @@ def approve(
         actor=actor,
         session=session,
     )
+    events.emit(
+        events.NoticeApproved(
+            id=notice.id,
+            hazard=notice.hazard,
+            level=notice.level,
+            author=_author(notice),
+            approved_by=actor.username,
+        ),
+        session=session,
+    )
     return notice
+
+
+def _author(notice: Notice) -> str:
+    """Who answers for a notice: the one who adopted a 提案, else its author."""
+    return (notice.suggestion or {}).get("adopted_by") or notice.created_by
 
 
 def review_problems(notice: Notice) -> list[str]:
@@ -505,6 +532,18 @@ def cancel(session: Session, notice_id: int, actor: Actor, reason: str = "") -> 
         actor=actor,
         session=session,
     )
+    if was in ("submitted", "approved") and actor.username != _author(notice):
+        events.emit(  # withdrawn before issue by someone else: the author hears it
+            events.NoticeRejected(
+                id=notice.id,
+                hazard=notice.hazard,
+                level=notice.level,
+                author=_author(notice),
+                rejected_by=actor.username,
+                reason=reason[:500],
+            ),
+            session=session,
+        )
     return notice
 
 

@@ -86,3 +86,26 @@ def dai_map_layers(bbox):
 @hookimpl
 def dai_load_sample(context):
     return sample.load_municipality(context)
+
+
+@hookimpl(trylast=True)
+def dai_notifications(event):
+    """A job that gave up reaches the admins and whoever queued it (an app that owns the job
+    kind may say more, under the same key, and wins)."""
+    from disaster_ai import events
+    from disaster_ai.types import Notification
+
+    if not isinstance(event, events.JobFailed):
+        return []
+    return [
+        Notification(
+            key=f"job:{event.id}",
+            title=_l("Job #%(id)s failed (%(kind)s)", id=event.id, kind=event.kind),
+            body=event.error[:200],
+            endpoint="api_core.get_job",
+            values={"job_id": event.id},
+            roles=("admin",),
+            users=(event.created_by,) if event.created_by not in ("", "system") else (),
+            severity="urgent",
+        )
+    ]

@@ -137,3 +137,19 @@ def dai_extra_template_vars(template):
     from disaster_ai.apps.situation.categories import map_table
 
     return {"incident_categories_map": map_table()}
+
+
+@hookimpl
+def dai_notifications(event):
+    """The desk's live notifications about this app's events (alerts.py)."""
+    from disaster_ai.apps.situation.alerts import notifications_for
+
+    return notifications_for(event)
+
+
+@hookimpl
+def dai_search(query, actor, lang):
+    """Towns (by reading too), districts, shelters and incidents for the search box."""
+    from disaster_ai.apps.situation.search import results
+
+    return results(query, lang)

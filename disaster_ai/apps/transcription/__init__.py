@@ -189,3 +189,11 @@ def dai_ai_risk_sheets():
     from disaster_ai.apps.transcription import ai_inventory
 
     return ai_inventory.risk_sheets()
+
+
+@hookimpl
+def dai_notifications(event):
+    """The desk's live notifications about this app's events (alerts.py)."""
+    from disaster_ai.apps.transcription.alerts import notifications_for
+
+    return notifications_for(event)

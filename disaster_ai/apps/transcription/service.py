@@ -24,7 +24,7 @@ from flask import current_app
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from disaster_ai import audit
+from disaster_ai import audit, events
 from disaster_ai.apps.transcription import audio, facts, models_assembly
 from disaster_ai.apps.transcription.models import CallRecording
 from disaster_ai.apps.transcription.types import PlaceName, TranscribeOptions, Transcript
@@ -553,6 +553,17 @@ def apply_transcript(
         )
     }
     session.flush()
+    if found.life_threat_level in ("yes", "check"):  # 生命の危険 or 要確認: the desk hears it
+        events.emit(
+            events.CallFlagged(
+                id=call.id,
+                level=found.life_threat_level,
+                category=found.category or "",
+                place_name=found.place.name if found.place else "",
+                incident_id=call.incident_id,
+            ),
+            session=session,
+        )
     return call_dict(call)
 
 

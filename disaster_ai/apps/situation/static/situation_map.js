@@ -391,6 +391,7 @@
     const fail = () => { if (summaryEl) summaryEl.textContent = t.load_failed || "Loading failed"; };
     fetchJson(d.url).then((body) => {
       controller.setLayers(body.layers);
+      focusFromLocation(controller, mapEl);
       controller.renderSummary(body.generated_at);
       const empty = body.layers.every((l) => !(l.geojson.features || []).length);
       if (empty && summaryEl) summaryEl.textContent = t.no_layers || "";
@@ -405,6 +406,28 @@
     return controller;
   }
 
-  window.DaiSituationMap = { create, mount, fetchJson };
+  // --- focus (the desk's search): ?focus=lat,lon&zoom=16&label=… centres the map on a place
+  // and marks it. Kept apart from the drawing above; it only moves the view. ---------------
+  function focusFromLocation(controller, mapEl) {
+    const params = new URLSearchParams(window.location.search);
+    const parts = (params.get("focus") || "").split(",").map(Number);
+    if (parts.length !== 2 || !parts.every(Number.isFinite)) return;
+    const [lat, lon] = parts;
+    if (Math.abs(lat) > 90 || Math.abs(lon) > 180) return;
+    const zoom = Math.min(19, Math.max(5, Number(params.get("zoom")) || 16));
+    controller.map.setView([lat, lon], zoom);
+    const marker = L.circleMarker([lat, lon], {
+      radius: 14, color: "#111827", weight: 3, fill: false, interactive: false,
+    }).addTo(controller.map);
+    const label = (params.get("label") || "").slice(0, 80);
+    if (label) {
+      const text = document.createElement("span"); // a text node: the label comes from the URL
+      text.textContent = label;
+      marker.bindTooltip(text, { permanent: true, direction: "top", offset: [0, -12] });
+    }
+    mapEl.dataset.focus = `${lat},${lon}`;
+  }
+
+  window.DaiSituationMap = { create, mount, fetchJson, focusFromLocation };
   document.querySelectorAll("[data-situation-map]").forEach(mount);
 })();
