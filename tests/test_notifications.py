@@ -204,7 +204,7 @@ def test_a_life_threat_incident_reaches_operators_and_old_ones_are_not_replayed(
     operator = login_as(app, users, "operator")
     items = poll(operator)
     assert [i["severity"] for i in items] == ["urgent", "info"]
-    assert items[0]["title"].startswith("生命の危険: 河川")
+    assert items[0]["title"].startswith("命の危険: 河川")
     assert re.fullmatch(r"/apps/situation/incidents/\d+", items[0]["url"])
     assert poll(operator, after=items[-1]["id"]) == []
 

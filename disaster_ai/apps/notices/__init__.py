@@ -47,9 +47,9 @@ def dai_register_permissions():
 
 @hookimpl
 def dai_register_blueprints():
-    from disaster_ai.apps.notices import api, web
+    from disaster_ai.apps.notices import api, printing, web
 
-    return [api.bp, web.bp]
+    return [api.bp, web.bp, printing.bp]
 
 
 @hookimpl

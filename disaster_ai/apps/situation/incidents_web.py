@@ -209,11 +209,9 @@ def _day(name: str, problems: dict) -> datetime | None:
         return None
 
 
-@bp.get("")
-@requires("situation.view")
-def list_page():
-    session = db()
-    districts = _districts(session)
+def list_filter(districts: dict, limit: int, page: int = 1):
+    """The list's filters from the query string (the list page and its print view share
+    them): ``(IncidentFilter, args, query, life_only, problems)``."""
     problems: dict[str, str] = {}
     args = {
         k: request.args.get(k, "").strip()
@@ -224,7 +222,6 @@ def list_page():
     district = args["district"] if args["district"] in districts else ""
     since, until = _day("since", problems), _day("until", problems)
     life_only = request.args.get("life") == "1"
-    page = min(max(1, parse_db_int(request.args.get("page")) or 1), DB_INT_MAX // PAGE_SIZE)
     f = service.IncidentFilter(
         categories=(category,) if category else (),
         statuses=("unverified", "confirmed") if status == "open" else ((status,) if status else ()),
@@ -232,14 +229,24 @@ def list_page():
         since=since,
         until=until + timedelta(days=1) if until else None,  # the "until" day is included
         life_threat=True if life_only else None,
-        limit=PAGE_SIZE,
-        offset=(page - 1) * PAGE_SIZE,
+        limit=limit,
+        offset=(page - 1) * limit,
     )
-    rows, total = service.list_incidents(session, f)
-    pages = max(1, math.ceil(total / PAGE_SIZE))
     query = {k: v for k, v in args.items() if v}
     if life_only:
         query["life"] = "1"
+    return f, args, query, life_only, problems
+
+
+@bp.get("")
+@requires("situation.view")
+def list_page():
+    session = db()
+    districts = _districts(session)
+    page = min(max(1, parse_db_int(request.args.get("page")) or 1), DB_INT_MAX // PAGE_SIZE)
+    f, args, query, life_only, problems = list_filter(districts, PAGE_SIZE, page)
+    rows, total = service.list_incidents(session, f)
+    pages = max(1, math.ceil(total / PAGE_SIZE))
     return render_template(
         "situation/incidents_list.html",
         rows=rows,
@@ -254,6 +261,42 @@ def list_page():
         categories=service.CATEGORY_LABELS,
         statuses=service.STATUS_LABELS,
         can_edit=_can_edit(),
+        labels=_labels(),
+    ), 422 if problems else 200
+
+
+PRINT_LIMIT = 1000  # one printed list; a larger one asks for narrower filters
+
+
+@bp.get("/print")
+@requires("situation.view")
+def print_page():
+    """The incident list with the list page's filters, A4, black on white (印刷)."""
+    from disaster_ai.web.printing import render_print
+
+    session = db()
+    districts = _districts(session)
+    f, args, query, life_only, problems = list_filter(districts, PRINT_LIMIT)
+    rows, total = service.list_incidents(session, f)
+    shown = {
+        "category": service.CATEGORY_LABELS.get(args["category"], ""),
+        "district": districts.get(args["district"], ""),
+        "status": service.STATUS_LABELS.get(args["status"], "")
+        if args["status"] != "open"
+        else _("Open (not resolved)"),
+        "since": args["since"],
+        "until": args["until"],
+    }
+    return render_print(
+        "situation/incidents_print.html",
+        rows=rows,
+        total=total,
+        limit=PRINT_LIMIT,
+        query=query,
+        shown={k: v for k, v in shown.items() if v},
+        life_only=life_only,
+        problems=problems,
+        districts=districts,
         labels=_labels(),
     ), 422 if problems else 200
 
