@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from flask import current_app, g, redirect, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import case, delete, literal, or_, select, update
+from sqlalchemy import case, delete, func, literal, or_, select, update
 from sqlalchemy.orm import Session, object_session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -73,6 +73,45 @@ def create_user(
     session.add(user)
     session.flush()
     return user
+
+
+class UserChangeRefused(Exception):
+    """A change of a user that would lock the desk out: ``code`` is ``self`` (an admin
+    deactivating or demoting themself) or ``last_admin`` (no active admin would be left)."""
+
+    def __init__(self, code: str):
+        super().__init__(code)
+        self.code = code
+
+
+def change_user(session: Session, user: User, by_user_id: int | None, changes: dict) -> dict:
+    """Apply ``changes`` (``display_name``, ``role``, ``locale``, ``active``) to ``user`` as
+    the admin ``by_user_id``; returns what really changed. Refused (UserChangeRefused): an admin
+    deactivating or demoting themself, or a change that leaves no active admin. A deactivated
+    user's desk sessions end at once; their API tokens stop working while they are inactive
+    (``user_for_token``), and logging in is refused (``authenticate``)."""
+    changed = {k: v for k, v in changes.items() if v is not None and getattr(user, k) != v}
+    loses_admin = user.role == "admin" and user.active and (
+        changed.get("active") is False or changed.get("role", "admin") != "admin"
+    )
+    if loses_admin:
+        if by_user_id is not None and user.id == by_user_id:
+            raise UserChangeRefused("self")
+        others = session.scalar(
+            select(func.count(User.id)).where(
+                User.role == "admin", User.active.is_(True), User.id != user.id
+            )
+        )
+        if not others:
+            raise UserChangeRefused("last_admin")
+    if "role" in changed and changed["role"] not in ROLES:
+        raise ValueError(changed["role"])
+    for field, value in changed.items():
+        setattr(user, field, value)
+    if changed.get("active") is False:
+        end_all_sessions(session, user.id)
+    session.flush()
+    return changed
 
 
 def set_password(user: User, password: str) -> None:
@@ -253,12 +292,20 @@ def issue_token(session: Session, user: User, name: str) -> tuple[ApiToken, str]
     return token, plain
 
 
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)  # how exactly ApiToken.last_used_at is kept
+
+
 def user_for_token(session: Session, plain: str) -> User | None:
     token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(plain)))
     if token is None or token.revoked_at is not None or not token.user.active:
         return None
-    token.last_used_at = now()
-    session.commit()
+    moment = now()
+    last = token.last_used_at
+    if last is None or last.tzinfo is None or moment - last >= TOKEN_USE_RESOLUTION:
+        # one write a minute per token, not one per request: busy scripts and the desk's live
+        # pages would otherwise turn every read into a write (and contend for the database)
+        token.last_used_at = moment
+        session.commit()
     return token.user
 
 

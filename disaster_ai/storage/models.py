@@ -162,7 +162,8 @@ class Municipality(Base):
     jis_code: Mapped[str] = mapped_column(String(5))  # JIS X 0402 (5 digits)
     # 気象庁 市町村等 (class20) code(s), 7 digits; several comma-separated for a split municipality
     jma_area_code: Mapped[str] = mapped_column(String(64), default="")
-    boundary: Mapped[dict | None] = mapped_column(GeoJSON, nullable=True)
+    # deferred: the outline can be megabytes of JSON, and the profile is read on every request
+    boundary: Mapped[dict | None] = mapped_column(GeoJSON, nullable=True, deferred=True)
     attribution: Mapped[str] = mapped_column(Text, default="")
     loaded_at: Mapped[datetime] = mapped_column(AwareDateTime, default=now)
 

@@ -5,6 +5,8 @@ CAP area rings of districts.
 
 from __future__ import annotations
 
+import functools
+
 import pandas as pd
 import shapely
 from flask_babel import gettext as _
@@ -131,7 +133,15 @@ def district_rings(geometries, max_points: int = 100) -> list[tuple]:
 
     The districts are simplified together as a coverage (shapely.coverage_simplify) with one
     tolerance, so neighbours keep one shared edge: simplified one by one they would overlap by
-    hundreds of m², and CAP consumers would count the overlap as both areas."""
+    hundreds of m², and CAP consumers would count the overlap as both areas.
+
+    The result depends only on the geometries, so it is remembered: every preview, save, approval
+    and issue of a notice asks again for the same districts."""
+    return list(_district_rings(tuple(geometries), max_points))
+
+
+@functools.lru_cache(maxsize=512)
+def _district_rings(geometries: tuple, max_points: int) -> tuple[tuple, ...]:
     polygons = [_largest_polygon(g) for g in geometries]
     present = [i for i, g in enumerate(polygons) if g is not None]
     rings: list[tuple] = [()] * len(polygons)
@@ -142,12 +152,12 @@ def district_rings(geometries, max_points: int = 100) -> list[tuple]:
         if all(r and len(r) <= max_points for r in candidates):
             for i, ring in zip(present, candidates, strict=True):
                 rings[i] = ring
-            return rings
+            return tuple(rings)
         tolerance *= 2
     for i in present:  # never reached on real districts; a closed, simple ring all the same
         hull = polygons[i].convex_hull.exterior.coords
         rings[i] = tuple((round(x, 5), round(y, 5)) for x, y in hull)
-    return rings
+    return tuple(rings)
 
 
 def _largest_polygon(geometry):
