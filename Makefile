@@ -18,12 +18,13 @@ test: setup lint
 
 setup: $(STAMP) translations
 
-$(STAMP): pyproject.toml plugins/hello_municipality/pyproject.toml
+$(STAMP): pyproject.toml plugins/hello_municipality/pyproject.toml plugins/jma/pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("disaster-ai needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	$(BIN)/python -m pip install -q -e plugins/hello_municipality
+	$(BIN)/python -m pip install -q -e plugins/jma
 	# openai-whisper, the second engine: CPU torch 2.13.0 from the extra, then the package
 	# itself without its own requirements (they would pull triton and a CUDA build).
 	$(BIN)/python -m pip install -q -e '.[openai-whisper]'
