@@ -44,7 +44,7 @@ MEASURE_LABELS = {
     "corrected": _l("Corrected by staff"),
 }
 SEVERITY_LABELS = {"low": _l("Low"), "medium": _l("Medium"), "high": _l("High")}
-STATUS_LABELS = {"open": _l("Open"), "closed": _l("Closed")}
+STATUS_LABELS = {"open": _l("Being handled"), "closed": _l("Handled")}
 POLICY_PROBLEMS = {
     "invalid_host": _l("Give a host name such as ai.example.lg.jp."),
     "invalid_class": _l("Choose personal or confidential."),
@@ -159,12 +159,13 @@ def _usage_context() -> dict:
 
 
 def usage_panel() -> Markup:
-    """The chart and the CSV form, as a panel of the admin usage page."""
-    return Markup(
-        render_template(
-            "governance/_usage_panel.html", **_usage_context(), **_labels(), **_export_days()
-        )
-    )
+    """The chart and the CSV form, as a panel of the admin usage page. Rendered straight from
+    the Jinja environment: render_template would run the context processors, which ask
+    dai_extra_template_vars again for the same page."""
+    from flask import current_app
+
+    template = current_app.jinja_env.get_template("governance/_usage_panel.html")
+    return Markup(template.render(**_usage_context(), **_labels(), **_export_days()))
 
 
 def _export_days() -> dict:

@@ -38,7 +38,9 @@ class Assessed:
 
     @hookimpl
     def dai_ai_components(self, app):
-        return [AIComponent(id="river.forecast", engine="x", model="y", features=("river.forecast",))]
+        return [
+            AIComponent(id="river.forecast", engine="x", model="y", features=("river.forecast",))
+        ]
 
     @hookimpl
     def dai_ai_risk_sheets(self):
