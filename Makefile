@@ -38,7 +38,7 @@ translations: $(STAMP)
 
 # Developers: re-extract messages after changing user-visible strings (rewrites the .pot and .po files).
 translations-extract: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --add-comments=TRANSLATORS: --project=disaster-ai --copyright-holder="disaster-ai contributors" -o disaster_ai/translations/messages.pot disaster_ai
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --add-comments=TRANSLATORS: --project=disaster-ai --copyright-holder="disaster-ai contributors" -o disaster_ai/translations/messages.pot disaster_ai plugins/jma/dai_jma
 	$(BIN)/pybabel update -i disaster_ai/translations/messages.pot -d disaster_ai/translations --no-fuzzy-matching --ignore-obsolete
 
 lint: $(STAMP)

@@ -168,4 +168,4 @@ def dai_dashboard_panels(actor):
         return []
     items = dashboard_items(current_desk(NAME))
     data = {"available": True, "items": items, "empty": str(_l("No JMA warnings in force."))}
-    return [DashboardPanel("jma", data, title=_l("JMA warnings (警戒レベル相当)"), order=5)]
+    return [DashboardPanel("jma", data, title=_l("JMA warnings (level equivalents)"), order=5)]

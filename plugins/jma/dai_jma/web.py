@@ -8,6 +8,7 @@ from __future__ import annotations
 from itertools import groupby
 
 from flask import Blueprint, abort, jsonify, render_template
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from disaster_ai.auth import requires
@@ -98,7 +99,7 @@ def dashboard_items(desk: Desk) -> list[dict]:
     items = []
     for phenomenon, group in by_phenomenon(warnings):
         top = max(group, key=lambda w: w["level"] or 0)
-        level = f"警戒レベル{top['level']}相当 " if top["level"] else ""
+        level = _("Level %(level)s equivalent", level=top["level"]) + " " if top["level"] else ""
         names = "、".join(dict.fromkeys(w["name"] for w in group))
         areas = "、".join(dict.fromkeys(w["area_name"] for w in group))
         items.append(
