@@ -51,6 +51,19 @@ def dai_load_sample(context):
     Return a short human-readable summary string, or None."""
 
 
+# --- vocabularies --------------------------------------------------------------------------
+
+
+@hookspec
+def dai_hazards():
+    """Return a list of :class:`disaster_ai.types.Hazard`: hazards (code, Japanese and English
+    words, colour) for the one registry, ``disaster_ai.hazards``, that every app reads (the
+    notice form, the map and its legend, the bulletins, the reports). The eight built-in ones
+    come last, so a definition with the same code replaces one. A definition that fails the
+    check (code, words, colour, a retired 避難情報 name, a level's name) is refused and logged;
+    a failing implementation is skipped."""
+
+
 # --- web -----------------------------------------------------------------------------------
 
 
@@ -167,6 +180,25 @@ def dai_audit_event(event):
     per record; a record whose transaction rolls back is never passed. Return value is ignored."""
 
 
+@hookspec
+def dai_audit_actions():
+    """Return a dict ``{action code: label}`` for the audit actions your plugin records
+    (``notices.approve`` → ``lazy_gettext("Notice approved")``), so the audit page
+    (``/admin/audit``) shows each action in the user's language. The one registry is
+    ``disaster_ai.web.audit_labels``; for a code two implementations name, the one called first
+    wins. An action nobody names is shown as its code. A failing implementation is skipped."""
+
+
+@hookspec
+def dai_egress_allows(request):
+    """Say whether an outbound call may carry its class of data
+    (:class:`disaster_ai.types.EgressRequest`: host, kind, purpose, app, ``data_class``,
+    ``component``). Return True to allow the class for that host, False to refuse the call, or
+    None for no opinion. Any False refuses (an implementation that raises counts as False);
+    ``personal`` or ``confidential`` data to an outside host needs at least one True. Asked
+    only for non-public data or a named component; refusals are audited as ``egress.refused``."""
+
+
 # --- the facade: domain events and the providers behind disaster_ai.desk ------------------
 
 
@@ -199,16 +231,6 @@ def dai_search(query, actor, lang):
 
 
 @hookspec(firstresult=True)
-@hookspec
-def dai_egress_allows(request):
-    """Say whether an outbound call may carry its class of data
-    (:class:`disaster_ai.types.EgressRequest`: host, kind, purpose, app, ``data_class``,
-    ``component``). Return True to allow the class for that host, False to refuse the call, or
-    None for no opinion. Any False refuses (an implementation that raises counts as False);
-    ``personal`` or ``confidential`` data to an outside host needs at least one True. Asked
-    only for non-public data or a named component; refusals are audited as ``egress.refused``."""
-
-
 def dai_incident_upsert(session, upsert, actor):
     """Create or update the incident with ``upsert.external_ref``
     (:class:`disaster_ai.types.IncidentUpsert`) in ``session``, as ``actor``; return a

@@ -281,12 +281,12 @@ def require_model(app) -> None:
 
 def gazetteer(app) -> facts.Gazetteer | None:
     """The municipality's place names with readings, cached per app until the layers change."""
-    from disaster_ai.apps.providers.sample import loaded_municipality_name
     from disaster_ai.apps.situation.models import GeoLayerVersion
     from disaster_ai.plugins import safe_collect
+    from disaster_ai.web.context import municipality_name
 
     with app.app_context():
-        municipality = app.config.get("MUNICIPALITY_NAME") or loaded_municipality_name() or ""
+        municipality = municipality_name(app)
         with session_scope(get_storage(app)) as session:
             versions = tuple(
                 session.scalars(
@@ -799,17 +799,6 @@ def confirm_call(session: Session, call_id: int, values: dict, actor: Actor) -> 
         detail={"incident_id": call.incident_id, "corrections": changes},
         session=session,
     )
-    return call_dict(call)
-
-
-def create_proposal_incident(session: Session, call_id: int, index: int, actor: Actor) -> dict:
-    """Make the ``index``-th further incident of a call (a second thing the caller reported,
-    e.g. an outage besides the flooded road) an unverified incident of its own, at the place
-    proposed for it (its own sentence's place, else the call's). Audited."""
-    from disaster_ai.apps.situation import incidents
-
-    call = get_call(session, call_id)
-    f = dict(call.facts or {})
     # the human review of the AI output (docs/governance.md): who accepted or corrected the
     # triage (and the place heard in the transcript) that now feeds the incident and reports
     audit.record(
@@ -827,6 +816,17 @@ def create_proposal_incident(session: Session, call_id: int, index: int, actor: 
         },
         session=session,
     )
+    return call_dict(call)
+
+
+def create_proposal_incident(session: Session, call_id: int, index: int, actor: Actor) -> dict:
+    """Make the ``index``-th further incident of a call (a second thing the caller reported,
+    e.g. an outage besides the flooded road) an unverified incident of its own, at the place
+    proposed for it (its own sentence's place, else the call's). Audited."""
+    from disaster_ai.apps.situation import incidents
+
+    call = get_call(session, call_id)
+    f = dict(call.facts or {})
     proposals = [dict(p) for p in f.get("proposals", [])]
     if call.status != "done" or not 0 <= index < len(proposals):
         raise CallError(404, "not_found", f"call {call_id} has no further incident {index + 1}")
