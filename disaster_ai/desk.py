@@ -20,6 +20,7 @@ the desk of the plugin being called (``dai_startup``, ``dai_register_jobs``,
     desk.notices.suggest(hazard=…, level=…, …)    # a 提案 draft for the desk, never issued by itself
     desk.notices.outdate(ref, reason="…")         # its reason is gone (取消, lowered)
     desk.events.emit(event, session=session)      # after-commit domain events
+    desk.levels.LEVELS[4].ja, desk.hazards.label("flood")  # the vocabularies (one registry each)
 
 A plugin's own tables derive from ``Base`` (re-exported here with the column types
 ``AwareDateTime``, ``JSONText``, ``GeoJSON`` and ``now()``, the aware current time).
@@ -40,7 +41,11 @@ from typing import Any
 from flask import current_app, has_app_context
 from sqlalchemy.orm import Session
 
-from disaster_ai import hookimpl  # noqa: F401  re-exported: plugins may import it from here
+from disaster_ai import (  # re-exported: plugins may import them from here
+    hazards,  # the hazard registry (dai_hazards)
+    hookimpl,  # noqa: F401
+    levels,  # the 警戒レベル registry
+)
 from disaster_ai.errors import ApiError  # noqa: F401  re-exported: refused input, e.g. a category
 from disaster_ai.events import (
     BulletinIssued,
@@ -89,7 +94,9 @@ __all__ = [
     "SuggestionCreated",
     "SuggestionRef",
     "current_desk",
+    "hazards",
     "hookimpl",
+    "levels",
 ]
 
 
@@ -115,6 +122,8 @@ class Desk:
         self.incidents = _Incidents(self)
         self.notices = _Notices(self)
         self.events = _Events(self)
+        self.levels = levels  # the 警戒レベル registry (names ja/en, colours), read-only
+        self.hazards = hazards  # the hazard registry: registry(), label(code), legend()
 
     def __repr__(self) -> str:
         return f"<Desk {self.name}>"

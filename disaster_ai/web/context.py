@@ -8,6 +8,7 @@ from flask import current_app, request, url_for
 from flask_babel import get_locale
 from werkzeug.routing import BuildError
 
+from disaster_ai import levels
 from disaster_ai.auth import current_actor, is_allowed
 from disaster_ai.plugins import safe_collect
 from disaster_ai.types import MenuItem
@@ -78,5 +79,7 @@ def template_context() -> dict:
         "municipality_name": municipality_name(),
         "can": lambda action: is_allowed(actor, action),
         "font_warning": font_warning() if actor is not None else None,
+        # the level badges' colours, from the one registry (disaster_ai.levels)
+        "level_badge_css": levels.badge_css(),
         **extra,
     }

@@ -1,6 +1,6 @@
-"""The 警戒レベル colours of the desk (STANDARDS.md §2.1: Lv5 black, Lv4 purple, Lv3 red), with
-a text colour for each fill that meets WCAG AA (contrast ≥ 4.5:1), and the label that goes with
-the colour everywhere: colour is never the only signal, the number and the name are written out.
+"""The web side of the 警戒レベル (the registry is ``disaster_ai.levels``: names, colours): the
+label that goes with the colour everywhere (colour is never the only signal, the number and the
+name are written out), the legend, contrast checks and the highest level per district.
 
 The 避難情報 names stay in Japanese in every language (they are the official names).
 """
@@ -9,15 +9,12 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 
-LEVEL_NAMES = {5: "緊急安全確保", 4: "避難指示", 3: "高齢者等避難"}
+from disaster_ai import levels as registry
 
+# read from the one registry (disaster_ai.levels); kept as names for the callers
+LEVEL_NAMES = registry.names("ja")
 # fill: the standard colour; text: the colour of anything written on that fill.
-# Lv3's standard red (#ff2800) gives white text only 3.8:1, so Lv3 text is black (5.6:1).
-LEVEL_COLOURS = {
-    5: {"fill": "#0c000c", "text": "#ffffff"},
-    4: {"fill": "#aa00aa", "text": "#ffffff"},
-    3: {"fill": "#ff2800", "text": "#000000"},
-}
+LEVEL_COLOURS = registry.colours()
 
 
 def _channel(value: int) -> float:
@@ -54,6 +51,8 @@ def legend() -> list[dict]:
         {
             "level": level,
             "name": LEVEL_NAMES[level],
+            "name_en": registry.LEVELS[level].en,
+            "short": registry.LEVELS[level].short,
             "label": level_text(level),
             **LEVEL_COLOURS[level],
         }

@@ -149,3 +149,21 @@ def dai_notifications(event):
     from disaster_ai.apps.bulletins.alerts import notifications_for
 
     return notifications_for(event)
+
+
+@hookimpl
+def dai_audit_actions():
+    """The audit actions this app records, as the audit page names them."""
+    return {
+        "bulletins.issue": _l("Bulletin issued"),
+        "bulletins.delivered": _l("Bulletin delivered"),
+        "bulletins.delivery_failed": _l("Bulletin delivery failed"),
+        "bulletins.delivery_retry": _l("Bulletin delivery retried"),
+        "bulletins.event_open": _l("Disaster event opened"),
+        "bulletins.event_close": _l("Disaster event closed"),
+        "bulletins.schedule_add": _l("Bulletin schedule added"),
+        "bulletins.schedule_pause": _l("Bulletin schedule paused"),
+        "bulletins.schedule_resume": _l("Bulletin schedule resumed"),
+        "bulletins.section_failed": _l("Bulletin section failed"),
+        "bulletins.slots_skipped": _l("Missed bulletin times skipped"),
+    }

@@ -17,6 +17,7 @@ from datetime import date, datetime
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from disaster_ai import levels
 from disaster_ai.apps.bulletins.snapshot import closed_shelter_conflicts
 from disaster_ai.storage.base import JST
 
@@ -28,7 +29,9 @@ FORMATS = {
 }
 FORMAT_ALIASES = {"text": "txt", "htm": "html"}
 TRIGGER_JA = {"manual": "随時報", "scheduled": "定時報", "catch_up": "定時報（遅延発表）"}
-LEVEL_CLASS = {5: "lv5", 4: "lv4", 3: "lv3"}
+LEVEL_CLASS = {n: f"lv{n}" for n in levels.LEVELS}
+# the level cells' colours, from the one registry (disaster_ai.levels)
+LEVEL_CSS = levels.badge_css(".bulletin-doc .lv{level}")
 DIVIDER = "〜〜〈警戒レベル4までに必ず避難！〉〜〜"
 # Hazard-zone exposure is not damage: the bulletin says so wherever it prints the estimate.
 EXPOSURE_NOTE = (
@@ -117,6 +120,7 @@ def _environment() -> Environment:
     env.globals.update(
         TRIGGER_JA=TRIGGER_JA,
         LEVEL_CLASS=LEVEL_CLASS,
+        LEVEL_CSS=LEVEL_CSS,
         DIVIDER=DIVIDER,
         EXPOSURE_NOTE=EXPOSURE_NOTE,
         title_of=title_of,

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from disaster_ai import audit, events
+from disaster_ai import audit, events, hazards
 from disaster_ai.apps.bulletins import render, snapshot
 from disaster_ai.apps.bulletins.models import (
     Bulletin,
@@ -154,15 +154,12 @@ def get_open_event(session, event_id: int) -> DisasterEvent:
     return event
 
 
-def check_hazard(hazard: str | None) -> str | None:
+def check_hazard(hazard: str | None, app=None) -> str | None:
     if not hazard:
         return None
-    try:
-        from disaster_ai.apps.situation.models import HAZARDS
-    except ImportError:  # pragma: no cover - the situation app is part of the core
-        return hazard
-    if hazard not in HAZARDS:
-        raise InvalidInput("hazard", f"unknown hazard {hazard!r}; hazards: {', '.join(HAZARDS)}")
+    if hazard not in hazards.registry(app):
+        known = ", ".join(hazards.codes(app))
+        raise InvalidInput("hazard", f"unknown hazard {hazard!r}; hazards: {known}")
     return hazard
 
 
@@ -172,7 +169,7 @@ def open_event(
     name = (name or "").strip()
     if not name or len(name) > 128:
         raise InvalidInput("name", "the event name is required (at most 128 characters)")
-    hazard = check_hazard(hazard)
+    hazard = check_hazard(hazard, app)
     actor = actor or SYSTEM_ACTOR
     with app_context(app), session_scope(get_storage(app)) as session:
         event = DisasterEvent(
@@ -436,12 +433,7 @@ def _take_snapshot(app, session, event: DisasterEvent, now: datetime, *, with_ma
     since = previous.issued_at if previous is not None else event.opened_at
     since = min(since, now)
     situation, png = snapshot.situation_part(session, event.hazard, since, now, with_map=with_map)
-    hazard_names = {}
-    try:
-        from disaster_ai.apps.situation.summary import HAZARD_JA as hazard_names
-    except ImportError:  # pragma: no cover
-        pass
-    notices = snapshot.notices_part(pm, now, hazard_names)
+    notices = snapshot.notices_part(pm, now, hazards.Labels("ja"))
     context = BulletinContext(
         event_id=event.id,
         event_name=event.name,

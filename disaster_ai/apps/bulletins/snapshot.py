@@ -15,6 +15,7 @@ import traceback
 from dataclasses import asdict, is_dataclass
 from datetime import datetime
 
+from disaster_ai import levels
 from disaster_ai.apps.bulletins.types import BulletinContext, BulletinSection
 from disaster_ai.storage.base import JST
 
@@ -28,7 +29,7 @@ MAX_SECTION_TEXT = 4000
 
 # 避難情報 names are fixed by level (STANDARDS.md §2.1): a provider's own wording is not copied,
 # so a pre-2021 name (STANDARDS.md §2.2) can never reach a bulletin.
-NOTICE_LEVELS = {5: "緊急安全確保", 4: "避難指示", 3: "高齢者等避難"}
+NOTICE_LEVELS = levels.names("ja")  # the one registry (disaster_ai.levels)
 SHELTER_STATE_JA = {
     "unsafe": "開設中・想定区域内（危険）",
     "usable": "開設中・利用可能",

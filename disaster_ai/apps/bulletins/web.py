@@ -41,12 +41,12 @@ NO_HAZARD = _l("None (shelters only open or closed)")
 
 
 def hazard_choices() -> list[SelectChoice]:
-    """The situation app's hazards with its own labels (one catalogue entry each)."""
-    from disaster_ai.apps.situation.incidents import HAZARD_LABELS
-    from disaster_ai.apps.situation.models import HAZARDS
+    """The hazards of the one registry (``disaster_ai.hazards``), plugins' too, labelled in
+    the request's language."""
+    from disaster_ai import hazards
 
     return [SelectChoice("", NO_HAZARD)] + [
-        SelectChoice(code, HAZARD_LABELS.get(code, code)) for code in HAZARDS
+        SelectChoice(code, hazards.label(code)) for code in hazards.codes()
     ]
 
 

@@ -101,6 +101,22 @@ def dai_notice_hazards():
     return list(BUILTIN_HAZARDS)
 
 
+@hookimpl
+def dai_hazards():
+    """The hazards that plugins add for notices only (``dai_notice_hazards``), so that the one
+    hazard registry (``disaster_ai.hazards``) names them on the map and in bulletins too. The
+    registry's built-in hazards keep their words."""
+    from disaster_ai import hazards as registry
+    from disaster_ai.apps.notices.facts import hazards
+    from disaster_ai.types import Hazard
+
+    return [
+        Hazard(h.code, h.ja, h.en[:1].upper() + h.en[1:], order=h.order + 1000)
+        for h in hazards().values()
+        if h.code not in registry.BY_CODE
+    ]
+
+
 @hookimpl(trylast=True)
 def dai_notice_suggest(session, suggestion, actor):
     """The suggestion inbox (提案) behind ``desk.notices.suggest``."""
@@ -149,6 +165,14 @@ def dai_migrations():
 
 
 @hookimpl
+def dai_notifications(event):
+    """The desk's live notifications about this app's events (alerts.py)."""
+    from disaster_ai.apps.notices.alerts import notifications_for
+
+    return notifications_for(event)
+
+
+@hookimpl
 def dai_ai_components(app):
     """This app's AI components for the governance inventory."""
     from disaster_ai.apps.notices import ai_inventory
@@ -164,8 +188,19 @@ def dai_ai_risk_sheets():
 
 
 @hookimpl
-def dai_notifications(event):
-    """The desk's live notifications about this app's events (alerts.py)."""
-    from disaster_ai.apps.notices.alerts import notifications_for
-
-    return notifications_for(event)
+def dai_audit_actions():
+    """The audit actions this app records, as the audit page names them."""
+    return {
+        "notices.draft": _l("Notice drafted"),
+        "notices.submit": _l("Notice submitted for approval"),
+        "notices.approve": _l("Notice approved"),
+        "notices.issue": _l("Notice issued"),
+        "notices.cancel": _l("Notice cancelled or withdrawn"),
+        "notices.reapproval_needed": _l("Notice needs approval again"),
+        "notices.confirm_unopened_shelters": _l("Notice confirmed with shelters not yet open"),
+        "notices.polish_request": _l("AI polish requested"),
+        "notices.polish": _l("AI polish of a notice"),
+        "notices.polish_skipped": _l("AI polish skipped"),
+        "notices.suggest": _l("Notice suggested (提案)"),
+        "notices.suggestion_outdated": _l("Suggestion (提案) outdated"),
+    }

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from disaster_ai import hazards as hazard_registry
+from disaster_ai import levels
 from disaster_ai.kana import kana_to_romaji  # noqa: F401  re-exported
 from disaster_ai.plugins import call_each
 from disaster_ai.storage.base import JST
@@ -21,13 +23,11 @@ ISSUE = "発令"
 LIFT = "解除"
 ACTIONS = (ISSUE, LIFT)
 
-LEVEL_NAMES = {3: "高齢者等避難", 4: "避難指示", 5: "緊急安全確保"}
-LEVEL_NAMES_EN = {
-    3: "Evacuation of Elderly People, etc.",
-    4: "Evacuation Instruction",
-    5: "Emergency Safety Measures",
-}
-LEVEL_NAMES_EASY = {3: "高齢者等避難", 4: "避難指示", 5: "緊急安全確保"}
+# The level names come from the one registry (disaster_ai.levels); the やさしい日本語 notice
+# writes the official name too (its readings are in readings.LEVEL_FURIGANA).
+LEVEL_NAMES = levels.names("ja")
+LEVEL_NAMES_EN = levels.names("en")
+LEVEL_NAMES_EASY = levels.names("ja")
 # The attention line (said twice on radio) and the mail title: short and fixed.
 ATTENTION = {3: "高齢者等は避難", 4: "危険な場所から全員避難", 5: "直ちに安全確保"}
 # The phrase the guard requires in every issue text (a substring of the action sentence).
@@ -67,26 +67,29 @@ FALLBACK_EASY = "外(そと)が 危(あぶ)ない ときは、近(ちか)くの 
 # Hazards a notice can be about. The built-in five are given by the notices plugin's own
 # ``dai_notice_hazards`` (core-as-plugins); a plugin adds others (火山, ため池決壊 …) or replaces
 # one with the same code. Read the merged registry with :func:`hazards` / :func:`hazard`.
+# Their Japanese words are the hazard registry's (disaster_ai.hazards); what is added here is
+# the notices' own wording: the English in a sentence, やさしい日本語, reasons, CAP category.
+_WORD = {h.code: h.ja for h in hazard_registry.BUILTIN}
 BUILTIN_HAZARDS = (
     NoticeHazard(
-        "flood", "洪水", "flooding", "洪水(こうずい)",
+        "flood", _WORD["flood"], "flooding", "洪水(こうずい)",
         reasons=("河川の水位が上昇し、氾濫するおそれが高まっています。",), order=10,
     ),
     NoticeHazard(
-        "inland_flood", "内水氾濫", "inland flooding", "内水氾濫(みずが あふれる こと)",
+        "inland_flood", _WORD["inland_flood"], "inland flooding", "内水氾濫(みずが あふれる こと)",
         reasons=("大雨により、道路や住宅が浸水するおそれが高まっています。",), order=20,
     ),
     NoticeHazard(
-        "landslide", "土砂災害", "landslides", "土砂災害(がけ くずれ など)",
+        "landslide", _WORD["landslide"], "landslides", "土砂災害(がけ くずれ など)",
         reasons=("土砂災害警戒情報が発表され、土砂災害の危険性が高まっています。",),
         cap_category="Geo", order=30,
     ),
     NoticeHazard(
-        "storm_surge", "高潮", "storm surge", "高潮(たかしお)",
+        "storm_surge", _WORD["storm_surge"], "storm surge", "高潮(たかしお)",
         reasons=("台風の接近により、高潮による浸水のおそれが高まっています。",), order=40,
     ),
     NoticeHazard(
-        "tsunami", "津波", "tsunami", "津波(つなみ)",
+        "tsunami", _WORD["tsunami"], "tsunami", "津波(つなみ)",
         reasons=("津波警報が発表されています。",), cap_category="Geo", order=50,
     ),
 )  # fmt: skip
@@ -283,7 +286,7 @@ HAZARDS = _HazardWords()
 REASONS = _HazardReasons()
 
 # Forbidden in every output (STANDARDS.md §2.2) → error; 避難準備 alone → warning.
-FORBIDDEN = ("避難勧告", "避難準備・高齢者等避難開始", "避難準備情報", "災害発生情報")
+FORBIDDEN = levels.LEGACY_NAMES
 DISCOURAGED = ("避難準備",)
 EXERCISE_MARK = "【訓練】"
 

@@ -36,6 +36,8 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from disaster_ai import levels
+
 DATA = "data"
 POSTAL = "postal"
 FIXED = "fixed"
@@ -45,11 +47,7 @@ NONE = "none"
 _RANK = {FIXED: 0, DATA: 0, POSTAL: 1, GUESSED: 2, NONE: 3}
 
 # The level names with their readings, for やさしい日本語.
-LEVEL_FURIGANA = {
-    3: "高齢者等避難(こうれいしゃとう ひなん)",
-    4: "避難指示(ひなんしじ)",
-    5: "緊急安全確保(きんきゅう あんぜん かくほ)",
-}
+LEVEL_FURIGANA = levels.names("easy_ja")  # from the one registry (disaster_ai.levels)
 
 # Generic words: written form → (reading, English or None to romanise). Matched on whole
 # dictionary words (a run of them), longest first. Only words whose reading is not in doubt.

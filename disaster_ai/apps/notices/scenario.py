@@ -61,15 +61,23 @@ def parse_scenario(data: dict) -> Scenario:
     if isinstance(level, str) and level.strip().isdigit():
         level = int(level)
     if isinstance(level, bool) or not isinstance(level, int) or level not in f.LEVEL_NAMES:
+        from flask_babel import get_locale
+
+        if str(get_locale() or "ja").startswith("ja"):
+            choices = "、".join(f"{n}（{name}）" for n, name in f.LEVEL_NAMES.items())
+        else:
+            choices = ", ".join(f"{n} ({name})" for n, name in f.LEVEL_NAMES.items())
         if level in (1, 2):
             message = _(
-                "level must be 3 (高齢者等避難), 4 (避難指示) or 5 (緊急安全確保), not "
-                "%(level)s: levels 1 and 2 are JMA information, not a municipal evacuation notice.",
+                "level must be one of %(levels)s, not %(level)s: levels 1 and 2 are JMA "
+                "information, not a municipal evacuation notice.",
+                levels=choices,
                 level=repr(level),
             )
         else:
             message = _(
-                "level must be 3 (高齢者等避難), 4 (避難指示) or 5 (緊急安全確保), not %(level)s.",
+                "level must be one of %(levels)s, not %(level)s.",
+                levels=choices,
                 level=repr(level),
             )
         raise NoticeError(422, "invalid_level", message, "level")

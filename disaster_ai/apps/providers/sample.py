@@ -57,8 +57,3 @@ def municipality_outline() -> dict | None:
                 }
             ],
         }
-
-
-def loaded_municipality_name() -> str | None:
-    with session_scope(get_storage(current_app)) as session:
-        return session.scalar(select(Municipality.name).order_by(Municipality.id.desc()).limit(1))

@@ -117,3 +117,15 @@ def dai_migrations():
 
     folder = Path(__file__).resolve().parent / "migrations"
     return [MigrationSource("reports", str(folder), after=("bulletins",))]
+
+
+@hookimpl
+def dai_audit_actions():
+    """The audit actions this app records, as the audit page names them."""
+    return {
+        "reports.issue": _l("Damage report issued"),
+        "reports.delivered": _l("Damage report delivered"),
+        "reports.delivery_failed": _l("Damage report delivery failed"),
+        "reports.tally_set": _l("Damage tally changed"),
+        "reports.shelter_evacuees": _l("Shelter evacuees recorded"),
+    }

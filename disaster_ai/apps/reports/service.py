@@ -43,7 +43,6 @@ DELIVER_JOB = "reports.deliver"
 MAX_REPORTER = 128
 MAX_REMARK = 2000
 NUMBER_RETRIES = 20
-NOTICE_LEVEL_NAMES = {5: "緊急安全確保", 4: "避難指示", 3: "高齢者等避難"}
 
 
 @dataclass(frozen=True)
@@ -97,14 +96,7 @@ def _municipality(app, session) -> dict:
     from disaster_ai.municipality import profile
 
     row = profile.current(session)
-    name = app.config.get("MUNICIPALITY_NAME") or (row.name if row is not None else "")
-    if not name:
-        try:
-            from disaster_ai.apps.providers.sample import loaded_municipality_name
-
-            name = loaded_municipality_name() or ""
-        except Exception:  # no sample loaded, not migrated: the form says 未設定
-            name = ""
+    name = app.config.get("MUNICIPALITY_NAME") or (row.name if row is not None else "") or ""
     return {
         "name": name,
         "prefecture": row.prefecture if row is not None else "",
@@ -113,13 +105,10 @@ def _municipality(app, session) -> dict:
 
 
 def _notices(app, now: datetime) -> dict:
+    from disaster_ai import hazards
     from disaster_ai.apps.bulletins.snapshot import notices_part
 
-    try:
-        from disaster_ai.apps.situation.summary import HAZARD_JA as names
-    except ImportError:  # pragma: no cover - the situation app is part of the core
-        names = {}
-    part = notices_part(app.extensions["disaster_ai"], now, names)
+    part = notices_part(app.extensions["disaster_ai"], now, hazards.Labels("ja"))
     return {
         "status": part["status"],
         "items": [

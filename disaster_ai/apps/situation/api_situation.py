@@ -13,6 +13,7 @@ from flask import Blueprint, Response, current_app
 from flask_babel import gettext as _
 from pydantic import BaseModel, ConfigDict, Field
 
+from disaster_ai import hazards
 from disaster_ai.api.framework import api_doc, parse_query
 from disaster_ai.apps.situation import summary
 from disaster_ai.apps.situation.models import HAZARDS
@@ -44,14 +45,14 @@ class SituationQuery(BaseModel):
 def _parse_query() -> tuple[str | None, datetime | None]:
     query = parse_query(SituationQuery)
     hazard = query.hazard or None
-    if hazard is not None and hazard not in HAZARDS:
+    if hazard is not None and hazard not in hazards.registry():
         raise ApiError(
             422,
             "invalid",
             _(
                 "Unknown hazard %(hazard)s. Hazards: %(hazards)s.",
                 hazard=hazard,
-                hazards=", ".join(HAZARDS),
+                hazards=", ".join(hazards.codes()),
             ),
             {"fields": {"hazard": "unknown hazard"}},
         )

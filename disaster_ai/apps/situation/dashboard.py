@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import current_app, url_for
 
+from disaster_ai import hazards, levels
 from disaster_ai.auth import is_allowed
 from disaster_ai.plugins import safe_collect
 from disaster_ai.storage.base import JST, now
@@ -13,7 +14,6 @@ from disaster_ai.types import DashboardPanel
 
 FEED_FIRST = 10  # incidents on a fresh dashboard
 FEED_BATCH = 50  # new incidents per poll at most (the next poll brings the rest)
-NOTICE_LEVEL_NAMES = {5: "緊急安全確保", 4: "避難指示", 3: "高齢者等避難"}
 FEED_KEYS = (
     "id",
     "category",
@@ -74,8 +74,6 @@ def incidents_panel(actor, since_id: int | None) -> dict:
 
 def notices_panel() -> dict:
     """Notices in force from ``dai_notices_in_force``; unavailable when nothing implements it."""
-    from disaster_ai.apps.situation.incidents import HAZARD_LABELS
-
     pm = current_app.extensions["disaster_ai"]
     if not pm.hook.dai_notices_in_force.get_hookimpls():
         return {"available": False}
@@ -91,11 +89,11 @@ def notices_panel() -> dict:
         items.append(
             {
                 "level": level,
-                "name": str(entry.get("name") or NOTICE_LEVEL_NAMES.get(level, "")),
+                "name": str(entry.get("name") or levels.names("ja").get(level, "")),
                 "district_key": str(entry.get("district_key") or ""),
                 "district_name": str(entry.get("district_name") or entry.get("district_key") or ""),
                 "hazard": hazard,
-                "hazard_label": str(HAZARD_LABELS.get(hazard, hazard)),
+                "hazard_label": hazards.label(hazard),
                 "issued_at": str(entry.get("issued_at") or ""),
                 # shelters the notice sends people to that are not open: shown while it lasts
                 "closed_shelters": [str(s) for s in entry.get("closed_shelters") or []],

@@ -39,6 +39,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from disaster_ai import audit, events
+from disaster_ai import hazards as hazard_registry
 from disaster_ai.apps.situation import categories, layers
 from disaster_ai.apps.situation.models import (
     HAZARDS,
@@ -88,24 +89,8 @@ SOURCE_LABELS = {
     # TRANSLATORS: where an incident report came from (外部フィード)
     "feed": _l("Feed"),
 }
-HAZARD_LABELS = {
-    # TRANSLATORS: hazard type (洪水)
-    "flood": _l("Flood"),
-    # TRANSLATORS: hazard type (内水氾濫)
-    "inland_flood": _l("Inland flooding"),
-    # TRANSLATORS: hazard type (土砂災害)
-    "landslide": _l("Landslide"),
-    # TRANSLATORS: hazard type (高潮)
-    "storm_surge": _l("Storm surge"),
-    # TRANSLATORS: hazard type (津波)
-    "tsunami": _l("Tsunami"),
-    # TRANSLATORS: hazard type (地震)
-    "earthquake": _l("Earthquake"),
-    # TRANSLATORS: hazard type (大規模な火事)
-    "large_fire": _l("Large fire"),
-    # TRANSLATORS: hazard type (火山現象)
-    "volcano": _l("Volcano"),
-}
+# the hazards' words in the request's language, from the one registry (disaster_ai.hazards)
+HAZARD_LABELS = hazard_registry.Labels()
 SHELTER_STATE_LABELS = {
     # TRANSLATORS: shelter state on the map (開設・使用可): open and outside every mapped hazard zone
     "usable": _l("Open"),

@@ -15,19 +15,11 @@ from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text,
 from sqlalchemy.orm import Mapped, mapped_column
 
 from disaster_ai.apps.situation.categories import BUILTIN_CODES
+from disaster_ai.hazards import BUILTIN_CODES as BUILTIN_HAZARDS
 from disaster_ai.storage.base import AwareDateTime, Base, GeoJSON, JSONText, now
 
 LAYERS = ("districts", "places", "shelters", "hazard_zones")
-HAZARDS = (
-    "flood",
-    "inland_flood",
-    "landslide",
-    "storm_surge",
-    "tsunami",
-    "earthquake",
-    "large_fire",
-    "volcano",
-)
+HAZARDS = BUILTIN_HAZARDS  # the built-in ones; the registry: disaster_ai.hazards.codes()
 INCIDENT_CATEGORIES = BUILTIN_CODES  # the built-in ones; the registry: categories.codes()
 INCIDENT_SOURCES = ("call", "manual", "plugin", "feed")
 INCIDENT_STATUSES = ("unverified", "confirmed", "resolved")

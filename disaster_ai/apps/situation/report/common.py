@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from disaster_ai import hazards
 from disaster_ai.apps.situation import analysis, categories
-from disaster_ai.apps.situation.models import HAZARDS
 from disaster_ai.storage.base import JST
 
 log = logging.getLogger(__name__)
@@ -21,16 +21,8 @@ log = logging.getLogger(__name__)
 SCHEMA = "disaster-ai/situation/1"
 MAX_HOTSPOTS_LISTED = 50
 
-HAZARD_JA = {
-    "flood": "洪水",
-    "inland_flood": "内水氾濫",
-    "landslide": "土砂災害",
-    "storm_surge": "高潮",
-    "tsunami": "津波",
-    "earthquake": "地震",
-    "large_fire": "大規模な火事",
-    "volcano": "火山現象",
-}
+# the hazards' Japanese words, from the one registry (disaster_ai.hazards)
+HAZARD_JA = hazards.Labels("ja")
 # the categories' Japanese words, from the one registry (categories.py)
 CATEGORY_JA = categories.Labels("ja")
 STATE_ORDER = {state: i for i, state in enumerate(analysis.SHELTER_STATES)}
@@ -80,8 +72,9 @@ class Situation:
 
 
 def check_hazard(hazard: str | None) -> None:
-    if hazard is not None and hazard not in HAZARDS:
-        raise ValueError(f"unknown hazard {hazard!r}; hazards are {', '.join(HAZARDS)}")
+    if hazard is not None and hazard not in hazards.registry():
+        known = ", ".join(hazards.codes())
+        raise ValueError(f"unknown hazard {hazard!r}; hazards are {known}")
 
 
 def check_aware(value: datetime, name: str) -> None:
