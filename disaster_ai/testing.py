@@ -184,6 +184,145 @@ class PostgresSchema:
         self.admin_engine.dispose()
 
 
+class DatabaseTemplates:
+    """Copies of SQLite test databases, taken once per test session: the freshly migrated
+    database (every history of the loaded plugins) and the one with the Yaizu kit loaded.
+
+    Migrating (six Alembic histories) and ``init --sample yaizu`` cost seconds each, and most
+    tests need one or both; a copy of the file costs milliseconds. A copy is only used where the
+    real thing would give the same database:
+
+    - the key holds the stage, the plugins loaded and their migration folders, and the config
+      (without the test's own paths, secrets and URL), so another plugin set or setting makes
+      its own template;
+    - "migrated" is only restored where the database has no tables yet, "yaizu" only onto one in which
+      nothing but the schema versions has been written (a test that made users first, say, runs
+      the real ``init``);
+    - nothing is restored or saved while time-machine has moved the clock (``init`` stamps
+      times), nor on PostgreSQL (each test has its own schema and migrates it for real).
+
+    DISASTER_AI_TEST_NO_TEMPLATES=1 turns it off. tests/test_schema.py and the migration
+    tests build their databases by hand and do not go through it.
+    """
+
+    def __init__(self):
+        self.files: dict[tuple, Path] = {}
+        self.folder: Path | None = None
+
+    @staticmethod
+    def _path(app) -> Path | None:
+        url = app.config.get("DATABASE_URL", "")
+        if os.environ.get("DISASTER_AI_TEST_NO_TEMPLATES") or not url.startswith("sqlite:///"):
+            return None
+        try:
+            import time_machine
+
+            if getattr(time_machine, "traveller_stack", None) is None or (
+                time_machine.traveller_stack
+            ):
+                return None
+        except ImportError:
+            pass
+        return Path(url.removeprefix("sqlite:///"))
+
+    @staticmethod
+    def _key(app, stage: str, database: Path) -> tuple:
+        from disaster_ai.storage import get_storage, schema
+
+        pm = get_storage(app).plugin_manager
+        sources = tuple((s.name, str(s.directory)) for s in schema.migration_sources(pm))
+        plugins = tuple(sorted(name for name, _p in pm.list_name_plugin()))
+        own = str(database.parent)
+        config = tuple(
+            sorted(
+                (name, repr(value))
+                for name, value in app.config.items()
+                if name not in ("DATABASE_URL", "SECRET_KEY") and own not in repr(value)
+            )
+        )
+        return (stage, sources, plugins, config)
+
+    @staticmethod
+    def _written(database: Path) -> set[str]:
+        """The tables with at least one row, schema version tables left out."""
+        import sqlite3
+
+        if not database.exists():
+            return set()
+        connection = sqlite3.connect(database)
+        try:
+            names = [
+                row[0]
+                for row in connection.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' "
+                    "AND name NOT LIKE 'sqlite_%'"
+                )
+            ]
+            written = {
+                name
+                for name in names
+                if not name.startswith(("dai_schema_", "alembic_version"))
+                and connection.execute(f'SELECT 1 FROM "{name}" LIMIT 1').fetchone()
+            }
+            return written if names else {"<no tables>"}
+        finally:
+            connection.close()
+
+    def _usable(self, app, stage: str) -> Path | None:
+        database = self._path(app)
+        if database is None:
+            return None
+        if stage == "migrated":  # only onto a database that does not exist or has no tables
+            fresh = not database.exists() or self._written(database) == {"<no tables>"}
+            return database if fresh else None
+        return database if not self._written(database) else None
+
+    def restore(self, app, stage: str) -> bool:
+        import shutil
+
+        from disaster_ai.storage import get_storage
+
+        database = self._usable(app, stage)
+        if database is None:
+            return False
+        source = self.files.get(self._key(app, stage, database))
+        if source is None:
+            return False
+        get_storage(app).dispose()
+        for suffix in ("-wal", "-shm", "-journal"):
+            Path(f"{database}{suffix}").unlink(missing_ok=True)
+        shutil.copyfile(source, database)
+        return True
+
+    def save(self, app, stage: str) -> None:
+        import shutil
+        import sqlite3
+        import tempfile
+
+        from disaster_ai.storage import get_storage
+
+        database = self._path(app)
+        if database is None or not database.exists():
+            return
+        key = self._key(app, stage, database)
+        if key in self.files:
+            return
+        get_storage(app).dispose()
+        connection = sqlite3.connect(database)
+        try:
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            connection.close()
+        if self.folder is None:
+            self.folder = Path(tempfile.mkdtemp(prefix="disaster-ai-test-templates-"))
+        target = self.folder / f"{stage}-{len(self.files)}.sqlite3"
+        shutil.copyfile(database, target)
+        self.files[key] = target
+
+
+_TEMPLATES = DatabaseTemplates()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_backend(request):
     if request.param == "postgresql":
@@ -224,7 +363,9 @@ def make_app(database_url, tmp_path):
         config.update(overrides)
         app = create_app(config, instance_path=str(tmp_path / "instance"))
         if migrate:
-            get_storage(app).migrate()
+            if not _TEMPLATES.restore(app, "migrated"):
+                get_storage(app).migrate()
+                _TEMPLATES.save(app, "migrated")
         built.append(app)
         return app
 
@@ -340,8 +481,10 @@ def api_headers(app, users):
 @pytest.fixture
 def yaizu(app, runner):
     """The Yaizu sample municipality, loaded through ``disaster-ai init --sample yaizu``."""
-    result = runner.invoke(["init", "--sample", "yaizu", "--no-demo-users"])
-    assert result.exit_code == 0, result.output
+    if not _TEMPLATES.restore(app, "yaizu"):
+        result = runner.invoke(["init", "--sample", "yaizu", "--no-demo-users"])
+        assert result.exit_code == 0, result.output
+        _TEMPLATES.save(app, "yaizu")
     return Path(REPO_ROOT) / "sample_data" / "yaizu"
 
 

@@ -13,7 +13,15 @@ from disaster_ai.storage import get_storage, session_scope
 from disaster_ai.storage.schema import SchemaError
 
 LEGACY = Path(__file__).resolve().parent / "fixtures" / "legacy_migrations"
-HISTORIES = {"core", "situation", "notices", "transcription", "bulletins", "reports"}
+HISTORIES = {
+    "core",
+    "situation",
+    "notices",
+    "transcription",
+    "bulletins",
+    "reports",
+    "governance",
+}
 sqlite_only = pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
 
 
