@@ -91,8 +91,10 @@ def change_user(session: Session, user: User, by_user_id: int | None, changes: d
     user's desk sessions end at once; their API tokens stop working while they are inactive
     (``user_for_token``), and logging in is refused (``authenticate``)."""
     changed = {k: v for k, v in changes.items() if v is not None and getattr(user, k) != v}
-    loses_admin = user.role == "admin" and user.active and (
-        changed.get("active") is False or changed.get("role", "admin") != "admin"
+    loses_admin = (
+        user.role == "admin"
+        and user.active
+        and (changed.get("active") is False or changed.get("role", "admin") != "admin")
     )
     if loses_admin:
         if by_user_id is not None and user.id == by_user_id:

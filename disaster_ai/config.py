@@ -101,6 +101,10 @@ class DefaultConfig:
     LOG_LEVEL = "INFO"
 
     # Situation map and shelters
+    # The base map: "gsi_pale" (地理院タイル 淡色地図, fetched by the browser; needs
+    # cyberjapandata.gsi.go.jp in EGRESS_ALLOWLIST), a folder of {z}/{x}/{y}.png tiles or an
+    # .mbtiles file (served by the app, for LGWAN); None: MAP_TILE_URL, else no base map
+    MAP_TILES = None
     MAP_TILE_URL = (
         None  # e.g. "https://tiles.example.lg.jp/{z}/{x}/{y}.png"; None: vector layers only
     )
@@ -163,6 +167,9 @@ class DefaultConfig:
     # `disaster-ai notices convert-model`; None: no local model (NOTICE_LLM_URL wins when set)
     NOTICE_LLM_LOCAL_PATH = None
     NOTICE_LLM_LOCAL_THREADS = 1  # torch threads of one local generation; None: torch's default
+    # AI governance (docs/governance.md): the wording added to public texts written with AI
+    # help, e.g. "この文面はAIの支援を受けて作成しています"; empty: no label (the default)
+    AI_OUTPUT_LABEL = ""
 
     # Call-recording transcription (docs/transcription.md)
     TRANSCRIPTION_ENGINE = "faster-whisper"  # or "openai-whisper", "transformers", a plugin's name
@@ -177,9 +184,6 @@ class DefaultConfig:
     WHISPER_CPU_THREADS = 2
     WHISPER_LANGUAGE = "ja"
     WHISPER_BEAM_SIZE = 5
-    # AI governance (docs/governance.md): the wording added to public texts written with AI
-    # help, e.g. "この文面はAIの支援を受けて作成しています"; empty: no label (the default)
-    AI_OUTPUT_LABEL = ""
     WHISPER_WORD_TIMESTAMPS = True  # word confidences for the UI (free without a prompt)
     WHISPER_VAD = False  # VAD cut the first words of a dev clip; see docs/transcription.md
     WHISPER_GAZETTEER_PROMPT = False  # town names as the prompt: measured worse, see docs

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import re
 import secrets
-from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g, render_template, request
 from flask_babel import gettext as _
 from werkzeug.routing import IntegerConverter
 
+from disaster_ai import basemap
 from disaster_ai.errors import ApiError
 
 DB_INT_MAX = 2**31 - 1  # sa.Integer is a 32-bit integer on PostgreSQL
@@ -140,7 +140,7 @@ def csp_nonce() -> str:
 def content_security_policy(nonce: str | None = None) -> str:
     config = current_app.config
     images = ["'self'", "data:", "blob:"]
-    tile_origin = _origin(config.get("MAP_TILE_URL"))
+    tile_origin = basemap.remote_origin(config)  # only while a remote base map is in use
     if tile_origin:
         images.append(tile_origin)
     scripts = ["'self'"] + ([f"'nonce-{nonce}'"] if nonce else [])
@@ -162,16 +162,6 @@ def content_security_policy(nonce: str | None = None) -> str:
     for directive, sources in (config.get("CSP_EXTRA_SOURCES") or {}).items():
         directives.setdefault(directive, []).extend(str(s) for s in sources)
     return "; ".join(f"{name} {' '.join(values)}" for name, values in directives.items())
-
-
-def _origin(url: str | None) -> str | None:
-    """The origin of a tile URL template; Leaflet's ``{s}`` subdomain becomes ``*``."""
-    if not url:
-        return None
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return None
-    return f"{parts.scheme}://{parts.netloc.replace('{s}', '*')}"
 
 
 def _security_headers(response):

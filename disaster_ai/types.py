@@ -52,6 +52,15 @@ class MenuItem:
 
 
 @dataclass(frozen=True)
+class Link:
+    """A link to another record, shown on a page (``dai_incident_links``): ``label`` is
+    already in the reader's language."""
+
+    label: str
+    href: str
+
+
+@dataclass(frozen=True)
 class PermissionSpec:
     """An action and the roles allowed to do it (admin always is)."""
 

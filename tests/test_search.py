@@ -109,7 +109,7 @@ class TidePlugin:
     def dai_search(self, query, actor, lang):
         if "潮位" not in query:
             return []
-        label = "潮位計 焼津港" if lang == "ja" else "Tide gauge, port"
+        label = "潮位計 港" if lang == "ja" else "Tide gauge, port"
         return [SearchResult("gauge", "gauge", label, "/apps/tide/1", "", 34.86, 138.32, 90)]
 
 
@@ -126,5 +126,5 @@ def test_hook_dai_search(app, client, login, register_plugin):
     login("operator")
     results = _places(client, "潮位")
     assert [(r["kind"], r["label"], r["url"]) for r in results] == [
-        ("gauge", "潮位計 焼津港", "/apps/tide/1")
+        ("gauge", "潮位計 港", "/apps/tide/1")
     ]

@@ -12,7 +12,15 @@ from sqlalchemy import select
 
 from disaster_ai import audit
 from disaster_ai.api.framework import api_doc, build_openapi, parse_body, parse_query
-from disaster_ai.auth import create_user, current_actor, issue_token, requires, validate_new_user
+from disaster_ai.auth import (
+    UserChangeRefused,
+    change_user,
+    create_user,
+    current_actor,
+    issue_token,
+    requires,
+    validate_new_user,
+)
 from disaster_ai.errors import ApiError
 from disaster_ai.jobs import job_to_dict
 from disaster_ai.storage.base import now
@@ -200,19 +208,25 @@ def add_user():
 
 @bp.patch("/users/<int:user_id>")
 @requires("admin.users")
-@api_doc(body=UserPatch, responses={200: "OK", 409: "You cannot demote or deactivate yourself"})
+@api_doc(
+    body=UserPatch,
+    responses={200: "OK", 409: "You cannot demote or deactivate yourself, nor the last admin"},
+)
 def update_user(user_id: int):
     """Change a user's role, language or active flag."""
     data = parse_body(UserPatch)
     session = db()
     user = _get_or_404(User, user_id, _("user"))
-    changes = data.model_dump(exclude_none=True)
-    if user.id == current_actor().id and (
-        changes.get("active") is False or changes.get("role", "admin") != "admin"
-    ):
-        raise ApiError(409, "conflict", _("You cannot demote or deactivate yourself."))
-    for field, value in changes.items():
-        setattr(user, field, value)
+    try:
+        changes = change_user(session, user, current_actor().id, data.model_dump())
+    except UserChangeRefused as refused:
+        if refused.code == "self":
+            raise ApiError(
+                409, "conflict", _("You cannot demote or deactivate yourself.")
+            ) from None
+        raise ApiError(
+            409, "conflict", _("The desk needs at least one active administrator.")
+        ) from None
     audit.record("user.update", target=f"user:{user.username}", detail=changes, session=session)
     session.commit()
     return jsonify(_user_dict(user))

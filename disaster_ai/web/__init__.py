@@ -7,7 +7,7 @@ def register_web(app) -> None:
     from disaster_ai.web import context, finder, live, times, views
 
     app.register_blueprint(views.bp)
-    times.register_filters(app)
     app.register_blueprint(live.bp)
     app.register_blueprint(finder.bp)
+    times.register_filters(app)
     app.context_processor(context.template_context)

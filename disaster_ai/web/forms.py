@@ -31,3 +31,35 @@ class UserForm(FlaskForm):
     locale = SelectField(
         _l("Language"), choices=[SelectChoice("ja", "日本語"), SelectChoice("en", "English")]
     )
+
+
+ROLE_CHOICES = [
+    SelectChoice("operator", _l("Operator")),
+    SelectChoice("approver", _l("Approver")),
+    SelectChoice("admin", _l("Administrator")),
+]
+
+
+class UserEditForm(FlaskForm):
+    """An admin changes a user's name on the desk, role and language."""
+
+    display_name = StringField(_l("Display name"), validators=[Length(max=128)])
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES)
+    locale = SelectField(
+        _l("Language"), choices=[SelectChoice("ja", "日本語"), SelectChoice("en", "English")]
+    )
+
+
+class UserActiveForm(FlaskForm):
+    """Deactivate or reactivate a user: a button (and the CSRF token)."""
+
+
+class PasswordResetForm(FlaskForm):
+    """An admin sets a new password for a user (who is logged out everywhere)."""
+
+    password = PasswordField(
+        _l("New password"), validators=[DataRequired(REQUIRED), Length(max=256)]
+    )
+    confirm = PasswordField(
+        _l("New password again"), validators=[DataRequired(REQUIRED), Length(max=256)]
+    )

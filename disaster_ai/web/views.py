@@ -22,12 +22,15 @@ from flask_babel import lazy_gettext as _l
 from disaster_ai import audit
 from disaster_ai.auth import (
     AuthError,
+    UserChangeRefused,
     actor_for,
     authenticate,
+    change_user,
     create_user,
     current_actor,
     end_session,
     requires,
+    set_password,
     start_session,
     validate_new_user,
 )
@@ -36,7 +39,14 @@ from disaster_ai.security import parse_db_int
 from disaster_ai.storage.base import JST
 from disaster_ai.storage.engine import db
 from disaster_ai.storage.models import User
-from disaster_ai.web.forms import LoginForm, UserForm
+from disaster_ai.web import audit_labels
+from disaster_ai.web.forms import (
+    LoginForm,
+    PasswordResetForm,
+    UserActiveForm,
+    UserEditForm,
+    UserForm,
+)
 
 bp = Blueprint(
     "web",
@@ -51,6 +61,12 @@ USER_PROBLEMS = {
     "username_taken": _l("This user name is already taken."),
     "invalid_role": _l("Choose a role."),
     "password_too_short": _l("The password is too short."),
+}
+USER_REFUSALS = {
+    "self": _l("You cannot demote or deactivate yourself: ask another administrator."),
+    "last_admin": _l(
+        "The desk needs at least one active administrator: make another user an administrator first."
+    ),
 }
 
 
@@ -235,6 +251,128 @@ def admin_users():
     return render_template("admin_users.html", form=form, users=users), status
 
 
+def _user_or_404(user_id: int) -> User:
+    user = db().get(User, user_id)
+    if user is None:
+        from flask import abort
+
+        abort(404)
+    return user
+
+
+def _user_page(
+    user: User, edit=None, active=None, password=None, status: int = 200, active_error=None
+):
+    edit = edit or UserEditForm(
+        formdata=None, display_name=user.display_name, role=user.role, locale=user.locale
+    )
+    return render_template(
+        "admin_user.html",
+        user=user,
+        edit_form=edit,
+        active_form=active or UserActiveForm(formdata=None),
+        password_form=password or PasswordResetForm(formdata=None),
+        is_self=user.id == current_actor().id,
+        active_error=active_error,
+    ), status
+
+
+@bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
+@requires("admin.users")
+def admin_user(user_id: int):
+    """One user: change the display name, role and language."""
+    user = _user_or_404(user_id)
+    if request.method == "GET":
+        return _user_page(user)
+    form = UserEditForm()
+    if not form.validate_on_submit():
+        return _user_page(user, edit=form, status=400 if form.csrf_token.errors else 422)
+    session_db = db()
+    changes = {
+        "display_name": (form.display_name.data or "").strip() or user.username,
+        "role": form.role.data,
+        "locale": form.locale.data,
+    }
+    try:
+        changed = change_user(session_db, user, current_actor().id, changes)
+    except UserChangeRefused as refused:
+        session_db.rollback()
+        form.role.errors = [str(USER_REFUSALS[refused.code])]
+        return _user_page(user, edit=form, status=409)
+    if changed:
+        audit.record(
+            "user.update", target=f"user:{user.username}", detail=changed, session=session_db
+        )
+    session_db.commit()
+    flash(_("User %(name)s was saved.", name=user.username), "success")
+    return redirect(url_for("web.admin_user", user_id=user.id))
+
+
+@bp.post("/admin/users/<int:user_id>/active")
+@requires("admin.users")
+def admin_user_active(user_id: int):
+    """Deactivate (``active=0``) or reactivate (``active=1``) a user."""
+    user = _user_or_404(user_id)
+    form = UserActiveForm()
+    if not form.validate_on_submit():
+        return _user_page(user, active=form, status=400)
+    want = request.form.get("active") == "1"
+    session_db = db()
+    try:
+        changed = change_user(session_db, user, current_actor().id, {"active": want})
+    except UserChangeRefused as refused:
+        session_db.rollback()
+        return _user_page(user, status=409, active_error=str(USER_REFUSALS[refused.code]))
+    if changed:
+        audit.record(
+            "user.reactivate" if want else "user.deactivate",
+            target=f"user:{user.username}",
+            session=session_db,
+        )
+    session_db.commit()
+    if want:
+        flash(_("User %(name)s can log in again.", name=user.username), "success")
+    else:
+        flash(
+            _(
+                "User %(name)s is deactivated: logged out everywhere, and their API tokens no "
+                "longer work.",
+                name=user.username,
+            ),
+            "success",
+        )
+    return redirect(url_for("web.admin_user", user_id=user.id))
+
+
+@bp.post("/admin/users/<int:user_id>/password")
+@requires("admin.users")
+def admin_user_password(user_id: int):
+    """Set a new password for a user (they are logged out everywhere)."""
+    user = _user_or_404(user_id)
+    form = PasswordResetForm()
+    if not form.validate_on_submit():
+        return _user_page(user, password=form, status=400 if form.csrf_token.errors else 422)
+    if len(form.password.data) < current_app.config["MIN_PASSWORD_LENGTH"]:
+        form.password.errors.append(str(USER_PROBLEMS["password_too_short"]))
+        return _user_page(user, password=form, status=422)
+    if form.password.data != form.confirm.data:
+        form.confirm.errors.append(_("The two passwords differ."))
+        return _user_page(user, password=form, status=422)
+    session_db = db()
+    set_password(user, form.password.data)
+    audit.record("user.password_reset", target=f"user:{user.username}", session=session_db)
+    session_db.commit()
+    flash(
+        _(
+            "The password of %(name)s was changed: give it to them in person. Their sessions "
+            "have ended.",
+            name=user.username,
+        ),
+        "success",
+    )
+    return redirect(url_for("web.admin_user", user_id=user.id))
+
+
 @bp.get("/admin/audit")
 @requires("admin.audit")
 def admin_audit():
@@ -244,20 +382,40 @@ def admin_audit():
     error = None
     if day:
         try:
-            since = datetime.fromisoformat(day).replace(tzinfo=JST)
             from datetime import timedelta
+
+            from disaster_ai.web.times import parse_local_date
+
+            parsed = parse_local_date(day)
+            if parsed is None:
+                raise ValueError(day)
+            since = datetime(parsed.year, parsed.month, parsed.day, tzinfo=JST)
 
             until = since + timedelta(days=1)
         except ValueError:
-            error = _("Write the day as YYYY-MM-DD.")
+            error = _("Write the day like 2026年9月23日 or 2026/9/23.")
     events = audit.query_events(db(), since=since, until=until, limit=500, **filters)
-    return render_template("admin_audit.html", events=events, filters=filters, day=day, error=error)
+    return render_template(
+        "admin_audit.html",
+        events=events,
+        filters=filters,
+        day=day,
+        error=error,
+        action_labels=audit_labels.action_labels(),
+        app_labels=audit_labels.app_labels(),
+        label=audit_labels.label,
+    )
 
 
 @bp.get("/admin/usage")
 @requires("admin.audit")
 def admin_usage():
-    return render_template("admin_usage.html", usage=audit.usage_per_app_per_day(db(), 30))
+    return render_template(
+        "admin_usage.html",
+        usage=audit.usage_per_app_per_day(db(), 30),
+        app_labels=audit_labels.app_labels(),
+        label=audit_labels.label,
+    )
 
 
 @bp.get("/-/plugins")

@@ -153,3 +153,19 @@ def dai_search(query, actor, lang):
     from disaster_ai.apps.situation.search import results
 
     return results(query, lang)
+
+
+@hookimpl
+def dai_audit_actions():
+    """The audit actions this app records, as the audit page names them."""
+    return {
+        "incident.create": _l("Incident recorded"),
+        "incident.update": _l("Incident changed"),
+        "incident.merge": _l("Incidents merged"),
+        "incident.resolve": _l("Incident resolved"),
+        "shelter.status": _l("Shelter status changed"),
+        "geo.import": _l("Map layer imported"),
+        "geo.activate": _l("Map layer made active"),
+        "geo.derive": _l("Districts derived from town points"),
+        "geo.shelter_hazards": _l("Shelters' hazards updated"),
+    }

@@ -14,3 +14,11 @@ def dai_incident_categories():
     implementation (``trylast``) gives the built-in ones; a plugin's definition with the same
     code replaces one. A definition that fails the check is refused and logged; a failing
     implementation is skipped."""
+
+
+@hookspec
+def dai_incident_links(session, incident_id, actor):
+    """Return a list of :class:`disaster_ai.types.Link` (label, href): the records of your
+    plugin that this incident came from or is linked to (the call it was heard in, a feed's
+    message). The incident's page lists them under 「関連」, in the hook order; a link the
+    ``actor`` may not open should be left out. A failing implementation is skipped."""

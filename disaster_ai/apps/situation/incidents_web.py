@@ -18,7 +18,7 @@ import math
 import unicodedata
 from datetime import datetime, timedelta
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -431,7 +431,26 @@ def _render_detail(incident: Incident, form=None, merge_form=None, status: int =
         labels=_labels(),
         tiles=tile_config(),
         map_data_url=url_for("situation_web.map_data", layers="districts,incidents"),
+        links=_links(session, incident),
     ), status
+
+
+def _links(session, incident: Incident) -> list:
+    """What other plugins link to this incident (``dai_incident_links``: the call it was
+    heard in …), in the hook order; a failing implementation is left out."""
+    from disaster_ai.plugins import call_each
+    from disaster_ai.types import Link
+
+    links = []
+    for outcome in call_each(
+        current_app.extensions["disaster_ai"],
+        "dai_incident_links",
+        session=session,
+        incident_id=incident.id,
+        actor=current_actor(),
+    ):
+        links.extend(link for link in outcome.value or [] if isinstance(link, Link))
+    return links
 
 
 @bp.get("/<int:incident_id>")

@@ -35,7 +35,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, StopValidation, ValidationError
 
 from disaster_ai.apps.situation import incidents as service
-from disaster_ai.apps.situation import layers
+from disaster_ai.apps.situation import layers, palette
 from disaster_ai.auth import current_actor, is_allowed, requires
 from disaster_ai.storage.engine import db
 from disaster_ai.types import LayerSource
@@ -69,14 +69,21 @@ LAYER_TITLES = {
 
 
 def tile_config() -> dict | None:
-    """The optional base map; None keeps the map to the vector layers (the LGWAN default)."""
-    config = current_app.config
-    if not config.get("MAP_TILE_URL"):
+    """The optional base map for the page (``disaster_ai.basemap``); None keeps the map to the
+    vector layers (the LGWAN default). Local tiles are served by ``tile`` below."""
+    from disaster_ai import basemap
+
+    base = basemap.resolve(current_app.config)
+    if base is None:
         return None
+    url = base.url
+    if base.kind != "remote":
+        url = url_for("situation_web.tile", z=0, x=0, y=0).replace("/0/0/0.png", "/{z}/{x}/{y}.png")
     return {
-        "url": config["MAP_TILE_URL"],
-        "attribution": config.get("MAP_TILE_ATTRIBUTION") or "",
-        "max_zoom": int(config.get("MAP_TILE_MAX_ZOOM") or 18),
+        "url": url,
+        "attribution": base.attribution,
+        "attribution_url": base.attribution_url or "",
+        "max_zoom": base.max_zoom,
     }
 
 
@@ -146,9 +153,17 @@ def _simplified_for_drawing(collection: dict) -> dict:
     shapes = shapely.simplify(shapes, DISTRICT_SIMPLIFY_DEG, preserve_topology=True)
     shapes = shapely.set_precision(shapes, COORDINATE_GRID_DEG)
     features = list(features)
-    for i, shape in zip(present, shapes, strict=True):
+    labels = shapely.set_precision(shapely.point_on_surface(shapes), COORDINATE_GRID_DEG)
+    for i, shape, label in zip(present, shapes, labels, strict=True):
         if not shapely.is_empty(shape):  # never drop a district (a sliver stays as it was)
             features[i] = dict(features[i], geometry=json.loads(shapely.to_geojson(shape)))
+        if not shapely.is_empty(label):  # where the map writes the district's name
+            properties = dict(features[i].get("properties") or {})
+            properties["label_point"] = [
+                round(shapely.get_x(label), 6),
+                round(shapely.get_y(label), 6),
+            ]
+            features[i] = dict(features[i], properties=properties)
     return dict(collection, features=features)
 
 
@@ -227,28 +242,50 @@ def _hazard_geojson(session) -> dict:
         props["rank_index"] = (
             ranks.index(props["class_label"]) + 1
         )  # 1 = lowest class, for the colour
+        props["fill"] = palette.depth_colour(props["rank_index"], len(ranks))
     return {
         "type": "FeatureCollection",
         "features": features,
         "ranks": ranks,
+        "rank_colours": [palette.depth_colour(i + 1, len(ranks)) for i in range(len(ranks))],
         "attribution": version.attribution,
         "version": version.version,
     }
 
 
+def map_hazard(session) -> str | None:
+    """The hazard the shelter markers are judged against: ``SITUATION_HAZARD``, else the one
+    hazard of the hazard-zone layer (None when it has none or several)."""
+    configured = current_app.config.get("SITUATION_HAZARD")
+    if configured:
+        return str(configured)
+    zones = service.hazard_zone_index(session)
+    if zones is None:
+        return None
+    found = {(p or {}).get("hazard") for p in zones[0]["props"]} - {None, ""}
+    return found.pop() if len(found) == 1 else None
+
+
 def _shelters_geojson(session) -> dict:
     listing = service.list_shelters(session, current_app.config["SHELTER_M2_PER_PERSON"])
-    features = [
-        {
-            "type": "Feature",
-            "id": s["key"],
-            "geometry": {"type": "Point", "coordinates": [s["lon"], s["lat"]]},
-            "properties": {k: v for k, v in s.items() if k not in ("lon", "lat")},
-        }
-        for s in listing["shelters"]
-    ]
+    hazard = map_hazard(session)
+    features = []
+    for s in listing["shelters"]:
+        marker = palette.shelter_marker(s, hazard)
+        properties = {k: v for k, v in s.items() if k not in ("lon", "lat")}
+        properties.update(marker=marker, marker_label=str(palette.SHELTER_MARKERS[marker]))
+        features.append(
+            {
+                "type": "Feature",
+                "id": s["key"],
+                "geometry": {"type": "Point", "coordinates": [s["lon"], s["lat"]]},
+                "properties": properties,
+            }
+        )
     return {
         "type": "FeatureCollection",
+        "hazard": hazard,
+        "hazard_label": str(service.HAZARD_LABELS.get(hazard, hazard)) if hazard else "",
         "features": features,
         "attribution": listing["attribution"],
         "version": listing["version"],
@@ -541,24 +578,54 @@ def map_layer_sources(bbox=None) -> list[LayerSource]:
         ]
 
 
+# The first answer of the map page draws the districts, shelters and incidents (about 190 KB for
+# the sample kit); the hazard zones (1.6 MB) and other plugins' layers follow once they are drawn.
+MAP_PARTS = {"first": ("districts", "shelters", "incidents"), "details": ("hazard_zones",)}
+
+
 @bp.get("/map-data.json")
 @requires("situation.view")
 def map_data():
     """The situation map's layers. ``?layers=incidents,shelters`` returns only those (the
-    live refresh); without it, every layer plus those of other plugins."""
+    live refresh); ``?part=first`` the layers of the first paint, ``?part=details`` the rest
+    and those of other plugins; with neither, every layer plus those of other plugins.
+
+    The answer carries an ETag over its layers and ``Cache-Control: no-cache``: a browser that
+    has it asks again with If-None-Match and gets a 304 without a body while nothing changed."""
+    from disaster_ai.errors import ApiError
+
     asked = request.args.get("layers")
-    wanted = tuple(n for n in (asked or "").split(",") if n in MAP_LAYERS) or MAP_LAYERS
+    part = request.args.get("part")
+    if part is not None and part not in MAP_PARTS:
+        raise ApiError(
+            422,
+            "invalid_part",
+            _("part must be one of: %(parts)s", parts=", ".join(MAP_PARTS)),
+            {"part": part},
+        )
+    if part is not None:
+        wanted = MAP_PARTS[part]
+    else:
+        wanted = tuple(n for n in (asked or "").split(",") if n in MAP_LAYERS) or MAP_LAYERS
     encoded = encoded_map_layers(db(), wanted)
-    if asked is None:
+    if (asked is None and part is None) or part == "details":
         default = getattr(current_app.json, "default", str)  # dates, decimals … as jsonify does
         encoded = [
             json.dumps(layer, ensure_ascii=False, separators=(",", ":"), default=default)
-            for layer in _other_plugin_layers(set(wanted))
+            for layer in _other_plugin_layers(set(MAP_LAYERS))
         ] + encoded
-    head = {"tiles": tile_config(), "generated_at": service.iso(service.now())}
-    return current_app.response_class(
-        _join(head, "layers", "[" + ",".join(encoded) + "]"), mimetype="application/json"
+    layers_text = "[" + ",".join(encoded) + "]"
+    tiles = tile_config()
+    digest = hashlib.sha256(layers_text.encode("utf-8"))
+    digest.update(_dumps(tiles).encode("utf-8"))
+    head = {"tiles": tiles, "generated_at": service.iso(service.now())}
+    response = current_app.response_class(
+        _join(head, "layers", layers_text), mimetype="application/json"
     )
+    # generated_at is left out of the tag: a 304 means "the layers are as you have them"
+    response.set_etag(digest.hexdigest()[:32])
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response.make_conditional(request)
 
 
 @bp.get("")
@@ -570,6 +637,57 @@ def map_page():
         refresh_seconds=current_app.config["MAP_REFRESH_SECONDS"],
         live_layers=",".join(LIVE_LAYERS),
     )
+
+
+# --- local base-map tiles (MAP_TILES: a folder or an MBTiles file) -------------------------
+
+TILE_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}
+
+
+@bp.get("/tiles/<int:z>/<int:x>/<int:y>.png")
+@requires("situation.view")
+def tile(z: int, x: int, y: int):
+    """One base-map tile from the configured folder (``{z}/{x}/{y}.png``) or MBTiles file (TMS
+    rows: ``y`` is flipped). 404 when there is no such tile or no local base map; browsers may
+    keep a tile for a day."""
+    from disaster_ai import basemap
+
+    base = basemap.resolve(current_app.config)
+    if base is None or base.kind == "remote" or not 0 <= z <= 30:
+        raise service.not_found(_("tile"), f"{z}/{x}/{y}")
+    if not (0 <= x < 2**z and 0 <= y < 2**z):
+        raise service.not_found(_("tile"), f"{z}/{x}/{y}")
+    if base.kind == "mbtiles":
+        data, mimetype = _mbtiles_tile(base.path, z, x, y)
+    else:
+        path = base.path / str(z) / str(x) / f"{y}.png"
+        data = path.read_bytes() if path.is_file() else None
+        mimetype = "image/png"
+    if data is None:
+        raise service.not_found(_("tile"), f"{z}/{x}/{y}")
+    response = current_app.response_class(data, mimetype=mimetype)
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+def _mbtiles_tile(path, z: int, x: int, y: int) -> tuple[bytes | None, str]:
+    import sqlite3
+
+    if not path.is_file():
+        return None, "image/png"
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        row = connection.execute(
+            "SELECT tile_data FROM tiles WHERE zoom_level=? AND tile_column=? AND tile_row=?",
+            (z, x, (2**z - 1) - y),
+        ).fetchone()
+        fmt = connection.execute("SELECT value FROM metadata WHERE name='format'").fetchone()
+    except sqlite3.DatabaseError:
+        return None, "image/png"
+    finally:
+        connection.close()
+    mimetype = TILE_TYPES.get(str(fmt[0]).lower() if fmt else "png", "image/png")
+    return (bytes(row[0]) if row else None), mimetype
 
 
 # --- shelter page --------------------------------------------------------------------------

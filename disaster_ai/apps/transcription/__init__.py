@@ -177,6 +177,46 @@ def dai_migrations():
 
 
 @hookimpl
+def dai_incident_links(session, incident_id, actor):
+    """The calls an incident was heard in, for the incident's page (back to the call)."""
+    from flask import url_for
+    from flask_babel import gettext
+    from sqlalchemy import select
+
+    from disaster_ai.apps.transcription.models import CallRecording
+    from disaster_ai.auth import is_allowed
+    from disaster_ai.storage.base import JST
+    from disaster_ai.types import Link
+
+    if not is_allowed(actor, "calls.view"):
+        return []
+    calls = session.execute(
+        select(CallRecording.id, CallRecording.uploaded_at)
+        .where(CallRecording.incident_id == incident_id)
+        .order_by(CallRecording.id)
+    ).all()
+    return [
+        Link(
+            gettext(
+                "Call #%(id)s (%(time)s)",
+                id=call_id,
+                time=f"{uploaded.astimezone(JST):%m/%d %H:%M}",
+            ),
+            url_for("calls_web.call_page", call_id=call_id),
+        )
+        for call_id, uploaded in calls
+    ]
+
+
+@hookimpl
+def dai_notifications(event):
+    """The desk's live notifications about this app's events (alerts.py)."""
+    from disaster_ai.apps.transcription.alerts import notifications_for
+
+    return notifications_for(event)
+
+
+@hookimpl
 def dai_ai_components(app):
     """This app's AI components for the governance inventory."""
     from disaster_ai.apps.transcription import ai_inventory
@@ -192,8 +232,12 @@ def dai_ai_risk_sheets():
 
 
 @hookimpl
-def dai_notifications(event):
-    """The desk's live notifications about this app's events (alerts.py)."""
-    from disaster_ai.apps.transcription.alerts import notifications_for
-
-    return notifications_for(event)
+def dai_audit_actions():
+    """The audit actions this app records, as the audit page names them."""
+    return {
+        "call.upload": _l("Call recording uploaded"),
+        "call.duplicate": _l("Call recording was a duplicate"),
+        "call.proposal": _l("Call proposal changed"),
+        "call.confirm": _l("Call confirmed as an incident"),
+        "call.purge": _l("Call recordings purged"),
+    }

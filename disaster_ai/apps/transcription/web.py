@@ -194,7 +194,43 @@ def call_page(call_id: int):
         stages=STAGE_LABELS,
         low=current_app.config["LOW_CONFIDENCE_WORD"],
         categories=dict(_category_choices()),
+        place_map=_place_map(session, call),
     )
+
+
+def _place_map(session, call: dict) -> dict | None:
+    """The mini-map of the call's place: the point of its incident (or the incident's
+    district, outlined), with the districts around it; None while the call has no incident or
+    the incident no location."""
+    from disaster_ai.apps.situation import incidents as situation_incidents
+    from disaster_ai.apps.situation.web import tile_config
+
+    if not call.get("incident_id"):
+        return None
+    try:
+        incident = situation_incidents.get_incident(session, call["incident_id"])
+    except Exception:  # the incident is gone (purged): no map, the page still shows
+        return None
+    if incident.lat is None and not incident.district_key:
+        return None
+    label = incident.place_name or incident.district_key or ""
+    focus = None
+    if incident.lat is not None and incident.lon is not None:
+        focus = url_for(
+            "situation_web.map_page",
+            focus=f"{incident.lat:.6f},{incident.lon:.6f}",
+            zoom=16,
+            label=label,
+        )
+    return {
+        "lat": incident.lat,
+        "lon": incident.lon,
+        "district": incident.district_key or "",
+        "label": label,
+        "layers_url": url_for("situation_web.map_data", layers="districts"),
+        "tiles": tile_config(),
+        "focus_url": focus,
+    }
 
 
 @bp.post("/<int:call_id>/confirm")

@@ -119,17 +119,28 @@
       osc.stop(start + 0.18);
     });
   }
+  // One beep per notification for all the tabs of this browser: the first tab to claim it
+  // (under a Web Lock where the page is a secure context, so two tabs cannot both claim it)
+  // records it in localStorage; the others see it there and stay quiet.
+  function claim(id, then) {
+    const take = () => {
+      if ((Number(store.get(keySounded)) || 0) >= id) return;
+      store.set(keySounded, id);
+      then();
+    };
+    if (navigator.locks && navigator.locks.request) {
+      navigator.locks.request("dai-alerts-sound", take).catch(() => {});
+    } else take();
+  }
   function ring(item) {
     if (!soundOn()) return;
-    // the visible tab rings at once; the others wait a moment and ring only if none did
+    // the visible tab claims it at once; hidden ones a moment later
     const wait = document.visibilityState === "visible" ? 0 : 400 + Math.random() * 400;
-    window.setTimeout(() => {
-      if ((Number(store.get(keySounded)) || 0) >= item.id) return;
-      store.set(keySounded, item.id);
+    window.setTimeout(() => claim(item.id, () => {
       if (channel) channel.postMessage({ sounded: item.id });
       window.dispatchEvent(new CustomEvent("dai:alert-sound", { detail: item }));
       beep(item.severity === "urgent");
-    }, wait);
+    }), wait);
   }
   if (soundButton) {
     paintSound();

@@ -100,7 +100,7 @@
       }
     }).catch(() => {});
   } else {
-    const map = L.map(mapEl, { attributionControl: false, zoomControl: true }).setView([34.87, 138.3], 11);
+    const map = L.map(mapEl, { attributionControl: false, zoomControl: true }).setView([36.5, 137.5], 5);
     fetch(mapEl.dataset.layersUrl, { credentials: "same-origin" })
       .then((r) => r.json())
       .then((body) => {

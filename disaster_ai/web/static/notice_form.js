@@ -337,7 +337,7 @@
   mapEl.hidden = false;
   const hint = document.getElementById("notice-map-hint");
   if (hint) hint.hidden = false;
-  const map = L.map(mapEl, { zoomControl: true, zoomSnap: 0.25 }).setView([34.87, 138.3], 11);
+  const map = L.map(mapEl, { zoomControl: true, zoomSnap: 0.25 }).setView([36.5, 137.5], 5);
   map.attributionControl.setPrefix("Leaflet");
   map.createPane("dai-zones").style.zIndex = 390;
   mapEl.daiMap = map;

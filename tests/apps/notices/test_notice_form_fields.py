@@ -16,9 +16,7 @@ sqlite_only = pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
 
 
 def districts_in_page(html: str) -> list[tuple[str, str, str]]:
-    return re.findall(
-        r'<li data-reading="([^"]*)" data-name="([^"]*)" data-key="([^"]*)">', html
-    )
+    return re.findall(r'<li data-reading="([^"]*)" data-name="([^"]*)" data-key="([^"]*)">', html)
 
 
 @sqlite_only
@@ -31,7 +29,7 @@ def test_districts_are_checkboxes_in_the_order_of_their_readings(app, yaizu, cli
     assert all(readings), "every district of the sample has a reading"
     assert readings == sorted(readings)  # 五十音順 (hiragana sorts in gojūon order)
     assert all(re.fullmatch(r"[ぁ-ゖー]+", r) for r in readings), readings[:5]
-    assert "<select name=\"districts\"" not in html
+    assert '<select name="districts"' not in html
     assert html.count('<input type="checkbox" name="districts"') == len(rows)
     # the filter is there for the script (hidden without it: it would do nothing)
     assert 'id="district-filter"' in html and 'id="district-filter-box" hidden' in html
@@ -62,16 +60,12 @@ def test_reason_suggestions_are_those_of_the_chosen_hazard_only(app, yaizu, clie
     text = client.post("/apps/notices/preview", data=data).get_data(as_text=True)
     listed = re.search(r'<datalist id="reasons" data-hazard="([^"]*)">(.*?)</datalist>', text)
     assert listed.group(1) == "landslide"
-    assert re.findall(r'<option value="([^"]+)">', listed.group(2)) == list(
-        f.REASONS["landslide"]
-    )
+    assert re.findall(r'<option value="([^"]+)">', listed.group(2)) == list(f.REASONS["landslide"])
     assert 'value="自分で書いた理由"' in text
 
 
 @sqlite_only
-def test_the_time_field_is_japanese_text_and_reads_what_a_person_types(
-    app, yaizu, client, login
-):
+def test_the_time_field_is_japanese_text_and_reads_what_a_person_types(app, yaizu, client, login):
     login("operator")
     html = client.get("/apps/notices").get_data(as_text=True)
     field = re.search(r'<input type="text" name="issued_at"[^>]*>', html, re.S).group(0)

@@ -62,6 +62,8 @@ def test_the_situation_map_draws_every_layer_and_toggles_them(
     browser_login(page, live_server, "operator", users["operator"])
     page.goto(f"{live_server}/apps/situation")
     page.wait_for_selector("#situation-map[data-loaded=true]", timeout=20_000)
+    # the hazard zones come in the second answer, after the first paint
+    page.wait_for_selector("#situation-map[data-details=loaded]", timeout=20_000)
     the_map = page.locator("#situation-map")
     assert the_map.get_attribute("data-count-districts") == "35"
     assert the_map.get_attribute("data-count-shelters") == "87"

@@ -170,3 +170,34 @@ def test_a_landmark_call_gets_its_incident_at_the_shelter(
     with session_scope(get_storage(app)) as session:
         incident = session.get(Incident, call["incident_id"])
         assert incident.place_name == "大富小学校" and incident.lon is not None
+
+
+def test_the_call_and_its_incident_link_each_other_and_the_call_maps_the_place(
+    app, client, login, api_headers, yaizu, stub_engine
+):
+    call = call_with(
+        app, client, api_headers("operator"), stub_engine, "本町二丁目で道路が冠水しています。"
+    )
+    assert call["incident_id"], call["facts"]
+    login("operator")
+    page = client.get(f"/apps/calls/{call['id']}").get_data(as_text=True)
+    # the incident is a link with words, and the place has its mini-map and a way to the map
+    assert (
+        f'/apps/situation/incidents/{call["incident_id"]}">事案 #{call["incident_id"]}</a>' in page
+    )
+    assert 'id="call-map"' in page and "本町二丁目の地図" in page
+    assert 'data-layers-url="/apps/situation/map-data.json?layers=districts"' in page
+    assert "状況図で開く" in page
+    # and back: the incident's page names the call it was heard in
+    incident_page = client.get(f"/apps/situation/incidents/{call['incident_id']}")
+    html = incident_page.get_data(as_text=True)
+    assert incident_page.status_code == 200
+    assert "関連" in html and f'href="/apps/calls/{call["id"]}">通報録音 #{call["id"]}' in html
+
+
+def test_a_call_without_an_incident_has_no_map(app, client, login, api_headers, yaizu, stub_engine):
+    call = call_with(app, client, api_headers("operator"), stub_engine, "もしもし、聞こえますか。")
+    assert call["incident_id"] is None
+    login("operator")
+    page = client.get(f"/apps/calls/{call['id']}").get_data(as_text=True)
+    assert 'id="call-map"' not in page

@@ -19,7 +19,7 @@
   document.querySelectorAll("[data-js-hint]").forEach((node) => { node.hidden = false; });
   document.querySelectorAll("[data-nojs-hint]").forEach((node) => { node.hidden = true; });
   const d = mapEl.dataset;
-  const map = L.map(mapEl, { attributionControl: false, keyboard: true, zoomSnap: 0.25 }).setView([34.87, 138.3], 12);
+  const map = L.map(mapEl, { attributionControl: false, keyboard: true, zoomSnap: 0.25 }).setView([36.5, 137.5], 5);
   if (d.tileUrl) L.tileLayer(d.tileUrl, { maxZoom: Number(d.tileMaxZoom) || 18 }).addTo(map);
   let marker = null;
   mapEl.daiMap = map; // for tests and plugins: the Leaflet map

@@ -13,12 +13,17 @@
   // strings; dai_incident_categories). White text on each colour is ≥ 4.5:1; the symbol and
   // the legend make the category readable without colour.
   const CATEGORY = Object.assign({ other: ["#374151", "他"] }, strings().categories || {});
-  // Shelter state → symbol (shape and symbol differ too, not only the colour).
-  const SHELTER = { usable: "✓", unsafe: "!", closed: "×" };
-  // Depth/rank classes, lowest first (the usual Japanese flood-depth colours).
-  const RANK_COLOURS = ["#f7f5a9", "#ffd8c0", "#ffb7b7", "#ff9191", "#f285c9", "#dc7adc"];
-  // STANDARDS.md §2.1: Lv5 black, Lv4 purple, Lv3 red, Lv2 yellow, Lv1 white.
-  const LEVEL_COLOURS = { 5: "#0c000c", 4: "#aa00aa", 3: "#ff2800", 2: "#f2e700", 1: "#ffffff" };
+  // Shelter marker (status and suitability for the map's hazard, from the server) → symbol:
+  // shape and symbol differ too, not only the colour. Closed shelters are small quiet dots
+  // (their × appears from NEAR_ZOOM on), so that 80 closed ones never bury the open ones.
+  const SHELTER = { usable: "✓", unsafe: "!", open_not_designated: "○", closed_suitable: "", closed: "×" };
+  const SHELTER_ORDER = ["usable", "open_not_designated", "unsafe", "closed_suitable", "closed"];
+  const NEAR_ZOOM = 15; // closed shelters drawn full size from here
+  const LABEL_ZOOM = 13; // district names written from here
+  // Hazard ranks come coloured from the server (palette.py: blues, far from every level colour).
+  const RANK_FALLBACK = "#6baed6";
+  // A district's level colour (notice_fill) and label (notice_label) come with its properties,
+  // from the one registry of levels and hazards (disaster_ai/levels.py, disaster_ai/hazards.py).
 
   function strings() {
     const el = document.getElementById("dai-map-strings");
@@ -59,20 +64,38 @@
     return Array.from(credits).join(" / ");
   }
 
-  function rankColour(rank, count) {
-    if (!rank) return RANK_COLOURS[0];
-    if (count <= 1) return RANK_COLOURS[RANK_COLOURS.length - 1];
-    const index = Math.round(((rank - 1) / Math.max(count - 1, 1)) * (RANK_COLOURS.length - 1));
-    return RANK_COLOURS[Math.min(Math.max(index, 0), RANK_COLOURS.length - 1)];
+  // A credit without its own leading 「出典：」: the line that lists them starts with one already.
+  function bareCredit(credit) {
+    return String(credit || "").replace(/^\s*(出典\s*[:：]\s*)+/, "").trim();
+  }
+
+  function shelterMarker(p) {
+    return p.marker || (p.state === "closed" ? "closed" : p.state) || "closed";
   }
 
   function create(mapEl, options) {
     options = options || {};
     const t = Object.assign({}, strings(), options.strings || {});
-    const map = L.map(mapEl, { zoomControl: true, zoomSnap: 0.25, zoomDelta: 0.5 }).setView([34.87, 138.3], 11);
-    map.attributionControl.setPrefix("Leaflet");
+    // With a credit line outside the map (attributionEl) the map carries no attribution box,
+    // so no credit ever covers the data; without one, Leaflet's box stays (collapsed by CSS).
+    const map = L.map(mapEl, {
+      zoomControl: true, zoomSnap: 0.25, zoomDelta: 0.5, attributionControl: !options.attributionEl,
+    }).setView([36.5, 137.5], 5);
+    if (map.attributionControl) map.attributionControl.setPrefix("Leaflet");
+    // the map's box changes when the panels beside it fill in: keep the centre where it was
+    if (window.ResizeObserver) new ResizeObserver(() => map.invalidateSize({ debounceMoveend: true })).observe(mapEl);
+    const labels = L.layerGroup();
+    function zoomClasses() {
+      const zoom = map.getZoom();
+      mapEl.classList.toggle("dai-near", zoom >= NEAR_ZOOM);
+      mapEl.classList.toggle("dai-labels", zoom >= LABEL_ZOOM);
+    }
+    map.on("zoomend", zoomClasses);
+    zoomClasses();
     map.createPane("dai-districts").style.zIndex = 400;
     map.createPane("dai-hazards").style.zIndex = 410;
+    map.createPane("dai-labels").style.zIndex = 420; // names above the shading, under the markers
+    map.getPane("dai-labels").style.pointerEvents = "none";
     const overlays = {};
     const baseLayers = {};
     const drawn = {}; // id → {leaflet, layer}
@@ -80,10 +103,12 @@
     let legend = null;
     let fitted = false;
     let incidentsByDistrict = {};
+    let lastAnswerDate = null;
 
     if (options.tiles && options.tiles.url) {
       const tiles = L.tileLayer(options.tiles.url, {
         attribution: escapeHtml(options.tiles.attribution || ""), maxZoom: options.tiles.max_zoom || 18,
+        className: "dai-base-tiles",
       }).addTo(map);
       baseLayers[escapeHtml(t.base_map || "Base map")] = tiles;
     }
@@ -107,7 +132,8 @@
       const box = el("div", "dai-popup");
       box.appendChild(el("strong", null, p.name));
       if (p.name_kana) box.appendChild(el("div", "dai-kana", p.name_kana));
-      box.appendChild(el("p", `dai-state dai-state--${p.state}`, `${SHELTER[p.state] || ""} ${p.state_label || p.state}`));
+      const marker = shelterMarker(p);
+      box.appendChild(el("p", `dai-state dai-state--${marker}`, `${SHELTER[marker] || ""} ${p.marker_label || p.state_label || p.state}`));
       let capacity = "";
       if (p.capacity !== null && p.capacity !== undefined) {
         capacity = String(p.capacity) + (p.capacity_derived ? ` (${t.derived})` : "");
@@ -156,7 +182,7 @@
           pane: "dai-districts", attribution,
           style: (f) => {
             const level = f.properties && f.properties.notice_level;
-            return { color: "#1f2937", weight: 1.5, fillColor: level ? LEVEL_COLOURS[level] || "#93c5fd" : "#93c5fd",
+            return { color: "#1f2937", weight: 1.5, fillColor: level ? f.properties.notice_fill || "#93c5fd" : "#93c5fd",
                      fillOpacity: level ? 0.35 : 0.08, className: "dai-district" };
           },
           onEachFeature: (f, l) => {
@@ -166,11 +192,10 @@
         });
       }
       if (kind === "hazard_zones") {
-        const count = (layer.geojson.ranks || []).length;
         return L.geoJSON(layer.geojson, {
           pane: "dai-hazards", attribution,
           style: (f) => {
-            const colour = rankColour(f.properties.rank_index, count);
+            const colour = f.properties.fill || RANK_FALLBACK;
             return { color: colour, weight: 1, opacity: 0.9, fillColor: colour, fillOpacity: 0.6, className: "dai-hazard" };
           },
           onEachFeature: (f, l) => l.bindPopup(() => hazardPopup(f.properties)),
@@ -181,12 +206,14 @@
           attribution,
           pointToLayer: (f, latlng) => {
             const p = f.properties;
-            const html = `<span class="dai-shelter dai-shelter--${escapeHtml(p.state)}" data-state="${escapeHtml(p.state)}">${SHELTER[p.state] || "?"}</span>`;
-            const size = p.state === "closed" ? 20 : 26; // open shelters stand out
+            const marker = shelterMarker(p);
+            const closed = marker === "closed" || marker === "closed_suitable";
+            const html = `<span class="dai-shelter dai-shelter--${escapeHtml(marker)}" data-state="${escapeHtml(p.state)}" data-marker="${escapeHtml(marker)}">${SHELTER[marker] || ""}</span>`;
+            const size = closed ? 20 : 26; // the box; a closed one draws a small dot inside it
             return L.marker(latlng, {
-              icon: L.divIcon({ className: "dai-icon", html, iconSize: [size, size], iconAnchor: [size / 2, size / 2], popupAnchor: [0, -10] }),
-              zIndexOffset: p.state === "closed" ? -100 : 100,
-              title: `${p.name} — ${p.state_label || p.state}`, alt: p.name, riseOnHover: true,
+              icon: L.divIcon({ className: closed ? "dai-icon dai-icon--closed" : "dai-icon", html, iconSize: [size, size], iconAnchor: [size / 2, size / 2], popupAnchor: [0, -10] }),
+              zIndexOffset: closed ? -1000 : 100,
+              title: `${p.name} — ${p.marker_label || p.state_label || p.state}`, alt: p.name, riseOnHover: true,
             });
           },
           onEachFeature: (f, l) => l.bindPopup(() => shelterPopup(f.properties)),
@@ -242,10 +269,12 @@
         const shelters = drawn.shelters && drawn.shelters.layer.geojson.features;
         if (shelters && shelters.length) {
           const seen = {};
-          shelters.forEach((f) => { seen[f.properties.state] = f.properties.state_label; });
-          ["usable", "unsafe", "closed"].forEach((state) => {
-            if (!seen[state]) return;
-            add(el("span", `dai-shelter dai-shelter--${state}`, SHELTER[state]), seen[state]);
+          shelters.forEach((f) => { seen[shelterMarker(f.properties)] = f.properties.marker_label || f.properties.state_label; });
+          const hazard = drawn.shelters.layer.geojson.hazard_label;
+          SHELTER_ORDER.forEach((marker) => {
+            if (!seen[marker]) return;
+            const label = hazard && (marker === "open_not_designated" || marker === "closed_suitable") ? `${seen[marker]} (${hazard})` : seen[marker];
+            add(el("span", `dai-shelter dai-shelter--${marker}`, SHELTER[marker]), label);
           });
         }
         const incidents = drawn.incidents && drawn.incidents.layer.geojson.features;
@@ -264,11 +293,25 @@
             add(mark, t.life_threat);
           }
         }
+        const districts = drawn.districts && drawn.districts.layer.geojson.features;
+        if (districts && districts.length) {
+          // the notices in force, highest level first: level, name and hazard written out
+          const seen = {};
+          districts.forEach((f) => {
+            const p = f.properties || {};
+            if (p.notice_level && p.notice_label) seen[p.notice_label] = p;
+          });
+          Object.values(seen).sort((a, b) => b.notice_level - a.notice_level).forEach((p) => {
+            const swatch = el("span", "dai-swatch");
+            swatch.style.background = p.notice_fill || "#93c5fd";
+            add(swatch, p.notice_label);
+          });
+        }
         const hazards = drawn.hazard_zones && drawn.hazard_zones.layer.geojson;
         if (hazards && (hazards.ranks || []).length) {
           hazards.ranks.forEach((label, i) => {
             const swatch = el("span", "dai-swatch");
-            swatch.style.background = rankColour(i + 1, hazards.ranks.length);
+            swatch.style.background = (hazards.rank_colours || [])[i] || RANK_FALLBACK;
             add(swatch, label);
           });
         }
@@ -287,14 +330,24 @@
       const credits = [];
       Object.values(drawn).forEach(({ layer }) => {
         creditOf(layer).split(" / ").forEach((credit) => {
+          credit = bareCredit(credit);
           if (credit && !credits.includes(credit)) credits.push(credit);
         });
       });
-      if (options.tiles && options.tiles.attribution) credits.push(options.tiles.attribution);
-      target.textContent = credits.length ? `${t.data_sources || "Data sources"}: ${credits.join(" / ")}` : "";
+      target.textContent = "";
+      const tiles = options.tiles && options.tiles.attribution ? options.tiles : null;
+      if (!credits.length && !tiles) return;
+      target.appendChild(document.createTextNode(`${t.data_sources || "Data sources"}: ${credits.join(" / ")}`));
+      if (tiles) { // the base map's credit, linked where its terms ask for a link
+        if (credits.length) target.appendChild(document.createTextNode(" / "));
+        const credit = tiles.attribution_url ? el("a", null, bareCredit(tiles.attribution)) : el("span", null, bareCredit(tiles.attribution));
+        if (tiles.attribution_url) { credit.href = tiles.attribution_url; credit.rel = "noopener"; }
+        target.appendChild(credit);
+      }
     }
 
-    function renderSummary(generatedAt) {
+    function renderSummary(generatedAt, answerDate) {
+      if (answerDate) lastAnswerDate = new Date(answerDate);
       const target = options.summaryEl;
       if (!target || !t.summary) return;
       const incidents = (drawn.incidents && drawn.incidents.layer.geojson.features) || [];
@@ -304,7 +357,28 @@
         .replace("{life}", incidents.filter((f) => f.properties.life_threat).length)
         .replace("{open}", shelters.filter((f) => f.properties.is_open).length)
         .replace("{shelters}", shelters.length)
-        .replace("{time}", shortTime(generatedAt).slice(11) || "");
+        .replace("{time}", clockTime(generatedAt));
+    }
+
+    // "as of HH:MM": the time of the last answer (a 304 keeps an older generated_at in its body,
+    // so the answer's Date header is preferred), in Japan time.
+    function clockTime(generatedAt) {
+      const when = lastAnswerDate || (generatedAt ? new Date(generatedAt) : null);
+      if (!when || isNaN(when.getTime())) return shortTime(generatedAt).slice(11) || "";
+      return when.toLocaleTimeString("ja-JP", { timeZone: "Asia/Tokyo", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+    }
+
+    function drawLabels(layer) {
+      labels.clearLayers();
+      (layer.geojson.features || []).forEach((f) => {
+        const p = f.properties || {};
+        if (!p.label_point) return;
+        labels.addLayer(L.marker([p.label_point[1], p.label_point[0]], {
+          icon: L.divIcon({ className: "dai-district-label", html: `<span>${escapeHtml(p.name || p.key)}</span>`, iconSize: null }),
+          interactive: false, keyboard: false, pane: "dai-labels",
+        }));
+      });
+      if (!map.hasLayer(labels)) labels.addTo(map);
     }
 
     function markLoaded() {
@@ -319,14 +393,27 @@
     function setLayers(layers) {
       Object.values(drawn).forEach(({ leaflet }) => map.removeLayer(leaflet));
       Object.keys(drawn).forEach((id) => delete drawn[id]);
-      if (control) control.remove();
       Object.keys(overlays).forEach((name) => delete overlays[name]);
+      addLayers(layers);
+    }
+
+    // Add layers to those drawn (the map page draws its first part, then the details).
+    function addLayers(layers) {
+      if (control) control.remove();
       let bounds = null;
       layers.forEach((layer) => {
         if (!layer.geojson) return;
+        if (drawn[layer.id]) { updateLayers([layer]); return; }
         if (layer.kind === "incidents" || layer.id === "incidents") countIncidents(layer);
         const leaflet = build(layer).addTo(map);
         drawn[layer.id] = { leaflet, layer };
+        if (layer.kind === "districts") {
+          drawLabels(layer);
+          // the first paint: what the browser test times (performance.getEntriesByName)
+          if (window.performance && performance.mark && !performance.getEntriesByName("dai-map-districts").length) {
+            performance.mark("dai-map-districts");
+          }
+        }
         overlays[`<span class="dai-overlay" data-layer="${escapeHtml(layer.id)}">${escapeHtml(layer.title || layer.id)}</span>`] = leaflet;
         if (layer.kind === "districts" || layer.kind === "other" || layer.kind === "shelters") {
           const b = leaflet.getBounds();
@@ -345,10 +432,11 @@
       markLoaded();
     }
 
-    function updateLayers(layers, generatedAt) {
+    function updateLayers(layers, generatedAt, answerDate) {
       layers.forEach((layer) => {
         const existing = drawn[layer.id];
         if (!existing) return;
+        if (layer.kind === "districts") drawLabels(layer);
         if (layer.kind === "incidents" || layer.id === "incidents") countIncidents(layer);
         const visible = map.hasLayer(existing.leaflet);
         const fresh = build(layer);
@@ -363,17 +451,23 @@
         drawn[layer.id] = { leaflet: fresh, layer };
       });
       renderLegend();
-      renderSummary(generatedAt);
+      if (generatedAt !== undefined) renderSummary(generatedAt, answerDate);
       markLoaded();
     }
 
-    return { map, setLayers, updateLayers, renderSummary, drawn };
+    return { map, setLayers, addLayers, updateLayers, renderSummary, drawn };
   }
 
+  // The map data answers carry an ETag: the browser revalidates (If-None-Match → 304) and
+  // reuses its copy. The body gets the answer's Date as answer_date (see clockTime).
   function fetchJson(url) {
     return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } }).then((r) => {
       if (!r.ok) throw new Error(`HTTP ${r.status}`);
-      return r.json();
+      const date = r.headers.get("Date");
+      return r.json().then((body) => {
+        if (body && typeof body === "object" && date) body.answer_date = date;
+        return body;
+      });
     });
   }
 
@@ -384,7 +478,10 @@
     const summaryEl = d.summaryId ? document.getElementById(d.summaryId) : null;
     const t = strings();
     const controller = create(mapEl, {
-      tiles: d.tileUrl ? { url: d.tileUrl, attribution: d.tileAttribution || "", max_zoom: Number(d.tileMaxZoom) || 18 } : null,
+      tiles: d.tileUrl ? {
+        url: d.tileUrl, attribution: d.tileAttribution || "", attribution_url: d.tileAttributionUrl || "",
+        max_zoom: Number(d.tileMaxZoom) || 18,
+      } : null,
       attributionEl: d.attributionId ? document.getElementById(d.attributionId) : null,
       summaryEl, sheltersUrl: d.sheltersUrl,
     });
@@ -392,14 +489,21 @@
     fetchJson(d.url).then((body) => {
       controller.setLayers(body.layers);
       focusFromLocation(controller, mapEl);
-      controller.renderSummary(body.generated_at);
+      controller.renderSummary(body.generated_at, body.answer_date);
       const empty = body.layers.every((l) => !(l.geojson.features || []).length);
       if (empty && summaryEl) summaryEl.textContent = t.no_layers || "";
+      if (d.detailsUrl) { // the heavy layers (hazard zones) after the first paint
+        mapEl.dataset.details = "loading";
+        fetchJson(d.detailsUrl).then((details) => {
+          controller.addLayers(details.layers);
+          mapEl.dataset.details = "loaded";
+        }).catch(fail);
+      }
       const seconds = Number(d.refreshSeconds) || 0;
       if (seconds > 0 && d.liveUrl) {
         setInterval(() => {
           if (document.hidden) return;
-          fetchJson(d.liveUrl).then((live) => controller.updateLayers(live.layers, live.generated_at)).catch(fail);
+          fetchJson(d.liveUrl).then((live) => controller.updateLayers(live.layers, live.generated_at, live.answer_date)).catch(fail);
         }, seconds * 1000);
       }
     }).catch(fail);
@@ -417,7 +521,7 @@
     const zoom = Math.min(19, Math.max(5, Number(params.get("zoom")) || 16));
     controller.map.setView([lat, lon], zoom);
     const marker = L.circleMarker([lat, lon], {
-      radius: 14, color: "#111827", weight: 3, fill: false, interactive: false,
+      radius: 14, color: "#111827", weight: 3, fill: false, interactive: false, className: "dai-focus",
     }).addTo(controller.map);
     const label = (params.get("label") || "").slice(0, 80);
     if (label) {
