@@ -274,3 +274,30 @@ def test_the_dashboard_shades_a_district_once_a_lv4_notice_is_issued(
     assert "警戒レベル4 避難指示 (内水氾濫)" in tooltip
     assert errors == []
     context.close()
+
+
+def test_english_mode_names_the_levels_in_english_on_badges_and_the_map(
+    app, client, desk, api_headers
+):
+    import re
+
+    notice = issue_lv4(client, api_headers, "高新田自治会")
+    key = notice["districts"][0]["key"]
+    client.get("/lang/en")
+    html = client.get("/").get_data(as_text=True)
+    badges = re.findall(r'<span class="level-badge lv-4">([^<]*)</span>', html)
+    assert badges == ["Alert level 4 Evacuation Instruction"]  # not 「Alert level 4 避難指示」
+    feed = client.get("/dashboard/feed.json").get_json()
+    assert feed["notices"]["items"][0]["label"] == "Alert level 4 Evacuation Instruction"
+    data = client.get("/apps/situation/map-data.json?part=first").get_json()
+    (districts,) = [layer for layer in data["layers"] if layer["id"] == "districts"]
+    (shaded,) = [f for f in districts["geojson"]["features"] if f["properties"]["key"] == key]
+    assert shaded["properties"]["notice_label"] == (
+        "Alert level 4 Evacuation Instruction (Inland flooding)"
+    )
+    # the Japanese desk keeps the official names
+    client.get("/lang/ja")
+    html = client.get("/").get_data(as_text=True)
+    assert re.findall(r'<span class="level-badge lv-4">([^<]*)</span>', html) == [
+        "警戒レベル4 避難指示"
+    ]

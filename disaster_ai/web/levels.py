@@ -2,7 +2,9 @@
 label that goes with the colour everywhere (colour is never the only signal, the number and the
 name are written out), the legend, contrast checks and the highest level per district.
 
-The 避難情報 names stay in Japanese in every language (they are the official names).
+The desk names a level in the reader's language: the official Japanese name (避難指示) on the
+Japanese desk, the English name (Evacuation Instruction) on the English one. Public texts are
+not touched: they keep the official names in every channel (the notices app writes them).
 """
 
 from __future__ import annotations
@@ -34,9 +36,25 @@ def contrast_ratio(a: str, b: str) -> float:
     return (la + 0.05) / (lb + 0.05)
 
 
+def _english() -> bool:
+    from flask import has_request_context
+    from flask_babel import get_locale
+
+    return has_request_context() and str(get_locale() or "ja").startswith("en")
+
+
+def level_name(level: int, name: str | None = None) -> str:
+    """The level's name for the reader: the official 避難指示 in Japanese, "Evacuation
+    Instruction" in English (a name given in Japanese is the official one, so it is replaced)."""
+    found = registry.level(level)
+    if _english() and found is not None:
+        return found.en
+    return name or LEVEL_NAMES.get(level, "")
+
+
 def level_text(level: int, name: str | None = None) -> str:
-    """「警戒レベル4 避難指示」 (Japanese) or "Alert level 4 避難指示"."""
-    return f"{_('Alert level %(level)s', level=level)} {name or LEVEL_NAMES.get(level, '')}".strip()
+    """「警戒レベル4 避難指示」 (Japanese) or "Alert level 4 Evacuation Instruction" (English)."""
+    return f"{_('Alert level %(level)s', level=level)} {level_name(level, name)}".strip()
 
 
 def level_label(level: int, name: str | None = None, hazard_label: str = "") -> str:

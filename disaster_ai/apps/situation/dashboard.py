@@ -11,6 +11,7 @@ from disaster_ai.plugins import safe_collect
 from disaster_ai.storage.base import JST, now
 from disaster_ai.storage.engine import db
 from disaster_ai.types import DashboardPanel
+from disaster_ai.web import levels as web_levels
 
 FEED_FIRST = 10  # incidents on a fresh dashboard
 FEED_BATCH = 50  # new incidents per poll at most (the next poll brings the rest)
@@ -90,6 +91,8 @@ def notices_panel() -> dict:
             {
                 "level": level,
                 "name": str(entry.get("name") or levels.names("ja").get(level, "")),
+                # the badge in the reader's language (「警戒レベル4 避難指示」, "Alert level 4 …")
+                "label": web_levels.level_text(level, entry.get("name")),
                 "district_key": str(entry.get("district_key") or ""),
                 "district_name": str(entry.get("district_name") or entry.get("district_key") or ""),
                 "hazard": hazard,

@@ -203,7 +203,7 @@
     }
     notices.items.forEach((n) => {
       const li = el("li", `notice lv-${n.level}`);
-      li.appendChild(el("span", `level-badge lv-${n.level}`, `${S.level.replace("{level}", n.level)} ${n.name}`));
+      li.appendChild(el("span", `level-badge lv-${n.level}`, n.label || `${S.level.replace("{level}", n.level)} ${n.name}`));
       li.append(" ", el("span", null, [n.district_name, n.hazard_label].filter(Boolean).join(" · ")));
       if (n.closed_shelters && n.closed_shelters.length && S.closed_shelters) {
         li.append(" ", el("strong", "error closed-shelters", S.closed_shelters.replace("{names}", n.closed_shelters.join("、"))));
