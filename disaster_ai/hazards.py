@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
 
 from disaster_ai import levels
+from disaster_ai.i18n import RegistryLabels
 from disaster_ai.types import Hazard
 
 log = logging.getLogger(__name__)
@@ -169,20 +169,7 @@ def legend(locale: str | None = None) -> list[dict]:
     ]
 
 
-class Labels(Mapping):
-    """``{code: word}`` read from the registry when used: in the current language
+def Labels(locale: str | None = None) -> RegistryLabels:  # noqa: N802  (reads like a class)
+    """``{code: word}`` of this registry, read when used: in the current language
     (``locale=None``) or always in one (``"ja"``)."""
-
-    def __init__(self, locale: str | None = None):
-        self.locale = locale
-
-    def __getitem__(self, code):
-        if code not in registry():
-            raise KeyError(code)
-        return label(code, self.locale)
-
-    def __iter__(self):
-        return iter(registry())
-
-    def __len__(self):
-        return len(registry())
+    return RegistryLabels(registry, label, locale)

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
 
+from disaster_ai.i18n import RegistryLabels
 from disaster_ai.types import IncidentCategory
 
 log = logging.getLogger(__name__)
@@ -133,21 +133,7 @@ def map_table() -> dict[str, list[str]]:
     return {code: [c.colour, c.symbol] for code, c in registry().items()}
 
 
-class Labels(Mapping):
-    """``{code: word}`` read from the registry when used: in the current language
-    (``locale=None``) or always in one (``"ja"``). Stands in for the label tables that each
-    module used to keep."""
-
-    def __init__(self, locale: str | None = None):
-        self.locale = locale
-
-    def __getitem__(self, code):
-        if code not in registry():
-            raise KeyError(code)
-        return label(code, self.locale)
-
-    def __iter__(self):
-        return iter(registry())
-
-    def __len__(self):
-        return len(registry())
+def Labels(locale: str | None = None) -> RegistryLabels:  # noqa: N802  (reads like a class)
+    """``{code: word}`` of this registry, read when used: in the current language
+    (``locale=None``) or always in one (``"ja"``)."""
+    return RegistryLabels(registry, label, locale)
