@@ -277,22 +277,26 @@ class DatabaseTemplates:
             return database if fresh else None
         return database if not self._written(database) else None
 
-    def restore(self, app, stage: str) -> bool:
+    def restore(self, app, stage: str) -> str:
+        """``"restored"``; ``"save"`` when the caller should build the stage for real and then
+        :meth:`save` it (the database is as fresh as a template needs, but none exists yet);
+        ``"no"`` when the database already holds something: build for real, save nothing (a
+        template made from it would carry that something into other tests)."""
         import shutil
 
         from disaster_ai.storage import get_storage
 
         database = self._usable(app, stage)
         if database is None:
-            return False
+            return "no"
         source = self.files.get(self._key(app, stage, database))
         if source is None:
-            return False
+            return "save"
         get_storage(app).dispose()
         for suffix in ("-wal", "-shm", "-journal"):
             Path(f"{database}{suffix}").unlink(missing_ok=True)
         shutil.copyfile(source, database)
-        return True
+        return "restored"
 
     def save(self, app, stage: str) -> None:
         import shutil
@@ -363,9 +367,11 @@ def make_app(database_url, tmp_path):
         config.update(overrides)
         app = create_app(config, instance_path=str(tmp_path / "instance"))
         if migrate:
-            if not _TEMPLATES.restore(app, "migrated"):
+            templated = _TEMPLATES.restore(app, "migrated")
+            if templated != "restored":
                 get_storage(app).migrate()
-                _TEMPLATES.save(app, "migrated")
+                if templated == "save":
+                    _TEMPLATES.save(app, "migrated")
         built.append(app)
         return app
 
@@ -481,10 +487,12 @@ def api_headers(app, users):
 @pytest.fixture
 def yaizu(app, runner):
     """The Yaizu sample municipality, loaded through ``disaster-ai init --sample yaizu``."""
-    if not _TEMPLATES.restore(app, "yaizu"):
+    templated = _TEMPLATES.restore(app, "yaizu")
+    if templated != "restored":
         result = runner.invoke(["init", "--sample", "yaizu", "--no-demo-users"])
         assert result.exit_code == 0, result.output
-        _TEMPLATES.save(app, "yaizu")
+        if templated == "save":
+            _TEMPLATES.save(app, "yaizu")
     return Path(REPO_ROOT) / "sample_data" / "yaizu"
 
 

@@ -136,7 +136,12 @@ def dai_extra_template_vars(template):
     """The map script draws each category with the registry's colour and symbol."""
     from disaster_ai.apps.situation.categories import map_table
 
-    return {"incident_categories_map": map_table()}
+    values = {"incident_categories_map": map_table()}
+    if template == "web.dashboard":  # the dashboard's map card: the same base map as the map page
+        from disaster_ai.apps.situation.web import tile_config
+
+        values["map_tiles"] = tile_config()
+    return values
 
 
 @hookimpl
