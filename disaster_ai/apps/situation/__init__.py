@@ -137,7 +137,9 @@ def dai_extra_template_vars(template):
     from disaster_ai.apps.situation.categories import map_table
 
     values = {"incident_categories_map": map_table()}
-    if template == "web.dashboard":  # the dashboard's map card: the same base map as the map page
+    # the other maps of the desk (the dashboard's card, the notice form's district picker) get
+    # the same base map as the map page
+    if template == "web.dashboard" or template.startswith("notices_web."):
         from disaster_ai.apps.situation.web import tile_config
 
         values["map_tiles"] = tile_config()

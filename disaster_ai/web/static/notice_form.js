@@ -339,6 +339,11 @@
   if (hint) hint.hidden = false;
   const map = L.map(mapEl, { zoomControl: true, zoomSnap: 0.25 }).setView([36.5, 137.5], 5);
   map.attributionControl.setPrefix("Leaflet");
+  if (mapEl.dataset.tileUrl) { // the configured base map (MAP_TILES / MAP_TILE_URL), if any
+    L.tileLayer(mapEl.dataset.tileUrl, {
+      maxZoom: Number(mapEl.dataset.tileMaxZoom) || 18, attribution: mapEl.dataset.tileAttribution || "",
+    }).addTo(map);
+  }
   map.createPane("dai-zones").style.zIndex = 390;
   mapEl.daiMap = map;
   const byKey = {};

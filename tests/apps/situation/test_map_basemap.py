@@ -77,9 +77,11 @@ def test_a_tile_folder_is_served_by_the_app(app, client, login, tmp_path):
     assert client.get("/apps/situation/tiles/12/3629/1619.png").get_data() == PNG
     assert client.get("/apps/situation/tiles/12/3629/1620.png").status_code == 404
     assert client.get("/apps/situation/tiles/12/3629/..%2f1619.png").status_code == 404
-    # the dashboard's map card and a call's mini-map use the same base map as the map page
+    # the dashboard's map card and the notice form's map use the same base map as the map page
     dashboard = client.get("/").get_data(as_text=True)
     assert 'data-tile-url="/apps/situation/tiles/{z}/{x}/{y}.png"' in dashboard
+    notice_form = client.get("/apps/notices").get_data(as_text=True)
+    assert 'data-tile-url="/apps/situation/tiles/{z}/{x}/{y}.png"' in notice_form
 
 
 def test_tiles_need_a_login_and_a_configured_base_map(app, client, login, tmp_path):
