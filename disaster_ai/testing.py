@@ -433,14 +433,33 @@ def register_plugin(app):
 
 @pytest.fixture
 def users(app):
-    """admin, operator and approver with the passwords in TEST_PASSWORDS."""
-    from disaster_ai.auth import create_user
+    """admin, operator and approver with the passwords in TEST_PASSWORDS.
+
+    Their password hashes are made once per test session (scrypt costs about 0.1 s each, three
+    per test); every test still stores its own users and logs in through the real check."""
+    from unittest import mock
+
+    from disaster_ai import auth
     from disaster_ai.storage import get_storage, session_scope
 
-    with app.app_context(), session_scope(get_storage(app)) as session:
+    real = auth.generate_password_hash
+
+    def hashed_once(password: str) -> str:
+        if password not in _PASSWORD_HASHES:
+            _PASSWORD_HASHES[password] = real(password)
+        return _PASSWORD_HASHES[password]
+
+    with (
+        app.app_context(),
+        session_scope(get_storage(app)) as session,
+        mock.patch.object(auth, "generate_password_hash", hashed_once),
+    ):
         for role, password in TEST_PASSWORDS.items():
-            create_user(session, role, role, password)
+            auth.create_user(session, role, role, password)
     return dict(TEST_PASSWORDS)
+
+
+_PASSWORD_HASHES: dict[str, str] = {}
 
 
 def csrf_token_from(html: str) -> str:
