@@ -143,7 +143,29 @@ def dai_extra_template_vars(template):
         from disaster_ai.apps.situation.web import tile_config
 
         values["map_tiles"] = tile_config()
+    if template == "web.dashboard":
+        values["dashboard_map"] = _dashboard_map()
     return values
+
+
+def _dashboard_map() -> dict | None:
+    """The dashboard's map card drawn with this app's layers (the core's dashboard names no
+    app): where its data comes from, and the templates that load the map's styles and scripts.
+    None for a user who may not see the situation."""
+    from flask import current_app, url_for
+
+    from disaster_ai.auth import current_actor, is_allowed
+
+    if not is_allowed(current_actor(), "situation.view"):
+        return None
+    return {
+        "layers_url": url_for("situation_web.map_data"),
+        "live_url": url_for("situation_web.map_data", layers="incidents,shelters"),
+        "refresh_seconds": current_app.config["MAP_REFRESH_SECONDS"],
+        "shelters_url": url_for("situation_web.shelters_page"),
+        "head_template": "situation/_map_head.html",
+        "scripts_template": "situation/_map_scripts.html",
+    }
 
 
 @hookimpl
