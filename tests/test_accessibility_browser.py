@@ -128,6 +128,7 @@ def _fill_the_desk(app, runner, api_headers, tmp_path) -> dict[str, object]:
     notice_id = notice.get_json()["id"]
     submitted = client.post(f"/api/v1/notices/{notice_id}/submit", json={}, headers=operator)
     assert submitted.status_code == 200, submitted.get_json()
+    issued_id = _issued_notice(client, operator, api_headers("approver"), district)
 
     clip = sorted((Path(REPO_ROOT) / "sample_data" / "calls" / "audio").glob("*.mp3"))[0]
     with open(clip, "rb") as stream:
@@ -174,6 +175,7 @@ def _fill_the_desk(app, runner, api_headers, tmp_path) -> dict[str, object]:
     return {
         "incident_id": incident.get_json()["id"],
         "notice_id": notice_id,
+        "issued_notice_id": issued_id,
         "step": "approve",
         "call_id": call_id,
         "event_id": event_id,
@@ -184,6 +186,38 @@ def _fill_the_desk(app, runner, api_headers, tmp_path) -> dict[str, object]:
         "telegram_id": telegram_id,
         "ai_incident_id": ai_incident_id,
     }
+
+
+def _issued_notice(client, operator: dict, approver: dict, district: str) -> int:
+    """A Lv4 notice issued for ``district`` (its 解除 form is a page too)."""
+    created = client.post(
+        "/api/v1/notices",
+        json={
+            "hazard": "inland_flood",
+            "action": "発令",
+            "level": 4,
+            "districts": [district],
+            "reason": "大雨により、道路や住宅が浸水するおそれが高まっています。",
+        },
+        headers=operator,
+    )
+    assert created.status_code == 201, created.get_json()
+    nid = created.get_json()["id"]
+    assert (
+        client.post(f"/api/v1/notices/{nid}/submit", json={}, headers=operator).status_code == 200
+    )
+    approved = client.post(
+        f"/api/v1/notices/{nid}/approve",
+        json={
+            "acknowledge": [v["id"] for v in created.get_json()["guard"]["violations"]],
+            "confirm_unopened_reason": "職員が向かっており、到着次第開設する",
+        },
+        headers=approver,
+    )
+    assert approved.status_code == 200, approved.get_json()
+    issued = client.post(f"/api/v1/notices/{nid}/issue", headers=approver)
+    assert issued.get_json()["status"] == "issued", issued.get_json()
+    return nid
 
 
 def _pages(app, values: dict) -> list[str]:
@@ -203,8 +237,8 @@ def _pages(app, values: dict) -> list[str]:
                 arguments[name] = values[name]
         if rule.endpoint in FRAGMENTS:
             continue
-        if rule.endpoint == "notices_web.lift":
-            continue  # only for an issued notice; its form is the notice form, checked as new
+        if rule.endpoint == "notices_web.lift":  # the 解除 form of the issued notice
+            arguments["notice_id"] = values["issued_notice_id"]
         arguments.update(QUERY.get(rule.endpoint, {}))
         with app.test_request_context():
             from flask import url_for

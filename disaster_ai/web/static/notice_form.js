@@ -171,6 +171,7 @@
     if (lengths) article.appendChild(lengthLines(lengths, keys || [key]));
     const pre = el("pre", null, text);
     pre.setAttribute("data-copy", "");
+    pre.tabIndex = 0; // a long text scrolls: reachable with the keyboard too
     article.appendChild(pre);
     addCopyButton(article);
     return article;
