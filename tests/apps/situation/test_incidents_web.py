@@ -468,3 +468,32 @@ def test_an_incident_clicked_on_the_map_appears_in_the_dashboard_feed(
     assert all(url.startswith(live_server) for url in requested), [
         u for u in requested if not u.startswith(live_server)
     ]
+
+
+def test_hook_dai_incident_links(app, client, desk, register_plugin):
+    from disaster_ai import hookimpl
+    from disaster_ai.types import Link
+
+    made = api_create(client, desk, category="fire", place_name="小川新町三丁目")
+    seen = []
+
+    class FieldReports:
+        @hookimpl
+        def dai_incident_links(self, session, incident_id, actor):
+            seen.append((incident_id, actor.username, session is not None))
+            return [Link("現地報告 #3", "/apps/field/3"), "not a link"]
+
+    class Broken:
+        @hookimpl
+        def dai_incident_links(self, session, incident_id, actor):
+            raise RuntimeError("the field system is down")
+
+    register_plugin(FieldReports(), name="field-reports")
+    register_plugin(Broken(), name="broken-links")
+    page = client.get(f"{BASE}/{made['id']}")
+    html = page.get_data(as_text=True)
+    # the plugin's link is listed under 関連; the failing plugin and the non-link are left out
+    assert page.status_code == 200
+    assert '<a href="/apps/field/3">現地報告 #3</a>' in html and "関連" in html
+    assert "not a link" not in html
+    assert seen == [(made["id"], "operator", True)]
