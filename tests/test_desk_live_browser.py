@@ -110,7 +110,8 @@ def test_notification_search_and_print_in_the_browser(
     second_tab.wait_for_selector(".toast[data-event='notice.submitted']", timeout=15_000)
     shot(approver, "toast_approver.png")
     # one beep for both tabs
-    approver.wait_for_function("window.__sounds.length > 0")
+    # a function, not an expression: an expression is eval()ed, which the CSP refuses
+    approver.wait_for_function("() => window.__sounds.length > 0")
     second_tab.wait_for_timeout(1200)
     sounds = approver.evaluate("window.__sounds") + second_tab.evaluate("window.__sounds")
     assert len(sounds) == 1, sounds
