@@ -221,7 +221,9 @@ def field_error(html: str, field: str) -> str:
 
 def radio_text(html: str) -> str:
     match = re.search(
-        r'<article class="channel" data-channel="radio">.*?<pre data-copy>(.*?)</pre>', html, re.S
+        r'<article class="channel" data-channel="radio">.*?<pre data-copy[^>]*>(.*?)</pre>',
+        html,
+        re.S,
     )
     assert match, "no radio script in the page"
     return match.group(1)
