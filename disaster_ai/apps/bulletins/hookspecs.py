@@ -16,6 +16,16 @@ def dai_bulletin_sections(context):
     implementation is logged and audited, and the bulletin is issued without its sections."""
 
 
+@hookspec
+def dai_bulletin_situation(session, hazard, since, now, with_map):
+    """The situation part of a bulletin: return ``(digest, png)``, the digest a JSON-ready dict
+    with ``"available": True`` (see docs/bulletins.md for its fields) and the map as PNG bytes or
+    None (``with_map`` False asks for none), or None when you have no situation to give. The
+    situation app implements it. The first answer in the hook order is used; a failing
+    implementation is logged and the next one asked; with no answer the bulletin is issued with
+    its situation part ``{"available": False, "error": …}``."""
+
+
 @hookspec(firstresult=True)
 def dai_deliver_bulletin(bulletin, channel):
     """Deliver one bulletin (:class:`~disaster_ai.apps.bulletins.types.BulletinPayload`) to one

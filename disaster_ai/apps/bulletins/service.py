@@ -432,7 +432,9 @@ def _take_snapshot(app, session, event: DisasterEvent, now: datetime, *, with_ma
     ).first()
     since = previous.issued_at if previous is not None else event.opened_at
     since = min(since, now)
-    situation, png = snapshot.situation_part(session, event.hazard, since, now, with_map=with_map)
+    situation, png = snapshot.situation_part(
+        pm, session, event.hazard, since, now, with_map=with_map
+    )
     notices = snapshot.notices_part(pm, now, hazards.Labels("ja"))
     context = BulletinContext(
         event_id=event.id,

@@ -169,6 +169,14 @@ def _dashboard_map() -> dict | None:
 
 
 @hookimpl
+def dai_bulletin_situation(session, hazard, since, now, with_map):
+    """The situation part of the bulletins (被害状況 第N報): digest and map (bulletin_part.py)."""
+    from disaster_ai.apps.situation.bulletin_part import situation_part
+
+    return situation_part(session, hazard, since, now, with_map=with_map)
+
+
+@hookimpl
 def dai_notifications(event):
     """The desk's live notifications about this app's events (alerts.py)."""
     from disaster_ai.apps.situation.alerts import notifications_for

@@ -145,3 +145,43 @@ def test_hook_dai_deliver_bulletin(app, event, register_plugin, jobs):
     assert (
         delivered[0].detail["host"] == "commons.example.lg.jp" and delivered[0].detail["external"]
     )
+
+
+def test_hook_dai_bulletin_situation(app, event, register_plugin):
+    from disaster_ai import hookimpl as impl
+
+    asked = []
+
+    class Quiet:  # asked first, answers nothing: the situation app's answer is used
+        @impl(tryfirst=True)
+        def dai_bulletin_situation(self, session, hazard, since, now, with_map):
+            asked.append((hazard, since.isoformat(), now.isoformat(), with_map))
+            return None
+
+    register_plugin(Quiet(), name="quiet_situation")
+    first = service.issue_bulletin(app, event["id"], with_map=False)
+    (row,) = [b for b in bulletin_rows(app) if b.id == first.bulletin_id]
+    assert row.snapshot["situation"]["available"] is True  # from the situation app
+    assert asked == [("inland_flood", T0.isoformat(), T0.isoformat(), False)]
+
+    class Broken:
+        @impl(tryfirst=True)
+        def dai_bulletin_situation(self, session, hazard, since, now, with_map):
+            raise RuntimeError("analysis down")
+
+    register_plugin(Broken(), name="broken_situation")
+    second = service.issue_bulletin(app, event["id"], with_map=False)
+    (row,) = [b for b in bulletin_rows(app) if b.id == second.bulletin_id]
+    # a failing implementation is skipped: the situation app still answers
+    assert row.snapshot["situation"]["available"] is True
+
+    from disaster_ai.apps import situation
+
+    app.extensions["disaster_ai"].unregister(situation)  # no situation app: broken alone
+    third = service.issue_bulletin(app, event["id"], with_map=False)
+    (row,) = [b for b in bulletin_rows(app) if b.id == third.bulletin_id]
+    # the bulletin is issued all the same, its situation marked unavailable with the reason
+    assert row.snapshot["situation"]["available"] is False
+    assert "broken_situation" in row.snapshot["situation"]["error"]
+    assert "analysis down" in row.snapshot["situation"]["error"]
+    assert "状況データを取得できませんでした" in render.render_text(row.snapshot)
