@@ -17,10 +17,9 @@ implementation is skipped. Outside an app (a pure analysis, a script) the built-
 from __future__ import annotations
 
 import logging
-import re
 
 from disaster_ai import levels
-from disaster_ai.i18n import RegistryLabels
+from disaster_ai.i18n import RegistryLabels, vocabulary_problems
 from disaster_ai.types import Hazard
 
 log = logging.getLogger(__name__)
@@ -37,8 +36,6 @@ BUILTIN = (
 )
 BUILTIN_CODES = tuple(h.code for h in BUILTIN)
 BY_CODE = {h.code: h for h in BUILTIN}
-CODE = re.compile(r"[a-z][a-z0-9_]{1,31}")
-COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 _KEY = "disaster_ai.hazards"
 
 
@@ -46,16 +43,8 @@ def hazard_problems(item) -> list[str]:
     """The vocabulary check of one definition (empty: fine)."""
     if not isinstance(item, Hazard):
         return [f"expected Hazard, got {type(item).__name__}"]
-    problems = []
-    if not CODE.fullmatch(item.code or ""):
-        problems.append(f"code {item.code!r}: use 2-32 of a-z, 0-9 and _, a letter first")
+    problems = vocabulary_problems(item, ja_max=20, code_min=2)
     ja, en = str(item.ja or "").strip(), str(item.en or "").strip()
-    if not ja or not en:
-        problems.append("both words, ja and en, are needed")
-    if len(ja) > 20 or len(en) > 60:
-        problems.append("the words are too long for a label (ja ≤ 20, en ≤ 60 characters)")
-    if not COLOUR.fullmatch(item.colour or ""):
-        problems.append(f"colour {item.colour!r}: write it as #rrggbb")
     for word in (ja, en):
         for term in levels.LEGACY_NAMES:
             if term in word:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 
 from flask import current_app, g, has_request_context, request, session
@@ -47,3 +48,25 @@ class RegistryLabels(Mapping):
 
     def __len__(self):
         return len(self._registry())
+
+
+VOCABULARY_CODE = re.compile(r"[a-z][a-z0-9_]{0,31}")
+VOCABULARY_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
+
+
+def vocabulary_problems(item, *, ja_max: int, en_max: int = 60, code_min: int = 1) -> list[str]:
+    """The checks every vocabulary entry (a hazard, an incident category) passes: a code of
+    ``code_min``-32 of a-z, 0-9 and _ with a letter first, both words (ja, en) within their
+    lengths, a #rrggbb colour. Empty: fine. Each registry adds its own checks."""
+    problems = []
+    code = item.code or ""
+    if not VOCABULARY_CODE.fullmatch(code) or len(code) < code_min:
+        problems.append(f"code {item.code!r}: use {code_min}-32 of a-z, 0-9 and _, a letter first")
+    ja, en = str(item.ja or "").strip(), str(item.en or "").strip()
+    if not ja or not en:
+        problems.append("both words, ja and en, are needed")
+    if len(ja) > ja_max or len(en) > en_max:
+        problems.append(f"the words are too long (ja ≤ {ja_max}, en ≤ {en_max} characters)")
+    if not VOCABULARY_COLOUR.fullmatch(item.colour or ""):
+        problems.append(f"colour {item.colour!r}: write it as #rrggbb")
+    return problems

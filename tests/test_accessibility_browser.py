@@ -113,21 +113,7 @@ def _fill_the_desk(app, runner, api_headers, tmp_path) -> dict[str, object]:
         headers=operator,
     )
     assert incident.status_code == 201, incident.get_json()
-    notice = client.post(
-        "/api/v1/notices",
-        json={
-            "hazard": "inland_flood",
-            "action": "発令",
-            "level": 4,
-            "districts": [district],
-            "reason": "大雨により、道路や住宅が浸水するおそれが高まっています。",
-        },
-        headers=operator,
-    )
-    assert notice.status_code == 201, notice.get_json()
-    notice_id = notice.get_json()["id"]
-    submitted = client.post(f"/api/v1/notices/{notice_id}/submit", json={}, headers=operator)
-    assert submitted.status_code == 200, submitted.get_json()
+    notice_id, _violations = _submitted_notice(client, operator, district)  # awaits approval
     issued_id = _issued_notice(client, operator, api_headers("approver"), district)
 
     clip = sorted((Path(REPO_ROOT) / "sample_data" / "calls" / "audio").glob("*.mp3"))[0]
@@ -188,8 +174,8 @@ def _fill_the_desk(app, runner, api_headers, tmp_path) -> dict[str, object]:
     }
 
 
-def _issued_notice(client, operator: dict, approver: dict, district: str) -> int:
-    """A Lv4 notice issued for ``district`` (its 解除 form is a page too)."""
+def _submitted_notice(client, operator: dict, district: str) -> tuple[int, list[str]]:
+    """A Lv4 notice for ``district``, drafted and submitted: (id, its guard violations' ids)."""
     created = client.post(
         "/api/v1/notices",
         json={
@@ -203,13 +189,18 @@ def _issued_notice(client, operator: dict, approver: dict, district: str) -> int
     )
     assert created.status_code == 201, created.get_json()
     nid = created.get_json()["id"]
-    assert (
-        client.post(f"/api/v1/notices/{nid}/submit", json={}, headers=operator).status_code == 200
-    )
+    submitted = client.post(f"/api/v1/notices/{nid}/submit", json={}, headers=operator)
+    assert submitted.status_code == 200, submitted.get_json()
+    return nid, [v["id"] for v in created.get_json()["guard"]["violations"]]
+
+
+def _issued_notice(client, operator: dict, approver: dict, district: str) -> int:
+    """A Lv4 notice issued for ``district`` (its 解除 form is a page too)."""
+    nid, violations = _submitted_notice(client, operator, district)
     approved = client.post(
         f"/api/v1/notices/{nid}/approve",
         json={
-            "acknowledge": [v["id"] for v in created.get_json()["guard"]["violations"]],
+            "acknowledge": violations,
             "confirm_unopened_reason": "職員が向かっており、到着次第開設する",
         },
         headers=approver,

@@ -11,9 +11,8 @@ ones apply.
 from __future__ import annotations
 
 import logging
-import re
 
-from disaster_ai.i18n import RegistryLabels
+from disaster_ai.i18n import RegistryLabels, vocabulary_problems
 from disaster_ai.types import IncidentCategory
 
 log = logging.getLogger(__name__)
@@ -38,23 +37,13 @@ BUILTIN = (
     IncidentCategory("other", "その他", "Other", "#374151", "他", 1000),
 )
 BUILTIN_CODES = tuple(c.code for c in BUILTIN)
-CODE = re.compile(r"[a-z][a-z0-9_]{0,31}")
-COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 _KEY = "disaster_ai.incident_categories"
 
 
 def category_problems(item) -> list[str]:
     if not isinstance(item, IncidentCategory):
         return [f"expected IncidentCategory, got {type(item).__name__}"]
-    problems = []
-    if not CODE.fullmatch(item.code or ""):
-        problems.append(f"code {item.code!r}: use a-z, 0-9 and _ (32 at most), a letter first")
-    if not str(item.ja or "").strip() or not str(item.en or "").strip():
-        problems.append("both words, ja and en, are needed")
-    if len(str(item.ja)) > 40 or len(str(item.en)) > 60:
-        problems.append("the words are too long for a list (ja ≤ 40, en ≤ 60 characters)")
-    if not COLOUR.fullmatch(item.colour or ""):
-        problems.append(f"colour {item.colour!r}: write it as #rrggbb")
+    problems = vocabulary_problems(item, ja_max=40)
     if len(item.symbol or "") != 1:
         problems.append(f"symbol {item.symbol!r}: one character")
     return problems
