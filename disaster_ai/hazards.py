@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 
 from disaster_ai import levels
-from disaster_ai.i18n import RegistryLabels, vocabulary_problems
+from disaster_ai.i18n import RegistryLabels, reader_locale, vocabulary_problems
 from disaster_ai.types import Hazard
 
 log = logging.getLogger(__name__)
@@ -137,17 +137,7 @@ def label(code: str, locale: str | None = None) -> str:
     hazard = registry().get(code)
     if hazard is None:
         return str(code or "")
-    return hazard.ja if (locale or _locale()).startswith("ja") else hazard.en
-
-
-def _locale() -> str:
-    from flask import has_request_context
-
-    if not has_request_context():
-        return "ja"
-    from flask_babel import get_locale
-
-    return str(get_locale() or "ja")
+    return hazard.ja if (locale or reader_locale()).startswith("ja") else hazard.en
 
 
 def legend(locale: str | None = None) -> list[dict]:

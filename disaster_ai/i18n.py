@@ -28,6 +28,20 @@ def select_locale() -> str:
     return config["BABEL_DEFAULT_LOCALE"]
 
 
+def reader_locale() -> str:
+    """The language the current reader gets ("ja", "en"): the request's locale, or Japanese
+    outside a request (CLI, jobs, the scheduler)."""
+    if not has_request_context():
+        return "ja"
+    from flask_babel import get_locale
+
+    return str(get_locale() or "ja")
+
+
+def reader_reads_english() -> bool:
+    return reader_locale().startswith("en")
+
+
 class RegistryLabels(Mapping):
     """``{code: word}`` of a vocabulary registry (hazards, incident categories), read from the
     registry when used, in the current language (``locale=None``) or always in one (``"ja"``).

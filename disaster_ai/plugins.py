@@ -256,7 +256,14 @@ def impls_in_call_order(pm, hook_name: str) -> list:
 
 
 def call_each(
-    pm, hook_name: str, /, *, per_plugin=None, consequence: str = "skipped", **kwargs
+    pm,
+    hook_name: str,
+    /,
+    *,
+    per_plugin=None,
+    consequence: str = "skipped",
+    first_answer: bool = False,
+    **kwargs,
 ) -> list[HookOutcome]:
     """Call every implementation of ``hook_name`` one at a time, in pluggy's order (see
     :func:`impls_in_call_order`), and return one :class:`HookOutcome` per implementation.
@@ -267,7 +274,8 @@ def call_each(
     extra arguments for that plugin only (its own ``desk``). Wrappers (``wrapper=True``) wrap
     each single call, and the tracing switch sees each call. A firstresult hook's value is the
     implementation's own answer; a collector's is what the implementation returned (None when
-    it returned None)."""
+    it returned None). ``first_answer=True`` stops after the first implementation that answers
+    (a value that is not None), so the later ones do no work: a provider that skips failures."""
     impls = impls_in_call_order(pm, hook_name)
     if not impls:
         return []
@@ -286,6 +294,8 @@ def call_each(
             continue
         value = result if firstresult else (result[0] if result else None)
         outcomes.append(HookOutcome(impl.plugin_name, value))
+        if first_answer and value is not None:
+            break
     return outcomes
 
 

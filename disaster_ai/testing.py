@@ -186,16 +186,16 @@ class PostgresSchema:
 
 class DatabaseTemplates:
     """Copies of SQLite test databases, taken once per test session: the freshly migrated
-    database (every history of the loaded plugins) and the one with the Yaizu kit loaded.
+    database (every history of the loaded plugins) and the one with a sample kit loaded.
 
-    Migrating (six Alembic histories) and ``init --sample yaizu`` cost seconds each, and most
+    Migrating (every plugin's Alembic history) and ``init --sample NAME`` cost seconds each, and most
     tests need one or both; a copy of the file costs milliseconds. A copy is only used where the
     real thing would give the same database:
 
     - the key holds the stage, the plugins loaded and their migration folders, and the config
       (without the test's own paths, secrets and URL), so another plugin set or setting makes
       its own template;
-    - "migrated" is only restored where the database has no tables yet, "yaizu" only onto one in which
+    - "migrated" is only restored where the database has no tables yet, "sample:NAME" only onto one in which
       nothing but the schema versions has been written (a test that made users first, say, runs
       the real ``init``);
     - nothing is restored or saved while time-machine has moved the clock (``init`` stamps
@@ -503,15 +503,22 @@ def api_headers(app, users):
     return headers
 
 
+def load_sample(app, runner, name: str) -> None:
+    """``disaster-ai init --sample NAME --no-demo-users``, or a copy of the database it gave
+    earlier in this test session (:class:`DatabaseTemplates`)."""
+    stage = f"sample:{name}"
+    templated = _TEMPLATES.restore(app, stage)
+    if templated != "restored":
+        result = runner.invoke(["init", "--sample", name, "--no-demo-users"])
+        assert result.exit_code == 0, result.output
+        if templated == "save":
+            _TEMPLATES.save(app, stage)
+
+
 @pytest.fixture
 def yaizu(app, runner):
     """The Yaizu sample municipality, loaded through ``disaster-ai init --sample yaizu``."""
-    templated = _TEMPLATES.restore(app, "yaizu")
-    if templated != "restored":
-        result = runner.invoke(["init", "--sample", "yaizu", "--no-demo-users"])
-        assert result.exit_code == 0, result.output
-        if templated == "save":
-            _TEMPLATES.save(app, "yaizu")
+    load_sample(app, runner, "yaizu")
     return Path(REPO_ROOT) / "sample_data" / "yaizu"
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from flask_babel import gettext as _
 
 from disaster_ai import levels as registry
+from disaster_ai.i18n import reader_reads_english
 
 # read from the one registry (disaster_ai.levels); kept as names for the callers
 LEVEL_NAMES = registry.names("ja")
@@ -36,18 +37,11 @@ def contrast_ratio(a: str, b: str) -> float:
     return (la + 0.05) / (lb + 0.05)
 
 
-def _english() -> bool:
-    from flask import has_request_context
-    from flask_babel import get_locale
-
-    return has_request_context() and str(get_locale() or "ja").startswith("en")
-
-
 def level_name(level: int, name: str | None = None) -> str:
     """The level's name for the reader: the official 避難指示 in Japanese, "Evacuation
     Instruction" in English (a name given in Japanese is the official one, so it is replaced)."""
     found = registry.level(level)
-    if _english() and found is not None:
+    if reader_reads_english() and found is not None:
         return found.en
     return name or LEVEL_NAMES.get(level, "")
 

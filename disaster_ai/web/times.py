@@ -18,8 +18,7 @@ import re
 import unicodedata
 from datetime import date, datetime
 
-from flask_babel import get_locale
-
+from disaster_ai.i18n import reader_reads_english
 from disaster_ai.storage.base import JST, now
 
 WEEKDAYS_JA = "月火水木金土日"
@@ -116,10 +115,6 @@ def input_date(value) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
 
 
-def _english() -> bool:
-    return str(get_locale() or "ja").startswith("en")
-
-
 def jp_datetime(value, seconds: bool = False) -> str:
     """A time for people: 「2026年7月1日（水）20:05」, or "1 July 2026, 20:05 JST" in English."""
     if not value:
@@ -127,7 +122,7 @@ def jp_datetime(value, seconds: bool = False) -> str:
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
     moment = moment.astimezone(JST)
     clock = moment.strftime("%H:%M:%S" if seconds else "%H:%M")
-    if _english():
+    if reader_reads_english():
         return f"{moment.day} {moment:%B %Y}, {clock} JST"
     weekday = WEEKDAYS_JA[moment.weekday()]
     return f"{moment.year}年{moment.month}月{moment.day}日（{weekday}）{clock}"
@@ -138,7 +133,7 @@ def jp_date(value) -> str:
     if not value:
         return ""
     day = date.fromisoformat(value[:10]) if isinstance(value, str) else value
-    if _english():
+    if reader_reads_english():
         return f"{day.day} {day:%B %Y}"
     return f"{day.year}年{day.month}月{day.day}日（{WEEKDAYS_JA[day.weekday()]}）"
 

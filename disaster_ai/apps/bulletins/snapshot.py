@@ -55,6 +55,7 @@ def situation_part(pm, session, hazard, since, now, *, with_map=True) -> tuple[d
         pm,
         "dai_bulletin_situation",
         consequence="the next one is asked",
+        first_answer=True,  # the situation is computed once, by the first that answers
         session=session,
         hazard=hazard,
         since=since,

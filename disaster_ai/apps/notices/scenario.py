@@ -61,9 +61,9 @@ def parse_scenario(data: dict) -> Scenario:
     if isinstance(level, str) and level.strip().isdigit():
         level = int(level)
     if isinstance(level, bool) or not isinstance(level, int) or level not in f.LEVEL_NAMES:
-        from flask_babel import get_locale
+        from disaster_ai.i18n import reader_reads_english
 
-        if str(get_locale() or "ja").startswith("ja"):
+        if not reader_reads_english():
             choices = "、".join(f"{n}（{name}）" for n, name in f.LEVEL_NAMES.items())
         else:
             choices = ", ".join(f"{n} ({name})" for n, name in f.LEVEL_NAMES.items())

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 
-from disaster_ai.i18n import RegistryLabels, vocabulary_problems
+from disaster_ai.i18n import RegistryLabels, reader_locale, vocabulary_problems
 from disaster_ai.types import IncidentCategory
 
 log = logging.getLogger(__name__)
@@ -100,21 +100,11 @@ def codes() -> tuple[str, ...]:
 def label(code: str, locale: str | None = None) -> str:
     """The category's word in ``locale`` (Japanese unless the locale is another language)."""
     if locale is None:
-        locale = _locale()
+        locale = reader_locale()
     category = registry().get(code)
     if category is None:
         return code
     return category.ja if locale.startswith("ja") else category.en
-
-
-def _locale() -> str:
-    from flask import has_request_context
-
-    if not has_request_context():
-        return "ja"
-    from flask_babel import get_locale
-
-    return str(get_locale() or "ja")
 
 
 def map_table() -> dict[str, list[str]]:

@@ -139,10 +139,10 @@ def test_a_record_short_duration_heavy_rain_telegram_names_its_municipality():
     """VPOA50 (記録的短時間大雨情報): no official sample exists; a hand-made one (fixtures/handmade)."""
     from pathlib import Path
 
-    path = Path(__file__).parent / "fixtures" / "handmade" / "20260807031000_0_VPOA50_220000.xml"
+    path = Path(__file__).parent / "fixtures" / "handmade" / "20260807031000_0_VPOA50_230000.xml"
     telegram = parse_file(path)
     assert (telegram.type, telegram.status, telegram.info_type) == ("VPOA50", "通常", "発表")
     (item,) = telegram.items
-    assert (item.area_code, item.area_name) == ("2221200", "焼津市")
+    assert (item.area_code, item.area_name) == ("2320300", "一宮市")
     (kind,) = item.kinds
     assert (kind.name, kind.level) == ("記録的短時間大雨情報", None)  # information, not a level

@@ -158,11 +158,22 @@ def test_hook_dai_bulletin_situation(app, event, register_plugin):
             asked.append((hazard, since.isoformat(), now.isoformat(), with_map))
             return None
 
+    later = []
+
+    class Later:  # asked after the situation app, which answers: never called (no work twice)
+        @impl(trylast=True)
+        def dai_bulletin_situation(self, session, hazard, since, now, with_map):
+            later.append(hazard)
+            return {"available": True}, None
+
     register_plugin(Quiet(), name="quiet_situation")
+    register_plugin(Later(), name="later_situation")
     first = service.issue_bulletin(app, event["id"], with_map=False)
     (row,) = [b for b in bulletin_rows(app) if b.id == first.bulletin_id]
     assert row.snapshot["situation"]["available"] is True  # from the situation app
+    assert "incidents" in row.snapshot["situation"]
     assert asked == [("inland_flood", T0.isoformat(), T0.isoformat(), False)]
+    assert later == []
 
     class Broken:
         @impl(tryfirst=True)
@@ -177,7 +188,9 @@ def test_hook_dai_bulletin_situation(app, event, register_plugin):
 
     from disaster_ai.apps import situation
 
-    app.extensions["disaster_ai"].unregister(situation)  # no situation app: broken alone
+    pm = app.extensions["disaster_ai"]
+    pm.unregister(situation)  # no situation app, no other answer: the broken one alone
+    pm.unregister(name="later_situation")
     third = service.issue_bulletin(app, event["id"], with_map=False)
     (row,) = [b for b in bulletin_rows(app) if b.id == third.bulletin_id]
     # the bulletin is issued all the same, its situation marked unavailable with the reason
