@@ -59,7 +59,7 @@ def test_the_corpus_covers_every_category_and_split(rows):
     assert len(written) >= 300
     for category in CATEGORIES:
         assert sum(r["category"] == category for r in written) >= 15, category
-    assert {r["split"] for r in written} == {"train", "dev", "test", "holdout"}
+    assert {r["split"] for r in written} == {"train", "dev", "test", "holdout", "fresh2"}
     assert {r["muni"] for r in written} == {"yaizu", "ichinomiya"}
     ids = [r["id"] for r in written]
     assert len(ids) == len(set(ids))
