@@ -400,9 +400,18 @@ class Term:
     stricts: tuple[str, ...]  # readings with long vowels
     weight: float = 1.0
     self_negative: bool = False
+    parts: tuple[Term, ...] = ()  # a term written "A…B": A, then B a few words later
+
+
+SPLIT = "…"
 
 
 def _term(spec: str, weight: float = 1.0, self_negative: bool = False) -> Term:
+    if SPLIT in spec:
+        parts = tuple(_term(part, weight) for part in spec.split(SPLIT) if part)
+        written = unicodedata.normalize("NFKC", spec)
+        negative = self_negative or written.endswith("な")
+        return Term(written, (), (), (), weight, negative, parts)
     written, *extra = spec.split("|")
     written = unicodedata.normalize("NFKC", written)
     forms = [written, *negative_forms(written)]
@@ -436,6 +445,10 @@ class Lexicon:
     negation: tuple[str, ...]
     clause_end: tuple[str, ...]
     config: dict = field(default_factory=dict)
+    caught: tuple[Term, ...] = ()
+    immobile: tuple[Term, ...] = ()
+    acute: tuple[Term, ...] = ()
+    doubt: tuple[str, ...] = ()
 
     @functools.cached_property
     def fuzzy(self) -> tuple[int, float, float]:
@@ -489,6 +502,10 @@ def load_lexicon(path: str | None = None) -> Lexicon:
         negation=tuple(data.get("negation", {}).get("after", [])),
         clause_end=tuple(data.get("negation", {}).get("clause_end", [])),
         config=data,
+        caught=terms("caught"),
+        immobile=terms("immobile"),
+        acute=terms("acute"),
+        doubt=tuple(life.get("doubt", [])),
     )
 
 
@@ -615,6 +632,8 @@ def find(
 ) -> list[Hit]:
     """Every place a term occurs in the analysed text (see the module docstring). Tokens in
     ``skip`` (a place name's, say) are never part of a hit."""
+    if term.parts:
+        return _find_split(term, analysis, lexicon, fuzzy, skip)
     hits: list[Hit] = []
     fuzzy_min, max_cost, fuzzy_weight = lexicon.fuzzy
 
@@ -702,6 +721,33 @@ def find(
     return hits
 
 
+def _find_split(term: Term, analysis: Analysis, lexicon: Lexicon, fuzzy: bool, skip) -> list[Hit]:
+    """A term written "A…B": each part found as a term of its own, B starting at most
+    ``[matching] split_gap`` words after A ends, in the same clause (川の水が田んぼにあふれて
+    for 川の水…あふれ, 電気が全部消えて for 電気…消え). A negation after B cancels it."""
+    gap = int(lexicon.setting("matching", "split_gap", default=4))
+    ends = set(lexicon.clause_end) | SENTENCE_END
+    found: list[list[Hit]] = [find(part, analysis, lexicon, fuzzy, skip) for part in term.parts]
+    chains = [(h.first, h.last, h.exact, h.score) for h in found[0]]
+    for hits in found[1:]:
+        longer = []
+        for first, last, exact, score in chains:
+            for hit in hits:
+                if not (last <= hit.first <= last + gap):
+                    continue
+                between = analysis.tokens[last : hit.first]
+                if any(t.surface in ends for t in between):
+                    continue
+                longer.append((first, hit.last, exact and hit.exact, min(score, hit.score)))
+        chains = longer
+    result = []
+    for first, last, exact, score in dict.fromkeys(chains):
+        negated = not term.self_negative and _negated(analysis, last, lexicon)
+        how = "text" if exact else "fuzzy"
+        result.append(Hit(term, first, last, exact, score, negated, how))
+    return result
+
+
 def _best_hits(hits: list[Hit]) -> list[Hit]:
     """Non-overlapping hits, the most valuable (then the longest) first; negated ones dropped."""
     chosen: list[Hit] = []
@@ -762,14 +808,38 @@ def category_scores(
     return scores_of(category_hits(analysis, lexicon, skip))
 
 
+def _add_cause(analysis: Analysis, hits: dict[str, list[Hit]], scores: dict, lexicon: Lexicon):
+    """The labelling rule's "the hazard before the damage it causes": a strong term of a
+    ``[cause] categories`` hazard followed by a cause marker (地滑りで, 強風のせいで) adds
+    ``[cause] bonus`` to its category, so 地滑りで道路にひびが入って is a landslide."""
+    markers = tuple(lexicon.setting("cause", "after", default=[]))
+    bonus = float(lexicon.setting("cause", "bonus", default=0))
+    if not markers or not bonus:
+        return
+    for category in lexicon.setting("cause", "categories", default=[]):
+        for hit in hits.get(category, []):
+            following = "".join(t.surface for t in analysis.tokens[hit.last : hit.last + 3])
+            if hit.term.weight >= WEIGHTS["strong"] and following.startswith(markers):
+                scores[category] = round(scores.get(category, 0) + bonus, 3)
+                break
+
+
+def _precedent(scores: dict[str, float], lexicon: Lexicon) -> str | None:
+    """The category of ``[precedence]`` that reached its score, if any (a fire)."""
+    for category, minimum in lexicon.setting("precedence", default={}).items():
+        if scores.get(category, 0) >= float(minimum):
+            return category
+    return None
+
+
 def pick_category(scores: dict[str, float], lexicon: Lexicon) -> str:
     floor = float(lexicon.setting("matching", "other_below", default=1.5))
     priority = list(lexicon.setting("proposals", "priority", default=INCIDENT_CATEGORIES))
     if not scores or max(scores.values()) < floor:
         return "other"
-    for category, minimum in lexicon.setting("precedence", default={}).items():
-        if scores.get(category, 0) >= float(minimum):
-            return category
+    first = _precedent(scores, lexicon)
+    if first is not None:
+        return first
 
     def rank(category):
         order = priority.index(category) if category in priority else len(priority)
@@ -848,10 +918,85 @@ def person_cues(analysis: Analysis, lexicon: Lexicon, skip=frozenset()) -> list[
     return [h for h in cues if _person_near(analysis, h, persons)]
 
 
+def _doubted(analysis: Analysis, hit: Hit, lexicon: Lexicon) -> bool:
+    """The caller does not know whether it is so: a doubt marker (かもしれない, か分からない,
+    かどうか, か見えない …) after the cue, in its sentence, within ``[life_threat]
+    doubt_tokens`` words (逃げ遅れた人がいるかもしれません, 人が乗っているか見えません)."""
+    if not lexicon.doubt:
+        return False
+    limit = int(lexicon.setting("life_threat", "doubt_tokens", default=8))
+    _start, end = analysis.sentence_bounds(max(hit.last - 1, hit.first))
+    after = "".join(t.surface for t in analysis.tokens[hit.last : min(end, hit.last + limit)])
+    return any(marker in after for marker in lexicon.doubt)
+
+
+@dataclass(frozen=True)
+class Cues:
+    """What the call says about people in danger (see :func:`danger_cues`)."""
+
+    caught: tuple[Hit, ...] = ()  # a person caught by the hazard: a rescue, whatever it is
+    doubted: tuple[Hit, ...] = ()  # the same, but the caller does not know (要確認)
+    fuzzy: tuple[Hit, ...] = ()  # approximate matches of strong cues
+    presence: tuple[Hit, ...] = ()  # somebody is still at the hazard
+    device: tuple[Hit, ...] = ()  # a medical device that needs power
+    acute: tuple[Hit, ...] = ()  # the person has collapsed or does not respond
+    reassured: bool = False
+
+
+def danger_cues(analysis: Analysis, lexicon: Lexicon, skip=frozenset()) -> Cues:
+    """The life-threat cues of a call, sorted by what they mean for the category:
+
+    - ``caught``: an exact strong cue (閉じ込め, 息をしていない, 中に人 …) or a cue said of a
+      person (母が倒れて, 子どもが戻らない); a person present in a house the hazard has
+      caught (埋まって, つぶれ, のみこまれ …, the lexicon's ``caught``); a person present who
+      cannot move by themselves (寝たきり, 足が不自由 …, ``immobile``) in a flood, surge,
+      landslide or collapse (``immobile_hazards``);
+    - ``doubted``: such a cue that the caller is not sure of (…かもしれません);
+    - ``presence``: somebody still at the hazard (中にいます, 家に残っています)."""
+    life = lexicon.config.get("life_threat", {})
+    strong = _live(match_terms(lexicon.life_strong, analysis, lexicon, skip=skip))
+    exact = [h for h in strong if h.exact] + person_cues(analysis, lexicon, skip)
+    presence = _live(match_terms(lexicon.presence, analysis, lexicon, fuzzy=False, skip=skip))
+    presence += person_presence(analysis, lexicon, skip)
+    reassured = bool(
+        _live(match_terms(lexicon.reassurance, analysis, lexicon, fuzzy=False, skip=skip))
+    )
+    firm = [h for h in presence if not _doubted(analysis, h, lexicon)]
+    if firm and not reassured:
+        house = _live(match_terms(lexicon.caught, analysis, lexicon, fuzzy=False, skip=skip))
+        still = _live(match_terms(lexicon.immobile, analysis, lexicon, fuzzy=False, skip=skip))
+        if house:
+            exact += house[:1] + firm[:1]
+        elif still:
+            scores, _evidence = category_scores(analysis, lexicon, skip)
+            hazards = life.get("immobile_hazards", [])
+            if hazards and pick_category(scores, lexicon) in hazards:
+                exact += still[:1] + firm[:1]
+    caught = [h for h in exact if not _doubted(analysis, h, lexicon)]
+    doubted = [h for h in exact if _doubted(analysis, h, lexicon)]
+    return Cues(
+        caught=tuple(caught),
+        doubted=tuple(doubted),
+        fuzzy=tuple(h for h in strong if not h.exact),
+        presence=tuple(presence),
+        device=tuple(
+            _live(match_terms(lexicon.needs_power, analysis, lexicon, fuzzy=False, skip=skip))
+        ),
+        acute=tuple(_live(match_terms(lexicon.acute, analysis, lexicon, fuzzy=False, skip=skip))),
+        reassured=reassured,
+    )
+
+
 def rescue_cues(analysis: Analysis, lexicon: Lexicon, skip=frozenset()) -> list[Hit]:
-    """The exact strong cues and the person cues: somebody's life is in danger."""
-    strong = [h for h in _live(match_terms(lexicon.life_strong, analysis, lexicon, skip=skip))]
-    return [h for h in strong if h.exact] + person_cues(analysis, lexicon, skip)
+    """The cues that make a call a rescue: a person caught by the hazard (see
+    :func:`danger_cues`)."""
+    return list(danger_cues(analysis, lexicon, skip).caught)
+
+
+def device_outage(cues: Cues, scores: dict) -> bool:
+    """A medical device without power, the person not (yet) collapsed: the desk must bring
+    power, so the call stays a power outage (the labelling rule, docs/transcription.md)."""
+    return bool(cues.device) and not cues.acute and scores.get("power_outage", 0) >= 2
 
 
 def life_threat(
@@ -861,29 +1006,33 @@ def life_threat(
     lexicon: Lexicon,
     scores: dict,
     skip=frozenset(),
+    cues: Cues | None = None,
 ) -> LifeThreat:
     life = lexicon.config.get("life_threat", {})
     min_fuzzy = int(life.get("fuzzy_check_min_kana", 5))
-    strong = _live(match_terms(lexicon.life_strong, analysis, lexicon, skip=skip))
-    yes = [h for h in strong if h.exact] + person_cues(analysis, lexicon, skip)
-    if yes:
-        return LifeThreat("yes", tuple(dict.fromkeys(h.term.written for h in yes)))
-    device = _live(match_terms(lexicon.needs_power, analysis, lexicon, fuzzy=False, skip=skip))
+    cues = cues or danger_cues(analysis, lexicon, skip)
+    if cues.caught:
+        return LifeThreat("yes", tuple(dict.fromkeys(h.term.written for h in cues.caught)))
+    device = cues.device
     if device and (category == "power_outage" or scores.get("power_outage", 0) >= 2):
         return LifeThreat("yes", tuple(dict.fromkeys(h.term.written for h in device)))
-    presence = _live(match_terms(lexicon.presence, analysis, lexicon, fuzzy=False, skip=skip))
-    presence += person_presence(analysis, lexicon, skip)
-    reassured = bool(
-        _live(match_terms(lexicon.reassurance, analysis, lexicon, fuzzy=False, skip=skip))
-    )
+    presence = [h for h in cues.presence if not _doubted(analysis, h, lexicon)]
+    reassured = cues.reassured
     if presence and not reassured and category in life.get("presence_yes", []):
         return LifeThreat("yes", tuple(dict.fromkeys(h.term.written for h in presence)))
     reasons: list[str] = [f"{h.term.written}?" for h in device]  # a device: is the power on?
+    # the caller is not sure somebody is there: never silent, always 要確認
+    reasons += [f"{h.term.written}?" for h in cues.doubted]
+    reasons += [f"{h.term.written}?" for h in cues.presence if h not in presence]
     if presence and not reassured and category in life.get("presence_check", []):
         reasons += [h.term.written for h in presence]
     if not reassured:
         # an approximate match of a long strong cue: somebody should listen again
-        reasons += [f"~{h.term.written}" for h in strong if len(h.term.readings[0]) >= min_fuzzy]
+        reasons += [
+            f"~{h.term.written}"
+            for h in cues.fuzzy
+            if h.term.readings and len(h.term.readings[0]) >= min_fuzzy
+        ]
         if category in life.get("check_categories", []):
             reasons.append(f"category:{category}")
         weak = _live(match_terms(lexicon.life_weak, analysis, lexicon, fuzzy=False, skip=skip))
@@ -1085,15 +1234,25 @@ def triage(
     skip = frozenset(skip) | skip_tokens(analysis, skip_words)
     hits = category_hits(analysis, lexicon, skip)
     scores, evidence = scores_of(hits)
-    # a person in danger (trapped, missing, collapsed) makes it a call for rescue
+    _add_cause(analysis, hits, scores, lexicon)
+    # the labelling rule (docs/transcription.md): a person caught by the hazard makes it a rescue,
+    # whatever the hazard, except a fire; a device without power stays an outage
+    cues = danger_cues(analysis, lexicon, skip)
     bonus = float(lexicon.setting("life_threat", "rescue_bonus", default=0))
-    cues = rescue_cues(analysis, lexicon, skip)
-    if bonus and cues:
+    if bonus and cues.caught:
         scores["rescue"] = round(scores.get("rescue", 0) + bonus, 3)
-        evidence.setdefault("rescue", []).extend(h.term.written for h in cues)
+        evidence.setdefault("rescue", []).extend(h.term.written for h in cues.caught)
     category = pick_category(scores, lexicon)
+    if device_outage(cues, scores):
+        category = "power_outage"
+    elif cues.caught and _precedent(scores, lexicon) is None:
+        category = "rescue"
+    elif category == "rescue" and cues.doubted and not cues.caught:
+        # nobody known to be caught: the hazard, flagged 要確認
+        scores_left = {c: v for c, v in scores.items() if c != "rescue"}
+        category = pick_category(scores_left, lexicon) if scores_left else category
     vulnerable, why = is_vulnerable(analysis, lexicon, skip)
-    life = life_threat(analysis, category, vulnerable, lexicon, scores, skip)
+    life = life_threat(analysis, category, vulnerable, lexicon, scores, skip, cues)
     return Triage(
         category=category,
         scores=scores,
