@@ -22,22 +22,28 @@ import eval_triage  # noqa: E402
 
 from disaster_ai.apps.transcription import evaluation  # noqa: E402
 
-# split: (category, place, life recall (yes or 要確認), false-alarm rate at most)
+# split: (category, place, life recall (yes or 要確認), false-alarm rate at most). Measured after
+# the labelling rule (docs/transcription.md) and the second lexicon review: train 100 %, dev
+# 98.5 %, test 94.5 %, holdout 91.7 % (first scored 77.1 %), fresh2 91.8 % (83.7 % before the
+# review); life recall 100 % everywhere; false alarms 2.6–7.9 %. Each floor allows about one
+# call less than measured.
 TEXT_FLOORS = {
-    "train": (0.95, 0.98, 1.0, 0.05),
-    "dev": (0.93, 0.98, 1.0, 0.08),
-    "test": (0.88, 0.98, 0.98, 0.08),
-    # written after the first look at test, scored once: 77.1 % / 100 % / 9 of 10 / 7.9 %
-    "holdout": (0.75, 0.95, 0.90, 0.10),
+    "train": (0.98, 0.98, 1.0, 0.05),
+    "dev": (0.96, 0.98, 1.0, 0.08),
+    "test": (0.92, 0.98, 0.98, 0.08),
+    "holdout": (0.89, 0.95, 0.95, 0.10),
+    "fresh2": (0.89, 0.95, 0.95, 0.10),
     "samples": (1.0, 1.0, 1.0, 0.0),
 }
 # condition: (category, place, life recall, false alarms at most), all splits together: the 60
 # synthesized clips, and for clean and telephone also the 8 sample clips (their 16 kHz WAV and
 # 8 kHz μ-law), for mp3 the sample clips only
+# (measured: clean 88.2 %, telephone 88.2 %, noisy 85.0 %, mp3 87.5 %; recall 12/12, 12/12, 8/8,
+# 4/4)
 ASR_FLOORS = {
-    "clean": (0.83, 0.76, 1.0, 0.08),
-    "telephone": (0.83, 0.64, 1.0, 0.08),
-    "noisy": (0.78, 0.52, 0.85, 0.08),
+    "clean": (0.86, 0.76, 1.0, 0.08),
+    "telephone": (0.86, 0.64, 1.0, 0.08),
+    "noisy": (0.83, 0.52, 0.95, 0.08),
     "mp3": (0.85, 1.0, 1.0, 0.0),
 }
 
@@ -67,7 +73,7 @@ def test_the_corpus_covers_every_category_and_split(rows):
 
 @pytest.mark.parametrize(
     "split",
-    [pytest.param("train", marks=pytest.mark.slow), "dev", "test", "holdout", "samples"],
+    [pytest.param("train", marks=pytest.mark.slow), "dev", "test", "holdout", "fresh2", "samples"],
 )
 def test_text_floors_per_split(rows, gazetteers, split):
     category, place, recall, false_alarms = TEXT_FLOORS[split]
