@@ -17,17 +17,24 @@ the desk of the plugin being called (``dai_startup``, ``dai_register_jobs``,
     desk.egress.get(url, purpose="…", headers=…)  # the same, with status and headers (304)
     desk.municipality()                           # the profile: codes, JMA area codes
     desk.incidents.upsert("jma:123", category=…)  # idempotent by external reference
+    desk.incidents.query(place_name=…, since=…)   # read incidents (IncidentInfo, never rows)
+    desk.layers.features("places")                # the active map layers' features
+    desk.shelters.states(), desk.shelters.set_status(key, is_open=True)
+    desk.disasters.current(), desk.disasters.open(name)  # disaster events (災害)
+    desk.notices.in_force(at)                     # the 避難情報 in force, by level
     desk.notices.suggest(hazard=…, level=…, …)    # a 提案 draft for the desk, never issued by itself
     desk.notices.outdate(ref, reason="…")         # its reason is gone (取消, lowered)
     desk.events.emit(event, session=session)      # after-commit domain events
     desk.levels.LEVELS[4].ja, desk.hazards.label("flood")  # the vocabularies (one registry each)
+    desk.categories.label("fire")                 # incident categories
 
 A plugin's own tables derive from ``Base`` (re-exported here with the column types
 ``AwareDateTime``, ``JSONText``, ``GeoJSON`` and ``now()``, the aware current time).
 
 The core implements incidents and notices by asking the apps (``dai_incident_upsert``,
-``dai_notice_suggest``), so it never imports them; when the app that provides one is disabled,
-the call raises :class:`DeskUnavailable`. Nothing here is stored on the app, and a desk is cheap
+``dai_notice_suggest``; the read parts ``incidents``, ``layers``, ``shelters`` and ``disasters``
+through ``dai_desk_part``), so it never imports them; when the app that provides one is
+disabled, the call raises :class:`DeskUnavailable`. Nothing here is stored on the app, and a desk is cheap
 to build: make one where you need it.
 """
 
@@ -42,6 +49,7 @@ from flask import current_app, has_app_context
 from sqlalchemy.orm import Session
 
 from disaster_ai import (  # re-exported: plugins may import them from here
+    categories,  # the incident category registry (dai_incident_categories)
     hazards,  # the hazard registry (dai_hazards)
     hookimpl,  # noqa: F401
     levels,  # the 警戒レベル registry
@@ -64,11 +72,15 @@ from disaster_ai.storage.base import (  # noqa: F401  re-exported: for a plugin'
 )
 from disaster_ai.types import (
     Actor,
+    DisasterInfo,
     FeedResponse,
+    IncidentInfo,
     IncidentRef,
     IncidentUpsert,
+    LayerFeature,
     MunicipalityProfile,
     NoticeSuggestion,
+    ShelterState,
     SuggestionOutdated,
     SuggestionRef,
     SuggestionSource,
@@ -85,14 +97,19 @@ __all__ = [
     "BulletinIssued",
     "Desk",
     "DeskUnavailable",
+    "DisasterInfo",
     "DomainEvent",
     "FeedResponse",
     "IncidentCreated",
+    "IncidentInfo",
     "IncidentRef",
+    "LayerFeature",
     "MunicipalityProfile",
     "NoticeIssued",
+    "ShelterState",
     "SuggestionCreated",
     "SuggestionRef",
+    "categories",
     "current_desk",
     "hazards",
     "hookimpl",
@@ -122,8 +139,12 @@ class Desk:
         self.incidents = _Incidents(self)
         self.notices = _Notices(self)
         self.events = _Events(self)
+        self.layers = _Layers(self)
+        self.shelters = _Shelters(self)
+        self.disasters = _Disasters(self)
         self.levels = levels  # the 警戒レベル registry (names ja/en, colours), read-only
         self.hazards = hazards  # the hazard registry: registry(), label(code), legend()
+        self.categories = categories  # the incident categories: registry(), label(code), codes()
 
     def __repr__(self) -> str:
         return f"<Desk {self.name}>"
@@ -233,10 +254,28 @@ class Desk:
             )
         return result
 
+    def part(self, name: str):
+        """The object an app gives for the facade part ``name`` (``dai_desk_part``);
+        DeskUnavailable when no enabled app provides it. The facade's methods call it: use
+        them (``desk.incidents.get`` …) rather than the object."""
+        return self.provider("dai_desk_part", name=name)
+
 
 class _Part:
+    PART = ""  # the dai_desk_part name of the app object behind this part's reads
+
     def __init__(self, desk: Desk):
         self.desk = desk
+
+    def _ask(self, method: str, session: Session | None, /, **kwargs):
+        """Call ``method`` of the providing app's part in ``session`` (or in a transaction of
+        its own, committed at the end)."""
+        with self.desk.context():
+            part = self.desk.part(self.PART)
+            if session is not None:
+                return getattr(part, method)(session=session, **kwargs)
+            with self.desk.session() as own:
+                return getattr(part, method)(session=own, **kwargs)
 
 
 class _Jobs(_Part):
@@ -322,6 +361,87 @@ class _Egress(_Part):
 
 
 class _Incidents(_Part):
+    """Incidents (事案), kept by the situation app."""
+
+    PART = "incidents"
+
+    def get(self, incident_id: int, *, session: Session | None = None) -> IncidentInfo | None:
+        """The incident ``incident_id`` (a merged duplicate too: see ``merged_into``), or None
+        when there is none."""
+        return self._ask("get", session, incident_id=int(incident_id))
+
+    def query(
+        self,
+        *,
+        ids=None,
+        place_name: str | None = None,
+        categories=None,
+        statuses=None,
+        exclude_statuses=None,
+        since=None,
+        exclude_id: int | None = None,
+        merged: bool | None = False,
+        newest_first: bool = False,
+        limit: int | None = None,
+        session: Session | None = None,
+    ) -> list[IncidentInfo]:
+        """The incidents that match every filter given: ``ids``, ``place_name`` (exactly),
+        ``categories`` and ``statuses`` (any of), ``exclude_statuses``, ``since`` (occurred at
+        or after, aware), ``exclude_id``. ``merged``: False (default) leaves merged duplicates
+        out, as every list of the desk does; True gives only them; None both. Ordered by id,
+        or newest ``occurred_at`` first with ``newest_first``; at most ``limit``."""
+        filters = {
+            "ids": None if ids is None else tuple(int(i) for i in ids),
+            "place_name": place_name,
+            "categories": None if categories is None else tuple(categories),
+            "statuses": None if statuses is None else tuple(statuses),
+            "exclude_statuses": None if exclude_statuses is None else tuple(exclude_statuses),
+            "since": since,
+            "exclude_id": exclude_id,
+            "merged": merged,
+            "newest_first": bool(newest_first),
+            "limit": limit,
+        }
+        return self._ask("query", session, **filters)
+
+    def create(
+        self, values: dict, *, actor: Actor | None = None, session: Session | None = None
+    ) -> IncidentInfo:
+        """Record a new incident as ``actor`` (default: this plugin) with the fields of
+        ``values`` (category required; as for ``upsert``), located, validated, audited
+        (``incident.create``) and announced (``IncidentCreated``). Invalid values raise
+        :class:`ApiError` (422)."""
+        return self._ask("create", session, values=dict(values), actor=actor or self.desk.actor)
+
+    def update(
+        self,
+        incident_id: int,
+        values: dict,
+        *,
+        actor: Actor | None = None,
+        session: Session | None = None,
+    ) -> IncidentInfo:
+        """Change the given fields of an incident as ``actor`` (``status="resolved"``
+        resolves it); audited as ``incident.update`` / ``incident.resolve`` when something
+        changed. :class:`ApiError`: 404 unknown, 409 merged, 422 invalid."""
+        return self._ask(
+            "update",
+            session,
+            incident_id=int(incident_id),
+            values=dict(values),
+            actor=actor or self.desk.actor,
+        )
+
+    def replace_description(
+        self, incident_id: int, *, old: str, new: str, session: Session | None = None
+    ) -> bool:
+        """Replace the incident's description with ``new`` only while it still is ``old``
+        (text a plugin copied in and must now withdraw, e.g. a transcript past its retention;
+        an operator's edit is kept). Not audited: the caller audits why. True when replaced."""
+        return self._ask(
+            "replace_description", session, incident_id=int(incident_id), old=old, new=new
+        )
+
     def upsert(self, external_ref: str, *, session: Session | None = None, **values) -> IncidentRef:
         """Record the incident known outside as ``external_ref`` once: the first call creates
         it (source ``feed`` unless given, created by the plugin), a later call with the same
@@ -351,6 +471,18 @@ class _Incidents(_Part):
 
 
 class _Notices(_Part):
+    def in_force(self, at=None) -> dict:
+        """The evacuation notices (避難情報) in force at ``at`` (aware; default now), from
+        every ``dai_notices_in_force`` provider, checked and sorted by level (5 first):
+        ``{status: ok|error|none_recorded, items: [{district_key, district_name, level, name,
+        hazard, hazard_name, issued_at, closed_shelters}], errors: [{plugin, error}]}``.
+        ``name`` is the level's fixed name, ``hazard_name`` Japanese."""
+        from disaster_ai.in_force import notices_part
+
+        with self.desk.context():
+            pm = self.desk.app.extensions["disaster_ai"]
+            return notices_part(pm, at or now(), hazards.Labels("ja"))
+
     def suggest(
         self,
         *,
@@ -417,6 +549,118 @@ class _Notices(_Part):
                         actor=self.desk.actor,
                     )  # fmt: skip
         return answer or None
+
+
+class _Layers(_Part):
+    """The situation app's map layers (districts, places, shelters, hazard zones …)."""
+
+    PART = "layers"
+
+    def active_versions(self, *, session: Session | None = None) -> dict[str, int]:
+        """``{layer: version id}`` of every layer with an active version: a key for caches
+        that must be rebuilt when a layer is re-imported."""
+        return self._ask("active_versions", session)
+
+    def features(self, layer: str, *, session: Session | None = None) -> list[LayerFeature]:
+        """The features of the active version of ``layer`` (``districts``, ``places``,
+        ``shelters``, ``hazard_zones``), in import order; [] when none is active."""
+        return self._ask("features", session, layer=layer)
+
+    def prepared(self, *, session: Session | None = None):
+        """The active districts, shelters and hazard zones prepared for analysis (the
+        situation app's ``analysis.Layers``: ``districts``, ``shelters`` and ``hazard_zones``
+        as GeoDataFrames and their spatial indexes), cached until a layer changes; None when
+        no district layer is active. Pass it to ``desk.shelters.assessment`` / ``nearest``."""
+        return self._ask("prepared", session)
+
+
+class _Shelters(_Part):
+    """Shelters (避難所): the features of the active shelter layer and their status."""
+
+    PART = "shelters"
+
+    def get(self, key: str, *, session: Session | None = None) -> LayerFeature | None:
+        """The shelter ``key`` of the active shelter layer, or None."""
+        return self._ask("get", session, key=str(key))
+
+    def states(self, *, session: Session | None = None) -> list[ShelterState]:
+        """Every recorded shelter status (a shelter without one is closed, nobody in it)."""
+        return self._ask("states", session)
+
+    def set_status(
+        self,
+        key: str,
+        *,
+        is_open: bool | None = None,
+        occupancy: int | None = None,
+        actor: Actor | None = None,
+        session: Session | None = None,
+    ) -> bool:
+        """Open or close the shelter and/or set its occupancy, as ``actor``; True when
+        something changed (the same values again write nothing). Audited as
+        ``shelter.status``. :class:`ApiError`: 404 unknown shelter, 422 invalid."""
+        return self._ask(
+            "set_status",
+            session,
+            key=str(key),
+            is_open=is_open,
+            occupancy=occupancy,
+            actor=actor or self.desk.actor,
+        )
+
+    def listing(self, m2_per_person: float = 3.5, *, session: Session | None = None) -> dict:
+        """Every shelter with its state, as ``GET /api/v1/shelters`` gives it:
+        ``{version, attribution, shelters: [{key, name, is_open, occupancy, capacity …}]}``."""
+        return self._ask("listing", session, m2_per_person=float(m2_per_person))
+
+    def assessment(self, layers, states, hazard: str | None):
+        """Each shelter of ``layers`` (``desk.layers.prepared()``) assessed for ``hazard``
+        with ``states`` (a DataFrame of ``shelter_key, is_open, occupancy, updated_at``): a
+        DataFrame with ``state`` (usable, unsafe, open, closed …), ``designated``, ``in_zone``,
+        ``is_open`` … in the order of ``layers.shelters``. Pure: reads nothing."""
+        with self.desk.context():
+            return self.desk.part(self.PART).assessment(layers, states, hazard)
+
+    def nearest(self, layers, candidates):
+        """For each district of ``layers``, the nearest shelter among ``candidates`` (a
+        boolean array over ``layers.shelters``): a DataFrame per district. Pure."""
+        with self.desk.context():
+            return self.desk.part(self.PART).nearest(layers, candidates)
+
+
+class _Disasters(_Part):
+    """Disaster events (災害: 令和8年台風第10号 …), kept by the bulletins app: bulletins and
+    damage reports (被害報) are numbered per event."""
+
+    PART = "disasters"
+
+    def get(self, event_id: int, *, session: Session | None = None) -> DisasterInfo | None:
+        """The event ``event_id``, or None."""
+        return self._ask("get", session, event_id=int(event_id))
+
+    def current(self, *, session: Session | None = None) -> DisasterInfo | None:
+        """The open event opened last, or None when none is open."""
+        return self._ask("current", session)
+
+    def listing(self, *, session: Session | None = None) -> list[dict]:
+        """Every event, open ones first, newest first, as ``GET /api/v1/bulletins/events``
+        lists them (``{id, name, hazard, exercise, opened_at, closed_at, bulletins …}``)."""
+        return self._ask("listing", session)
+
+    def open(
+        self,
+        name: str,
+        *,
+        hazard: str | None = None,
+        exercise: bool = False,
+        actor: Actor | None = None,
+    ) -> dict:
+        """Open a new event as ``actor`` (audited ``bulletins.event_open``); returns it as
+        :meth:`listing` shows one. Invalid input raises the app's error (422)."""
+        with self.desk.context():
+            return self.desk.part(self.PART).open(
+                name, hazard=hazard, exercise=bool(exercise), actor=actor or self.desk.actor
+            )
 
 
 class _Events(_Part):

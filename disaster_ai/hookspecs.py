@@ -64,6 +64,15 @@ def dai_hazards():
     a failing implementation is skipped."""
 
 
+@hookspec
+def dai_incident_categories():
+    """Return a list of :class:`disaster_ai.types.IncidentCategory`: incident categories
+    (code, Japanese and English words, map colour and symbol). The registry is
+    ``disaster_ai.categories``; the situation app's own implementation (``trylast``) gives the
+    built-in ones; a plugin's definition with the same code replaces one. A definition that
+    fails the check is refused and logged; a failing implementation is skipped."""
+
+
 # --- web -----------------------------------------------------------------------------------
 
 
@@ -238,6 +247,18 @@ def dai_incident_upsert(session, upsert, actor):
 
     firstresult: stops at the first non-None result. The core default (trylast) is the
     situation app's incident store."""
+
+
+@hookspec(firstresult=True)
+def dai_desk_part(name):
+    """Return the object behind the facade part ``name`` that your plugin keeps, or None:
+    ``incidents``, ``layers``, ``shelters`` (the situation app's), ``disasters`` (the
+    bulletins app's). The facade (``desk.incidents.get``, ``desk.layers.features`` …) calls
+    its methods, as docs/internals.md lists them per part, and only returns plain values.
+
+    firstresult: stops at the first non-None result. The core defaults (trylast) are the
+    situation app's and the bulletins app's parts; with the app disabled the facade raises
+    ``DeskUnavailable``."""
 
 
 @hookspec(firstresult=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 ROLES = ("operator", "approver", "admin")
@@ -102,10 +103,14 @@ class JobSpec:
 
 @dataclass(frozen=True)
 class HealthCheck:
+    """One line of ``/healthz``. ``updated_at`` (aware): when the source this check watches last
+    changed (a feed's own update time), exposed by ``/metrics`` as its age."""
+
     name: str
     ok: bool
     detail: str = ""
     critical: bool = True
+    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -284,17 +289,26 @@ class MunicipalityProfile:
 
 @dataclass(frozen=True)
 class DashboardPanel:
-    """A panel of the desk's dashboard, from ``dai_dashboard_panels``.
+    """A panel (card) of the desk's dashboard, from ``dai_dashboard_panels``. The dashboard draws
+    only the panels the hook returns, sorted by ``order``: a disabled app shows none.
 
-    ``data`` is JSON-able and goes to the page and to ``/dashboard/feed.json`` under ``key``.
-    The dashboard draws the keys it knows (``incidents``, ``notices``, ``bulletin``) in their own
-    cards; any other panel becomes a card titled ``title`` (a lazy gettext string) listing
-    ``data["items"]`` (``{"label", "url", "note"}``), or ``data["empty"]`` when there are none."""
+    ``data`` is JSON-able; ``/dashboard/feed.json`` carries it under ``key``. ``title`` names the
+    card (a lazy gettext string). ``template`` is a Jinja template (in your blueprint's template
+    folder) that draws the card's body from ``panel`` (= ``data``); without one, the body lists
+    ``data["items"]`` (``{"label", "url", "note"}``), or says ``data["empty"]`` when there are
+    none. The page polls the feed every few seconds and replaces the body with the template
+    rendered again; a panel that updates itself instead names its ``script`` (a URL), which
+    listens for the ``dai:panel`` event on its card (``event.detail``: ``{key, data, html}``).
+    ``data["last_id"]``: the newest id a panel shows (the next poll passes the highest as
+    ``since_id``); ``data["district_levels"]``: ``{district_key: {level, label}}`` shades the
+    districts on the dashboard's map."""
 
     key: str
     data: Mapping[str, Any]
     title: Any = ""
     order: int = 100
+    template: str = ""
+    script: str = ""
 
 
 @dataclass(frozen=True)
@@ -424,3 +438,146 @@ class EgressRequest:
     app: str | None = None
     data_class: str = "public"
     component: str | None = None
+
+
+# --- the bulletin hooks' payloads (dai_bulletin_sections, dai_deliver_bulletin): here so that
+# every app and plugin can build them without importing the bulletins app (which re-exports them)
+
+
+@dataclass(frozen=True)
+class BulletinContext:
+    """What ``dai_bulletin_sections`` gets while a bulletin's snapshot is taken.
+
+    ``situation`` is the bulletin's own digest of the situation document (the same dict that is
+    frozen into the bulletin); ``since`` is when the previous bulletin of the event was issued
+    (the event's opening time for the first one). Times are ISO 8601 with ``+09:00``."""
+
+    event_id: int
+    event_name: str
+    issued_at: str
+    since: str | None
+    hazard: str | None
+    exercise: bool
+    situation: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BulletinSection:
+    """A section a plugin adds to a bulletin: a heading, a paragraph and/or bullet items.
+
+    Everything is frozen into the bulletin's snapshot, so keep it to plain text."""
+
+    title: str
+    body: str = ""
+    items: tuple[str, ...] = ()
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class DeliveryChannel:
+    """Where a bulletin goes: ``kind`` is ``email`` or ``webhook`` for the core providers (a
+    plugin may add others, e.g. ``lalert``); ``target`` is the address or URL; ``options`` the
+    rest of the target's settings (for a webhook, an optional ``secret`` for the signature)."""
+
+    kind: str
+    target: str
+    options: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BulletinPayload:
+    """A rendered bulletin, ready to send. Every format is built from the frozen snapshot."""
+
+    id: int
+    event_id: int
+    event_name: str
+    number: int
+    issued_at: str
+    title: str
+    text: str
+    html: str
+    document: dict
+    pdf: bytes | None = None
+    pdf_filename: str = ""
+
+    def json_bytes(self) -> bytes:
+        import json
+
+        return json.dumps(self.document, ensure_ascii=False, sort_keys=True, indent=2).encode()
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """What a delivery provider reports. ``ok=False`` (or raising) counts as a failed attempt,
+    which the job runner retries. ``host`` is where it went; ``external`` is True when that host
+    is not this machine (the core audits both kinds)."""
+
+    ok: bool
+    detail: str = ""
+    host: str = ""
+    external: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# --- what the facade's read APIs return (disaster_ai.desk, docs/internals.md) -----------------
+
+
+@dataclass(frozen=True)
+class IncidentInfo:
+    """An incident as the facade shows it (``desk.incidents.get`` / ``query`` / ``create`` /
+    ``update``): plain values, never the row. ``occurred_at`` is aware; ``merged_into`` is the
+    incident this one was merged into as a duplicate (None for the incidents that count)."""
+
+    id: int
+    category: str
+    status: str
+    occurred_at: Any
+    description: str = ""
+    place_name: str | None = None
+    district_key: str | None = None
+    lon: float | None = None
+    lat: float | None = None
+    life_threat: bool = False
+    people: int | None = None
+    vulnerable: bool = False
+    source: str = ""
+    merged_into: int | None = None
+    external_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class LayerFeature:
+    """A feature of an active map layer (``desk.layers.features``, ``desk.shelters.get``):
+    its key, name, reading (kana), GeoJSON geometry and the other properties."""
+
+    key: str
+    name: str
+    name_kana: str = ""
+    geometry: Mapping[str, Any] | None = None
+    props: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ShelterState:
+    """A shelter's recorded status (``desk.shelters.states``): open or not, how many people
+    are in it, when and by whom it was last changed."""
+
+    key: str
+    is_open: bool
+    occupancy: int
+    updated_at: Any = None
+    updated_by: str = ""
+
+
+@dataclass(frozen=True)
+class DisasterInfo:
+    """A disaster event (災害, the frame of bulletins and damage reports), as
+    ``desk.disasters`` shows it. Times are aware; ``closed_at`` is None while it is open."""
+
+    id: int
+    name: str
+    opened_at: Any
+    hazard: str | None = None
+    exercise: bool = False
+    opened_by: str = ""
+    closed_at: Any = None

@@ -2,9 +2,9 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, SelectField, StringField
+from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, Optional
 
 REQUIRED = _l("This field is required.")
 
@@ -63,3 +63,32 @@ class PasswordResetForm(FlaskForm):
     confirm = PasswordField(
         _l("New password again"), validators=[DataRequired(REQUIRED), Length(max=256)]
     )
+
+
+# --- disaster events (災害): opened on the bulletins' page and on the reports' page ------------
+
+NO_HAZARD = _l("None (shelters only open or closed)")
+
+
+def hazard_choices() -> list[SelectChoice]:
+    """The hazards of the one registry (``disaster_ai.hazards``), plugins' too, labelled in
+    the request's language."""
+    from disaster_ai import hazards
+
+    return [SelectChoice("", NO_HAZARD)] + [
+        SelectChoice(code, hazards.label(code)) for code in hazards.codes()
+    ]
+
+
+class EventForm(FlaskForm):
+    name = StringField(
+        _l("Event name"),
+        validators=[DataRequired(REQUIRED), Length(max=128)],
+        render_kw={"placeholder": "令和8年台風第10号"},
+    )
+    hazard = SelectField(
+        _l("Hazard for shelters and exposure"),
+        choices=hazard_choices,
+        validators=[Optional()],
+    )
+    exercise = BooleanField(_l("Exercise (marks every bulletin 【訓練】)"))

@@ -143,3 +143,24 @@ def register_filters(app) -> None:
     app.add_template_filter(jp_date, "jp_date")
     app.add_template_filter(input_datetime, "input_datetime")
     app.add_template_filter(input_date, "input_date")
+
+
+# --- the era dates of official documents (bulletins, damage reports) -----------------------
+
+
+def _era(day: date) -> str:
+    if day >= date(2019, 5, 1):
+        year = day.year - 2018
+        return f"令和{'元' if year == 1 else year}年"
+    if day >= date(1989, 1, 8):
+        year = day.year - 1988
+        return f"平成{'元' if year == 1 else year}年"
+    return f"{day.year}年"
+
+
+def ja_datetime(value: str | None) -> str:
+    """``2026-09-05T10:00:00+09:00`` → ``令和8年9月5日 10時00分``."""
+    if not value:
+        return ""
+    t = datetime.fromisoformat(value).astimezone(JST)
+    return f"{_era(t.date())}{t.month}月{t.day}日 {t.hour}時{t.minute:02d}分"

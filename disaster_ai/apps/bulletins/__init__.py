@@ -112,6 +112,16 @@ def dai_deliver_bulletin(bulletin, channel):
     return default_deliver(bulletin, channel)
 
 
+@hookimpl(trylast=True)
+def dai_desk_part(name):
+    """The facade's disaster events (``desk.disasters``)."""
+    if name != "disasters":
+        return None
+    from disaster_ai.apps.bulletins.desk_parts import DisastersPart
+
+    return DisastersPart()
+
+
 @hookimpl
 def dai_add_hookspecs(pm):
     """This app's own hooks exist only while the app is loaded."""

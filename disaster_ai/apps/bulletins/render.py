@@ -13,13 +13,14 @@ import base64
 import functools
 import json
 import re
-from datetime import date, datetime
+from datetime import datetime
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from disaster_ai import levels
 from disaster_ai.apps.bulletins.snapshot import closed_shelter_conflicts
 from disaster_ai.storage.base import JST
+from disaster_ai.web.times import ja_datetime  # noqa: F401  (also the bulletins' name for it)
 
 FORMATS = {
     "html": "text/html; charset=utf-8",
@@ -48,25 +49,7 @@ def normalise_format(fmt: str) -> str:
     return fmt
 
 
-# --- Japanese dates --------------------------------------------------------------------------
-
-
-def _era(day: date) -> str:
-    if day >= date(2019, 5, 1):
-        year = day.year - 2018
-        return f"令和{'元' if year == 1 else year}年"
-    if day >= date(1989, 1, 8):
-        year = day.year - 1988
-        return f"平成{'元' if year == 1 else year}年"
-    return f"{day.year}年"
-
-
-def ja_datetime(value: str | None) -> str:
-    """``2026-09-05T10:00:00+09:00`` → ``令和8年9月5日 10時00分``."""
-    if not value:
-        return ""
-    t = datetime.fromisoformat(value).astimezone(JST)
-    return f"{_era(t.date())}{t.month}月{t.day}日 {t.hour}時{t.minute:02d}分"
+# --- Japanese dates (ja_datetime: disaster_ai.web.times, shared with the reports) ------------
 
 
 def ja_time(value: str | None) -> str:

@@ -19,7 +19,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import IntegerField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
@@ -27,6 +27,11 @@ from disaster_ai.apps.bulletins import render, service
 from disaster_ai.apps.bulletins.schedules import InvalidSchedule
 from disaster_ai.auth import current_actor, is_allowed, requires
 from disaster_ai.storage.engine import db
+from disaster_ai.web.forms import (  # noqa: F401  (the event form is shared with the reports)
+    NO_HAZARD,
+    EventForm,
+    hazard_choices,
+)
 
 bp = Blueprint(
     "bulletins_web",
@@ -36,18 +41,6 @@ bp = Blueprint(
     static_folder="static",
     static_url_path="/static",
 )
-
-NO_HAZARD = _l("None (shelters only open or closed)")
-
-
-def hazard_choices() -> list[SelectChoice]:
-    """The hazards of the one registry (``disaster_ai.hazards``), plugins' too, labelled in
-    the request's language."""
-    from disaster_ai import hazards
-
-    return [SelectChoice("", NO_HAZARD)] + [
-        SelectChoice(code, hazards.label(code)) for code in hazards.codes()
-    ]
 
 
 TRIGGER_LABELS = {
@@ -62,20 +55,6 @@ DELIVERY_LABELS = {
     "failed": _l("Failed"),
 }
 REQUIRED = _l("This field is required.")
-
-
-class EventForm(FlaskForm):
-    name = StringField(
-        _l("Event name"),
-        validators=[DataRequired(REQUIRED), Length(max=128)],
-        render_kw={"placeholder": "令和8年台風第10号"},
-    )
-    hazard = SelectField(
-        _l("Hazard for shelters and exposure"),
-        choices=hazard_choices,
-        validators=[Optional()],
-    )
-    exercise = BooleanField(_l("Exercise (marks every bulletin 【訓練】)"))
 
 
 class ScheduleForm(FlaskForm):

@@ -32,6 +32,14 @@ class NoticeError(Exception):
         self.details = details
 
 
+def desk():
+    """The notices app's facade (``disaster_ai.desk``): how it reads the situation app's
+    layers, shelters and incidents without importing it."""
+    from disaster_ai.desk import current_desk
+
+    return current_desk("notices")
+
+
 def app_config():
     from flask import current_app, has_app_context
 

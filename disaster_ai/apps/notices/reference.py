@@ -10,27 +10,18 @@ import functools
 import pandas as pd
 import shapely
 from flask_babel import gettext as _
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from disaster_ai.apps.notices import facts as f
 from disaster_ai.apps.notices import guard
-from disaster_ai.apps.notices.base import NoticeError, app_config
+from disaster_ai.apps.notices.base import NoticeError, app_config, desk
 
 
 def reference_layers(session: Session):
-    """The situation app's prepared layers (cached per active layer versions, shared with it)."""
-    from disaster_ai.apps.situation import analysis
-    from disaster_ai.apps.situation import layers as layer_store
-    from disaster_ai.apps.situation.summary import Settings, _cache
-
-    config = app_config()
-    settings = Settings.from_config(config or None)
-    versions = {
-        name: layer_store.active_version(session, name)
-        for name in ("districts", "shelters", "hazard_zones")
-    }
-    if versions["districts"] is None:
+    """The situation app's prepared layers (``desk.layers.prepared``: cached per active layer
+    versions, shared with the situation app)."""
+    prepared = desk().layers.prepared(session=session)
+    if prepared is None:
         raise NoticeError(
             409,
             "no_districts",
@@ -41,39 +32,14 @@ def reference_layers(session: Session):
             ),
             "districts",
         )
-    key = (
-        tuple((name, v.id if v else None) for name, v in versions.items()),
-        settings.crs,
-        settings.cell_m,
-    )
-    cache = _cache()
-    prepared = cache.get(key) if cache is not None else None
-    if prepared is None:
-        frames = {name: layer_store.load_layer(session, name) for name in versions}
-        prepared = analysis.prepare_layers(
-            frames["districts"],
-            frames["shelters"],
-            frames["hazard_zones"],
-            crs=settings.crs,
-            cell_m=settings.cell_m,
-        )
-        if cache is not None:
-            cache.clear()
-            cache[key] = prepared
     return prepared
 
 
 def shelter_status(session: Session) -> pd.DataFrame:
-    from disaster_ai.apps.situation.models import ShelterStatus
-
-    rows = session.execute(
-        select(
-            ShelterStatus.shelter_key,
-            ShelterStatus.is_open,
-            ShelterStatus.occupancy,
-            ShelterStatus.updated_at,
-        )
-    ).all()
+    rows = [
+        (s.key, s.is_open, s.occupancy, s.updated_at)
+        for s in desk().shelters.states(session=session)
+    ]
     return pd.DataFrame.from_records(
         rows, columns=["shelter_key", "is_open", "occupancy", "updated_at"]
     )

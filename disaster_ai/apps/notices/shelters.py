@@ -8,7 +8,7 @@ import pandas as pd
 from flask_babel import gettext as _
 
 from disaster_ai.apps.notices import facts as f
-from disaster_ai.apps.notices.base import NoticeError, app_config
+from disaster_ai.apps.notices.base import NoticeError, app_config, desk
 from disaster_ai.apps.notices.reference import match_names
 from disaster_ai.apps.notices.scenario import hazard_word, zone_hazard
 
@@ -28,19 +28,17 @@ def suggest_shelters(layers, status: pd.DataFrame, hazard: str, districts: list[
     outside that hazard's zone. When none is open, the nearest designated one outside the zone
     is proposed with ``must_open`` (NOTICE_SUGGEST_CLOSED_SHELTERS; the desk opens it as part
     of the order). When nothing is designated for the hazard, no shelter: the fallback."""
-    from disaster_ai.apps.situation import analysis
-
     config = app_config()
     allow_closed = bool(config.get("NOTICE_SUGGEST_CLOSED_SHELTERS", True))
-    assessment = analysis.shelter_assessment(layers, status, zone_hazard(hazard))
+    assessment = desk().shelters.assessment(layers, status, zone_hazard(hazard))
     usable = (assessment["state"] == "usable").to_numpy()
     safe_closed = (
         assessment["designated"].to_numpy(dtype=bool)
         & ~assessment["in_zone"].to_numpy(dtype=bool)
         & ~assessment["is_open"].to_numpy(dtype=bool)
     )
-    nearest_open = analysis.nearest_shelters(layers, usable)
-    nearest_closed = analysis.nearest_shelters(layers, safe_closed)
+    nearest_open = desk().shelters.nearest(layers, usable)
+    nearest_closed = desk().shelters.nearest(layers, safe_closed)
     chosen: dict[int, dict] = {}
     warnings: list[str] = []
     hazard_ja = hazard_word(hazard)
@@ -118,8 +116,6 @@ def suggest_shelters(layers, status: pd.DataFrame, hazard: str, districts: list[
 def operator_shelters(layers, status, hazard: str, wanted: list[str]) -> dict:
     """The operator's own choice: every name must exist (nothing is invented); a choice that is
     not designated for the hazard, inside its zone or closed gives a warning."""
-    from disaster_ai.apps.situation import analysis
-
     positions, unknown = match_names(layers.shelters, wanted, "")
     if unknown:
         raise NoticeError(
@@ -129,7 +125,7 @@ def operator_shelters(layers, status, hazard: str, wanted: list[str]) -> dict:
             "shelters",
             unknown=unknown,
         )
-    assessment = analysis.shelter_assessment(layers, status, zone_hazard(hazard))
+    assessment = desk().shelters.assessment(layers, status, zone_hazard(hazard))
     shelters, warnings = [], []
     for pick in positions:
         row = assessment.iloc[pick]

@@ -938,7 +938,6 @@ def confirm(notice_id: int, step: str):
 def open_shelter(notice_id: int):
     """開設する: open a shelter that the notice names (``situation.edit``; the situation app
     audits the change), then back to the confirm page the button was on."""
-    from disaster_ai.apps.situation import incidents as situation
     from disaster_ai.errors import ApiError
 
     actor = current_actor()
@@ -961,7 +960,7 @@ def open_shelter(notice_id: int):
         flash(_("This notice does not name that shelter: nothing was opened."))
         return redirect(target)
     try:
-        situation.set_shelter_status(session, key, actor, is_open=True)
+        base.desk().shelters.set_status(key, is_open=True, actor=actor, session=session)
         session.commit()
     except ApiError as exc:
         session.rollback()

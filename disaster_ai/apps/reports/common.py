@@ -58,23 +58,36 @@ class Conflict(ReportError):
     status, code = 409, "conflict"
 
 
-def clock(app) -> datetime:
-    """The desk's clock: the one the bulletins read (tests inject it the same way)."""
-    from disaster_ai.apps.bulletins.schedules import clock as bulletins_clock
+def desk(app):
+    """This app's facade (``disaster_ai.desk``): the disaster events belong to the bulletins
+    app, the incidents and shelters to the situation app; this app reaches them only through
+    it."""
+    from disaster_ai.desk import Desk
 
-    return bulletins_clock(app)
+    return Desk(app, APP)
+
+
+def clock(app) -> datetime:
+    """The desk's clock: the one the bulletins read (tests inject it the same way, as
+    ``app.extensions["disaster_ai.bulletins.clock"]``)."""
+    from disaster_ai.storage.base import now
+
+    injected = app.extensions.get("disaster_ai.bulletins.clock")
+    return injected() if injected else now()
 
 
 def app_context(app):
-    from disaster_ai.apps.bulletins.service import app_context as context
-
-    return context(app)
+    """The app's context: the current one when it is already pushed (a request keeps its
+    ``g``), else a new one (jobs, scheduler, CLI)."""
+    return desk(app).context()
 
 
 def get_event(session, event_id: int, *, open_only: bool = False):
-    from disaster_ai.apps.bulletins.models import DisasterEvent
+    """The disaster event (``desk.disasters.get``: a ``DisasterInfo``); NotFound, or Conflict
+    when ``open_only`` and it is closed."""
+    from flask import current_app
 
-    event = session.get(DisasterEvent, event_id)
+    event = desk(current_app._get_current_object()).disasters.get(event_id, session=session)
     if event is None:
         raise NotFound(_("No disaster event %(id)s.", id=event_id), "event")
     if open_only and event.closed_at is not None:
@@ -86,6 +99,9 @@ def get_event(session, event_id: int, *, open_only: bool = False):
 
 
 def iso(value: datetime | None) -> str | None:
-    from disaster_ai.apps.bulletins.snapshot import iso as to_iso
+    """ISO 8601 in Japan time, whole seconds, with ``+09:00`` (STANDARDS.md §1.4)."""
+    from disaster_ai.storage.base import JST
 
-    return to_iso(value)
+    if value is None:
+        return None
+    return value.astimezone(JST).replace(microsecond=0).isoformat()

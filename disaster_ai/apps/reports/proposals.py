@@ -33,6 +33,7 @@ from disaster_ai.apps.reports.common import (
     ReportError,
     app_context,
     clock,
+    desk,
     get_event,
     iso,
 )
@@ -49,8 +50,7 @@ MAX_REASON = 255
 def sync(app, event_id: int) -> dict:
     """Create the missing proposals of an open event and withdraw those of merged duplicates;
     returns ``{"created": n, "withdrawn": n}``. Safe to call any time, from any process."""
-    from disaster_ai.apps.situation.models import Incident
-
+    incidents = desk(app).incidents
     with app_context(app):
         catalogue = catalogue_for(app)
         rules = {r.category: r for r in catalogue.proposals}
@@ -66,13 +66,10 @@ def sync(app, event_id: int) -> dict:
                 )
             }
             merged = (
-                dict(
-                    session.execute(
-                        select(Incident.id, Incident.merged_into).where(
-                            Incident.id.in_(list(existing)), Incident.merged_into.is_not(None)
-                        )
-                    ).all()
-                )
+                {
+                    i.id: i.merged_into
+                    for i in incidents.query(ids=existing, merged=True, session=session)
+                }
                 if existing
                 else {}
             )
@@ -85,7 +82,7 @@ def sync(app, event_id: int) -> dict:
                     proposal.decided_at, proposal.decided_by = moment, "system"
                     withdrawn += 1
             counted_roots = {
-                _root(session, incident_id): incident_id
+                _root(app, session, incident_id): incident_id
                 for incident_id, p in existing.items()
                 if p.state == "accepted" and incident_id in merged
             }
@@ -97,13 +94,11 @@ def sync(app, event_id: int) -> dict:
                     proposal.reason = f"重複（#{counted} として集計済み）"
                     proposal.decided_at, proposal.decided_by = moment, "system"
                     withdrawn += 1
-            candidates = session.scalars(
-                select(Incident).where(
-                    Incident.merged_into.is_(None),
-                    Incident.status.in_(COUNTED_STATUSES),
-                    Incident.category.in_(list(rules)),
-                    Incident.occurred_at >= event.opened_at - PROPOSAL_LOOKBACK,
-                )
+            candidates = incidents.query(
+                statuses=COUNTED_STATUSES,
+                categories=list(rules),
+                since=event.opened_at - PROPOSAL_LOOKBACK,
+                session=session,
             )
             for incident in candidates:
                 if incident.id in existing or incident.id in counted_roots:
@@ -132,14 +127,13 @@ def sync(app, event_id: int) -> dict:
         return {"created": created, "withdrawn": withdrawn}
 
 
-def _root(session, incident_id: int) -> int:
-    from disaster_ai.apps.situation.models import Incident
-
+def _root(app, session, incident_id: int) -> int:
     seen = set()
     current = incident_id
     while current not in seen:
         seen.add(current)
-        into = session.scalar(select(Incident.merged_into).where(Incident.id == current))
+        found = desk(app).incidents.get(current, session=session)
+        into = None if found is None else found.merged_into
         if into is None:
             return current
         current = into
@@ -176,7 +170,7 @@ def proposal_dict(p: TallyProposal, incident=None) -> dict:
 
 
 def list_proposals(session, event_id: int, state: str | None = None) -> list[dict]:
-    from disaster_ai.apps.situation.models import Incident
+    from flask import current_app
 
     query = select(TallyProposal).where(TallyProposal.event_id == event_id)
     if state:
@@ -185,8 +179,8 @@ def list_proposals(session, event_id: int, state: str | None = None) -> list[dic
     incidents = (
         {
             i.id: i
-            for i in session.scalars(
-                select(Incident).where(Incident.id.in_([r.incident_id for r in rows]))
+            for i in desk(current_app._get_current_object()).incidents.query(
+                ids=[r.incident_id for r in rows], merged=None, session=session
             )
         }
         if rows
@@ -312,7 +306,10 @@ def _decide_in(session, app, catalogue, proposal, action, target, amount, reason
 
 
 def list_proposals_by_id(session, proposal_id: int) -> dict:
-    from disaster_ai.apps.situation.models import Incident
+    from flask import current_app
 
     proposal = session.get(TallyProposal, proposal_id)
-    return proposal_dict(proposal, session.get(Incident, proposal.incident_id))
+    incident = desk(current_app._get_current_object()).incidents.get(
+        proposal.incident_id, session=session
+    )
+    return proposal_dict(proposal, incident)

@@ -50,9 +50,10 @@ def normalise_format(fmt: str) -> str:
 
 
 def ja_datetime(value: str | None) -> str:
-    from disaster_ai.apps.bulletins.render import ja_datetime as bulletin_ja_datetime
+    """``2026-09-05T10:00:00+09:00`` → ``令和8年9月5日 10時00分``, as the bulletins write it."""
+    from disaster_ai.web.times import ja_datetime as era_datetime
 
-    return bulletin_ja_datetime(value)
+    return era_datetime(value)
 
 
 def title_of(snapshot: dict) -> str:

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from flask import current_app
 
-from disaster_ai.apps.bulletins.types import BulletinSection
 from disaster_ai.apps.reports import render, shelters, tally
 from disaster_ai.apps.reports.items import catalogue_for
 from disaster_ai.storage import get_storage, session_scope
+from disaster_ai.types import BulletinSection
 
 # The damage lines every bulletin carries, entered or not (the rest only once entered).
 KEY_ITEMS = (

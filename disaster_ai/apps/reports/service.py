@@ -27,6 +27,7 @@ from disaster_ai.apps.reports.common import (
     ReportError,
     app_context,
     clock,
+    desk,
     get_event,
     iso,
 )
@@ -105,10 +106,7 @@ def _municipality(app, session) -> dict:
 
 
 def _notices(app, now: datetime) -> dict:
-    from disaster_ai import hazards
-    from disaster_ai.apps.bulletins.snapshot import notices_part
-
-    part = notices_part(app.extensions["disaster_ai"], now, hazards.Labels("ja"))
+    part = desk(app).notices.in_force(now)
     return {
         "status": part["status"],
         "items": [
@@ -448,7 +446,7 @@ def _enqueue_delivery(app, delivery_id: int) -> None:
 def payload_for(report: DamageReport):
     """The report as the bulletins' delivery providers take it (``dai_deliver_bulletin``): the
     text as the body, the PDF attached."""
-    from disaster_ai.apps.bulletins.types import BulletinPayload
+    from disaster_ai.types import BulletinPayload
 
     snap = report.snapshot
     return BulletinPayload(
@@ -469,7 +467,7 @@ def payload_for(report: DamageReport):
 def deliver_job(ctx) -> dict:
     """``reports.deliver``: one report to one target through ``dai_deliver_bulletin`` (SMTP
     with the PDF attached by default; the egress policy applies)."""
-    from disaster_ai.apps.bulletins.types import DeliveryChannel
+    from disaster_ai.types import DeliveryChannel
 
     app, delivery_id = ctx.app, int(ctx.payload["delivery_id"])
     storage = get_storage(app)

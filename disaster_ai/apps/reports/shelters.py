@@ -22,6 +22,7 @@ from disaster_ai.apps.reports.common import (
     ReportError,
     app_context,
     clock,
+    desk,
     iso,
 )
 from disaster_ai.apps.reports.items import _
@@ -71,34 +72,27 @@ def check(rec: Recording) -> Recording:
     return rec
 
 
-def _open_event_id(session) -> int | None:
-    from disaster_ai.apps.bulletins.models import DisasterEvent
-
-    return session.scalar(
-        select(DisasterEvent.id)
-        .where(DisasterEvent.closed_at.is_(None))
-        .order_by(DisasterEvent.opened_at.desc(), DisasterEvent.id.desc())
-        .limit(1)
-    )
+def _open_event_id(app, session) -> int | None:
+    """The open disaster event opened last (``desk.disasters.current``), or None."""
+    event = desk(app).disasters.current(session=session)
+    return None if event is None else event.id
 
 
 def record(app, key: str, rec: Recording, *, actor: Actor | None = None) -> dict:
     """Record one shelter; returns its row as :func:`listing` shows it, with ``changed``.
     The same figures again write nothing."""
-    from disaster_ai.apps.situation import incidents as situation
-
     actor = actor or SYSTEM_ACTOR
     rec = check(rec)
     with app_context(app):
         moment = clock(app)
         with session_scope(get_storage(app)) as session:
-            feature = situation.shelter_feature(key, session)
+            feature = desk(app).shelters.get(key, session=session)
             if feature is None:
                 raise NotFound(_("No shelter %(key)s.", key=key), "key")
             last = _latest(session, [key]).get(key)
             try:
-                _status, status_changed = situation.set_shelter_status(
-                    session, key, actor, is_open=rec.is_open, occupancy=rec.people
+                status_changed = desk(app).shelters.set_status(
+                    key, is_open=rec.is_open, occupancy=rec.people, actor=actor, session=session
                 )
             except ApiError as exc:  # the situation app's own checks
                 raise ReportError(exc.message, "people") from None
@@ -115,7 +109,7 @@ def record(app, key: str, rec: Recording, *, actor: Actor | None = None) -> dict
                 row = ShelterEvacuees(
                     shelter_key=key,
                     shelter_name=feature.name[:255],
-                    event_id=_open_event_id(session),
+                    event_id=_open_event_id(app, session),
                     is_open=rec.is_open,
                     people=rec.people,
                     households=rec.households,
@@ -162,9 +156,7 @@ def _latest(session, keys: list[str] | None = None) -> dict[str, ShelterEvacuees
 
 def listing(app, session) -> dict:
     """Every shelter of the active layer with its state (situation) and evacuee figures."""
-    from disaster_ai.apps.situation import incidents as situation
-
-    base = situation.list_shelters(session, app.config["SHELTER_M2_PER_PERSON"])
+    base = desk(app).shelters.listing(app.config["SHELTER_M2_PER_PERSON"], session=session)
     latest = _latest(session)
     shelters = []
     for s in base["shelters"]:

@@ -36,11 +36,18 @@ from flask_wtf import FlaskForm
 from sqlalchemy.exc import SQLAlchemyError
 
 from disaster_ai.apps.reports import proposals, render, service, shelters, tally
-from disaster_ai.apps.reports.common import SOURCE_LABELS, NotFound, ReportError, get_event
+from disaster_ai.apps.reports.common import (
+    SOURCE_LABELS,
+    NotFound,
+    ReportError,
+    desk,
+    get_event,
+)
 from disaster_ai.apps.reports.items import catalogue_for
 from disaster_ai.apps.reports.models import SOURCES
 from disaster_ai.auth import current_actor, is_allowed, requires
 from disaster_ai.storage.engine import db
+from disaster_ai.web.forms import EventForm
 
 bp = Blueprint(
     "reports_web",
@@ -85,9 +92,7 @@ def field_id(path: str) -> str:
 
 
 def _events(session) -> list[dict]:
-    from disaster_ai.apps.bulletins import service as bulletins
-
-    events = bulletins.list_events(session)
+    events = desk(_app()).disasters.listing(session=session)
     for event in events:
         row = get_event(session, event["id"])
         first = service.first_issued_at(session, event["id"])
@@ -99,8 +104,6 @@ def _events(session) -> list[dict]:
 @bp.get("")
 @requires("reports.view")
 def index():
-    from disaster_ai.apps.bulletins.web import EventForm
-
     actor = current_actor()
     return render_template(
         "reports/index.html",
@@ -112,14 +115,10 @@ def index():
 @bp.post("/events")
 @requires("bulletins.event_open")
 def open_event():
-    from disaster_ai.apps.bulletins import service as bulletins
-    from disaster_ai.apps.bulletins.web import EventForm
-
     form = EventForm()
     if not form.validate_on_submit():
         return render_template("reports/index.html", events=_events(db()), form=form), 422
-    event = bulletins.open_event(
-        _app(),
+    event = desk(_app()).disasters.open(
         form.name.data,
         hazard=form.hazard.data or None,
         exercise=form.exercise.data,
@@ -417,10 +416,8 @@ def record_shelter(key: str):
 @bp.get("/shelters/<key>")
 @requires("reports.view")
 def shelter_history(key: str):
-    from disaster_ai.apps.situation import incidents as situation
-
     try:
-        feature = situation.shelter_feature(key, db())
+        feature = desk(_app()).shelters.get(key, session=db())
     except SQLAlchemyError:
         feature = None
     if feature is None:

@@ -92,6 +92,14 @@ def dai_incident_upsert(session, upsert, actor):
     return upsert_incident(session, upsert, actor)
 
 
+@hookimpl(trylast=True)
+def dai_desk_part(name):
+    """The facade's incidents, layers and shelters (``desk.incidents.query`` …)."""
+    from disaster_ai.apps.situation.desk_parts import part
+
+    return part(name)
+
+
 @hookimpl
 def dai_dashboard_panels(actor, since_id):
     """The incident feed and the notices in force."""
@@ -126,7 +134,7 @@ def dai_add_hookspecs(pm):
 @hookimpl(trylast=True)
 def dai_incident_categories():
     """The built-in incident categories; a plugin's category with the same code replaces one."""
-    from disaster_ai.apps.situation.categories import BUILTIN
+    from disaster_ai.categories import BUILTIN
 
     return list(BUILTIN)
 
@@ -134,12 +142,12 @@ def dai_incident_categories():
 @hookimpl
 def dai_extra_template_vars(template):
     """The map script draws each category with the registry's colour and symbol."""
-    from disaster_ai.apps.situation.categories import map_table
+    from disaster_ai.categories import map_table
 
     values = {"incident_categories_map": map_table()}
-    # the other maps of the desk (the dashboard's card, the notice form's district picker) get
-    # the same base map as the map page
-    if template == "web.dashboard" or template.startswith("notices_web."):
+    # the other maps of the desk (the dashboard's card, the notice form's district picker, a
+    # call's mini-map) get the same base map as the map page
+    if template == "web.dashboard" or template.startswith(("notices_web.", "calls_web.")):
         from disaster_ai.apps.situation.web import tile_config
 
         values["map_tiles"] = tile_config()

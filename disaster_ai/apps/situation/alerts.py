@@ -17,7 +17,7 @@ class CategoryWord:
         self.code = code
 
     def __str__(self) -> str:
-        from disaster_ai.apps.situation.categories import label
+        from disaster_ai.categories import label
 
         return label(self.code, str(get_locale() or "ja"))
 

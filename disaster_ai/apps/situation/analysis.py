@@ -593,7 +593,7 @@ def _codes(series: pd.Series, preferred: tuple[str, ...]) -> tuple[np.ndarray, l
 def incident_arrays(frame: pd.DataFrame) -> IncidentArrays:
     """Normalise an incident frame (columns as in the ``incidents`` table: category, life_threat,
     people, vulnerable, status, occurred_at, created_at (optional), lon, lat, district_key)."""
-    from disaster_ai.apps.situation import categories as registry
+    from disaster_ai import categories as registry
     from disaster_ai.apps.situation.models import INCIDENT_STATUSES
 
     n = len(frame)

@@ -15,8 +15,8 @@ from flask import Blueprint, current_app, jsonify, url_for
 from flask_babel import gettext as _
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from disaster_ai import categories as category_registry
 from disaster_ai.api.framework import api_doc, parse_body, parse_query
-from disaster_ai.apps.situation import categories as category_registry
 from disaster_ai.apps.situation import incidents as service
 from disaster_ai.apps.situation.models import (
     INCIDENT_CATEGORIES,

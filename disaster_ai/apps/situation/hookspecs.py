@@ -8,15 +8,6 @@ from disaster_ai import hookspec
 
 
 @hookspec
-def dai_incident_categories():
-    """Return a list of :class:`disaster_ai.types.IncidentCategory`: incident categories
-    (code, Japanese and English words, map colour and symbol). The situation app's own
-    implementation (``trylast``) gives the built-in ones; a plugin's definition with the same
-    code replaces one. A definition that fails the check is refused and logged; a failing
-    implementation is skipped."""
-
-
-@hookspec
 def dai_incident_links(session, incident_id, actor):
     """Return a list of :class:`disaster_ai.types.Link` (label, href): the records of your
     plugin that this incident came from or is linked to (the call it was heard in, a feed's

@@ -38,9 +38,9 @@ from shapely.strtree import STRtree
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from disaster_ai import audit, events
+from disaster_ai import audit, categories, events
 from disaster_ai import hazards as hazard_registry
-from disaster_ai.apps.situation import categories, layers
+from disaster_ai.apps.situation import layers
 from disaster_ai.apps.situation.models import (
     HAZARDS,
     INCIDENT_SOURCES,

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from disaster_ai.apps.situation.categories import BUILTIN_CODES
+from disaster_ai.categories import BUILTIN_CODES
 from disaster_ai.hazards import BUILTIN_CODES as BUILTIN_HAZARDS
 from disaster_ai.storage.base import AwareDateTime, Base, GeoJSON, JSONText, now
 

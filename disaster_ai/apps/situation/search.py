@@ -116,8 +116,8 @@ def results(query: str, lang: str) -> list[SearchResult]:
 
 
 def _incidents(session, query: str, lang: str) -> list[SearchResult]:
-    from disaster_ai.apps.situation.categories import label
     from disaster_ai.apps.situation.incidents import visible_incidents
+    from disaster_ai.categories import label
 
     number = re.fullmatch(r"[#＃]?\s*(\d{1,9})", query.strip())
     statement = visible_incidents().order_by(Incident.occurred_at.desc()).limit(PER_KIND)

@@ -39,7 +39,6 @@ import sqlite3
 import unicodedata
 from dataclasses import dataclass, field
 
-from disaster_ai.apps.situation.models import INCIDENT_CATEGORIES
 from disaster_ai.apps.transcription import triage as triage_mod
 from disaster_ai.apps.transcription.triage import (
     PHONE,
@@ -52,6 +51,7 @@ from disaster_ai.apps.transcription.triage import (
     reading,
 )
 from disaster_ai.apps.transcription.types import PlaceName
+from disaster_ai.categories import BUILTIN_CODES as INCIDENT_CATEGORIES
 
 # The incident categories are the situation app's; a call's facts must become an incident.
 CATEGORIES = INCIDENT_CATEGORIES

@@ -1,5 +1,5 @@
 """The core ``dai_place_names``: the active places layer (町丁目) and the shelters, with their
-points (read through the situation app's layer functions)."""
+points (read through the facade, ``desk.layers.features``: the layers are the situation app's)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,8 @@ import json
 
 import shapely
 from flask import current_app
-from sqlalchemy import select
 
 from disaster_ai.apps.transcription.types import PlaceName
-from disaster_ai.storage import get_storage, session_scope
 
 
 def _point(geometry) -> tuple[float | None, float | None]:
@@ -23,22 +21,19 @@ def _point(geometry) -> tuple[float | None, float | None]:
 
 
 def core_place_names() -> list[PlaceName]:
-    from disaster_ai.apps.situation.layers import active_version
-    from disaster_ai.apps.situation.models import GeoFeature
+    from disaster_ai.desk import Desk, DeskUnavailable
 
     result: list[PlaceName] = []
-    with session_scope(get_storage(current_app)) as session:
+    desk = Desk(current_app._get_current_object(), "transcription")
+    try:
+        desk.part("layers")
+    except DeskUnavailable:  # no situation app, no layers: the other plugins' names only
+        return result
+    with desk.session() as session:
         for layer, kind in (("places", "town"), ("shelters", "shelter")):
-            version = active_version(session, layer)
-            if version is None:
-                continue
-            rows = session.execute(
-                select(GeoFeature.key, GeoFeature.name, GeoFeature.name_kana, GeoFeature.geometry)
-                .where(GeoFeature.version_id == version.id)
-                .order_by(GeoFeature.id)
-            ).all()
-            for key, name, kana, geometry in rows:
+            for feature in desk.layers.features(layer, session=session):
+                key, name, kana = feature.key, feature.name, feature.name_kana
                 if name:
-                    lon, lat = _point(geometry) if kind == "shelter" else (None, None)
+                    lon, lat = _point(feature.geometry) if kind == "shelter" else (None, None)
                     result.append(PlaceName(name, key, kind, (kana,) if kana else (), lon, lat))
     return result

@@ -34,6 +34,16 @@ from disaster_ai.types import SYSTEM_ACTOR, Actor
 
 log = logging.getLogger(__name__)
 APP = "transcription"
+
+
+def desk(app=None):
+    """This app's facade (``disaster_ai.desk``): incidents and layers belong to the situation
+    app, which this app reaches only through it."""
+    from disaster_ai.desk import Desk
+
+    return Desk(app or current_app._get_current_object(), APP)
+
+
 TRANSCRIBE_JOB = "transcription.transcribe"
 PURGE_JOB_ID = "purge"  # the scheduler makes it "transcription.purge"
 READ_CHUNK = 1 << 16
@@ -281,20 +291,16 @@ def require_model(app) -> None:
 
 def gazetteer(app) -> facts.Gazetteer | None:
     """The municipality's place names with readings, cached per app until the layers change."""
-    from disaster_ai.apps.situation.models import GeoLayerVersion
+    from disaster_ai.desk import DeskUnavailable
     from disaster_ai.plugins import safe_collect
     from disaster_ai.web.context import municipality_name
 
     with app.app_context():
         municipality = municipality_name(app)
-        with session_scope(get_storage(app)) as session:
-            versions = tuple(
-                session.scalars(
-                    select(GeoLayerVersion.id)
-                    .where(GeoLayerVersion.active.is_(True))
-                    .order_by(GeoLayerVersion.id)
-                )
-            )
+        try:
+            versions = tuple(sorted(desk(app).layers.active_versions().values()))
+        except DeskUnavailable:  # no situation app: the plugins' place names only
+            versions = ()
         key = (municipality, versions)
         cache = app.extensions.setdefault("disaster_ai.transcription.gazetteer", {})
         if key not in cache:
@@ -588,25 +594,19 @@ def possible_duplicates(
     """Open incidents at the same place with the same category, reported within the window
     before ``at``: proposed to the operator for merging (on the incident's page), never merged
     here."""
-    from disaster_ai.apps.situation import incidents
-    from disaster_ai.apps.situation.models import Incident
-
     if not place_name or not category or category == "other":
         return []
     at = at or now()
-    query = (
-        incidents.visible_incidents()
-        .where(
-            Incident.place_name == place_name,
-            Incident.category == category,
-            Incident.status != "resolved",
-            Incident.occurred_at >= at - timedelta(minutes=window_minutes),
-        )
-        .order_by(Incident.occurred_at.desc())
-        .limit(5)
+    found = desk().incidents.query(
+        place_name=place_name,
+        categories=(category,),
+        exclude_statuses=("resolved",),
+        since=at - timedelta(minutes=window_minutes),
+        exclude_id=exclude,
+        newest_first=True,
+        limit=5,
+        session=session,
     )
-    if exclude is not None:
-        query = query.where(Incident.id != exclude)
     return [
         {
             "incident_id": row.id,
@@ -615,14 +615,13 @@ def possible_duplicates(
             "occurred_at": iso(row.occurred_at),
             "status": row.status,
         }
-        for row in session.scalars(query)
+        for row in found
     ]
 
 
 def _create_incident(
     session: Session, call: CallRecording, found: facts.CallFacts, actor: Actor
 ) -> int | None:
-    from disaster_ai.apps.situation import incidents
     from disaster_ai.errors import ApiError
 
     values = {
@@ -643,7 +642,7 @@ def _create_incident(
         return None  # districts, or a shelter without a point: the operator places it
     try:
         with session.begin_nested():
-            incident = incidents.create_incident(session, values, actor)
+            incident = desk().incidents.create(values, actor=actor, session=session)
     except ApiError as exc:  # the place is not in the active places layer any more
         log.warning("call %s: no incident at %s: %s", call.id, place.name, exc.message)
         return None
@@ -736,8 +735,6 @@ def confirm_call(session: Session, call_id: int, values: dict, actor: Actor) -> 
     """The operator confirms (or corrects) the facts. Creates the incident when there was none
     (the place was unresolved), or updates it; the incident becomes "confirmed". Corrections
     are audited with the old and new values."""
-    from disaster_ai.apps.situation import incidents
-
     call = get_call(session, call_id)
     if call.status != "done":
         raise CallError(409, "conflict", "the call is not transcribed yet")
@@ -772,12 +769,12 @@ def confirm_call(session: Session, call_id: int, values: dict, actor: Actor) -> 
             "place_name": merged["place_name"],
             "description": facts.mask_phone(call.text)[:2000],
         }
-        incident = incidents.create_incident(session, incident_values, actor)
+        incident = desk().incidents.create(incident_values, actor=actor, session=session)
         call.incident_id = incident.id
     else:
         if "place_name" in changes:
             incident_values["place_name"] = merged["place_name"]
-        incidents.update_incident(session, call.incident_id, incident_values, actor)
+        desk().incidents.update(call.incident_id, incident_values, actor=actor, session=session)
     place = dict(f.get("place") or {})
     if "place_name" in changes or not place:
         place = {"name": merged["place_name"], "code": None, "score": None, "corrected": True}
@@ -823,8 +820,6 @@ def create_proposal_incident(session: Session, call_id: int, index: int, actor: 
     """Make the ``index``-th further incident of a call (a second thing the caller reported,
     e.g. an outage besides the flooded road) an unverified incident of its own, at the place
     proposed for it (its own sentence's place, else the call's). Audited."""
-    from disaster_ai.apps.situation import incidents
-
     call = get_call(session, call_id)
     f = dict(call.facts or {})
     proposals = [dict(p) for p in f.get("proposals", [])]
@@ -841,8 +836,7 @@ def create_proposal_incident(session: Session, call_id: int, index: int, actor: 
             "give the place: it could not be resolved from the call",
             {"fields": {"place_name": "required"}},
         )
-    incident = incidents.create_incident(
-        session,
+    incident = desk().incidents.create(
         {
             "category": proposal["category"],
             "life_threat": False,
@@ -851,7 +845,8 @@ def create_proposal_incident(session: Session, call_id: int, index: int, actor: 
             "place_name": place,
             "description": facts.mask_phone(proposal.get("text") or call.text or "")[:2000],
         },
-        actor,
+        actor=actor,
+        session=session,
     )
     proposal["incident_id"] = incident.id
     proposals[index] = proposal
@@ -876,8 +871,6 @@ def _purge_incident_copies(session: Session, call: CallRecording) -> int:
     description (as made, not edited since) with a note; returns how many were replaced."""
     from flask_babel import gettext as _
 
-    from disaster_ai.apps.situation.models import Incident
-
     copies = {}  # incident id -> the description it was made with
     if call.incident_id and call.text:
         copies[call.incident_id] = facts.mask_phone(call.text)[:2000]
@@ -888,12 +881,12 @@ def _purge_incident_copies(session: Session, call: CallRecording) -> int:
             )[:2000]
     replaced = 0
     for incident_id, made_with in copies.items():
-        incident = session.get(Incident, incident_id)
-        if incident is not None and made_with and incident.description == made_with:
-            incident.description = _(
-                "The transcript of call %(id)s was deleted after its retention period.",
-                id=call.id,
-            )
+        note = _(
+            "The transcript of call %(id)s was deleted after its retention period.", id=call.id
+        )
+        if made_with and desk().incidents.replace_description(
+            incident_id, old=made_with, new=note, session=session
+        ):
             replaced += 1
     return replaced
 

@@ -34,7 +34,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from disaster_ai.apps.situation.models import INCIDENT_CATEGORIES
+from disaster_ai.categories import BUILTIN_CODES as INCIDENT_CATEGORIES
 
 LEXICON_PATH = Path(__file__).with_name("data") / "triage_lexicon.toml"
 WEIGHTS = {"critical": 5.0, "strong": 3.0, "medium": 2.0, "weak": 1.0}

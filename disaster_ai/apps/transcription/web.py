@@ -84,9 +84,10 @@ class ConfirmForm(FlaskForm):
 
 
 def _category_choices():
-    from disaster_ai.apps.situation.incidents import CATEGORY_LABELS
+    from disaster_ai import categories
 
-    return [(c, CATEGORY_LABELS.get(c, c)) for c in CATEGORIES]
+    labels = categories.Labels()
+    return [(c, labels.get(c, c)) for c in CATEGORIES]
 
 
 @bp.get("")
@@ -202,14 +203,13 @@ def _place_map(session, call: dict) -> dict | None:
     """The mini-map of the call's place: the point of its incident (or the incident's
     district, outlined), with the districts around it; None while the call has no incident or
     the incident no location."""
-    from disaster_ai.apps.situation import incidents as situation_incidents
-    from disaster_ai.apps.situation.web import tile_config
-
     if not call.get("incident_id"):
         return None
     try:
-        incident = situation_incidents.get_incident(session, call["incident_id"])
-    except Exception:  # the incident is gone (purged): no map, the page still shows
+        incident = service.desk().incidents.get(call["incident_id"], session=session)
+    except Exception:  # no situation app: no map, the page still shows
+        return None
+    if incident is None:  # the incident is gone (purged)
         return None
     if incident.lat is None and not incident.district_key:
         return None
@@ -228,7 +228,6 @@ def _place_map(session, call: dict) -> dict | None:
         "district": incident.district_key or "",
         "label": label,
         "layers_url": url_for("situation_web.map_data", layers="districts"),
-        "tiles": tile_config(),
         "focus_url": focus,
     }
 

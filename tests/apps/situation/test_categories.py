@@ -75,7 +75,7 @@ def test_the_map_and_the_report_use_the_registry(app, client, login, register_pl
 
 
 def test_outside_an_app_the_built_in_categories_apply():
-    from disaster_ai.apps.situation import categories
+    from disaster_ai import categories
     from disaster_ai.apps.situation.models import INCIDENT_CATEGORIES
 
     assert categories.codes() == INCIDENT_CATEGORIES and "other" in INCIDENT_CATEGORIES

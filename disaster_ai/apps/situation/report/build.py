@@ -45,6 +45,37 @@ def _cache():
     )
 
 
+def prepared_layers(session, settings: Settings, cache: dict | None):
+    """The active districts, shelters and hazard zones prepared for analysis, kept in ``cache``
+    (the app's, shared with the notices through the facade's ``desk.layers.prepared``) for as
+    long as the active versions and the settings stay the same."""
+    from disaster_ai.apps.situation import layers as layer_store
+
+    versions = {
+        name: layer_store.active_version(session, name)
+        for name in ("districts", "shelters", "hazard_zones")
+    }
+    key = (
+        tuple((name, v.id if v else None) for name, v in versions.items()),
+        settings.crs,
+        settings.cell_m,
+    )
+    prepared = cache.get(key) if cache is not None else None
+    if prepared is None:
+        frames = {name: layer_store.load_layer(session, name) for name in versions}
+        prepared = analysis.prepare_layers(
+            frames["districts"],
+            frames["shelters"],
+            frames["hazard_zones"],
+            crs=settings.crs,
+            cell_m=settings.cell_m,
+        )
+        if cache is not None:
+            cache.clear()  # keep only the current versions
+            cache[key] = prepared
+    return prepared
+
+
 def build_situation(
     session,
     hazard: str | None = None,
@@ -78,28 +109,11 @@ def compute_situation(
     if since is not None:
         check_aware(since, "since")
 
+    prepared = prepared_layers(session, settings, cache)
     versions = {
         name: layer_store.active_version(session, name)
         for name in ("districts", "shelters", "hazard_zones")
     }
-    key = (
-        tuple((name, v.id if v else None) for name, v in versions.items()),
-        settings.crs,
-        settings.cell_m,
-    )
-    prepared = cache.get(key) if cache is not None else None
-    if prepared is None:
-        frames = {name: layer_store.load_layer(session, name) for name in versions}
-        prepared = analysis.prepare_layers(
-            frames["districts"],
-            frames["shelters"],
-            frames["hazard_zones"],
-            crs=settings.crs,
-            cell_m=settings.cell_m,
-        )
-        if cache is not None:
-            cache.clear()  # keep only the current versions
-            cache[key] = prepared
 
     rows = session.execute(
         select(

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from disaster_ai import hazards
-from disaster_ai.apps.situation import analysis, categories
+from disaster_ai import categories, hazards
+from disaster_ai.apps.situation import analysis
 from disaster_ai.storage.base import JST
 
 log = logging.getLogger(__name__)

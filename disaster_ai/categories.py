@@ -1,7 +1,8 @@
 """The one registry of incident categories (``dai_incident_categories``).
 
 The API, the forms, the map (colour and symbol), the situation report and the call triage all
-read the categories from here. The situation app's own implementation (``trylast``) gives the
+read the categories from here; it is part of the core so that every app can read it without
+importing the situation app. The situation app's own implementation (``trylast``) gives the
 built-in ones below; a plugin adds others, or replaces a built-in one by giving the same code.
 A definition that fails the check (code, words, colour, symbol) is refused and logged; a
 failing implementation is skipped. Outside an app (a pure analysis, a script) the built-in
@@ -56,7 +57,12 @@ def collect(pm) -> tuple[dict[str, IncidentCategory], list[dict]]:
 
     merged: dict[str, IncidentCategory] = {}
     problems: list[dict] = []
-    for outcome in call_each(pm, "dai_incident_categories"):
+    outcomes = (
+        call_each(pm, "dai_incident_categories")
+        if hasattr(pm.hook, "dai_incident_categories")
+        else []
+    )
+    for outcome in outcomes:
         if outcome.error is not None:
             problems.append(
                 {"plugin": outcome.plugin, "category": "", "problem": str(outcome.error)}
