@@ -270,18 +270,27 @@ def _font_warning(ctx) -> None:
 @click.command("run")
 @click.option("--host", default=None)
 @click.option("--port", default=None, type=int)
-@click.option("--worker/--no-worker", default=True, help="Run the in-process job worker threads.")
+@click.option(
+    "--worker/--no-worker",
+    default=True,
+    help="Run the jobs (in-process runner): a worker child process at WORKER_NICE.",
+)
+@click.option(
+    "--worker-threads",
+    is_flag=True,
+    help="Run the jobs in threads of this web process instead of a child (each at WORKER_NICE).",
+)
 @click.option(
     "--scheduler/--no-scheduler", default=True, help="Supervise a scheduler child process."
 )
 @click.option("--threads", default=8, show_default=True)
 @with_appcontext
-def run_command(host, port, worker, scheduler, threads):
-    """Serve the desk (waitress) with the in-process worker and a scheduler child process.
+def run_command(host, port, worker, worker_threads, scheduler, threads):
+    """Serve the desk (waitress) with a job worker child process (`disaster-ai worker`, below the
+    web's CPU priority) and a scheduler child process.
 
-    SIGTERM and SIGINT stop it cleanly: the server stops accepting, the worker threads finish
-    their job, and the scheduler child is stopped (SIGTERM, then SIGKILL after 10 s) before the
-    process exits."""
+    SIGTERM and SIGINT stop it cleanly: the server stops accepting, and the children are stopped
+    (SIGTERM, then SIGKILL after 10 s; the worker finishes its job) before the process exits."""
     _require_migrated()
     from waitress import create_server
 
@@ -289,7 +298,7 @@ def run_command(host, port, worker, scheduler, threads):
     host = host or app.config["HOST"]
     port = port or app.config["PORT"]
     server = create_server(app, host=host, port=port, threads=threads, ident="disaster-ai")
-    runner = child = None
+    runner = child = worker_child = None
     previous = {}
 
     def stop(signum, _frame):
@@ -299,11 +308,19 @@ def run_command(host, port, worker, scheduler, threads):
     try:
         for signum in (signal.SIGTERM, signal.SIGINT):
             previous[signum] = signal.signal(signum, stop)
-        if worker and app.config["JOB_RUNNER"] == "inprocess":
+        if worker and app.config["JOB_RUNNER"] == "inprocess" and worker_threads:
             from disaster_ai.jobs.service import runner_for
 
             runner = runner_for(app)
             runner.start()
+        elif worker and app.config["JOB_RUNNER"] == "inprocess":
+            # Its own process, so that transcription runs niced, never in the web's threads.
+            from disaster_ai.jobs.priority import worker_environment
+
+            worker_child = subprocess.Popen(
+                [sys.executable, "-m", "disaster_ai.cli", "worker"],
+                env=worker_environment(app.config),
+            )
         if scheduler:
             # Its own process, never a thread of the web server (see docs/architecture.md).
             child = subprocess.Popen([sys.executable, "-m", "disaster_ai.cli", "scheduler"])
@@ -314,8 +331,9 @@ def run_command(host, port, worker, scheduler, threads):
         for signum in previous:
             signal.signal(signum, signal.SIG_IGN)
         server.close()
-        if child is not None:
-            _stop_child(child)
+        for supervised in (child, worker_child):
+            if supervised is not None:
+                _stop_child(supervised)
         if runner is not None:
             runner.stop()
         for signum, handler in previous.items():
@@ -337,11 +355,15 @@ def _stop_child(child: subprocess.Popen, timeout: float = 10) -> None:
 @click.option("--concurrency", default=None, type=int)
 @with_appcontext
 def worker_command(concurrency):
-    """Run a job worker: Celery when JOB_RUNNER=celery, else in-process threads."""
+    """Run a job worker: Celery when JOB_RUNNER=celery, else in-process threads; either way at
+    niceness WORKER_NICE with WORKER_CPU_THREADS threads per numeric library. SIGTERM/SIGINT:
+    the running jobs finish (up to 10 s), then it exits."""
     _require_migrated()
+    from disaster_ai.jobs import priority
     from disaster_ai.jobs.service import runner_for
 
     app = current_app._get_current_object()
+    priority.apply_to_process(app.config)  # before any thread or model exists
     runner = runner_for(app)
     if app.config["JOB_RUNNER"] == "celery":
         runner.run_worker(concurrency or 1)
@@ -352,10 +374,12 @@ def worker_command(concurrency):
     click.echo(f"in-process worker running ({app.config['JOB_WORKERS']} threads); Ctrl-C to stop")
     import threading
 
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        runner.stop()
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    while not stop.wait(1):
+        pass
+    runner.stop()
 
 
 @click.command("scheduler")
@@ -547,10 +571,13 @@ def build_cli(app) -> click.Group:
         load_dotenv=False,
         help="disaster-ai: the disaster-response desk.",
     )
+    from disaster_ai.backup import backup_command, restore_command
     from disaster_ai.municipality.cli import municipality_group
 
     for command in (
         init_command,
+        backup_command,
+        restore_command,
         municipality_group,
         run_command,
         worker_command,

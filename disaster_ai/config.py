@@ -84,6 +84,20 @@ class DefaultConfig:
     SCHEDULER_HEARTBEAT_SECONDS = 30
     SCHEDULER_STALE_SECONDS = 120
 
+    # Worker process: transcription and other jobs run below the web's CPU priority (docs/deploy.md)
+    WORKER_NICE = 10  # niceness of `disaster-ai worker` and of in-process job threads; 0: unchanged
+    WORKER_CPU_THREADS = 2  # OpenMP/BLAS/torch threads of a worker process (whisper: see below)
+
+    # Backup and restore (`disaster-ai backup` / `restore`, docs/deploy.md)
+    BACKUP_DIR = None  # None: <instance>/backups
+    BACKUP_KEEP = 14  # archives kept in BACKUP_DIR by `disaster-ai backup`; 0: all
+    # instance paths (globs) left out of the archive: re-creatable models, caches, other backups
+    BACKUP_EXCLUDE: list[str] = ["models", "backups", "cache", ".cache", "calls/.incoming"]
+
+    # Monitoring: /metrics (Prometheus text) and the disk check of /healthz
+    METRICS_TOKEN = None  # a secret: the Bearer token /metrics asks for; None: no /metrics (404)
+    DISK_MIN_FREE_MB = 500  # /healthz is degraded when the instance or upload folder has less free
+
     # Egress: nothing leaves the machine unless both are set.
     ALLOW_EXTERNAL_AI = False
     EGRESS_ALLOWLIST: list[str] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from disaster_ai.jobs import priority
 from disaster_ai.jobs.service import beat, due_job_ids, execute_job, recover_stale_jobs, worker_id
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,9 @@ class InProcessRunner:
             thread.join(timeout)
 
     def _loop(self) -> None:
+        # Below the web's priority, this thread only (and what it starts: model thread pools);
+        # in `disaster-ai worker` the whole process is already there (jobs/priority.py).
+        priority.lower_thread_priority(int(self.app.config["WORKER_NICE"] or 0))
         poll = self.app.config["JOB_POLL_SECONDS"]
         beats = 0
         while not self._stop.is_set():

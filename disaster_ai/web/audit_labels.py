@@ -40,6 +40,8 @@ CORE_ACTIONS = {
     "ai.call": _l("AI call"),
     "ai.review": _l("AI output reviewed"),
     "system.init": _l("Desk initialised"),
+    "system.backup": _l("Backup made"),
+    "system.restore": _l("Backup restored"),
     "municipality.set": _l("Municipality set"),
 }
 
