@@ -1,4 +1,4 @@
-"""Core health checks: database, job runner, scheduler heartbeat, the Japanese font."""
+"""Core health checks: database, job runner, scheduler heartbeat, disk space, the Japanese font."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from disaster_ai import monitoring
 from disaster_ai.storage import get_storage, session_scope
 from disaster_ai.storage.base import now
 from disaster_ai.storage.models import Heartbeat
@@ -17,6 +18,7 @@ def core_checks(app) -> list[HealthCheck]:
     if checks[0].ok:
         checks.append(_job_runner(app))
         checks.append(_scheduler(app))
+    checks.append(monitoring.disk_check(app))
     checks.append(_fonts())
     return checks
 

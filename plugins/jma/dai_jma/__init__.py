@@ -27,7 +27,14 @@ from pathlib import Path
 from flask_babel import lazy_gettext as _l
 
 from disaster_ai import hookimpl
-from disaster_ai.types import AppSpec, DashboardPanel, JobSpec, MigrationSource, PermissionSpec
+from disaster_ai.types import (
+    AppSpec,
+    DashboardPanel,
+    HealthCheck,
+    JobSpec,
+    MigrationSource,
+    PermissionSpec,
+)
 
 __version__ = "0.1.0"
 
@@ -168,4 +175,31 @@ def dai_dashboard_panels(actor):
         return []
     items = dashboard_items(current_desk(NAME))
     data = {"available": True, "items": items, "empty": str(_l("No JMA warnings in force."))}
-    return [DashboardPanel("jma", data, title=_l("JMA warnings (level equivalents)"), order=5)]
+    return [DashboardPanel("jma", data, title=_l("JMA warnings (level equivalents)"), order=50)]
+
+
+@hookimpl
+def dai_health_checks(app):
+    """One line per polled feed on /healthz, not critical (the desk works on without JMA): not
+    ok while the feed is stale; its own update time goes to /metrics
+    (``disaster_ai_feed_last_update_age_seconds{feed="jma.feed.extra"}``)."""
+    from sqlalchemy import select
+
+    from disaster_ai.desk import Desk
+
+    from .models import FeedState
+
+    with Desk(app, NAME).session() as session:
+        rows = session.scalars(select(FeedState).order_by(FeedState.feed)).all()
+    return [
+        HealthCheck(
+            f"{NAME}.feed.{row.feed}",
+            not row.stale,
+            f"updated {row.feed_updated.isoformat() if row.feed_updated else '-'}, "
+            f"last poll {row.last_polled_at.isoformat() if row.last_polled_at else '-'} "
+            f"({row.last_status or '-'})",
+            critical=False,
+            updated_at=row.feed_updated,
+        )
+        for row in rows
+    ]
