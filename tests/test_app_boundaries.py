@@ -154,11 +154,15 @@ def test_hook_dai_dashboard_panels(app, client, login, register_plugin):
     register_plugin(River(), name="river")
     login("operator")
     feed = client.get("/dashboard/feed.json").get_json()
-    assert feed["panels"][-1] == {
-        "key": "river",
-        "title": "河川水位",
-        "items": [{"label": "大井川 3.2m", "url": "/apps/river", "note": "10:00"}],
+    [river] = [panel for panel in feed["panels"] if panel["key"] == "river"]
+    assert river["title"] == "河川水位" and river["order"] == 100
+    orders = [panel["order"] for panel in feed["panels"]]
+    assert orders == sorted(orders)  # the built-in panels (10 … 40) first
+    assert feed["river"] == {
+        "items": [{"label": "大井川 3.2m", "url": "/apps/river", "note": "10:00"}]
     }
+    assert '<a href="/apps/river">大井川 3.2m</a>' in river["html"]  # the default list body
+    assert feed["bulletin"] == {"available": True, "item": None}  # the plugin's, not the app's
     assert feed["incidents"]["available"] and feed["notices"]["available"]
     page = client.get("/").get_data(as_text=True)
     assert 'data-panel="river"' in page and '<a href="/apps/river">大井川 3.2m</a>' in page
@@ -182,9 +186,9 @@ def test_a_blocked_app_blanks_only_its_own_panel(make_app):
         data={"username": "operator", "password": TEST_PASSWORDS["operator"], "csrf_token": token},
     )
     feed = client.get("/dashboard/feed.json").get_json()
-    assert feed["bulletin"] == {"available": False}
+    assert "bulletin" not in feed  # a blocked app shows no panel
     assert feed["incidents"]["available"] is True
-    assert [p["key"] for p in feed["panels"]] == ["suggestions"]
+    assert [p["key"] for p in feed["panels"]] == ["notices", "incidents", "suggestions"]
 
 
 # --- tables: each app names its own models ------------------------------------------------

@@ -1,6 +1,6 @@
 """The dashboard and its live feed (/dashboard/feed.json): new incidents since an id, the
-notices in force (dai_notices_in_force) and the latest bulletin; each panel degrades on its own
-when its app is disabled."""
+notices in force (dai_notices_in_force) and the latest bulletin. Every panel comes from
+dai_dashboard_panels: a disabled app shows no panel."""
 
 from __future__ import annotations
 
@@ -131,6 +131,7 @@ def test_a_failing_notices_plugin_does_not_break_the_dashboard(app, client, desk
     assert client.get("/dashboard/feed.json").get_json()["notices"] == {
         "available": True,
         "items": [],
+        "district_levels": {},
     }
 
 
@@ -155,6 +156,55 @@ def test_the_latest_bulletin_is_linked(app, client, desk):
     assert bulletin["available"] is True and bulletin["item"]["title"] == "被害状況 第2報"
     assert bulletin["item"]["url"] == f"/apps/bulletins/{bulletin['item']['id']}"
     assert "被害状況 第2報</a>" in client.get("/").get_data(as_text=True)
+
+
+def test_the_panels_are_drawn_in_order_from_their_own_templates(app, client, desk):
+    feed = client.get("/dashboard/feed.json").get_json()
+    panels = {p["key"]: p for p in feed["panels"]}
+    assert [p["key"] for p in feed["panels"]][:3] == ["notices", "incidents", "bulletin"]
+    assert panels["notices"]["title"] == "発令中の避難情報"  # through i18n
+    assert 'id="notices"' in panels["notices"]["html"]
+    assert 'id="incident-feed"' in panels["incidents"]["html"]
+    assert panels["incidents"]["script"].endswith("/dashboard_incidents.js")
+    assert (
+        panels["bulletin"]["script"] == "" and 'id="latest-bulletin"' in panels["bulletin"]["html"]
+    )
+    html = client.get("/").get_data(as_text=True)
+    assert html.index('data-panel="notices"') < html.index('data-panel="incidents"')
+    assert f'<script src="{panels["incidents"]["script"]}"></script>' in html
+    assert 'data-panel="incidents"\n             data-live="script"' in html
+
+
+def test_the_notices_panel_gives_the_map_its_district_levels(app, client, desk, register_plugin):
+    register_plugin(NoticesInForce(), "notices-in-force-test")
+    levels = client.get("/dashboard/feed.json").get_json()["notices"]["district_levels"]
+    assert levels == {
+        "jichikai-10": {"level": 4, "label": "警戒レベル4 避難指示 (内水氾濫)"},
+        "jichikai-11": {"level": 5, "label": "警戒レベル5 緊急安全確保 (内水氾濫)"},
+    }
+
+
+@pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
+def test_the_example_plugin_adds_its_own_panel(make_app):
+    from disaster_ai.auth import create_user
+    from disaster_ai.config import REPO_ROOT
+    from disaster_ai.storage import get_storage, session_scope
+    from disaster_ai.testing import TEST_PASSWORDS, csrf_token_from
+
+    app = make_app(PLUGINS_DIR=f"{REPO_ROOT}/plugins")
+    with app.app_context(), session_scope(get_storage(app)) as session:
+        create_user(session, "admin", "admin", TEST_PASSWORDS["admin"])
+    client = app.test_client()
+    token = csrf_token_from(client.get("/login").get_data(as_text=True))
+    client.post(
+        "/login",
+        data={"username": "admin", "password": TEST_PASSWORDS["admin"], "csrf_token": token},
+    )
+    feed = client.get("/dashboard/feed.json").get_json()
+    [hello] = [p for p in feed["panels"] if p["key"] == "hello"]
+    assert hello["order"] == 900 and feed["panels"][-1]["key"] == "hello"
+    assert '<p class="hello-municipality"><a href="/apps/hello">' in hello["html"]
+    assert 'data-panel="hello"' in client.get("/").get_data(as_text=True)
 
 
 @pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
@@ -190,12 +240,12 @@ def test_each_panel_degrades_when_its_app_is_disabled(make_app, users):
     )
     feed = client.get("/dashboard/feed.json")
     assert feed.status_code == 200
-    assert feed.get_json()["incidents"] == {"available": False}
-    assert feed.get_json()["bulletin"] == {"available": False}
-    assert feed.get_json()["notices"] == {"available": False}
+    body = feed.get_json()
+    assert not {"incidents", "bulletin", "notices"} & set(body)
+    assert body["panels"] == [] and body["since_id"] is None
     html = client.get("/").get_data(as_text=True)
     assert 'id="jobs"' in html and 'id="map"' in html
-    assert html.count("data-unavailable") == 3
+    assert "data-panel=" not in html  # a disabled app shows no panel
 
 
 # --- in a real browser: districts shaded by the notice level in force ------------------------

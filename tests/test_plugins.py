@@ -34,6 +34,7 @@ HELLO_HOOKS = {
     "dai_register_blueprints",
     "dai_register_apps",
     "dai_register_commands",
+    "dai_dashboard_panels",
 }
 
 

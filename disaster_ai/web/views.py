@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from flask import (
@@ -47,6 +48,8 @@ from disaster_ai.web.forms import (
     UserEditForm,
     UserForm,
 )
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint(
     "web",
@@ -148,34 +151,63 @@ def dashboard():
     )
 
 
-# --- dashboard feed: the panels come from the apps (dai_dashboard_panels); a disabled app only
-# blanks its own panel ---
+# --- dashboard: every panel comes from the apps and plugins (dai_dashboard_panels); the core only
+# draws what the hook returns, so a disabled app shows no panel ---
 
 FEED_POLL_SECONDS = 5
-KNOWN_PANELS = ("incidents", "notices", "bulletin")  # drawn by dashboard.html in their own cards
+RESERVED_KEYS = ("panels", "since_id", "generated_at")  # the feed's own keys
 
 
-def dashboard_feed_data(since_id: int | None) -> dict:
-    """Every panel for the current user: the known ones under their key (``{"available":
-    false}`` when no app gives one), the others in ``panels`` by their order."""
-    from disaster_ai.storage.base import now
+def dashboard_panels(since_id: int | None) -> list:
+    """The current user's panels, the first of each key in the hook order, sorted by order."""
     from disaster_ai.types import DashboardPanel
 
     pm = current_app.extensions["disaster_ai"]
-    data: dict = {key: {"available": False} for key in KNOWN_PANELS}
-    others, seen = [], set()
     found = safe_collect(pm, "dai_dashboard_panels", actor=current_actor(), since_id=since_id)
+    chosen, seen = [], set()
     for panel in found:  # pluggy's order: the first panel of a key wins
         if not isinstance(panel, DashboardPanel) or panel.key in seen:
             continue
+        if panel.key in RESERVED_KEYS:
+            log.error("dashboard panel %r refused: the key is reserved", panel.key)
+            continue
         seen.add(panel.key)
-        if panel.key in KNOWN_PANELS:
-            data[panel.key] = dict(panel.data)
-        else:
-            others.append(
-                (panel.order, {"key": panel.key, "title": str(panel.title), **dict(panel.data)})
+        chosen.append(panel)
+    return sorted(chosen, key=lambda panel: panel.order)
+
+
+def dashboard_feed_data(since_id: int | None) -> dict:
+    """Every panel for the current user: its data under its key, and in ``panels`` (by order)
+    its key, title, body (``html``, from its template) and live script. ``since_id``: the
+    highest ``last_id`` a panel gave (what the next poll asks to be newer than)."""
+    from disaster_ai.storage.base import now
+
+    data: dict = {}
+    listed = []
+    newest = [since_id] if since_id is not None else []
+    for panel in dashboard_panels(since_id):
+        body = dict(panel.data)
+        try:
+            html = render_template(
+                panel.template or "dashboard_panel.html", panel=body, key=panel.key
             )
-    data["panels"] = [panel for _order, panel in sorted(others, key=lambda pair: pair[0])]
+        except Exception:  # a panel that cannot be drawn is left out, the others still show
+            log.exception("dashboard panel %r could not be drawn; skipped", panel.key)
+            continue
+        data[panel.key] = body
+        listed.append(
+            {
+                "key": panel.key,
+                "title": str(panel.title),
+                "order": panel.order,
+                "html": html,
+                "script": panel.script or "",
+            }
+        )
+        if isinstance(body.get("last_id"), int):
+            newest.append(body["last_id"])
+    data["panels"] = listed
+    data["since_id"] = max(newest) if newest else None
     data["generated_at"] = now().replace(microsecond=0).isoformat()
     return data
 
@@ -183,10 +215,10 @@ def dashboard_feed_data(since_id: int | None) -> dict:
 @bp.get("/dashboard/feed.json")
 @requires("desk.view")
 def dashboard_feed():
-    """The dashboard's live panels (``dai_dashboard_panels``): incidents recorded after
-    ``since_id`` (or the newest ones), the notices in force, the latest bulletin and the apps'
-    other panels (``panels``). A known panel whose app is disabled, or that the user may not
-    see, is ``{"available": false}``."""
+    """The dashboard's live panels (``dai_dashboard_panels``), as ``dashboard_feed_data``:
+    each panel's data under its key (the incident feed sends only incidents recorded after
+    ``since_id``) and ``panels`` with each body drawn again. A panel whose app is disabled, or
+    that the user may not see, is not there."""
     since_id = parse_db_int(request.args.get("since_id"))
     return jsonify(dashboard_feed_data(since_id))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import url_for
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from disaster_ai.auth import is_allowed
@@ -14,7 +15,15 @@ from disaster_ai.types import DashboardPanel
 def panels(actor) -> list[DashboardPanel]:
     if actor is None or not is_allowed(actor, "bulletins.view"):
         return []
-    return [DashboardPanel("bulletin", latest_bulletin())]
+    return [
+        DashboardPanel(
+            "bulletin",
+            latest_bulletin(),
+            title=_l("Latest bulletin"),
+            order=30,
+            template="bulletins/dashboard_panel.html",
+        )
+    ]
 
 
 def latest_bulletin() -> dict:

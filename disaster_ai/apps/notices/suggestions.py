@@ -190,4 +190,4 @@ def dashboard_panels(actor) -> list[DashboardPanel]:
         )
     data = {"available": True, "items": items, "empty": _("No suggested notices.")}
     # TRANSLATORS: the dashboard card of notices that plugins suggested (提案)
-    return [DashboardPanel("suggestions", data, title=_l("Suggested notices"), order=10)]
+    return [DashboardPanel("suggestions", data, title=_l("Suggested notices"), order=40)]

@@ -1,9 +1,13 @@
-"""The situation app's dashboard panels (``dai_dashboard_panels``): the incident feed and the
-notices in force. The dashboard page itself belongs to the core, which knows no app."""
+"""The situation app's dashboard panels (``dai_dashboard_panels``): the notices in force (which
+also shade the map's districts) and the incident feed (kept live by its own script,
+``static/dashboard_incidents.js``). The dashboard page itself belongs to the core, which knows
+no app: each panel brings its template (``templates/situation/dashboard_*.html``)."""
 
 from __future__ import annotations
 
 from flask import current_app, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from disaster_ai import hazards, levels
 from disaster_ai.auth import is_allowed
@@ -31,9 +35,29 @@ FEED_KEYS = (
 
 def panels(actor, since_id: int | None) -> list[DashboardPanel]:
     out = []
+    notices = notices_panel()
+    if notices is not None:
+        out.append(
+            DashboardPanel(
+                "notices",
+                notices,
+                title=_l("Notices in force"),
+                order=10,
+                template="situation/dashboard_notices.html",
+            )
+        )
     if actor is not None and is_allowed(actor, "situation.view"):
-        out.append(DashboardPanel("incidents", incidents_panel(actor, since_id)))
-    out.append(DashboardPanel("notices", notices_panel()))
+        out.append(
+            DashboardPanel(
+                "incidents",
+                incidents_panel(actor, since_id),
+                title=_l("Incident feed"),
+                order=20,
+                template="situation/dashboard_incidents.html",
+                # new incidents are added to the list (a live log), never the list redrawn
+                script=url_for("situation_web.static", filename="dashboard_incidents.js"),
+            )
+        )
     return out
 
 
@@ -73,11 +97,12 @@ def incidents_panel(actor, since_id: int | None) -> dict:
     }
 
 
-def notices_panel() -> dict:
-    """Notices in force from ``dai_notices_in_force``; unavailable when nothing implements it."""
+def notices_panel() -> dict | None:
+    """Notices in force from ``dai_notices_in_force`` (None, no panel, when nothing implements
+    it), with ``district_levels``: the highest level in force per district, for the map."""
     pm = current_app.extensions["disaster_ai"]
     if not pm.hook.dai_notices_in_force.get_hookimpls():
-        return {"available": False}
+        return None
     items = []
     for entry in safe_collect(pm, "dai_notices_in_force", at=now()):
         if not isinstance(entry, dict):
@@ -103,4 +128,21 @@ def notices_panel() -> dict:
             }
         )
     items.sort(key=lambda n: (-n["level"], n["district_name"]))
-    return {"available": True, "items": items}
+    return {"available": True, "items": items, "district_levels": district_levels(items)}
+
+
+def district_levels(items: list[dict]) -> dict[str, dict]:
+    """``{district_key: {level, label}}``: the highest level in force in each district, labelled
+    「警戒レベル4 避難指示 (内水氾濫)」 (the map's tooltip; the number and the name, never the colour
+    alone)."""
+    out: dict[str, dict] = {}
+    for n in items:
+        key, level = n["district_key"], n["level"]
+        if not key or level not in levels.LEVELS:
+            continue
+        if key in out and out[key]["level"] >= level:
+            continue
+        head = f"{_('Alert level %(level)s', level=level)} {n['name']}"
+        label = f"{head} ({n['hazard_label']})" if n["hazard_label"] else head
+        out[key] = {"level": level, "label": label}
+    return out

@@ -1,5 +1,8 @@
-// Dashboard: draw the map layers the plugins contribute, poll the job queue, and keep the
-// incident feed, the notices in force and the latest bulletin live (polling /dashboard/feed.json).
+// Dashboard: draw the map layers the plugins contribute, poll the job queue, and keep the panels
+// live (polling /dashboard/feed.json). The panels come from the apps and plugins
+// (dai_dashboard_panels): this script names none of them. Each poll replaces a panel's body with
+// the one drawn again on the server, unless the panel keeps itself live with its own script
+// (data-live="script"), which hears the "dai:panel" event on its card.
 (function () {
   "use strict";
   const mapEl = document.getElementById("map");
@@ -30,18 +33,6 @@
     (features || []).forEach((f) => {
       const p = f.properties || {};
       if (p.notice_level) out[p.key] = { level: p.notice_level, label: p.notice_label || "" };
-    });
-    return out;
-  }
-
-  function levelsFromNotices(items, strings) {
-    const out = {};
-    (items || []).forEach((n) => {
-      if (!n.district_key || !levelStyle[n.level]) return;
-      const current = out[n.district_key];
-      if (current && current.level >= n.level) return;
-      const head = `${strings.level.replace("{level}", n.level)} ${n.name}`;
-      out[n.district_key] = { level: n.level, label: n.hazard_label ? `${head} (${n.hazard_label})` : head };
     });
     return out;
   }
@@ -153,129 +144,34 @@
     setInterval(refreshJobs, 5000);
   }
 
-  // --- live panels: incident feed, notices in force, latest bulletin ------------------------
+  // --- live panels ---------------------------------------------------------------------------
   const feedRoot = document.getElementById("dashboard-feed");
   if (!feedRoot) return;
   const S = JSON.parse(document.getElementById("dashboard-strings").textContent);
-  const feedEl = document.getElementById("incident-feed");
-  const feedEmpty = document.getElementById("incident-feed-empty");
   const feedStatus = document.getElementById("feed-status");
-  let lastId = feedRoot.dataset.lastId === "" ? null : Number(feedRoot.dataset.lastId);
 
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = text;
-    return node;
-  }
-
-  function lifeBadge() {
-    const badge = el("span", "life-badge");
-    const icon = el("span", null, "⚠");
-    icon.setAttribute("aria-hidden", "true");
-    badge.append(icon, " " + S.life_threat);
-    return badge;
-  }
-
-  function feedItem(item) {
-    const li = el("li", "feed-item is-new" + (item.life_threat ? " is-life" : ""));
-    li.dataset.id = String(item.id);
-    const a = el("a");
-    a.href = item.url;
-    const time = el("time", null, item.time);
-    time.dateTime = item.occurred_at;
-    time.title = `${item.day} ${item.time}`;
-    a.append(time, " ", el("span", "feed-cat", item.category_label), " ");
-    if (item.life_threat) a.append(lifeBadge(), " ");
-    const where = [item.district_name, item.place_name].filter(Boolean).join(" · ");
-    a.append(el("span", "feed-where", where), " ", el("span", "feed-status", item.status_label));
-    li.appendChild(a);
-    return li;
-  }
-
-  function renderNotices(notices) {
-    const target = document.getElementById("notices");
-    if (!notices.available || !target || target.hasAttribute("data-unavailable")) return;
-    target.replaceChildren();
-    if (!notices.items.length) {
-      target.appendChild(el("li", "none", S.no_notices));
-      return;
+  function updatePanel(panel, data) {
+    const card = feedRoot.querySelector(`[data-panel="${CSS.escape(panel.key)}"]`);
+    if (!card) return;  // a panel that appeared after the page loaded shows on the next load
+    if (!card.hasAttribute("data-live")) {
+      const target = card.querySelector(".panel-body");
+      if (target && target.innerHTML !== panel.html) target.innerHTML = panel.html;
     }
-    notices.items.forEach((n) => {
-      const li = el("li", `notice lv-${n.level}`);
-      li.appendChild(el("span", `level-badge lv-${n.level}`, n.label || `${S.level.replace("{level}", n.level)} ${n.name}`));
-      li.append(" ", el("span", null, [n.district_name, n.hazard_label].filter(Boolean).join(" · ")));
-      if (n.closed_shelters && n.closed_shelters.length && S.closed_shelters) {
-        li.append(" ", el("strong", "error closed-shelters", S.closed_shelters.replace("{names}", n.closed_shelters.join("、"))));
-      }
-      target.appendChild(li);
-    });
-  }
-
-  function renderBulletin(bulletin) {
-    const target = document.getElementById("latest-bulletin");
-    if (!bulletin.available || !target) return;
-    const p = el("p");
-    if (bulletin.item) {
-      const a = el("a", null, bulletin.item.title || `#${bulletin.item.number}`);
-      a.href = bulletin.item.url;
-      const time = el("time", null, bulletin.item.issued);
-      time.dateTime = bulletin.item.issued_at;
-      p.append(a, el("br"), time);
-    } else {
-      p.className = "none";
-      p.textContent = S.no_bulletin;
-    }
-    target.replaceChildren(p);
-  }
-
-  // panels of the apps and plugins (dai_dashboard_panels) that the page draws the same way
-  function renderPanels(panels) {
-    (panels || []).forEach((panel) => {
-      const card = document.querySelector(`[data-panel="${CSS.escape(panel.key)}"] .panel-items`);
-      if (!card) return;  // a panel that appeared after the page loaded shows on the next load
-      card.replaceChildren();
-      if (!panel.items || !panel.items.length) {
-        card.appendChild(el("li", "none", panel.empty || ""));
-        return;
-      }
-      panel.items.forEach((item) => {
-        const li = el("li");
-        if (item.url) {
-          const a = el("a", null, item.label);
-          a.href = item.url;
-          li.appendChild(a);
-        } else {
-          li.textContent = item.label;
-        }
-        if (item.note) li.append(" ", el("span", "hint", item.note));
-        card.appendChild(li);
-      });
-    });
+    card.dispatchEvent(new CustomEvent("dai:panel", { bubbles: true, detail: { key: panel.key, data, html: panel.html } }));
+    // a panel may shade the map's districts by the notice level in force
+    if (data && data.district_levels) shadeDistricts(data.district_levels);
   }
 
   function poll() {
     if (document.hidden) return;
-    const url = feedRoot.dataset.url + (lastId === null ? "" : `?since_id=${lastId}`);
+    const since = feedRoot.dataset.sinceId;
+    const url = feedRoot.dataset.url + (since ? `?since_id=${encodeURIComponent(since)}` : "");
     fetch(url, { credentials: "same-origin" })
       .then((r) => (r.ok ? r.json() : Promise.reject(r.status)))
       .then((body) => {
-        feedStatus && (feedStatus.textContent = "");
-        const incidents = body.incidents;
-        if (incidents.available && feedEl) {
-          incidents.items.forEach((item) => {
-            if (feedEl.querySelector(`[data-id="${item.id}"]`)) return;
-            feedEl.prepend(feedItem(item));
-          });
-          while (feedEl.children.length > 50) feedEl.lastElementChild.remove();
-          if (feedEmpty) feedEmpty.hidden = feedEl.children.length > 0;
-          lastId = incidents.last_id;
-          feedRoot.dataset.lastId = String(lastId);
-        }
-        renderNotices(body.notices);
-        if (body.notices && body.notices.available) shadeDistricts(levelsFromNotices(body.notices.items, S));
-        renderBulletin(body.bulletin);
-        renderPanels(body.panels);
+        if (feedStatus) feedStatus.textContent = "";
+        (body.panels || []).forEach((panel) => updatePanel(panel, body[panel.key] || {}));
+        if (body.since_id !== null && body.since_id !== undefined) feedRoot.dataset.sinceId = String(body.since_id);
         feedRoot.dataset.polled = String(Number(feedRoot.dataset.polled || 0) + 1);
       })
       .catch(() => { if (feedStatus) feedStatus.textContent = S.offline; });

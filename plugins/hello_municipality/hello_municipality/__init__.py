@@ -5,6 +5,7 @@ and the facade ``disaster_ai.desk``) and adds:
 
 - a page at ``/apps/hello`` (login required) that greets the municipality,
 - a navigation entry for that page,
+- a small panel on the dashboard (``dai_dashboard_panels``, drawn by its own template),
 - a ``disaster-ai hello [--json]`` command.
 
 Configuration, in ``instance/config.py``::
@@ -22,7 +23,7 @@ import json
 from collections.abc import Mapping
 
 import click
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, url_for
 from flask.cli import with_appcontext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -30,7 +31,7 @@ from flask_babel import lazy_gettext as _l
 from disaster_ai import hookimpl
 from disaster_ai.auth import requires
 from disaster_ai.desk import Desk, current_desk
-from disaster_ai.types import AppSpec
+from disaster_ai.types import AppSpec, DashboardPanel
 
 __version__ = "0.1.0"
 
@@ -98,6 +99,23 @@ def dai_register_blueprints():
 def dai_register_apps():
     return [
         AppSpec("hello", _l("Hello"), endpoint=f"{NAME}.index", required_role="operator", order=500)
+    ]
+
+
+@hookimpl
+def dai_dashboard_panels(actor):
+    """A small card on the dashboard: the greeting, linking to this plugin's page."""
+    if actor is None:
+        return []
+    data = greeting_for(current_desk(NAME)) | {"url": url_for(f"{NAME}.index")}
+    return [
+        DashboardPanel(
+            "hello",
+            data,
+            title=_l("Hello"),
+            order=900,  # after the desk's own panels
+            template="hello_municipality/dashboard_panel.html",
+        )
     ]
 
 
