@@ -12,7 +12,9 @@ CPU priority) and drives a scripted night with Locust against loopback only:
   browser);
 - 5 operators drafting and submitting evacuation notices (one every ~60 s each);
 - 2 approvers approving what was submitted (every ~20 s each), and issuing one now and then;
-- 60 call uploads an hour (one a minute, the first at once), each transcribed by the worker;
+- 60 call uploads an hour (one a minute, the first at once), each transcribed by the worker, and
+  a burst of 10 calls in one upload a minute into the steady night (``--burst``), so that the
+  desk is measured while the worker is busy for a while;
 - a bulletin schedule (every 15 minutes by default; ``--bulletin-minutes``);
 - the JMA feed poller against a local feed of the official sample telegrams.
 
@@ -246,13 +248,38 @@ def drive(spec_path: str, out_path: str) -> None:
                 if r.status_code == 202:
                     uploads.append(r.json()["calls"][0]["id"])
 
+    class Burst(HttpUser):
+        """A burst of calls in one upload a minute into the steady night (a slope gave way):
+        the desk pages are measured while the worker is busy for a while, not for seconds."""
+
+        fixed_count = 1 if spec["burst"] else 0
+        wait_time = constant(3600)
+        host = spec["url"]
+
+        def on_start(self):
+            self.client.headers["Authorization"] = f"Bearer {spec['tokens']['op2']}"
+            gevent.sleep(max(0, t0 + spec["ramp_s"] + 60 - time.time()))
+
+        @task
+        def upload(self):
+            files = [
+                ("files", (*unique_clip(spec["seed"] * 1000 + 500 + i), "audio/wav"))
+                for i in range(spec["burst"])
+            ]
+            with self.client.post(
+                "/api/v1/calls", files=files, name="POST /api/v1/calls (burst)", catch_response=True
+            ) as r:
+                check(r, (202,))
+                if r.status_code == 202:
+                    uploads.extend(c["id"] for c in r.json()["calls"])
+
     uploads: list[int] = []
-    env = Environment(user_classes=[Desk, Operator, Approver, Caller], events=events)
+    env = Environment(user_classes=[Desk, Operator, Approver, Caller, Burst], events=events)
     runner = env.create_local_runner()
-    total = spec["desk_users"] + spec["operators"] + spec["approvers"] + 1
+    total = spec["desk_users"] + spec["operators"] + spec["approvers"] + 1 + bool(spec["burst"])
     # the shift starts: one user logs in a second (password hashing is slow on purpose)
     runner.start(total, spawn_rate=1)
-    gevent.sleep(total + 10 + spec["seconds"])
+    gevent.sleep(spec["ramp_s"] + spec["seconds"])
     runner.quit()
     Path(out_path).write_text(
         json.dumps(
@@ -300,6 +327,9 @@ def run_topology(database: str, args, base: Path, models: Path) -> dict:
             "operators": OPERATORS,
             "approvers": APPROVERS,
             "call_every_s": 3600 / args.calls_per_hour,
+            "burst": args.burst,
+            # one user logs in a second, then 10 s to settle
+            "ramp_s": DESK_USERS + OPERATORS + APPROVERS + 1 + bool(args.burst) + 10,
             "seed": int(time.time()) % 100000,
             "districts": districts,
             "passwords": inst.passwords,
@@ -445,6 +475,12 @@ def main(argv=None) -> int:
     parser.add_argument("--topologies", default="sqlite,postgresql")
     parser.add_argument("--calls-per-hour", type=float, default=60)
     parser.add_argument("--bulletin-minutes", type=int, default=15)
+    parser.add_argument(
+        "--burst",
+        type=int,
+        default=10,
+        help="calls uploaded together a minute in (0: none; at most 10)",
+    )
     parser.add_argument("--drain-timeout", type=float, default=600)
     parser.add_argument("--json", dest="json_out", help="also write the results here")
     parser.add_argument("--drive", nargs=2, help=argparse.SUPPRESS)

@@ -25,7 +25,7 @@ SERIOUS = {"serious", "critical"}
 FRAGMENTS = {"jma.live"}
 # pages that need a query to be a page: one item's history of the damage tally
 QUERY = {"reports_web.item_history": {"item": "人的被害.死者"}}
-# Not pages: files, JSON, streams, the language switch and the logout.
+# Not pages: files, JSON, streams, the language switch, the logout and monitoring.
 NOT_PAGES = (
     ".json",
     ".csv",
@@ -37,6 +37,7 @@ NOT_PAGES = (
     "/lang/",
     "/logout",
     "/healthz",
+    "/metrics",
 )
 
 

@@ -168,16 +168,56 @@
     if (fresh) ring(item);
   }
 
+  // --- the server in trouble: one banner on every page until it answers again ---------------
+  const banner = document.createElement("div");
+  banner.id = "dai-degraded";
+  banner.className = "degraded-banner";
+  banner.setAttribute("role", "alert");
+  banner.hidden = true;
+  document.body.prepend(banner);
+  function setDegraded(message) {
+    if (message) {
+      if (banner.textContent !== message) banner.textContent = message;
+      banner.hidden = false;
+    } else if (!banner.hidden) {
+      banner.hidden = true;
+      banner.textContent = "";
+    }
+  }
+  // the server's own words when it answered (503 database_unavailable, 507 storage_full …)
+  function trouble(response) {
+    return response.json()
+      .then((body) => (body && body.error && body.error.message) || d.offline)
+      .catch(() => d.offline)
+      .then((message) => { setDegraded(message); throw new Error(`HTTP ${response.status}`); });
+  }
+  const RETRY_MS = 10000;
+
   let polling = null;
   function poll(after) {
     const url = `${d.pollUrl}${after ? `?after=${after}` : ""}`;
     fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
-      .then((r) => (r.ok ? r.json() : Promise.reject(new Error(`HTTP ${r.status}`))))
+      .then((r) => (r.ok ? r.json() : trouble(r)))
       .then((body) => {
+        setDegraded(null);
         body.notifications.forEach((item) => receive(item, true));
         polling = window.setTimeout(() => poll(body.latest), (body.poll_seconds || 15) * 1000);
       })
-      .catch(() => { polling = window.setTimeout(() => poll(after), 30000); });
+      .catch((error) => {
+        if (!String(error && error.message).startsWith("HTTP")) setDegraded(d.offline);
+        polling = window.setTimeout(() => poll(after), RETRY_MS);
+      });
+  }
+
+  // a stream that broke: ask once what is wrong, so the banner can say it
+  let probing = false;
+  function probe() {
+    if (probing) return;
+    probing = true;
+    fetch(d.pollUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then((r) => (r.ok ? setDegraded(null) : trouble(r)))
+      .catch((error) => { if (!String(error && error.message).startsWith("HTTP")) setDegraded(d.offline); })
+      .finally(() => { probing = false; });
   }
 
   function listen() {
@@ -188,7 +228,9 @@
     source.addEventListener("notification", (event) => {
       try { receive(JSON.parse(event.data), true); } catch (e) { /* a malformed event is skipped */ }
     });
+    source.addEventListener("open", () => setDegraded(null));
     source.addEventListener("error", () => {
+      if (source.readyState === EventSource.CONNECTING) probe();
       // CLOSED: the server refused the stream (logged out, an error page): poll instead
       if (source.readyState === EventSource.CLOSED && polling === null) {
         root.dataset.transport = "poll";
