@@ -583,6 +583,34 @@ def browser():
             chromium.close()
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def process_env(database_url: str, tmp_path, **settings: str) -> dict[str, str]:
+    """The environment of a ``disaster-ai`` child process a test starts: this test's database,
+    its own instance folder, no installed or folder plugins, a fixed secret; ``settings`` adds
+    ``DISASTER_AI_<NAME>`` values (``JOB_STALE_SECONDS="5"``)."""
+    import os
+
+    env = {
+        **os.environ,
+        "DISASTER_AI_DATABASE_URL": database_url,
+        "DISASTER_AI_INSTANCE_PATH": str(tmp_path / "instance"),
+        "DISASTER_AI_LOAD_ENTRY_POINTS": "false",
+        "DISASTER_AI_PLUGINS_DIR": str(tmp_path / "no-plugins"),
+        "DISASTER_AI_SECRET_KEY": "test-secret",
+        "DISASTER_AI_LOG_LEVEL": "WARNING",
+    }
+    env.update({f"DISASTER_AI_{name}": str(value) for name, value in settings.items()})
+    return env
+
+
 def browser_login(page, base: str, username: str, password: str):
     """Log ``page`` in through the real login form and wait for the dashboard."""
     page.goto(f"{base}/login")

@@ -3,9 +3,7 @@ stop with SIGTERM (systemd, docker stop, kill) or SIGINT (Ctrl-C), and exits cle
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,17 +12,13 @@ import urllib.request
 import psutil
 import pytest
 
+from disaster_ai.testing import free_port, process_env
+
 DEADLINE = 60
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _healthy(url: str) -> bool:
@@ -40,15 +34,7 @@ def _healthy(url: str) -> bool:
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_run_stops_its_children(app, database_url, tmp_path, signum):
     port = free_port()
-    env = {
-        **os.environ,
-        "DISASTER_AI_DATABASE_URL": database_url,
-        "DISASTER_AI_INSTANCE_PATH": str(tmp_path / "instance"),
-        "DISASTER_AI_LOAD_ENTRY_POINTS": "false",
-        "DISASTER_AI_PLUGINS_DIR": str(tmp_path / "no-plugins"),
-        "DISASTER_AI_SECRET_KEY": "test-secret",
-        "DISASTER_AI_LOG_LEVEL": "INFO",
-    }
+    env = process_env(database_url, tmp_path, LOG_LEVEL="INFO")
     log_file = tmp_path / "run.log"
     with open(log_file, "wb") as log:
         process = subprocess.Popen(

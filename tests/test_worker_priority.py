@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 import psutil
 import pytest
+
+from disaster_ai.testing import free_port, process_env
 
 pytestmark = pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
 DEADLINE = 60
@@ -43,30 +44,17 @@ def test_job_threads_run_niced_and_the_web_thread_does_not(app):
     assert os.getpriority(os.PRIO_PROCESS, 0) == before  # the serving thread keeps its own
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_run_puts_the_jobs_in_a_niced_worker_child(app, database_url, tmp_path):
     base = psutil.Process().nice()
-    env = {
-        **os.environ,
-        "DISASTER_AI_DATABASE_URL": database_url,
-        "DISASTER_AI_INSTANCE_PATH": str(tmp_path / "instance"),
-        "DISASTER_AI_LOAD_ENTRY_POINTS": "false",
-        "DISASTER_AI_PLUGINS_DIR": str(tmp_path / "no-plugins"),
-        "DISASTER_AI_SECRET_KEY": "test-secret",
-        "DISASTER_AI_WORKER_NICE": str(base + 7),
-        "DISASTER_AI_WORKER_CPU_THREADS": "1",
-    }
+    env = process_env(
+        database_url, tmp_path, LOG_LEVEL="INFO", WORKER_NICE=base + 7, WORKER_CPU_THREADS=1
+    )
     env.pop("OMP_NUM_THREADS", None)
     log_file = tmp_path / "run.log"
     with open(log_file, "wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "disaster_ai.cli", "run", "--no-scheduler"]
-            + ["--host", "127.0.0.1", "--port", str(_free_port()), "--threads", "2"],
+            + ["--host", "127.0.0.1", "--port", str(free_port()), "--threads", "2"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

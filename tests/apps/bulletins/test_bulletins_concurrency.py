@@ -5,7 +5,6 @@ retry keeps 第N報 numbers unique and gap-free."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -17,6 +16,7 @@ import pytest
 from bulletin_helpers import JST, bulletin_rows
 
 from disaster_ai.apps.bulletins import service
+from disaster_ai.testing import process_env
 
 DEADLINE = 60
 
@@ -54,15 +54,7 @@ def test_two_scheduler_processes_never_duplicate_a_slot(app, clock, database_url
 
     script = tmp_path / "ticker.py"
     script.write_text(TICKER)
-    env = {
-        **os.environ,
-        "DISASTER_AI_DATABASE_URL": database_url,
-        "DISASTER_AI_INSTANCE_PATH": str(tmp_path / "instance"),
-        "DISASTER_AI_LOAD_ENTRY_POINTS": "false",
-        "DISASTER_AI_PLUGINS_DIR": str(tmp_path / "no-plugins"),
-        "DISASTER_AI_SECRET_KEY": "test-secret",
-        "DISASTER_AI_LOG_LEVEL": "WARNING",
-    }
+    env = process_env(database_url, tmp_path)
     go = tmp_path / "go"
     processes, readies = [], []
     for index in range(2):
