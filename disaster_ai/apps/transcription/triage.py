@@ -121,9 +121,30 @@ def _indel_cost(char: str) -> float:
     return 0.5 if char in "ッンーイウ" else 1.0
 
 
-def best_substring(pattern: str, text: str) -> tuple[float, int, int]:
+# Morae that a listener (and Whisper) confuses more easily than others, for place names only
+# (``best_substring(..., near=NEAR_MORAE)``): an i or u after the same consonant, which Japanese
+# devoices between voiceless consonants and at the end of a word (石津 イシズ heard as イシスジ,
+# 本町 ホンマチ written 本末 ホンマツ, 小屋敷 as こやすき), e and i after the same consonant
+# (栄 サカエ heard as サカイ), and ハ/ワ (a name ending in ワ written with は, or は read ハ in
+# a run of kana). Each costs as much as a voicing slip.
+NEAR_MORAE: dict[tuple[str, str], float] = {}
+for _i_row, _u_row in zip("シキチヒピジギビニミリ", "スクツフプズグブヌムル", strict=True):
+    NEAR_MORAE[(_i_row, _u_row)] = NEAR_MORAE[(_u_row, _i_row)] = 0.5
+for _i_row, _e_row in zip("イキシチニヒミリギジビピ", "エケセテネヘメレゲゼベペ", strict=True):
+    NEAR_MORAE[(_i_row, _e_row)] = NEAR_MORAE[(_e_row, _i_row)] = 0.5
+NEAR_MORAE[("ハ", "ワ")] = NEAR_MORAE[("ワ", "ハ")] = 0.5
+
+
+def best_substring(
+    pattern: str,
+    text: str,
+    near: dict[tuple[str, str], float] | None = None,
+    ends: frozenset[int] | set[int] = frozenset(),
+) -> tuple[float, int, int]:
     """The smallest weighted edit cost of ``pattern`` against any substring of ``text``, with
-    that substring's start and end (Sellers' algorithm, with the start carried along)."""
+    that substring's start and end (Sellers' algorithm, with the start carried along). ``near``
+    gives a lower cost to some further substitutions (``NEAR_MORAE``); among ends of the same
+    cost, one in ``ends`` (a word's end) comes first, then the longest."""
     if not pattern:
         return 0.0, 0, 0
     n = len(text)
@@ -142,6 +163,8 @@ def best_substring(pattern: str, text: str) -> tuple[float, int, int]:
                 diagonal = previous[j - 1]
             elif _VOICED.get(t, t) == p_base or _SMALL.get(t, t) == p_small:
                 diagonal = previous[j - 1] + 0.5
+            elif near is not None and (p, t) in near:
+                diagonal = previous[j - 1] + near[(p, t)]
             else:
                 diagonal = previous[j - 1] + 1.0
             up = previous[j] + p_indel
@@ -153,7 +176,7 @@ def best_substring(pattern: str, text: str) -> tuple[float, int, int]:
             else:
                 current[j], cur_starts[j] = left, cur_starts[j - 1]
         previous, starts = current, cur_starts
-    end = min(range(n + 1), key=lambda j: (previous[j], -j))
+    end = min(range(n + 1), key=lambda j: (previous[j], j not in ends, -j))
     return previous[end], starts[end], end
 
 
