@@ -536,6 +536,7 @@ def _support(
 
 
 PREFILTER_CUTOFF = 60  # rapidfuzz partial_ratio (Indel) below this cannot reach a score of 0.5
+GUESS_PREFILTER = 75  # …and below this a guessed reading is more than half an edit off
 
 
 def _prefiltered(kana: str, gazetteer: Gazetteer):
@@ -548,9 +549,12 @@ def _prefiltered(kana: str, gazetteer: Gazetteer):
     found: dict[int, list[str]] = {}
     if not kana or not readings:
         return []
-    for _choice, _score, position in process.extract(
+    for _choice, score, position in process.extract(
         kana, readings, scorer=fuzz.partial_ratio, score_cutoff=PREFILTER_CUTOFF, limit=None
     ):
+        town = gazetteer.towns[owners[position]]
+        if score < GUESS_PREFILTER and readings[position] in town.guessed:
+            continue  # a guessed reading must be heard almost exactly
         found.setdefault(owners[position], []).append(readings[position])
     return [(gazetteer.towns[number], found[number]) for number in sorted(found)]
 
@@ -639,7 +643,11 @@ def resolve_place(
     """(the resolved place or None, the ranked candidates). See the module docstring."""
     analysis = analyse(text)
     city = gazetteer.municipality.rstrip("市町村") if gazetteer.municipality else ""
-    views = [View(analysis, kind, gazetteer.municipality_readings) for kind in VIEWS]
+    views: list[View] = []
+    for kind in VIEWS:
+        view = View(analysis, kind, gazetteer.municipality_readings)
+        if all(view.text != other.text or view.start_set != other.start_set for other in views):
+            views.append(view)  # the written view only where Whisper wrote kana words
     # one kanji read another way at a time (エチゴ|島 is エチゴシマ, 高|さき is タカサキ)
     for index, token in enumerate(analysis.tokens):
         if len(token.surface) == 1 and triage_mod.KANJI.match(token.surface):
