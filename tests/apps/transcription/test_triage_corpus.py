@@ -22,29 +22,31 @@ import eval_triage  # noqa: E402
 
 from disaster_ai.apps.transcription import evaluation  # noqa: E402
 
-# split: (category, place, life recall (yes or 要確認), false-alarm rate at most). Measured after
-# the labelling rule (docs/transcription.md) and the second lexicon review: train 100 %, dev
-# 98.5 %, test 94.5 %, holdout 91.7 % (first scored 77.1 %), fresh2 91.8 % (83.7 % before the
-# review); life recall 100 % everywhere; false alarms 2.6–7.9 %. Each floor allows about one
-# call less than measured.
+# split: (category, place, life recall (yes or 要確認), false-alarm rate at most, false places at
+# most). Measured after the labelling rule (docs/transcription.md) and the second lexicon review:
+# train 100 %, dev 98.5 %, test 94.5 %, holdout 91.7 % (first scored 77.1 %), fresh2 91.8 %
+# (83.7 % before the review); life recall 100 % everywhere; false alarms 2.6–7.9 %; place
+# 98–100 % with no false place. Each floor allows about one call less than measured.
 TEXT_FLOORS = {
-    "train": (0.98, 0.98, 1.0, 0.05),
-    "dev": (0.96, 0.98, 1.0, 0.08),
-    "test": (0.92, 0.98, 0.98, 0.08),
-    "holdout": (0.89, 0.95, 0.95, 0.10),
-    "fresh2": (0.89, 0.95, 0.95, 0.10),
-    "samples": (1.0, 1.0, 1.0, 0.0),
+    "train": (0.98, 0.98, 1.0, 0.05, 1),
+    "dev": (0.96, 0.98, 1.0, 0.08, 1),
+    "test": (0.92, 0.98, 0.98, 0.08, 1),
+    "holdout": (0.89, 0.95, 0.95, 0.10, 1),
+    "fresh2": (0.89, 0.95, 0.95, 0.10, 1),
+    "samples": (1.0, 1.0, 1.0, 0.0, 0),
 }
-# condition: (category, place, life recall, false alarms at most), all splits together: the 60
-# synthesized clips, and for clean and telephone also the 8 sample clips (their 16 kHz WAV and
-# 8 kHz μ-law), for mp3 the sample clips only
-# (measured: clean 88.2 %, telephone 88.2 %, noisy 85.0 %, mp3 87.5 %; recall 12/12, 12/12, 8/8,
-# 4/4)
+# condition: (category, place, life recall, false alarms at most, false places at most), all
+# splits together: the 60 synthesized clips, and for clean and telephone also the 8 sample clips
+# (their 16 kHz WAV and 8 kHz μ-law), for mp3 the sample clips only
+# (measured: category clean 88.2 %, telephone 88.2 %, noisy 85.0 %, mp3 87.5 %; recall 12/12,
+# 12/12, 8/8, 4/4; place after the reading-tolerant matcher clean 89.7 % (was 79.4 %),
+# telephone 77.9 % (67.6 %), noisy 65.0 % (55.0 %), mp3 100 %, with 0, 1, 1 and 0 false places
+# (were 1, 4, 1, 0))
 ASR_FLOORS = {
-    "clean": (0.86, 0.76, 1.0, 0.08),
-    "telephone": (0.86, 0.64, 1.0, 0.08),
-    "noisy": (0.83, 0.52, 0.95, 0.08),
-    "mp3": (0.85, 1.0, 1.0, 0.0),
+    "clean": (0.86, 0.88, 1.0, 0.08, 1),
+    "telephone": (0.86, 0.76, 1.0, 0.08, 2),
+    "noisy": (0.83, 0.63, 0.95, 0.08, 2),
+    "mp3": (0.85, 1.0, 1.0, 0.0, 0),
 }
 
 
@@ -76,7 +78,7 @@ def test_the_corpus_covers_every_category_and_split(rows):
     [pytest.param("train", marks=pytest.mark.slow), "dev", "test", "holdout", "fresh2", "samples"],
 )
 def test_text_floors_per_split(rows, gazetteers, split):
-    category, place, recall, false_alarms = TEXT_FLOORS[split]
+    category, place, recall, false_alarms, false_places = TEXT_FLOORS[split]
     figures = evaluation.evaluate([r for r in rows if r["split"] == split], gazetteers)
     summary = figures.summary()
     misses = json.dumps(figures.misses[:10], ensure_ascii=False, indent=1)
@@ -84,6 +86,7 @@ def test_text_floors_per_split(rows, gazetteers, split):
     assert summary["place"] >= place, misses
     assert summary["life_recall"] >= recall, misses
     assert summary["false_alarm_rate"] <= false_alarms, misses
+    assert summary["place_wrong_guesses"] <= false_places, misses
 
 
 @pytest.mark.parametrize("condition", sorted(ASR_FLOORS))
@@ -98,7 +101,7 @@ def test_floors_on_whispers_transcripts(rows, gazetteers, condition):
         if condition in texts and clip in by_id
     ]
     assert len(chosen) >= (8 if condition == "mp3" else 60)
-    category, place, recall, false_alarms = ASR_FLOORS[condition]
+    category, place, recall, false_alarms, false_places = ASR_FLOORS[condition]
     figures = evaluation.evaluate(chosen, gazetteers, text_of=lambda row: row["asr"])
     summary = figures.summary()
     misses = json.dumps(figures.misses[:10], ensure_ascii=False, indent=1)
@@ -106,6 +109,7 @@ def test_floors_on_whispers_transcripts(rows, gazetteers, condition):
     assert summary["place"] >= place, misses
     assert summary["life_recall"] >= recall, misses
     assert summary["false_alarm_rate"] <= false_alarms, misses
+    assert summary["place_wrong_guesses"] <= false_places, misses
 
 
 def test_the_synthesized_clips_are_small_and_described():
