@@ -25,6 +25,7 @@ from call_helpers import AUDIO, CALLS, audio_bytes, multipart
 from sqlalchemy import select
 
 from disaster_ai.apps.situation.models import Incident
+from disaster_ai.apps.transcription.triage import reading
 from disaster_ai.jobs.service import runner_for
 from disaster_ai.storage import get_storage, session_scope
 
@@ -111,4 +112,7 @@ def test_real_model_through_the_cli(real_app, api_headers, yaizu):
         "incident_id",
     }
     assert row["engine"] == "faster-whisper" and 4 < row["duration_s"] < 10
-    assert "煙" in row["text"] or "ケムリ" in row["text"] or "けむり" in row["text"]
+    # a fire call: 火事 heard and filed as a fire, however Whisper spells the rest (煙 has come
+    # out as 県無理 on this telephone clip)
+    assert "カジ" in reading(row["text"]), row["text"]
+    assert row["facts"]["category"] == "fire", row["facts"]
