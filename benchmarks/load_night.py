@@ -267,7 +267,7 @@ def drive(spec_path: str, out_path: str) -> None:
                 for i in range(spec["burst"])
             ]
             with self.client.post(
-                "/api/v1/calls", files=files, name="POST /api/v1/calls (burst)", catch_response=True
+                "/api/v1/calls", files=files, name="/api/v1/calls (burst)", catch_response=True
             ) as r:
                 check(r, (202,))
                 if r.status_code == 202:
