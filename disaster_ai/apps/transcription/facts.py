@@ -25,7 +25,7 @@ from whatever places and shelters layers are loaded (``dai_place_names``).
    意識が… never resolves to a town read イッシキ. A person's name (坂本と申します) is never
    a place, and a name does not start with a particle (家の中まで is not 野中 ノナカ). A town
    without 丁目 followed by a 丁目 number that a longer town ending in its name has (岡は3丁目
-   and 西小川三丁目) is a misheard fragment of that name and is not resolved.
+   and 西森川三丁目) is a misheard fragment of that name and is not resolved.
 4. 丁目 numbers are read separately, from the digits, kanji or kana before 丁目 in the text, or
    from the reading after the town (a number kana then チョーメ within half an edit, or
    within one when the town has that number: 調べ, 調味). A 丁目 the town has lowers the
@@ -118,7 +118,7 @@ _KANA_NUMBERS = {
 
 def chome_from_kana(kana: str, start: int, numbers=frozenset()) -> int | None:
     """A 丁目 number in the reading right after ``start`` (the end of the town match): a
-    number's kana, then something within half an edit of チョメ (丁目 heard as 調目 or ちょう
+    number's kana, then something within half an edit of チョメ (丁目 heard as 町目 or ちょう
     め is read alike). For a number in ``numbers`` (the town's 丁目), チョ or ジョ and one more
     kana within one edit are enough (調べ チョベ, 調味 チョミ): the town and the number agree."""
     window = kana[start : start + 9]
@@ -153,7 +153,7 @@ _WRITTEN = str.maketrans({"ヅ": "ズ", "ヂ": "ジ", "ヲ": "オ", "ヴ": "ブ"
 class View:
     """One reading of a transcript for place matching, with the offsets of its words:
     ``kana`` (long vowels collapsed, as the gazetteer's readings), ``raw`` (every vowel kept:
-    Whisper's run-on kana like …まして|いしず read テイシズ keep the イ of 石津), ``written``
+    Whisper's run-on kana like …まして|いしず read テイシズ keep the イ of 西津), ``written``
     (the raw reading, but a word Whisper wrote in kana is taken as written: OpenJTalk reads
     its guess at a word, ていし, as テーシ) and ``alt`` (one single kanji read another way from
     the dictionary: エチゴ|島 as エチゴシマ, not エチゴト; 高|さき as タカサキ, not コサキ).
@@ -256,7 +256,7 @@ def chome_from_text(text: str, after: int = 0, within: int | None = None) -> int
 
 
 def split_chome(name: str) -> tuple[str, int | None]:
-    """本町二丁目 → ("本町", 2); 3丁目 is accepted too; 高崎 → ("高崎", None)."""
+    """元町二丁目 → ("元町", 2); 3丁目 is accepted too; 高尾 → ("高尾", None)."""
     name = unicodedata.normalize("NFKC", name)
     match = re.search(r"([0-9]+|[一二三四五六七八九十]+)丁目$", name)
     if not match:
@@ -269,7 +269,7 @@ def split_chome(name: str) -> tuple[str, int | None]:
 
 @dataclass
 class Town:
-    base: str  # 小川新町, or a shelter's name
+    base: str  # 森川新町, or a shelter's name
     kind: str
     readings: set[str] = field(default_factory=set)
     plain: PlaceName | None = None  # the entry without 丁目, when the layer has one
@@ -298,8 +298,8 @@ class Gazetteer:
 
     @functools.cached_property
     def longer_chome(self) -> dict[str, set[int]]:
-        """For a town's base name, the 丁目 numbers of longer towns ending in it (小川 → those
-        of 西小川 and 東小川)."""
+        """For a town's base name, the 丁目 numbers of longer towns ending in it (森川 → those
+        of 西森川 and 東森川)."""
         result: dict[str, set[int]] = {}
         named = [town for town in self.towns if town.kind == "town"]
         for town in named:
@@ -361,7 +361,7 @@ def landmark_readings(name: str, municipality: str = "") -> set[str]:
         for short in stems:
             for alias in kinds[kind]:
                 result.add(reading(short + alias))
-                if len(alias) > 1:  # 小川の小学校, but never 小川の小
+                if len(alias) > 1:  # 森川の小学校, but never 森川の小
                     result.add(reading(short + "の" + alias))
         break
     result.discard("")
@@ -371,7 +371,7 @@ def landmark_readings(name: str, municipality: str = "") -> set[str]:
 GUESS_READINGS = 5  # dictionary readings tried per kanji of a town's name (3 kana at most)
 MAX_GUESSES = 24  # readings guessed per town
 GUESSED = 0.95  # a guessed reading keeps this share of its score (a known reading wins a tie)
-GUESS_MIN = 5  # shorter guesses are too often another word (十人 ジュニン is not 中根 ジュネ)
+GUESS_MIN = 5  # shorter guesses are too often another word (十人 ジュニン is not 寿根 ジュネ)
 
 
 def kanji_guesses(name: str) -> set[str]:
@@ -572,7 +572,7 @@ def _name_slots(analysis: Analysis) -> list[tuple[int, int, str]]:
     さかもとです, …でしょうか中にいたです), back to the start, punctuation or another clause's
     end (…ています, …ました), each run of them 3 to 8 kana long. The words must not all be
     common words the dictionary knows in kanji (停電です, 以上です): Whisper writes a name it
-    does not know in kana or as odd compounds; a proper noun it knows (花沢) is a name heard
+    does not know in kana or as odd compounds; a proper noun it knows (高尾) is a name heard
     right, not a garbled one. (first token, last token + 1, reading)."""
     tokens, slots = analysis.tokens, []
     for index, token in enumerate(tokens):
@@ -855,7 +855,7 @@ class CallFacts:
 
 def _place_tokens(analysis: Analysis, matches, gazetteer: Gazetteer | None) -> frozenset[int]:
     """Tokens that are a place name (a supported candidate or the municipality): their words
-    are not evidence of a category (小川 is not a river, 港中学校 not a port)."""
+    are not evidence of a category (森川 is not a river, みなと小学校 not a port)."""
     skip: set[int] = set()
     for match in matches:
         if match.support and match.score >= DEFAULT_THRESHOLD:

@@ -123,8 +123,8 @@ def _indel_cost(char: str) -> float:
 
 # Morae that a listener (and Whisper) confuses more easily than others, for place names only
 # (``best_substring(..., near=NEAR_MORAE)``): an i or u after the same consonant, which Japanese
-# devoices between voiceless consonants and at the end of a word (石津 イシズ heard as イシスジ,
-# 本町 ホンマチ written 本末 ホンマツ, 小屋敷 as こやすき), e and i after the same consonant
+# devoices between voiceless consonants and at the end of a word (西津 ニシズ heard as ニシスジ,
+# 元町 モトマチ written 元末 モトマツ, 桜屋敷 as さくらやすき), e and i after the same consonant
 # (栄 サカエ heard as サカイ), and ハ/ワ (a name ending in ワ written with は, or は read ハ in
 # a run of kana). Each costs as much as a voicing slip.
 NEAR_MORAE: dict[tuple[str, str], float] = {}
@@ -1228,8 +1228,8 @@ class Triage:
 
 
 def skip_tokens(analysis: Analysis, words) -> frozenset[int]:
-    """The tokens of the given words (place names) in the analysed text: a town called 小川 or
-    中港 must not count as a river or a port."""
+    """The tokens of the given words (place names) in the analysed text: a town called 森川 or
+    新港 must not count as a river or a port."""
     skip: set[int] = set()
     for word in words:
         word = unicodedata.normalize("NFKC", word or "")
