@@ -63,6 +63,8 @@ def drive(spec_path: str, out_path: str) -> None:
     from locust import HttpUser, constant, events, task
     from locust.env import Environment
 
+    from disaster_ai.testing import csrf_token_from
+
     spec = json.loads(Path(spec_path).read_text())
     records: list[tuple] = []
     t0 = time.time()
@@ -106,9 +108,7 @@ def drive(spec_path: str, out_path: str) -> None:
             self.after = None
             self.rounds = 0
             page = self.client.get("/login", name="/login")
-            token = page.text.split('name="csrf_token" type="hidden" value="', 1)[-1].split('"', 1)[
-                0
-            ]
+            token = csrf_token_from(page.text)
             self.client.post(
                 "/login",
                 data={

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -29,6 +27,8 @@ from pathlib import Path
 
 import requests
 
+from disaster_ai.testing import csrf_token_from, free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() else sys.executable
 CALL_CLIPS = sorted((ROOT / "sample_data" / "calls" / "audio").glob("*.wav"))
@@ -37,12 +37,6 @@ PG_ADMIN_URL = os.environ.get(
     "DISASTER_AI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 REDIS_URL = os.environ.get("DISASTER_AI_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def unique_clip(seed: int) -> tuple[str, bytes]:
@@ -294,8 +288,7 @@ class Instance:
 
 
 def login(session: requests.Session, base: str, username: str, password: str) -> None:
-    page = session.get(base + "/login", timeout=30)
-    token = page.text.split('name="csrf_token" type="hidden" value="', 1)[-1].split('"', 1)[0]
+    token = csrf_token_from(session.get(base + "/login", timeout=30).text)
     answer = session.post(
         base + "/login",
         data={"csrf_token": token, "username": username, "password": password},
@@ -367,6 +360,5 @@ __all__ = [
     "login",
     "parse_time",
     "percentile",
-    "random",
     "unique_clip",
 ]
