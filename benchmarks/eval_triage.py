@@ -5,7 +5,10 @@ call-back) per split of the written corpus, on the text and on Whisper's transcr
     .venv/bin/python benchmarks/eval_triage.py --transcribe    # Whisper over the synthesized
                                                                # clips → audio/transcripts.json
     .venv/bin/python benchmarks/eval_triage.py --asr           # figures on those transcripts
-    options: --splits train,dev,test,samples  --confusion  --misses  --json
+    .venv/bin/python benchmarks/eval_triage.py --asr --score   # …running the model for the
+                                                               # acoustic check's missing scores
+    .venv/bin/python benchmarks/eval_triage.py --time-check    # the check's cost against Whisper
+    options: --splits train,dev,test,samples  --confusion  --misses  --json  --no-acoustic
 
 Sets: the corpus's ``train``, ``dev`` and ``test`` splits (tests/fixtures/calls_corpus/
 corpus.jsonl, see its README.md) and ``samples``, the 8 sample calls of sample_data/calls.
@@ -39,6 +42,7 @@ from disaster_ai.apps.transcription.facts import CATEGORIES  # noqa: E402
 CORPUS = ROOT / "tests" / "fixtures" / "calls_corpus"
 AUDIO = CORPUS / "audio"
 TRANSCRIPTS = AUDIO / "transcripts.json"
+FIT_SCORES = AUDIO / "fit_scores.json"
 SAMPLES = ROOT / "sample_data" / "calls"
 YAIZU = ROOT / "sample_data" / "yaizu"
 ICHINOMIYA = CORPUS / "ichinomiya"
@@ -123,9 +127,123 @@ def run_text(args, gaz) -> dict:
     return report(args, "written text", results, figures)
 
 
+def clip_path(clip: str, condition: str) -> Path:
+    """The audio file of a synthesized clip or a sample clip in one condition."""
+    if condition in SAMPLE_ENCODINGS and (SAMPLES / "audio" / f"{clip}.wav").is_file():
+        return SAMPLES / "audio" / f"{clip}{SAMPLE_ENCODINGS[condition]}"
+    manifest = json.loads((AUDIO / "manifest.json").read_text(encoding="utf-8"))
+    return AUDIO / {c["id"]: c for c in manifest["clips"]}[clip][condition]
+
+
+class FitCache:
+    """The engine's scores of texts against each clip (``dai_score_texts``, used by the acoustic
+    place check), stored beside the transcripts so that ``--asr`` and the tests run the check
+    without the model. ``--score`` loads the model and fills in what is missing; without it a
+    missing score leaves that clip unchecked (counted in ``missing``)."""
+
+    def __init__(self, model=None):
+        self.data = {"scores": {}}
+        if FIT_SCORES.exists():
+            self.data = json.loads(FIT_SCORES.read_text(encoding="utf-8"))
+        self.model, self.missing, self.dirty = model, 0, False
+
+    def check_of(self, condition: str):
+        """``check_of`` for evaluation.evaluate: the acoustic place check of a row's clip."""
+        from disaster_ai.apps.transcription import acoustic, audio
+
+        def check(row):
+            samples = audio.decode(str(clip_path(row["id"], condition)), max_seconds=120)
+            return acoustic.place_check(row["asr"], (), samples, self.scorer(row["id"], condition))
+
+        return check
+
+    def scorer(self, clip: str, condition: str):
+        table = self.data["scores"].setdefault(f"{clip}/{condition}", {})
+
+        def score(chunk, texts):
+            if all(text in table for text in texts):
+                return [table[text] for text in texts]
+            if self.model is None:
+                self.missing += 1
+                return None
+            from disaster_ai.apps.transcription.engines import faster_whisper
+
+            values = faster_whisper.score_texts(self.model, chunk, list(texts))
+            table.update({t: round(v, 3) for t, v in zip(texts, values, strict=True)})
+            self.dirty = True
+            return [table[text] for text in texts]
+
+        return score
+
+    def save(self) -> None:
+        if self.dirty:
+            self.data["engine"] = "faster-whisper, Whisper base (packaged), int8, 2 threads"
+            FIT_SCORES.write_text(
+                json.dumps(self.data, ensure_ascii=False, indent=0, sort_keys=True) + "\n",
+                encoding="utf-8",
+            )
+
+
+def time_check(args, gaz) -> None:
+    """Wall time of the acoustic place check against the transcription itself, per clip, with
+    the live model (median and ratio; the same process, one after the other)."""
+    import statistics
+
+    from disaster_ai.apps.transcription import acoustic, audio, facts, models_assembly
+    from disaster_ai.apps.transcription.engines import faster_whisper
+    from disaster_ai.apps.transcription.types import TranscribeOptions
+
+    folder = models_assembly.assemble(str(ROOT / "instance"))
+    model = faster_whisper.load_model(str(folder), compute_type="int8", cpu_threads=2)
+    options = TranscribeOptions(
+        language="ja", beam_size=5, vad=False, word_timestamps=True, max_new_tokens=200
+    )
+    rows = {r["id"]: r for r in all_rows()}
+    manifest = json.loads((AUDIO / "manifest.json").read_text(encoding="utf-8"))
+    clips = [c for c in manifest["clips"] if rows[c["id"]]["split"] in args.splits]
+    warm = audio.decode(str(AUDIO / clips[0]["clean"]), max_seconds=120)
+    faster_whisper.transcribe(model, warm, options)  # the first call pays for loading
+    spent = {"transcribe": [], "check (place unresolved)": [], "check (place resolved)": []}
+    for clip in clips:
+        for condition in ("clean", "telephone", "noisy"):
+            samples = audio.decode(str(AUDIO / clip[condition]), max_seconds=120)
+            started = time.perf_counter()
+            transcript = faster_whisper.transcribe(model, samples, options)
+            spent["transcribe"].append(time.perf_counter() - started)
+            gazetteer = gaz[rows[clip["id"]]["muni"]]
+            resolved = facts.extract(transcript.text, gazetteer).place is not None
+            started = time.perf_counter()
+            check = acoustic.place_check(
+                transcript.text,
+                transcript.segments,
+                samples,
+                lambda chunk, texts: faster_whisper.score_texts(model, chunk, list(texts)),
+            )
+            facts.extract(transcript.text, gazetteer, place_check=check)
+            key = "check (place resolved)" if resolved else "check (place unresolved)"
+            spent[key].append(time.perf_counter() - started)
+    base = statistics.median(spent["transcribe"])
+    print("| step | clips | median s | p90 s | ratio to transcription |\n|---|---|---|---|---|")
+    for step, values in spent.items():
+        if not values:
+            continue
+        values.sort()
+        median = statistics.median(values)
+        p90 = values[min(len(values) - 1, int(0.9 * len(values)))]
+        print(f"| {step} | {len(values)} | {median:.2f} | {p90:.2f} | {median / base:.2f} |")
+
+
 def run_asr(args, gaz) -> dict:
     stored = json.loads(TRANSCRIPTS.read_text(encoding="utf-8"))
     rows = {r["id"]: r for r in all_rows()}
+    model = None
+    if args.score:
+        from disaster_ai.apps.transcription import models_assembly
+        from disaster_ai.apps.transcription.engines import faster_whisper
+
+        folder = models_assembly.assemble(str(ROOT / "instance"))
+        model = faster_whisper.load_model(str(folder), compute_type="int8", cpu_threads=2)
+    cache = FitCache(model)
     results, figures = {}, {}
     for condition in ("clean", "telephone", "noisy", "mp3"):
         for split in args.splits:
@@ -137,9 +255,19 @@ def run_asr(args, gaz) -> dict:
             if not chosen:
                 continue
             name = f"{split} / {condition}"
-            figures[name] = evaluation.evaluate(chosen, gaz, text_of=lambda row: row["asr"])
+            figures[name] = evaluation.evaluate(
+                chosen,
+                gaz,
+                text_of=lambda row: row["asr"],
+                check_of=(lambda row: None) if args.no_acoustic else cache.check_of(condition),
+            )
             results[name] = figures[name].summary()
+    cache.save()
     print(f"# engine: {stored.get('engine')}, options: {stored.get('options')}")
+    if args.no_acoustic:
+        print("# acoustic place check: off")
+    elif cache.missing:
+        print(f"# acoustic place check: {cache.missing} windows without stored scores (--score)")
     return report(args, "Whisper transcripts of synthetic speech", results, figures)
 
 
@@ -223,7 +351,16 @@ def main(argv=None) -> int:
     parser.add_argument("--asr", action="store_true", help="score the stored ASR transcripts")
     parser.add_argument("--transcribe", action="store_true", help="run Whisper on the clips")
     parser.add_argument("--force", action="store_true", help="transcribe every clip again")
+    parser.add_argument(
+        "--score", action="store_true", help="with --asr: run the model for missing fit scores"
+    )
+    parser.add_argument(
+        "--no-acoustic", action="store_true", help="with --asr: without the acoustic place check"
+    )
     parser.add_argument("--follow", action="store_true", help="wait for clips being synthesized")
+    parser.add_argument(
+        "--time-check", action="store_true", help="time the acoustic check against Whisper"
+    )
     parser.add_argument("--confusion", action="store_true")
     parser.add_argument("--misses", action="store_true")
     parser.add_argument("--json", action="store_true")
@@ -233,6 +370,9 @@ def main(argv=None) -> int:
         transcribe_all(args)
         return 0
     gaz = gazetteers()
+    if args.time_check:
+        time_check(args, gaz)
+        return 0
     if args.asr:
         run_asr(args, gaz)
     else:

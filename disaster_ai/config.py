@@ -211,6 +211,7 @@ class DefaultConfig:
     # calls about the same place and category within this window are proposed for merging
     CALL_DUPLICATE_WINDOW_MINUTES = 120
     PLACE_MATCH_THRESHOLD = 0.75  # below this a place stays unresolved (never a guess)
+    PLACE_ACOUSTIC_CHECK = True  # check candidate places against the audio (acoustic.py)
     LOW_CONFIDENCE_WORD = 0.5  # words below this probability are highlighted
 
 

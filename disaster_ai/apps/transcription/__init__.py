@@ -146,6 +146,13 @@ def dai_transcribe(audio, options):
     return default_transcribe(audio, options)
 
 
+@hookimpl(trylast=True)
+def dai_score_texts(audio, texts, options):
+    from disaster_ai.apps.transcription.service import default_score_texts
+
+    return default_score_texts(audio, texts, options)
+
+
 @hookimpl
 def dai_place_names(municipality):
     from disaster_ai.apps.transcription.gazetteer import core_place_names

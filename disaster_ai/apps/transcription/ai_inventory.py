@@ -66,7 +66,14 @@ def components(app) -> list[AIComponent]:
             licence="MIT (OpenAI Whisper weights; faster-whisper)",
             in_use=engine == "faster-whisper",
             note="" if assembled.is_file() else "packaged parts (not assembled yet)",
-            **common,
+            **(
+                common
+                | {
+                    "features": (FEATURE, "calls.triage")
+                    if app.config["PLACE_ACOUSTIC_CHECK"]
+                    else (FEATURE,)
+                }
+            ),
         )
     ]
     checkpoint = Path(service.openai_checkpoint(app))

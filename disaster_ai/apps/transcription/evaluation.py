@@ -125,11 +125,17 @@ def load_corpus(path: Path) -> list[dict]:
     ]
 
 
-def evaluate(rows, gazetteers: dict, text_of=lambda row: row["text"]) -> Figures:
-    """Score ``rows``; ``gazetteers`` maps a row's ``muni`` to its gazetteer."""
+def evaluate(
+    rows, gazetteers: dict, text_of=lambda row: row["text"], check_of=lambda row: None
+) -> Figures:
+    """Score ``rows``; ``gazetteers`` maps a row's ``muni`` to its gazetteer; ``check_of(row)``
+    gives the row's ``place_check`` (the acoustic check of a clip) or None."""
     figures = Figures()
     for row in rows:
-        found = facts.extract(text_of(row), gazetteers.get(row.get("muni", "yaizu")))
+        gazetteer = gazetteers.get(row.get("muni", "yaizu"))
+        found = facts.extract(
+            text_of(row), gazetteer, facts.DEFAULT_THRESHOLD, place_check=check_of(row)
+        )
         figures.add(row, found)
     return figures
 

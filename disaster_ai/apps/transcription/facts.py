@@ -452,6 +452,8 @@ class PlaceMatch:
     lat: float | None = None
     first: int = 0  # its tokens in the transcript's analysis
     last: int = 0
+    fragment: bool = False  # the end of a longer town's name, misheard at its start
+    acoustic: float | None = None  # how well its name fits the audio (acoustic.py), when checked
 
     def to_dict(self) -> dict:
         return {
@@ -462,6 +464,7 @@ class PlaceMatch:
             "matched": self.matched,
             "chome": self.chome,
             "support": self.support,
+            "acoustic": self.acoustic,
         }
 
 
@@ -638,9 +641,9 @@ def _slot_match(analysis: Analysis, gazetteer: Gazetteer) -> PlaceMatch | None:
 
 
 def resolve_place(
-    text: str, gazetteer: Gazetteer, threshold: float = DEFAULT_THRESHOLD
+    text: str, gazetteer: Gazetteer, threshold: float = DEFAULT_THRESHOLD, top: int = TOP
 ) -> tuple[PlaceMatch | None, list[PlaceMatch]]:
-    """(the resolved place or None, the ranked candidates). See the module docstring."""
+    """(the resolved place or None, the ``top`` ranked candidates). See the module docstring."""
     analysis = analyse(text)
     city = gazetteer.municipality.rstrip("市町村") if gazetteer.municipality else ""
     views: list[View] = []
@@ -749,8 +752,9 @@ def resolve_place(
         else:
             name, code, lon, lat = place.name, place.code, place.lon, place.lat
         match = PlaceMatch(
-            name, code, round(score, 3), town.kind, candidate, chome, support, lon, lat, first, last
-        )
+            name, code, round(score, 3), town.kind, candidate, chome, support, lon, lat, first, last,
+            fragment,
+        )  # fmt: skip
         scored.append((rank * (1 if support else UNSUPPORTED), match, bar))
     # good matches (score ≥ threshold) first, the longest first; then the rest by score
     good = sorted(
@@ -763,14 +767,14 @@ def resolve_place(
         key=lambda item: (item[1].score, item[0]),
         reverse=True,
     )
-    candidates = [match for _rank, match, _bar in (good + rest)[:TOP]]
+    candidates = [match for _rank, match, _bar in (good + rest)[:top]]
     best = good[0][1] if good else None
     if best is None or best.code is None:
         slot = _slot_match(analysis, gazetteer)
         if slot is None:
             return None, candidates
         others = [c for c in candidates if c.name != slot.name]
-        return slot, [slot, *others][:TOP]
+        return slot, [slot, *others][:top]
     return best, candidates
 
 
@@ -866,13 +870,23 @@ def _place_tokens(analysis: Analysis, matches, gazetteer: Gazetteer | None) -> f
 
 
 def extract(
-    text: str, gazetteer: Gazetteer | None, threshold: float = DEFAULT_THRESHOLD
+    text: str,
+    gazetteer: Gazetteer | None,
+    threshold: float = DEFAULT_THRESHOLD,
+    place_check=None,
 ) -> CallFacts:
+    """The facts of one call. ``place_check(place, candidates, gazetteer)`` may re-decide the
+    place from more candidates than are kept (acoustic.py checks them against the audio)."""
     text = unicodedata.normalize("NFKC", text or "")
     analysis = analyse(text)
     place, candidates = (None, [])
     if gazetteer is not None and text:
-        place, candidates = resolve_place(text, gazetteer, threshold)
+        if place_check is None:
+            place, candidates = resolve_place(text, gazetteer, threshold)
+        else:
+            place, candidates = resolve_place(text, gazetteer, threshold, top=3 * TOP)
+            place, candidates = place_check(place, candidates, gazetteer)
+            candidates = candidates[:TOP]
     result = triage_mod.triage(
         text, skip=_place_tokens(analysis, [place] if place else [], gazetteer)
     )

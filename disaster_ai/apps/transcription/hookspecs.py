@@ -25,3 +25,16 @@ def dai_place_names(municipality):
     kind, readings) that place resolution in call transcripts matches against, for the named
     municipality. The core default lists the active places layer (町丁目) and the shelters with
     their ``name_kana``; add districts, landmarks or local readings here."""
+
+
+@hookspec(firstresult=True)
+def dai_score_texts(audio, texts, options):
+    """Say how well each of ``texts`` fits ``audio`` (16 kHz mono float32, at most 30 s) by your
+    engine: a list of floats in the same order, higher is better, comparable between the texts
+    of one call only (faster-whisper gives the sum of the tokens' log probabilities). The
+    acoustic place check (``apps/transcription/acoustic.py``) puts each candidate town into the
+    transcript and keeps the one the caller said. Return None when ``options.engine`` is not
+    yours or your engine cannot score; the check is then skipped.
+
+    firstresult: stops at the first non-None result. The core default (trylast) scores with
+    faster-whisper."""

@@ -444,6 +444,44 @@ def default_transcribe(samples, options: TranscribeOptions) -> Transcript | None
     return faster_whisper.transcribe(model, samples, options, progress=options.progress)
 
 
+def default_score_texts(samples, texts, options: TranscribeOptions) -> list[float] | None:
+    """The ``trylast`` scorer: faster-whisper's (the other core engines do not score)."""
+    if options.engine != "faster-whisper":
+        return None
+    from disaster_ai.apps.transcription.engines import faster_whisper
+
+    model = faster_whisper.load_model(
+        options.model_path, compute_type=options.compute_type, cpu_threads=options.cpu_threads
+    )
+    return faster_whisper.score_texts(model, samples, list(texts), options.language or "ja")
+
+
+def call_facts(app, transcript: Transcript, samples=None) -> facts.CallFacts:
+    """The facts of a transcript; with the recording's ``samples`` and ``PLACE_ACOUSTIC_CHECK``
+    on, the candidate places are checked against the audio (acoustic.py)."""
+    from disaster_ai.apps.transcription import acoustic
+
+    gaz = gazetteer(app)
+    check = None
+    if samples is not None and gaz is not None and app.config["PLACE_ACOUSTIC_CHECK"]:
+        pm = app.extensions["disaster_ai"]
+        # the engine that wrote the transcript scores it (a plugin engine may answer for
+        # its own name; the default scores faster-whisper's transcripts)
+        options = replace(transcribe_options(app), engine=transcript.engine)
+
+        def score(chunk, texts):
+            try:
+                return pm.hook.dai_score_texts(audio=chunk, texts=list(texts), options=options)
+            except Exception:  # the check is a refinement: the facts stand without it
+                log.exception("dai_score_texts failed; the place stays as the reading found it")
+                return None
+
+        check = acoustic.place_check(transcript.text, transcript.segments, samples, score)
+    return facts.extract(
+        transcript.text, gaz, app.config["PLACE_MATCH_THRESHOLD"], place_check=check
+    )
+
+
 # --- the job -------------------------------------------------------------------------------------
 
 
@@ -486,11 +524,13 @@ def transcribe_job(ctx) -> dict:
     except Exception as exc:
         _fail(app, call_id, f"{type(exc).__name__}: {exc}")
         raise
-    del samples
     report(96, "facts")
+    with app.app_context():
+        found = call_facts(app, transcript, samples)
+    del samples
     with app.app_context(), session_scope(storage) as session:
         call = session.get(CallRecording, call_id)
-        result = apply_transcript(app, session, call, transcript, actor)
+        result = apply_transcript(app, session, call, transcript, actor, found)
     report(100, "done")
     # the job row outlives the call's retention: it keeps ids and status, never the transcript
     return {
@@ -531,12 +571,18 @@ def _fail(app, call_id: int, error: str) -> None:
 
 
 def apply_transcript(
-    app, session: Session, call: CallRecording, transcript: Transcript, actor: Actor
+    app,
+    session: Session,
+    call: CallRecording,
+    transcript: Transcript,
+    actor: Actor,
+    found: facts.CallFacts | None = None,
 ) -> dict:
-    """Store the transcript and facts on the call and, when the place resolved, create the
-    unverified incident (source "call") at that place. Returns the call dict."""
-    gaz = gazetteer(app)
-    found = facts.extract(transcript.text, gaz, app.config["PLACE_MATCH_THRESHOLD"])
+    """Store the transcript and facts (``found``, or those of the text alone) on the call and,
+    when the place resolved, create the unverified incident (source "call") at that place.
+    Returns the call dict."""
+    if found is None:
+        found = call_facts(app, transcript)
     call.engine = transcript.engine[:32]
     call.model = (transcript.model or "")[:128]
     call.language = (transcript.language or "")[:8]

@@ -295,3 +295,51 @@ def test_hook_dai_place_names(app, client, api_headers, register_plugin, stub_en
     call = client.get(f"/api/v1/calls/{call_id}", headers=headers).get_json()
     assert call["facts"]["place"] == {"name": "焼津漁港", "code": "port-1", "score": 1.0}
     assert call["incident_id"] is None  # only gazetteer towns are placed automatically
+
+
+@pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
+def test_hook_dai_score_texts(app, client, api_headers, register_plugin, stub_engine):
+    """An engine that can score texts against the audio lets a place Whisper garbled resolve:
+    the candidate whose name fits the recording is taken, and only that one."""
+
+    class Scorer:
+        def __init__(self, fits):
+            self.fits, self.seen = fits, []
+
+        @hookimpl
+        def dai_score_texts(self, audio, texts, options):
+            if options.engine != "stub":
+                return None
+            assert audio.dtype.name == "float32" and audio.shape[0] <= 16000 * 30
+            self.seen.append(list(texts))
+            return [0.0] + [self.fits(text) for text in texts[1:]]
+
+    # the caller said 三和; the transcript says サンバー, which the reading matches only weakly
+    text = "屋根瓦が落ちてきました。サンバーです。"
+    scorer = Scorer(lambda t: -3.0 if ("三和" in t or "サンワ" in t or "さんわ" in t) else -25.0)
+    register_plugin(scorer, name="scorer")
+
+    class Towns:
+        @hookimpl
+        def dai_place_names(self, municipality):
+            return [PlaceName("三和", "town-sanwa", "town", ("サンワ",))]
+
+    register_plugin(Towns(), name="towns")
+    headers = api_headers("operator")
+    stub_engine.texts = [text, text]
+    first = upload(client, headers, ("a.wav", audio_bytes("d07.wav"))).get_json()["calls"][0]
+    runner_for(app).run_pending()
+    call = client.get(f"/api/v1/calls/{first['id']}", headers=headers).get_json()
+    assert scorer.seen and scorer.seen[0][0] == text, call["facts"]  # the transcript first
+    assert call["facts"]["place"]["name"] == "三和"
+    assert call["facts"]["candidates"][0]["name"] == "三和"
+    assert call["facts"]["candidates"][0]["acoustic"] == -3.0
+    assert call["facts"]["place"]["code"] == "town-sanwa"
+
+    # when no name fits the audio, the place stays unresolved (no guess, no incident)
+    scorer.fits = lambda t: -25.0
+    second = upload(client, headers, ("b.wav", audio_bytes("d03.wav"))).get_json()["calls"][0]
+    runner_for(app).run_pending()
+    call = client.get(f"/api/v1/calls/{second['id']}", headers=headers).get_json()
+    assert call["facts"]["place"] is None and call["incident_id"] is None
+    assert any(c["name"] == "三和" for c in call["facts"]["candidates"])

@@ -144,3 +144,29 @@ def transcribe(model, audio: np.ndarray, options, *, progress=None) -> Transcrip
         truncated=truncated,
         compute_s=round(time.perf_counter() - started, 3),
     )
+
+
+def score_texts(model, audio: np.ndarray, texts: list[str], language: str = "ja") -> list[float]:
+    """How well each of ``texts`` fits ``audio`` (at most 30 s, 16 kHz mono): the sum of the log
+    probabilities Whisper gives its tokens, teacher-forced after the audio is encoded once
+    (CTranslate2's ``align``, which faster-whisper uses for word timings). Comparable between
+    texts of the same audio only."""
+    from faster_whisper.audio import pad_or_trim
+    from faster_whisper.tokenizer import Tokenizer
+
+    tokenizer = Tokenizer(
+        model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language
+    )
+    features = model.feature_extractor(np.asarray(audio, dtype=np.float32))
+    frames = min(features.shape[-1], BLOCK_FRAMES)
+    encoded = model.encode(pad_or_trim(features))
+    scores = []
+    for text in texts:
+        tokens = tokenizer.encode(text)
+        if not tokens:
+            scores.append(float("-inf"))
+            continue
+        result = model.model.align(encoded, tokenizer.sot_sequence, [tokens], frames)
+        probs = np.asarray(result[0].text_token_probs, dtype=np.float64)
+        scores.append(float(np.log(np.maximum(probs, 1e-9)).sum()))
+    return scores
