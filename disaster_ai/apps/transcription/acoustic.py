@@ -42,9 +42,9 @@ WINDOW_S = 30.0  # the engine scores at most one 30 s window
 FIT_MIN = -8.0  # an unresolved place takes a candidate fitting at least this well (nats)…
 FIT_MARGIN = 2.0  # …and this much better than any other candidate
 DROP_BELOW = -16.0  # a resolved place fitting worse than this is not taken
-MIN_TEXT_SCORE = 0.3  # candidates with a weaker reading match are not checked
-POOL = 8  # candidates checked
-LONGER = 3  # longer towns holding a candidate's name checked with it
+MIN_TEXT_SCORE = 0.4  # candidates with a weaker reading match are not checked
+POOL = 5  # candidates checked
+LONGER = 2  # longer towns holding a candidate's name checked with it
 
 Scorer = Callable[[np.ndarray, list[str]], "list[float] | None"]
 
