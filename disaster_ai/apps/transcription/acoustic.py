@@ -256,7 +256,7 @@ def longer_towns(
                     match,
                     name=place.name,
                     code=place.code,
-                    score=0.0,
+                    score=match.score,  # matched on the same words
                     first=first,
                     last=last,
                     chome=number if place is not town.plain else None,
