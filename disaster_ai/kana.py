@@ -25,10 +25,15 @@ _YOON = {"ゃ": "a", "ゅ": "u", "ょ": "o"}
 _SMALL_VOWEL = {"ぁ": "a", "ぃ": "i", "ぅ": "u", "ぇ": "e", "ぉ": "o"}
 
 
+def hiragana(text: str) -> str:
+    """Katakana folded to hiragana; anything else kept as it is."""
+    return "".join(chr(ord(c) - 0x60) if "ァ" <= c <= "ヶ" else c for c in text)
+
+
 def kana_to_romaji(kana: str) -> str:
     """Modified Hepburn without macrons (おお/おう → o, うう → u), capitalised per word.
     Katakana is folded to hiragana; anything else is kept as it is."""
-    text = "".join(chr(ord(c) - 0x60) if "ァ" <= c <= "ヶ" else c for c in kana.strip())
+    text = hiragana(kana.strip())
     out: list[str] = []
     i = 0
     while i < len(text):

@@ -1,7 +1,7 @@
 """The acoustic place check: ask the speech model which candidate place the caller said.
 
-Whisper base writes a town it does not know as something it does (三和 heard as サンバー, 石津 as
-イシーブ…). The reading match (facts.py) then finds the right town only as a weak candidate, and
+Whisper base writes a town it does not know as something it does (寿根 heard as スネー, 森川 as
+モリカー…). The reading match (facts.py) then finds the right town only as a weak candidate, and
 leaves the place unresolved. This module puts each candidate's name into the transcript where the
 garbled words were, in kanji, katakana and hiragana, and asks the engine how well each of those
 texts fits the audio (``dai_score_texts``: the log probability Whisper gives the text, teacher-
@@ -12,9 +12,9 @@ does not.
 - An unresolved place takes the candidate that fits best when it fits within ``FIT_MIN`` of the
   transcript, better than every other candidate by ``FIT_MARGIN``, and the words around it say
   that a place is named there (〜です, 〜の, 丁目, 住所は…: the reading match's *support*; the
-  sound alone is not enough). A fragment of a longer town's name (小川 before a 丁目 that only
-  西小川 has) is never taken this way, and a longer town holding a candidate's name (中根 →
-  中根新田, 小川 → 西小川三丁目) competes with it.
+  sound alone is not enough). A fragment of a longer town's name (森川 before a 丁目 that only
+  西森川 has) is never taken this way, and a longer town holding a candidate's name (元町 →
+  元町新田, 森川 → 西森川三丁目) competes with it.
   A candidate that fits best without support is ranked first for the operator's one click.
 - A resolved place that fits the audio worse than ``DROP_BELOW`` is not taken: the reading
   matched words the caller did not say. It stays a candidate.
@@ -36,6 +36,7 @@ import numpy as np
 from disaster_ai.apps.transcription import facts
 from disaster_ai.apps.transcription import triage as triage_mod
 from disaster_ai.apps.transcription.triage import analyse
+from disaster_ai.kana import hiragana
 
 SAMPLE_RATE = 16000
 WINDOW_S = 30.0  # the engine scores at most one 30 s window
@@ -55,10 +56,6 @@ class Window:
     text: str  # NFKC
 
 
-def _hiragana(kana: str) -> str:
-    return "".join(chr(ord(c) - 0x60) if "ァ" <= c <= "ヶ" else c for c in kana)
-
-
 def name_forms(match: facts.PlaceMatch, gazetteer: facts.Gazetteer) -> list[str]:
     """The name as it could be written in the transcript: kanji, then katakana and hiragana for
     a town (Whisper writes a name it does not know in kana; a shelter's long name in kanji)."""
@@ -75,7 +72,7 @@ def name_forms(match: facts.PlaceMatch, gazetteer: facts.Gazetteer) -> list[str]
         if spoken:
             readings.append(spoken)
         for kana in readings:
-            for form in (kana, _hiragana(kana)):
+            for form in (kana, hiragana(kana)):
                 if form not in forms:
                     forms.append(form)
     return forms
@@ -176,7 +173,7 @@ def check(
         elif fit is not None:
             place = replace(place, acoustic=fit)
     if place is None:
-        # a fragment (小川 before a 丁目 only 西小川 has) is part of a longer name: not in the
+        # a fragment (森川 before a 丁目 only 西森川 has) is part of a longer name: not in the
         # contest; the longer towns holding it are
         checked = sorted(
             (c for c in marked if c.acoustic is not None and not c.fragment),
@@ -210,7 +207,7 @@ def check(
 def longer_towns(
     match: facts.PlaceMatch, text: str, gazetteer: facts.Gazetteer
 ) -> list[facts.PlaceMatch]:
-    """The towns whose names hold this candidate's (中根 → 中根新田, 森川 → 西森川), as candidates
+    """The towns whose names hold this candidate's (元町 → 元町新田, 森川 → 西森川), as candidates
     over the same words, run on to the end of the word when the longer name goes on (up to a
     particle or punctuation) and back over one or two words when it starts earlier (西森川 heard
     as 2日森川): the longer name may be what was said, and it must then compete with the shorter
@@ -305,7 +302,7 @@ def place_check(text: str, segments: Sequence, samples: np.ndarray, score: Score
         chosen = {
             by_name[name]: fit
             for name, (fit, match) in best.items()
-            if merged[by_name[name]] is match or match in original
+            if merged[by_name[name]] is match
         }
         return check(place, merged, chosen)
 

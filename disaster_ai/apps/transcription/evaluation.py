@@ -132,7 +132,7 @@ def evaluate(
     gives the row's ``place_check`` (the acoustic check of a clip) or None."""
     figures = Figures()
     for row in rows:
-        gazetteer = gazetteers.get(row.get("muni", "yaizu"))
+        gazetteer = gazetteers.get(row.get("muni"))
         found = facts.extract(
             text_of(row), gazetteer, facts.DEFAULT_THRESHOLD, place_check=check_of(row)
         )
